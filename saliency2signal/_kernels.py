@@ -95,29 +95,107 @@ def analyze_torch(xh: torch.Tensor, bank, *, derivative: bool, squeeze: str | No
 
 
 # --------------------------------------------------------------------------- fast path
-def _ifft_inplace(buf: torch.Tensor) -> torch.Tensor:
-    out = scipy.fft.ifft(buf.numpy(), axis=-1, overwrite_x=True, workers=_WORKERS)
-    return torch.from_numpy(out)
+try:  # the compiled kernel is optional: without a C compiler the torch path is used
+    from . import _squeeze as _ext
+except ImportError:  # pragma: no cover - exercised only on installs without a compiler
+    _ext = None
+
+#: Whether the compiled squeezing kernel is available.
+HAVE_EXTENSION = _ext is not None
+
+_KIND_CODE = {"log": 0, "log-piecewise": 1, "linear": 2}
+_POOL = None
 
 
-def analyze_fast(xh: torch.Tensor, bank, *, derivative: bool, squeeze: str | None):
-    """CPU, no-autograd path with the same results as :func:`analyze_torch`."""
-    with torch.no_grad():
-        B = xh.shape[0]
-        F, n_pad = bank.psih.shape
-        p = bank.n_pos
-        sl = slice(bank.n_left, bank.n_left + bank.n)
-        a = torch.empty((B, F, n_pad), dtype=xh.dtype)
-        torch.mul(xh[:, None, :p], bank.psih_c[:, :p], out=a[..., :p])
-        if p < n_pad:
-            a[..., p:].zero_()
-        need_d = derivative or squeeze is not None
-        if need_d:
-            d = torch.empty_like(a)
-            torch.mul(a[..., :p], bank.deriv[:p], out=d[..., :p])
-            if p < n_pad:
-                d[..., p:].zero_()
-            dwx = _ifft_inplace(d)[..., sl]
-        wx = _ifft_inplace(a)[..., sl]
-        tx = synchrosqueeze(wx, dwx, bank, squeeze) if squeeze else None
-        return wx.contiguous(), (dwx.contiguous() if derivative else None), tx
+def _pool():
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="s2s")
+    return _POOL
+
+
+def decision_edges(grid, n_rows: int) -> np.ndarray:
+    """Interior decision boundaries (Hz) of the nearest-row rule: ``edges[k]`` separates
+    rows ``k`` and ``k + 1``. Used by the compiled kernel to correct its log2 estimate."""
+    k = np.arange(n_rows - 1, dtype=np.float64)
+    if grid.kind == "linear":
+        return grid.lo0 + (k + 0.5) * grid.step0
+    if grid.kind == "log":
+        return 2.0 ** (grid.lo0 + (k + 0.5) * grid.step0)
+    ff = grid.first_fine
+    lw = np.where(k < ff, grid.lo0 + (k + 0.5) * grid.step0,
+                  grid.lo1 + (k - ff + 0.5) * grid.step1)
+    return 2.0**lw
+
+
+def fast_path_ok(x: torch.Tensor, squeeze: str | None) -> bool:
+    """Whether :func:`analyze_fast` can serve this call."""
+    return HAVE_EXTENSION and can_use_fast_path(x) and squeeze in (None, "sum")
+
+
+def _rows_per_block(n_pad: int, itemsize: int) -> int:
+    # two (rows, n_pad) complex buffers of about 2 MB in all stay in cache between steps
+    return max(8, int(2 * 2**20 // (2 * n_pad * 2 * itemsize)))
+
+
+def _process_signals(xh, bank, signals, need_d, squeeze, out_wx, out_dwx, out_tx,
+                     fft_workers):
+    F, n_pad = bank.psih.shape
+    n, n_left = bank.n, bank.n_left
+    real = bank.psih.dtype
+    is_double = real == torch.float64
+    R = min(F, _rows_per_block(n_pad, bank.psih.element_size()))
+    cdt = np.complex128 if is_double else np.complex64
+    a = np.empty((R, n_pad), dtype=cdt)
+    d = np.empty((R, n_pad), dtype=cdt) if need_d else None
+    g = bank.grid
+    edges_ptr = bank.edges.data_ptr()
+    for b in signals:
+        for r0 in range(0, F, R):
+            rows = min(F, r0 + R) - r0
+            _ext.modulate(xh[b].data_ptr(), bank.psih[r0].data_ptr(), bank.deriv.data_ptr(),
+                          a.ctypes.data, 0 if d is None else d.ctypes.data, rows, n_pad,
+                          bank.n_pos, is_double)
+            wpad = scipy.fft.ifft(a[:rows], axis=-1, overwrite_x=True, workers=fft_workers)
+            dpad = None
+            if need_d:
+                dpad = scipy.fft.ifft(d[:rows], axis=-1, overwrite_x=True,
+                                      workers=fft_workers)
+            if squeeze:
+                _ext.squeeze(wpad.ctypes.data, dpad.ctypes.data, out_wx[b, r0].data_ptr(),
+                             out_tx[b].data_ptr(), bank.weights[r0].data_ptr(), edges_ptr,
+                             rows, n_pad, n_left, n, F, float(bank.threshold),
+                             _KIND_CODE[g.kind], is_double, g.lo0, g.step0, g.lo1, g.step1,
+                             int(g.first_fine))
+            else:
+                out_wx[b, r0 : r0 + rows].numpy()[...] = wpad[:, n_left : n_left + n]
+            if out_dwx is not None:
+                out_dwx[b, r0 : r0 + rows].numpy()[...] = dpad[:, n_left : n_left + n]
+
+
+def analyze_fast(xh: torch.Tensor, bank, *, derivative: bool, squeeze: str | None,
+                 out_wx: torch.Tensor, out_dwx: torch.Tensor | None,
+                 out_tx: torch.Tensor | None) -> None:
+    """CPU, no-autograd path writing into preallocated contiguous outputs.
+
+    The padded CWT of each signal is built a block of rows at a time (compiled product,
+    in-place ``scipy.fft``, compiled squeezing) so that it never leaves the cache;
+    signals are spread over threads (each writes only its own signals' rows of Tx).
+    """
+    B = xh.shape[0]
+    xh = xh.contiguous()
+    if out_tx is not None:
+        out_tx.zero_()
+    need_d = derivative or squeeze is not None
+    args = (xh, bank)
+    tail = (need_d, squeeze, out_wx, out_dwx, out_tx)
+    n_threads = min(_WORKERS, B)
+    if n_threads <= 1:
+        _process_signals(*args, range(B), *tail, _WORKERS)
+        return
+    futures = [_pool().submit(_process_signals, *args, range(t, B, n_threads), *tail, 1)
+               for t in range(n_threads)]
+    for f in futures:
+        f.result()

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import integrate, special
+from scipy import integrate
 
 __all__ = ["WaveletSpec"]
 
@@ -93,29 +93,6 @@ class WaveletSpec:
             if hi > lo:
                 total += integrate.quad(f, lo, hi, limit=400, epsabs=1e-15, epsrel=1e-13)[0]
         return float(total)
-
-    def lowpass_response(self, w: np.ndarray, max_scale: float) -> np.ndarray:
-        """Scaling filter complementary to all scales above ``max_scale``.
-
-        ``phi_hat(w) = 1 - (1/C) int_0^(max_scale |w|) psi_hat(u)/u du``, i.e. the part of
-        the one-integral reconstruction ``(1/C) int_0^inf psi_hat(s w) ds/s = 1`` that the
-        scales ``s > max_scale`` would have carried. It is 1 at ``w = 0`` (the mean is
-        kept) and decays smoothly to 0 where the largest scales take over. For GMW this is
-        the regularised upper incomplete gamma function ``Q(beta/gamma, (s w)**gamma)``.
-        """
-        u = max_scale * np.abs(np.asarray(w, dtype=np.float64))
-        if self.name == "gmw":
-            return special.gammaincc(self.beta / self.gamma, u**self.gamma)
-        # Morlet: cumulative integral of psi_hat(u)/u on a fine grid (the integrand is
-        # finite at 0 because psi_hat(0) = 0); error ~1e-10, far below any use here.
-        top = self.mu + 12.0
-        grid = np.linspace(0.0, top, 400_001)
-        vals = np.empty_like(grid)
-        vals[1:] = self.psih(grid[1:]) / grid[1:]
-        vals[0] = vals[1]
-        cum = integrate.cumulative_trapezoid(vals, grid, initial=0.0)
-        frac = np.interp(np.minimum(u, top), grid, cum) / cum[-1]
-        return np.clip(1.0 - frac, 0.0, 1.0)
 
     # ------------------------------------------------------------------ searches
     def grid_peak(self) -> tuple[float, float]:

@@ -373,9 +373,32 @@ class _Bank:
     deriv: torch.Tensor  # (n_padded,) complex, i * xi * fs
     phi: torch.Tensor  # (n_padded,) real low-pass complement
     weights: torch.Tensor  # (F,) real, d(ln s) per row
+    edges: torch.Tensor  # (F - 1,) float64 decision boundaries of the row search
     css: float
     threshold: float
     grid: SsqGrid
+
+
+def _lowpass_filter(psih: np.ndarray, weights: np.ndarray, css: float) -> np.ndarray:
+    """Low-pass complement of the discrete wavelet bank (real, even in frequency).
+
+    The one-integral inverse applies ``G[k] = (1/C) sum_i w_i (psih_i[k] + psih_i[-k])`` to
+    the signal's spectrum; ``G`` is ~1 across the bank's band and falls to 0 below the
+    largest scale. The scaling filter is ``1 - G`` from DC up to the bin where ``G``
+    first reaches its plateau, and 0 beyond, so ``lowpass + oscillatory`` reproduces
+    every frequency below the band exactly.
+    """
+    n_pad = psih.shape[1]
+    g = weights @ psih
+    g = (g + np.roll(g[::-1], 1)) / css
+    half = g[: n_pad // 2 + 1]
+    top = np.nonzero(half >= 1.0)[0]
+    peaks = np.nonzero((half[1:-1] >= half[:-2]) & (half[1:-1] > half[2:]))[0] + 1
+    stop = min(top[0] if top.size else half.size, peaks[0] if peaks.size else half.size)
+    phi_half = np.zeros_like(half)
+    phi_half[: stop + 1] = np.clip(1.0 - half[: stop + 1], 0.0, 1.0)
+    k = np.arange(n_pad)
+    return phi_half[np.minimum(k, n_pad - k)]
 
 
 def _pad_index(n: int, n_left: int, n_right: int, padtype: str) -> np.ndarray:
@@ -407,7 +430,7 @@ def _bank(cfg: SSQConfig, n: int, dtype: torch.dtype, device: str) -> _Bank:
     if n_pad % 2 == 0:
         psih[:, n_pad // 2] /= 2
     n_pos = n_pad // 2 + 1 if spec.is_analytic else n_pad
-    phi = spec.lowpass_response(xi, d.scales[-1])
+    phi = _lowpass_filter(psih, d.weights[::-1], _css(spec))
     pad_index = None
     if cfg.padtype not in (None, "zero"):
         pad_index = torch.as_tensor(
@@ -427,6 +450,7 @@ def _bank(cfg: SSQConfig, n: int, dtype: torch.dtype, device: str) -> _Bank:
         deriv=torch.as_tensor(1j * xi * cfg.fs, dtype=cdt, device=device),
         phi=torch.as_tensor(phi, dtype=dtype, device=device),
         weights=torch.as_tensor(d.weights[::-1].copy(), dtype=dtype, device=device),
+        edges=torch.as_tensor(_kernels.decision_edges(d.grid, len(d.scales))),
         css=_css(spec),
         threshold=float(thr),
         grid=d.grid,
@@ -562,14 +586,7 @@ def _prepare(x, config: SSQConfig):
     return t.reshape(-1, n), batch_shape, bank
 
 
-def _chunk_size(bank: _Bank, n_rows: int, chunk: int | None, elem: int) -> int:
-    if chunk is not None:
-        return max(1, int(chunk))
-    per_signal = 2 * n_rows * bank.n_padded * 2 * elem  # Wx and dWx, padded, complex
-    return max(1, int(_kernels.WORKSPACE_BYTES // per_signal))
-
-
-def _lowpass_term(x2: torch.Tensor, xh: torch.Tensor, bank: _Bank) -> torch.Tensor:
+def _lowpass_term(xh: torch.Tensor, bank: _Bank) -> torch.Tensor:
     lp = torch.fft.ifft(xh * bank.phi).real
     return lp[..., bank.n_left : bank.n_left + bank.n]
 
@@ -579,30 +596,40 @@ def _forward(x2: torch.Tensor, bank: _Bank, *, derivative: bool, squeeze: str | 
     """Core: x2 (B, n) -> Wx, dWx or None, Tx or None, lowpass (rows ascending)."""
     B, n = x2.shape
     F = bank.psih.shape[0]
-    fast = _kernels.can_use_fast_path(x2)
-    cs = _chunk_size(bank, F, chunk, x2.element_size())
-    out_w, out_dw, out_t, out_lp = [], [], [], []
-    for s in range(0, B, cs):
-        xc = x2[s : s + cs]
-        xp = _pad(xc, bank)
-        xh = torch.fft.fft(xp)
-        out_lp.append(_lowpass_term(xc, xh, bank))
-        if fast:
-            wx, dwx, tx = _kernels.analyze_fast(xh, bank, derivative=derivative,
-                                                squeeze=squeeze)
-        else:
-            wx, dwx, tx = _kernels.analyze_torch(xh, bank, derivative=derivative,
-                                                 squeeze=squeeze)
-        out_w.append(wx)
-        out_dw.append(dwx)
-        out_t.append(tx)
-    cat = (lambda xs: xs[0] if len(xs) == 1 else torch.cat(xs))  # noqa: E731
-    return (
-        cat(out_w),
-        cat(out_dw) if derivative else None,
-        cat(out_t) if squeeze else None,
-        cat(out_lp),
-    )
+    if _kernels.fast_path_ok(x2, squeeze):
+        return _forward_fast(x2, bank, derivative=derivative, squeeze=squeeze, chunk=chunk)
+    if chunk is None:
+        per_signal = 2 * F * bank.n_padded * 2 * x2.element_size()
+        chunk = max(1, int(_kernels.WORKSPACE_BYTES // per_signal))
+    outs = []
+    for s in range(0, B, chunk):
+        xh = torch.fft.fft(_pad(x2[s : s + chunk], bank))
+        wx, dwx, tx = _kernels.analyze_torch(xh, bank, derivative=derivative, squeeze=squeeze)
+        outs.append((wx, dwx, tx, _lowpass_term(xh, bank)))
+    if len(outs) == 1:
+        return outs[0]
+    return tuple(None if o[0] is None else torch.cat(o) for o in zip(*outs))
+
+
+def _forward_fast(x2, bank, *, derivative, squeeze, chunk):
+    B, n = x2.shape
+    F = bank.psih.shape[0]
+    cdt = bank.psih_c.dtype
+    with torch.no_grad():
+        wx = torch.empty((B, F, n), dtype=cdt)
+        dwx = torch.empty((B, F, n), dtype=cdt) if derivative else None
+        tx = torch.empty((B, F, n), dtype=cdt) if squeeze else None
+        lp = torch.empty((B, n), dtype=x2.dtype)
+        cs = chunk or 64
+        for s in range(0, B, cs):
+            e = min(B, s + cs)
+            xh = torch.fft.fft(_pad(x2[s:e], bank))
+            lp[s:e] = _lowpass_term(xh, bank)
+            _kernels.analyze_fast(
+                xh, bank, derivative=derivative, squeeze=squeeze, out_wx=wx[s:e],
+                out_dwx=None if dwx is None else dwx[s:e],
+                out_tx=None if tx is None else tx[s:e])
+    return wx, dwx, tx, lp
 
 
 def _pad(x2: torch.Tensor, bank: _Bank) -> torch.Tensor:
@@ -862,7 +889,7 @@ class Decomposition:
     ----------
     lowpass : torch.Tensor
         What the wavelet bank never sees: the mean and slow baseline, through the
-        scaling filter complementary to the largest scale.
+        scaling filter complementary to the discrete bank below its largest scale.
     oscillatory : torch.Tensor
         The one-integral inverse of the whole synchrosqueezed plane.
     residual : torch.Tensor
@@ -901,12 +928,19 @@ def decompose(x, config: SSQConfig | None = None, *, result: SSQResult | None = 
 
     Notes
     -----
-    The wavelet bank never sees a spectrum's mean and slow baseline: on the UCR Coffee
-    FTIR spectra the plain inverse misses a large part of the signal. The low-pass term
-    comes from the scaling filter ``phi_hat(w) = 1 - (1/C) int_0^(s_max w) psi_hat(u)/u
-    du`` (for GMW the regularised incomplete gamma function), which completes the
-    one-integral reconstruction below the largest scale; ``residual`` is then the exact
-    remainder ``x - lowpass - oscillatory``.
+    The wavelet bank never sees a spectrum's mean and slow baseline. The one-integral
+    inverse acts on the spectrum of the (padded) signal as the filter
+    ``G[k] = (1/C) sum_i d(ln s_i) (psi_hat_i[k] + psi_hat_i[-k])``, which is ~1 across
+    the band of the bank and falls to 0 below its largest scale. The low-pass term uses
+    the scaling filter ``1 - G`` from DC up to the bin where ``G`` reaches its plateau
+    (0 above), computed through the same padded FFT as the CWT, so that
+    ``lowpass + oscillatory`` reproduces every frequency below the band exactly;
+    ``residual`` is the exact remainder ``x - lowpass - oscillatory`` (the deficit near
+    Nyquist and boundary effects of the padding).
+
+    On the 56 UCR Coffee FTIR spectra (286 points, GMW, nv=32 and 64) ssqueezepy's
+    ``issq_cwt`` alone misses 42-50 % of the signal (relative L2); with the low-pass
+    term the residual is 1-2e-4 (see ``tests/test_decompose_coffee`` and the README).
 
     Examples
     --------
