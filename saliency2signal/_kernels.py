@@ -28,7 +28,7 @@ __all__ = ["WORKSPACE_BYTES", "can_use_fast_path", "analyze_torch", "analyze_fas
 #: Bytes of padded coefficients processed at once (chunking bound on working memory).
 WORKSPACE_BYTES = 256 * 2**20
 
-_WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                else (os.cpu_count() or 1))
 
 
@@ -112,22 +112,8 @@ def _pool():
     if _POOL is None:
         from concurrent.futures import ThreadPoolExecutor
 
-        _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="s2s")
+        _POOL = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="s2s")
     return _POOL
-
-
-def decision_edges(grid, n_rows: int) -> np.ndarray:
-    """Interior decision boundaries (Hz) of the nearest-row rule: ``edges[k]`` separates
-    rows ``k`` and ``k + 1``. Used by the compiled kernel to correct its log2 estimate."""
-    k = np.arange(n_rows - 1, dtype=np.float64)
-    if grid.kind == "linear":
-        return grid.lo0 + (k + 0.5) * grid.step0
-    if grid.kind == "log":
-        return 2.0 ** (grid.lo0 + (k + 0.5) * grid.step0)
-    ff = grid.first_fine
-    lw = np.where(k < ff, grid.lo0 + (k + 0.5) * grid.step0,
-                  grid.lo1 + (k - ff + 0.5) * grid.step1)
-    return 2.0**lw
 
 
 def fast_path_ok(x: torch.Tensor, squeeze: str | None) -> bool:
@@ -151,7 +137,6 @@ def _process_signals(xh, bank, signals, need_d, squeeze, out_wx, out_dwx, out_tx
     a = np.empty((R, n_pad), dtype=cdt)
     d = np.empty((R, n_pad), dtype=cdt) if need_d else None
     g = bank.grid
-    edges_ptr = bank.edges.data_ptr()
     for b in signals:
         for r0 in range(0, F, R):
             rows = min(F, r0 + R) - r0
@@ -165,7 +150,7 @@ def _process_signals(xh, bank, signals, need_d, squeeze, out_wx, out_dwx, out_tx
                                       workers=fft_workers)
             if squeeze:
                 _ext.squeeze(wpad.ctypes.data, dpad.ctypes.data, out_wx[b, r0].data_ptr(),
-                             out_tx[b].data_ptr(), bank.weights[r0].data_ptr(), edges_ptr,
+                             out_tx[b].data_ptr(), bank.weights[r0].data_ptr(),
                              rows, n_pad, n_left, n, F, float(bank.threshold),
                              _KIND_CODE[g.kind], is_double, g.lo0, g.step0, g.lo1, g.step1,
                              int(g.first_fine))
@@ -178,7 +163,8 @@ def _process_signals(xh, bank, signals, need_d, squeeze, out_wx, out_dwx, out_tx
 def analyze_fast(xh: torch.Tensor, bank, *, derivative: bool, squeeze: str | None,
                  out_wx: torch.Tensor, out_dwx: torch.Tensor | None,
                  out_tx: torch.Tensor | None) -> None:
-    """CPU, no-autograd path writing into preallocated contiguous outputs.
+    """CPU, no-autograd path writing into preallocated contiguous outputs (``out_tx``
+    must be zero on entry).
 
     The padded CWT of each signal is built a block of rows at a time (compiled product,
     in-place ``scipy.fft``, compiled squeezing) so that it never leaves the cache;
@@ -186,14 +172,12 @@ def analyze_fast(xh: torch.Tensor, bank, *, derivative: bool, squeeze: str | Non
     """
     B = xh.shape[0]
     xh = xh.contiguous()
-    if out_tx is not None:
-        out_tx.zero_()
     need_d = derivative or squeeze is not None
     args = (xh, bank)
     tail = (need_d, squeeze, out_wx, out_dwx, out_tx)
-    n_threads = min(_WORKERS, B)
+    n_threads = min(WORKERS, B)
     if n_threads <= 1:
-        _process_signals(*args, range(B), *tail, _WORKERS)
+        _process_signals(*args, range(B), *tail, WORKERS)
         return
     futures = [_pool().submit(_process_signals, *args, range(t, B, n_threads), *tail, 1)
                for t in range(n_threads)]

@@ -1,0 +1,144 @@
+"""Command-line interface: parses arguments, calls the public API, writes files.
+
+No numerics live here. Errors print one line to stderr and exit with status 2; outputs
+are written atomically (to a temporary file renamed into place) and never overwrite an
+input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main"]
+
+
+class CLIError(ValueError):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def _load_signals(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise CLIError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            x = np.load(path, allow_pickle=False)
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                keys = list(z.keys())
+                if not keys:
+                    raise CLIError(f"{path}: the .npz archive holds no arrays")
+                key = "x" if "x" in keys else keys[0]
+                x = z[key]
+        elif suffix in (".csv", ".txt"):
+            x = np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=1)
+        else:
+            raise CLIError(f"{path}: unsupported format {suffix!r} (use .npy, .npz or .csv)")
+    except CLIError:
+        raise
+    except ValueError as exc:  # includes numpy's refusal to unpickle object arrays
+        raise CLIError(f"{path}: cannot read signals ({exc})") from None
+    except OSError as exc:
+        raise CLIError(f"{path}: cannot read ({exc})") from None
+    if x.dtype.kind in "iub":
+        x = x.astype(np.float64)
+    return x
+
+
+def _atomic_savez(path: Path, inputs: list[Path], **arrays) -> None:
+    path = path.resolve()
+    if any(path == p.resolve() for p in inputs):
+        raise CLIError(f"{path}: refusing to overwrite an input file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _config_from_args(args):
+    from .transform import SSQConfig
+
+    return SSQConfig(
+        wavelet=args.wavelet, nv=args.nv, scaletype=args.scaletype, fs=args.fs,
+        padtype=None if args.padtype == "none" else args.padtype,
+        mu=args.mu, gamma=args.gamma, beta=args.beta,
+        dtype="float64" if args.float64 else "float32",
+    )
+
+
+def _cmd_transform(args) -> int:
+    from .transform import ssq_cwt
+
+    data = Path(args.data)
+    x = _load_signals(data)
+    cfg = _config_from_args(args)
+    res = ssq_cwt(x, cfg)
+    out = Path(args.out) if args.out else data.with_name(data.stem + "_ssq.npz")
+    _atomic_savez(
+        out, [data],
+        Tx=res.Tx.numpy(), Wx=res.Wx.numpy(), freqs=res.freqs, scales=res.scales,
+        lowpass=res.lowpass.numpy(), config=np.array(cfg.to_json()),
+    )
+    print(f"wrote {out}: Tx {tuple(res.Tx.shape)} ({res.Tx.dtype}), rows ascending in "
+          f"frequency {res.freqs[0]:.4g}..{res.freqs[-1]:.4g}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = argparse.ArgumentParser(
+        prog="saliency2signal",
+        description="Which parts of a 1D signal made a CNN decide: SSQ-CWT saliency "
+        "carried back to the signal.",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("transform", help="synchrosqueezed CWT of the signals in a file")
+    t.add_argument("data", help=".npy (N,) or (B, N), .npz (array 'x' or the first), or .csv")
+    t.add_argument("--out", help="output .npz (default: DATA_ssq.npz beside the input)")
+    t.add_argument("--wavelet", choices=["gmw", "morlet"], default="gmw")
+    t.add_argument("--nv", type=int, default=32, help="voices per octave (default 32)")
+    t.add_argument("--scaletype", default="log-piecewise",
+                   help="log | log-piecewise | linear [:maximal|:minimal|:naive]")
+    t.add_argument("--fs", type=float, default=1.0, help="sampling rate (default 1)")
+    t.add_argument("--padtype", default="reflect",
+                   choices=["reflect", "zero", "symmetric", "replicate", "wrap", "none"])
+    t.add_argument("--mu", type=float, default=13.4, help="Morlet centre frequency")
+    t.add_argument("--gamma", type=float, default=3.0, help="GMW gamma")
+    t.add_argument("--beta", type=float, default=60.0, help="GMW beta")
+    t.add_argument("--float64", action="store_true", help="compute in float64")
+    t.set_defaults(func=_cmd_transform)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``saliency2signal`` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, TypeError) as exc:  # CLIError, and the API's own input errors
+        print(f"saliency2signal {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"saliency2signal {args.command}: error: out of memory; process fewer "
+              "signals at a time", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"saliency2signal {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The thin command line: one line on stderr and status 2 on bad input; atomic outputs."""
+
+import json
+
+import numpy as np
+import pytest
+
+from saliency2signal import SSQConfig, ssq_cwt
+from saliency2signal.cli import main
+
+
+@pytest.fixture
+def signals(tmp_path, rng):
+    x = rng.standard_normal((2, 300)).astype(np.float32)
+    path = tmp_path / "x.npy"
+    np.save(path, x)
+    return path, x
+
+
+def test_transform_writes_coefficients(signals, tmp_path, capsys):
+    path, x = signals
+    out = tmp_path / "o" / "coef.npz"
+    assert main(["transform", str(path), "--out", str(out), "--nv", "16"]) == 0
+    with np.load(out, allow_pickle=False) as d:
+        cfg = SSQConfig.from_json(str(d["config"]))
+        assert cfg == SSQConfig(nv=16, dtype="float32")
+        ref = ssq_cwt(x, cfg)
+        np.testing.assert_allclose(d["Tx"], ref.Tx.numpy(), rtol=0, atol=1e-6)
+        np.testing.assert_allclose(d["freqs"], ref.freqs)
+    assert "wrote" in capsys.readouterr().out
+    assert [p.name for p in out.parent.iterdir()] == ["coef.npz"]  # no temporary left
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (np.array([1.0, np.nan] * 20), "NaN"),
+        (np.zeros((2, 5)), "n_times=5"),
+        (np.array([{"a": 1}], dtype=object), "allow_pickle"),
+        (np.ones((3, 64), dtype=np.complex64), "complex"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.npy"
+    np.save(path, content, allow_pickle=True)
+    assert main(["transform", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert message in err
+
+
+def test_never_overwrites_the_input(signals, capsys):
+    path, x = signals
+    assert main(["transform", str(path), "--out", str(path)]) == 2
+    np.testing.assert_array_equal(np.load(path), x)
+    assert "refusing to overwrite" in capsys.readouterr().err
+
+
+def test_missing_file_and_bad_config(tmp_path, signals, capsys):
+    assert main(["transform", str(tmp_path / "nope.npy")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["transform", str(signals[0]), "--nv", "0"]) == 2
+    assert "nv=0" in capsys.readouterr().err
+
+
+def test_csv_input(tmp_path, rng):
+    x = rng.standard_normal(200)
+    path = tmp_path / "x.csv"
+    np.savetxt(path, x[None], delimiter=",")
+    assert main(["transform", str(path), "--float64"]) == 0
+    with np.load(tmp_path / "x_ssq.npz") as d:
+        assert d["Tx"].shape == (SSQConfig().n_freqs(200), 200)  # one row -> one signal
+        assert json.loads(str(d["config"]))["dtype"] == "float64"
