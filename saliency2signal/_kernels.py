@@ -3,10 +3,11 @@
 Two interchangeable implementations produce the same numbers:
 
 * :func:`analyze_torch` - pure torch, differentiable, any device. Used whenever a
-  gradient may be needed or the data is not on the CPU.
-* :func:`analyze_fast` - CPU without autograd: products into reused buffers, in-place
-  multi-threaded ``scipy.fft`` (about twice as fast as ``torch.fft`` on small CPUs), and
-  the reassignment done by :func:`squeeze`.
+  gradient may be needed, the data is not on the CPU, or the C extension is missing.
+* :func:`analyze_fast` - CPU without autograd: each signal's padded CWT is built a
+  cache-sized block of rows at a time (compiled product, in-place ``scipy.fft`` - about
+  twice as fast as ``torch.fft`` on small CPUs - and compiled synchrosqueezing, see
+  ``_squeeze.c``), one thread per core over the signals.
 
 Reassignment (synchrosqueezing) follows ssqueezepy 0.6.6: the phase transform
 ``w = |Im(conj(Wx) dWx)| / (2 pi |Wx|^2)`` is formed from a numerator and denominator in
@@ -20,20 +21,29 @@ import math
 import os
 
 import numpy as np
-import scipy.fft
 import torch
 
-__all__ = ["WORKSPACE_BYTES", "can_use_fast_path", "analyze_torch", "analyze_fast", "bins"]
+__all__ = [
+    "HAVE_EXTENSION",
+    "WORKERS",
+    "WORKSPACE_BYTES",
+    "analyze_fast",
+    "analyze_torch",
+    "bins",
+    "fast_path_ok",
+    "synchrosqueeze",
+]
 
-#: Bytes of padded coefficients processed at once (chunking bound on working memory).
+#: Bytes of padded coefficients the torch path processes at once (bounds its memory).
 WORKSPACE_BYTES = 256 * 2**20
 
+#: Threads of the CPU fast path (the cores this process may run on).
 WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else (os.cpu_count() or 1))
+              else (os.cpu_count() or 1))
 
 
 def can_use_fast_path(x: torch.Tensor) -> bool:
-    """True when ``x`` is on the CPU and no gradient can flow through it."""
+    """Tell whether ``x`` is on the CPU with no gradient able to flow through it."""
     return x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad)
 
 
@@ -58,8 +68,10 @@ def bins(w: torch.Tensor, grid, n_rows: int) -> torch.Tensor:
 
 
 def _phase_transform(wx: torch.Tensor, dwx: torch.Tensor) -> torch.Tensor:
-    """``|Im(conj(Wx) dWx)| / (2 pi |Wx|^2)`` in float64 (numerator/denominator in the
-    working precision, as ssqueezepy does)."""
+    """Phase transform ``|Im(conj(Wx) dWx)| / (2 pi |Wx|^2)`` in float64.
+
+    Numerator and denominator are formed in the working precision, as ssqueezepy does.
+    """
     a, b = wx.real, wx.imag
     num = dwx.imag * a - dwx.real * b
     den = a * a + b * b
@@ -128,6 +140,8 @@ def _rows_per_block(n_pad: int, itemsize: int) -> int:
 
 def _process_signals(xh, bank, signals, need_d, squeeze, out_wx, out_dwx, out_tx,
                      fft_workers):
+    import scipy.fft  # imported on first use: keeps `import saliency2signal` light
+
     F, n_pad = bank.psih.shape
     n, n_left = bank.n, bank.n_left
     real = bank.psih.dtype
@@ -163,8 +177,9 @@ def _process_signals(xh, bank, signals, need_d, squeeze, out_wx, out_dwx, out_tx
 def analyze_fast(xh: torch.Tensor, bank, *, derivative: bool, squeeze: str | None,
                  out_wx: torch.Tensor, out_dwx: torch.Tensor | None,
                  out_tx: torch.Tensor | None) -> None:
-    """CPU, no-autograd path writing into preallocated contiguous outputs (``out_tx``
-    must be zero on entry).
+    """Run the CPU, no-autograd path into preallocated contiguous outputs.
+
+    ``out_tx`` must be zero on entry.
 
     The padded CWT of each signal is built a block of rows at a time (compiled product,
     in-place ``scipy.fft``, compiled squeezing) so that it never leaves the cache;

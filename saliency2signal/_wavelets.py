@@ -21,7 +21,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import integrate
 
 __all__ = ["WaveletSpec"]
 
@@ -86,6 +85,8 @@ class WaveletSpec:
             g, b = self.gamma, self.beta
             r = b / g
             return float((2.0 / g) * math.exp(r + r * math.log(g / b) + math.lgamma(r)))
+        from scipy import integrate  # design-time only; keeps the package import light
+
         f = lambda w: float(self.psih(np.array([w]))[0]) / w  # noqa: E731
         pk = self.mu
         total = 0.0

@@ -22,7 +22,7 @@ class CLIError(ValueError):
     """A user-facing error: printed as one line, exit status 2."""
 
 
-def _load_signals(path: Path) -> np.ndarray:
+def _load_signals(path: Path, key: str | None = None) -> np.ndarray:
     if not path.is_file():
         raise CLIError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -34,7 +34,10 @@ def _load_signals(path: Path) -> np.ndarray:
                 keys = list(z.keys())
                 if not keys:
                     raise CLIError(f"{path}: the .npz archive holds no arrays")
-                key = "x" if "x" in keys else keys[0]
+                if key is None:
+                    key = "x" if "x" in keys else keys[0]
+                elif key not in keys:
+                    raise CLIError(f"{path}: no array {key!r} (has {', '.join(keys)})")
                 x = z[key]
         elif suffix in (".csv", ".txt"):
             x = np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=1)
@@ -81,7 +84,7 @@ def _cmd_transform(args) -> int:
     from .transform import ssq_cwt
 
     data = Path(args.data)
-    x = _load_signals(data)
+    x = _load_signals(data, args.key)
     cfg = _config_from_args(args)
     res = ssq_cwt(x, cfg)
     out = Path(args.out) if args.out else data.with_name(data.stem + "_ssq.npz")
@@ -107,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("transform", help="synchrosqueezed CWT of the signals in a file")
     t.add_argument("data", help=".npy (N,) or (B, N), .npz (array 'x' or the first), or .csv")
+    t.add_argument("--key", help="array to read from an .npz (default: 'x' or the first)")
     t.add_argument("--out", help="output .npz (default: DATA_ssq.npz beside the input)")
     t.add_argument("--wavelet", choices=["gmw", "morlet"], default="gmw")
     t.add_argument("--nv", type=int, default=32, help="voices per octave (default 32)")

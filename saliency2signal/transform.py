@@ -172,7 +172,11 @@ class SSQConfig:
             if arr.ndim != 1 or arr.size < 2:
                 raise ValueError(f"scales array must be 1-D with >= 2 values, got {arr.shape}")
             if not np.all(np.isfinite(arr)) or np.any(arr <= 0) or np.any(np.diff(arr) <= 0):
-                raise ValueError("scales array must be finite, positive and strictly ascending")
+                shown = np.array2string(arr[:8], precision=4, separator=", ")
+                raise ValueError(
+                    f"scaletype={shown}{'...' if arr.size > 8 else ''} must be finite, "
+                    "positive and strictly ascending"
+                )
             infer_scale_kind(arr)
             set_("scaletype", tuple(float(s) for s in arr))
         set_("fs", check_positive(self.fs, "fs"))
@@ -274,7 +278,7 @@ class SSQConfig:
         return wc / (2 * math.pi * self.scales(n)) * self.fs
 
     def n_freqs(self, n: int) -> int:
-        """Number of rows of Tx/Wx for a signal of ``n`` samples."""
+        """Return the number of rows of Tx/Wx for a signal of ``n`` samples."""
         return len(_design(self, _check_n(n)).scales) + int(self.lowpass_row)
 
     def times(self, n: int) -> np.ndarray:
@@ -606,7 +610,7 @@ def _forward(x2: torch.Tensor, bank: _Bank, *, derivative: bool, squeeze: str | 
         outs.append((wx, dwx, tx, _lowpass_term(xh, bank)))
     if len(outs) == 1:
         return outs[0]
-    return tuple(None if o[0] is None else torch.cat(o) for o in zip(*outs))
+    return tuple(None if o[0] is None else torch.cat(o) for o in zip(*outs, strict=True))
 
 
 def _forward_fast(x2, bank, *, derivative, squeeze, chunk):

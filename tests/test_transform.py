@@ -4,9 +4,11 @@ References: ssqueezepy 0.6.6 (through the cached ``ssqpy`` fixture of conftest.p
 closed forms. See shared/reference/ssqueezepy-numerics.md sections 2-5 for what
 ssqueezepy computes and its known defects.
 
-The full ssqueezepy grid (wavelet x nv x scaletype x N x dtype) is 360 cases; the default
-run keeps a covering subset (every wavelet, nv, scaletype, N and dtype, and every pair of
-nv with each of the other axes) and marks the rest ``slow`` (``pytest -m slow``).
+The full ssqueezepy grid (wavelet x nv x scaletype x N x dtype) is 360 cases. The default
+run holds every case with N <= 1024 and, at N = 4096 (where ssqueezepy takes up to 4 s a
+call), a Latin-square subset in which every nv meets every wavelet and scaletype; the
+other N = 4096 cases (and the full-Jacobian gradchecks) are marked ``slow`` and are
+deselected unless a marker expression is given (``pytest -m slow``; see conftest.py).
 """
 
 from __future__ import annotations
@@ -79,32 +81,42 @@ def assert_close_to_max(actual, desired, tol):
     assert_allclose(np.asarray(actual), desired, rtol=0, atol=tol * np.abs(desired).max())
 
 
-def agreeing_energy_fraction(tx, tx_ref, rel: float = 1e-3) -> np.ndarray:
-    """Share of the joint energy that sits in cells where two planes agree.
+def moved_energy_share(tx, tx_ref) -> np.ndarray:
+    """Share of the energy of ``tx_ref`` that ``tx`` puts in different rows (per signal).
 
-    A cell agrees when ``|tx - tx_ref| <= rel * max|tx_ref|`` (per signal). The energy is
-    ``|tx|^2 + |tx_ref|^2``, so a cell reassigned to the wrong row counts against the
-    result twice: at the row it left (energy of the reference) and at the row it went to
-    (our energy). A plane with shifted, missing, scaled or spurious energy fails; a few
-    negligible cells flipping between neighbouring rows (float32 rounding of the phase
-    transform near a bin edge) do not. Returns one fraction per signal of the batch.
+    ``||tx - tx_ref||^2 / (2 ||tx_ref||^2)`` over each ``(n_freqs, n_times)`` plane. A
+    contribution ``c`` (one CWT cell times its weight) that lands one row away from
+    where the reference put it appears twice in the difference (``-c`` at the reference
+    row, ``+c`` at ours), hence the 2: with no other error this is the energy of the
+    moved contributions over the total. Shifted, missing, spurious or rescaled energy
+    drives it up (an off-by-one bin rule gives ~1); float32 rounding moves only the few
+    cells within ~1e-4 row of a rounding boundary.
+
+    The value is per Tx *cell*, not per contribution, so a single moved contribution
+    near a ridge can weigh up to a few 1e-3 (measured worst: 6e-3, Morlet 13.4, linear,
+    nv=64, N=1000, one ridge cell 5e-6 row from a boundary). Pair it with
+    :func:`assert_same_column_sums`, which is blind to rows and catches weight errors.
     """
-    tx = np.asarray(tx).reshape(-1, *np.shape(tx)[-2:])
-    tx_ref = np.asarray(tx_ref).reshape(tx.shape)
-    scale = np.abs(tx_ref).max(axis=(-2, -1), keepdims=True)
-    agree = np.abs(tx - tx_ref) <= rel * scale
-    energy = np.abs(tx.astype(np.complex128)) ** 2 + np.abs(tx_ref.astype(np.complex128)) ** 2
-    return (energy * agree).sum(axis=(-2, -1)) / energy.sum(axis=(-2, -1))
+    tx = np.asarray(tx).astype(np.complex128).reshape(-1, *np.shape(tx)[-2:])
+    tx_ref = np.asarray(tx_ref).astype(np.complex128).reshape(tx.shape)
+    diff = (np.abs(tx - tx_ref) ** 2).sum(axis=(-2, -1))
+    return diff / (2 * (np.abs(tx_ref) ** 2).sum(axis=(-2, -1)))
+
+
+def assert_same_column_sums(tx, tx_ref, tol):
+    """``sum_k Tx[k, t]`` does not depend on the rows the cells went to (it is what the
+    one-integral inverse sums), so it must agree to the precision of Wx."""
+    assert_close_to_max(np.asarray(tx).sum(-2), np.asarray(tx_ref).sum(-2), tol)
 
 
 def _grid(shift: int):
-    """The full grid; cases off a Latin-square covering subset are marked slow."""
+    """The full grid; at the largest N only a Latin-square subset runs by default."""
     params = []
     for iw, wavelet in enumerate(WAVELETS):
         for iv, nv in enumerate(NVS):
             for i_s, scaletype in enumerate(SCALETYPES):
                 for i_n, n in enumerate(LENGTHS):
-                    fast = iv == (iw + i_s + i_n + shift) % len(NVS)
+                    fast = n < max(LENGTHS) or iv == (iw + i_s + i_n + shift) % len(NVS)
                     params.append(
                         pytest.param(
                             wavelet,
@@ -139,8 +151,9 @@ def test_ssq_cwt_matches_ssqueezepy_float64(wavelet, nv, scaletype, n, rng, ssqp
 def test_ssq_cwt_matches_ssqueezepy_float32(wavelet, nv, scaletype, n, rng, ssqpy):
     # ssqueezepy's float32 wavelets carry ~1e-5 relative error (GMW exponent evaluated
     # in float32), hence Wx to 1e-4 of its peak. The phase transform is formed from
-    # float32 numerator/denominator, so a few low-energy cells change row: Tx is
-    # compared by the share of energy in agreeing cells (agreeing_energy_fraction).
+    # float32 numerator/denominator, so cells within ~1e-4 row of a rounding boundary
+    # may land in the neighbouring row: Tx must keep > 99 % of its energy in the same
+    # rows (moved_energy_share < 1 %) and the same column sums.
     x = chirp_plus_noise(rng, (), n, np.float32)
     cfg = SSQConfig(nv=nv, scaletype=scaletype, **WAVELETS[wavelet])
     res = ssq_cwt(x, cfg)
@@ -152,8 +165,9 @@ def test_ssq_cwt_matches_ssqueezepy_float32(wavelet, nv, scaletype, n, rng, ssqp
     assert_allclose(res.scales, ref.scales[::-1], rtol=1e-6, atol=0)
     assert_allclose(res.freqs, ref.freqs[::-1], rtol=1e-6, atol=0)
     assert_close_to_max(res.Wx.numpy(), from_ssqueezepy(ref.Wx), 1e-4)
-    frac = agreeing_energy_fraction(res.Tx.numpy(), from_ssqueezepy(ref.Tx))
-    assert frac.min() > 0.99, frac
+    moved = moved_energy_share(res.Tx.numpy(), from_ssqueezepy(ref.Tx))
+    assert moved.max() < 0.01, moved
+    assert_same_column_sums(res.Tx.numpy(), from_ssqueezepy(ref.Tx), 1e-4)
 
 
 BATCH_CONFIGS = [
@@ -181,8 +195,9 @@ def test_batched_ssq_cwt_matches_ssqueezepy_batched(
     if dtype == np.float64:
         assert_close_to_max(res.Tx.numpy(), from_ssqueezepy(ref.Tx), 1e-9)
     else:
-        frac = agreeing_energy_fraction(res.Tx.numpy(), from_ssqueezepy(ref.Tx))
-        assert frac.min() > 0.99, frac
+        moved = moved_energy_share(res.Tx.numpy(), from_ssqueezepy(ref.Tx))
+        assert moved.max() < 0.01, moved
+        assert_same_column_sums(res.Tx.numpy(), from_ssqueezepy(ref.Tx), 1e-4)
 
 
 @pytest.mark.parametrize("as_torch", [False, True], ids=["numpy", "torch"])
@@ -620,8 +635,8 @@ def test_cuda_matches_cpu(dtype, rng):
     if dtype == torch.float64:
         assert_close_to_max(gpu.Tx.cpu().numpy(), cpu.Tx.numpy(), tol)
     else:
-        frac = agreeing_energy_fraction(gpu.Tx.cpu().numpy(), cpu.Tx.numpy())
-        assert frac.min() > 0.99, frac
+        assert moved_energy_share(gpu.Tx.cpu().numpy(), cpu.Tx.numpy()).max() < 0.01
+        assert_same_column_sums(gpu.Tx.cpu().numpy(), cpu.Tx.numpy(), 1e-4)
     back = issq_cwt(gpu.Tx, cfg, mask=torch.ones(gpu.Tx.shape[-2:], device="cuda") > 0)
     assert back.device.type == "cuda"
     assert_allclose(back.cpu().numpy(), issq_cwt(cpu.Tx, cfg).numpy(), rtol=0, atol=tol * 10)
