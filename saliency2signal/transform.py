@@ -372,7 +372,6 @@ class _Bank:
     n_left: int
     pad_index: torch.Tensor | None  # gather index for the padded signal, or None
     psih: torch.Tensor  # (F, n_padded) real, Nyquist halved
-    psih_c: torch.Tensor  # same, complex (fast complex*complex products)
     n_pos: int  # bins [0, n_pos) hold all nonzero psih (analytic) or n_padded
     deriv: torch.Tensor  # (n_padded,) complex, i * xi * fs
     phi: torch.Tensor  # (n_padded,) real low-pass complement
@@ -382,18 +381,17 @@ class _Bank:
     grid: SsqGrid
 
 
-def _lowpass_filter(psih: np.ndarray, weights: np.ndarray, css: float) -> np.ndarray:
+def _lowpass_filter(bank_sum: np.ndarray, css: float) -> np.ndarray:
     """Low-pass complement of the discrete wavelet bank (real, even in frequency).
 
     The one-integral inverse applies ``G[k] = (1/C) sum_i w_i (psih_i[k] + psih_i[-k])`` to
     the signal's spectrum; ``G`` is ~1 across the bank's band and falls to 0 below the
     largest scale. The scaling filter is ``1 - G`` from DC up to the bin where ``G``
     first reaches its plateau, and 0 beyond, so ``lowpass + oscillatory`` reproduces
-    every frequency below the band exactly.
+    every frequency below the band exactly. ``bank_sum`` is ``sum_i w_i psih_i[k]``.
     """
-    n_pad = psih.shape[1]
-    g = weights @ psih
-    g = (g + np.roll(g[::-1], 1)) / css
+    n_pad = bank_sum.shape[0]
+    g = (bank_sum + np.roll(bank_sum[::-1], 1)) / css
     half = g[: n_pad // 2 + 1]
     top = np.nonzero(half >= 1.0)[0]
     peaks = np.nonzero((half[1:-1] >= half[:-2]) & (half[1:-1] > half[2:]))[0] + 1
@@ -421,7 +419,7 @@ def _pad_index(n: int, n_left: int, n_right: int, padtype: str) -> np.ndarray:
     return idx
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=8)
 def _bank(cfg: SSQConfig, n: int, dtype: torch.dtype, device: str) -> _Bank:
     d = _design(cfg, n)
     spec = cfg.wavelet_spec
@@ -429,38 +427,41 @@ def _bank(cfg: SSQConfig, n: int, dtype: torch.dtype, device: str) -> _Bank:
     k = np.arange(n_pad)
     xi = np.where(k <= n_pad // 2, k, k - n_pad) * (2.0 * math.pi / n_pad)  # +pi at Nyquist
     scales_rows = d.scales[::-1]
-    psih = spec.psih(scales_rows[:, None] * xi[None, :])
-    if n_pad % 2 == 0:
-        psih[:, n_pad // 2] /= 2
+    weights_rows = d.weights[::-1].copy()
+    # evaluated in float64 a block of rows at a time (bounded temporaries), stored in the
+    # working dtype; the weighted sum over rows feeds the low-pass complement
+    psih = np.empty((len(scales_rows), n_pad), dtype=torch.empty((), dtype=dtype).numpy().dtype)
+    bank_sum = np.zeros(n_pad)
+    step = max(1, 2**22 // n_pad)
+    for r in range(0, len(scales_rows), step):
+        block = spec.psih(scales_rows[r : r + step, None] * xi[None, :])
+        if n_pad % 2 == 0:
+            block[:, n_pad // 2] /= 2
+        bank_sum += weights_rows[r : r + step] @ block
+        psih[r : r + step] = block
     n_pos = n_pad // 2 + 1 if spec.is_analytic else n_pad
-    phi = _lowpass_filter(psih, d.weights[::-1], _css(spec))
+    phi = _lowpass_filter(bank_sum, _css(spec))
     pad_index = None
     if cfg.padtype not in (None, "zero"):
         pad_index = torch.as_tensor(
             _pad_index(n, n_left, n_pad - n - n_left, cfg.padtype), device=device
         )
     cdt = complex_dtype(dtype)
-    psih_t = torch.as_tensor(psih, dtype=dtype, device=device)
     thr = cfg.threshold if cfg.threshold is not None else 10 * torch.finfo(dtype).eps
     return _Bank(
         n=n,
         n_padded=n_pad,
         n_left=n_left,
         pad_index=pad_index,
-        psih=psih_t,
-        psih_c=psih_t.to(cdt),
+        psih=torch.as_tensor(psih, device=device),
         n_pos=n_pos,
         deriv=torch.as_tensor(1j * xi * cfg.fs, dtype=cdt, device=device),
         phi=torch.as_tensor(phi, dtype=dtype, device=device),
-        weights=torch.as_tensor(d.weights[::-1].copy(), dtype=dtype, device=device),
+        weights=torch.as_tensor(weights_rows, dtype=dtype, device=device),
         css=_css(spec),
         threshold=float(thr),
         grid=d.grid,
     )
-
-
-def _working_dtype(cfg: SSQConfig, x: torch.Tensor) -> torch.dtype:
-    return _DTYPES[cfg.dtype] or x.dtype
 
 
 # =========================================================================== results
