@@ -140,38 +140,54 @@ def _rows_per_block(n_pad: int, itemsize: int) -> int:
 
 def _process_signals(xh, bank, signals, need_d, squeeze, out_wx, out_dwx, out_tx,
                      fft_workers):
+    """Transform ``signals`` (indices into ``xh``) block by block, in this thread.
+
+    A block is ``rows`` consecutive rows of one signal's plane or, when whole planes are
+    small, the planes of several signals, so that each FFT call gets a cache-sized job.
+    """
     import scipy.fft  # imported on first use: keeps `import saliency2signal` light
 
     F, n_pad = bank.psih.shape
     n, n_left = bank.n, bank.n_left
-    real = bank.psih.dtype
-    is_double = real == torch.float64
-    R = min(F, _rows_per_block(n_pad, bank.psih.element_size()))
+    is_double = bank.psih.dtype == torch.float64
+    budget = _rows_per_block(n_pad, bank.psih.element_size())
+    R = min(F, budget)
+    per_group = max(1, budget // F)  # signals per block when a plane fits in the budget
     cdt = np.complex128 if is_double else np.complex64
-    a = np.empty((R, n_pad), dtype=cdt)
-    d = np.empty((R, n_pad), dtype=cdt) if need_d else None
+    itemsize = np.dtype(cdt).itemsize
+    a = np.empty((per_group * R, n_pad), dtype=cdt)
+    d = np.empty_like(a) if need_d else None
     g = bank.grid
-    for b in signals:
+    sq_tail = (float(bank.threshold), _KIND_CODE[g.kind], is_double, g.lo0, g.step0, g.lo1,
+               g.step1, int(g.first_fine))
+    signals = list(signals)
+    for g0 in range(0, len(signals), per_group):
+        group = signals[g0 : g0 + per_group]
         for r0 in range(0, F, R):
             rows = min(F, r0 + R) - r0
-            _ext.modulate(xh[b].data_ptr(), bank.psih[r0].data_ptr(), bank.deriv.data_ptr(),
-                          a.ctypes.data, 0 if d is None else d.ctypes.data, rows, n_pad,
-                          bank.n_pos, is_double)
-            wpad = scipy.fft.ifft(a[:rows], axis=-1, overwrite_x=True, workers=fft_workers)
+            stride = rows * n_pad * itemsize  # bytes between the signals of the block
+            for i, b in enumerate(group):
+                _ext.modulate(xh[b].data_ptr(), bank.psih[r0].data_ptr(),
+                              bank.deriv.data_ptr(), a.ctypes.data + i * stride,
+                              0 if d is None else d.ctypes.data + i * stride, rows, n_pad,
+                              bank.n_pos, is_double)
+            m = len(group) * rows
+            wpad = scipy.fft.ifft(a[:m], axis=-1, overwrite_x=True, workers=fft_workers)
             dpad = None
             if need_d:
-                dpad = scipy.fft.ifft(d[:rows], axis=-1, overwrite_x=True,
-                                      workers=fft_workers)
-            if squeeze:
-                _ext.squeeze(wpad.ctypes.data, dpad.ctypes.data, out_wx[b, r0].data_ptr(),
-                             out_tx[b].data_ptr(), bank.weights[r0].data_ptr(),
-                             rows, n_pad, n_left, n, F, float(bank.threshold),
-                             _KIND_CODE[g.kind], is_double, g.lo0, g.step0, g.lo1, g.step1,
-                             int(g.first_fine))
-            else:
-                out_wx[b, r0 : r0 + rows].numpy()[...] = wpad[:, n_left : n_left + n]
-            if out_dwx is not None:
-                out_dwx[b, r0 : r0 + rows].numpy()[...] = dpad[:, n_left : n_left + n]
+                dpad = scipy.fft.ifft(d[:m], axis=-1, overwrite_x=True, workers=fft_workers)
+            for i, b in enumerate(group):
+                if squeeze:
+                    _ext.squeeze(wpad.ctypes.data + i * stride, dpad.ctypes.data + i * stride,
+                                 out_wx[b, r0].data_ptr(), out_tx[b].data_ptr(),
+                                 bank.weights[r0].data_ptr(), rows, n_pad, n_left, n, F,
+                                 *sq_tail)
+                else:
+                    out_wx[b, r0 : r0 + rows].numpy()[...] = (
+                        wpad[i * rows : (i + 1) * rows, n_left : n_left + n])
+                if out_dwx is not None:
+                    out_dwx[b, r0 : r0 + rows].numpy()[...] = (
+                        dpad[i * rows : (i + 1) * rows, n_left : n_left + n])
 
 
 def analyze_fast(xh: torch.Tensor, bank, *, derivative: bool, squeeze: str | None,
