@@ -780,7 +780,7 @@ def ssq_cwt(x, config: SSQConfig | None = None, *, chunk_size: int | None = None
     """
     config = config or SSQConfig()
     x2, batch_shape, bank = _prepare(x, config)
-    wx, _, tx, lp = _forward(x2, bank, derivative=True, squeeze=config.squeezing,
+    wx, _, tx, lp = _forward(x2, bank, derivative=False, squeeze=config.squeezing,
                              chunk=chunk_size)
     if config.lowpass_row:
         c0 = bank.css / 2.0
