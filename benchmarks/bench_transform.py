@@ -471,9 +471,10 @@ def report(res: dict, args) -> str:
         nrep = f"{reps[0]}" if reps[0] == reps[-1] else f"{reps[0]}-{reps[-1]}"
         out += [
             f"CPU, float32, batch {args.batch}, best of {nrep} repeats "
-            f"(medians in the JSON); speed-up = ssqueezepy / ours; floor = faster of "
-            f"scipy.fft (workers={_CORES}) and torch.fft for the 2 x (F, Npad) inverse "
-            f"FFTs per signal.",
+            f"(medians in the JSON); speed-up = ssqueezepy / ours; floor = fastest of "
+            f"scipy.fft on whole planes (workers={_CORES}), scipy.fft on cache-sized row "
+            f"blocks (one thread per core: 'scipy-blocked') and torch.fft, for the "
+            f"2 x (F, Npad) inverse FFTs per signal.",
             "",
             table(res["cases"]),
             "",
