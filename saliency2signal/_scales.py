@@ -168,7 +168,9 @@ def _peak_radian(spec: WaveletSpec, scale: float, m: int, how: str) -> float:
     p2 = np.abs(spec.psih(scale * w)) ** 2
     if how == "peak":
         return float(w[np.argmax(p2)])
-    return float(np.trapezoid(p2 * w) / np.trapezoid(p2))  # 'energy'
+    from scipy.integrate import trapezoid  # np.trapezoid needs NumPy >= 2
+
+    return float(trapezoid(p2 * w) / trapezoid(p2))  # 'energy'
 
 
 @dataclass(frozen=True)

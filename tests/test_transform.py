@@ -988,3 +988,21 @@ def test_fast_path_memory_is_the_outputs(rng):
         tracemalloc.stop()
     outputs = res.Tx.numel() * res.Tx.element_size() * 2
     assert outputs <= peak < 1.1 * outputs, (peak, outputs)
+
+
+@pytest.mark.parametrize(
+    ("maprange", "scaletype"),
+    [("energy", "log-piecewise"), ("maximal", "log"), ((0.01, 0.4), "linear")],
+    ids=["energy", "maximal", "tuple"],
+)
+def test_maprange_matches_ssqueezepy(maprange, scaletype, rng):
+    import ssqueezepy
+
+    x = chirp_plus_noise(rng, (), 1000, np.float64)
+    res = ssq_cwt(x, SSQConfig(scaletype=scaletype, maprange=maprange))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tx, _, freqs, _ = ssqueezepy.ssq_cwt(x, ("gmw", {"dtype": "float64"}),
+                                             scales=scaletype, maprange=maprange)
+    assert_allclose(res.freqs, freqs[::-1], rtol=1e-12)
+    assert_close_to_max(res.Tx.numpy(), from_ssqueezepy(tx), 1e-9)
