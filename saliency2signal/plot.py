@@ -1,0 +1,159 @@
+"""Figures: scalograms with exact axes, and recovered components beside the spectrum.
+
+matplotlib is imported here only, so ``import saliency2signal`` stays free of it. Every
+function draws on given Axes (``ax=None`` means ``plt.gca()``), returns what it drew,
+and never calls ``plt.show()``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .transform import SSQConfig
+
+__all__ = ["scalogram", "components"]
+
+
+def _np(a) -> np.ndarray:
+    if hasattr(a, "detach"):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
+def _edges(centres: np.ndarray) -> np.ndarray:
+    """Cell edges around (possibly non-uniform, possibly descending) centres."""
+    c = np.asarray(centres, dtype=np.float64)
+    if c.size == 1:
+        return np.array([c[0] - 0.5, c[0] + 0.5])
+    mid = 0.5 * (c[1:] + c[:-1])
+    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
+
+
+def scalogram(coef, config: SSQConfig, *, ax=None, axis=None, labels=None, power: float = 0.5,
+              cmap: str = "magma", label_colors=None):
+    """Draw ``|coef|**power`` on exact time and frequency axes.
+
+    Parameters
+    ----------
+    coef : array_like, shape (n_freqs, n_times)
+        Tx or Wx of one signal (complex or real), lowest frequency in row 0.
+    config : SSQConfig
+        The configuration that produced ``coef`` (row frequencies and edges).
+    ax : matplotlib.axes.Axes, optional
+    axis : array_like, shape (n_times,), optional
+        Physical x-axis (e.g. wavenumbers, possibly descending); samples otherwise.
+    labels : array_like of int, shape (n_freqs, n_times), optional
+        Region labels (0 = background); each region is outlined.
+    power : float
+        Display exponent; 0.5 keeps thin synchrosqueezed lines visible.
+    cmap : str
+    label_colors : sequence of colours, optional
+        Outline colours, cycled over labels.
+
+    Returns
+    -------
+    matplotlib.collections.QuadMesh
+        The image; the frequency axis is logarithmic (the low-pass row, if any, is drawn
+        in the band just below the first wavelet row).
+    """
+    import matplotlib.pyplot as plt
+
+    c = np.abs(_np(coef))
+    if c.ndim != 2:
+        raise ValueError(f"coef has shape {c.shape}; expected (n_freqs, n_times)")
+    n_freqs, n = c.shape
+    if n_freqs != config.n_freqs(n):
+        raise ValueError(
+            f"coef has {n_freqs} rows but config gives {config.n_freqs(n)} for n_times={n}"
+        )
+    ax = ax if ax is not None else plt.gca()
+    fe = config.freq_edges(n).copy()
+    if config.lowpass_row:  # give the frequency-0 row a visible band below the first row
+        fe[0] = fe[1] ** 2 / fe[2]
+    xs = np.arange(n, dtype=np.float64) if axis is None else _np(axis).astype(np.float64)
+    if xs.shape != (n,):
+        raise ValueError(f"axis has shape {xs.shape}; expected ({n},)")
+    mesh = ax.pcolormesh(_edges(xs), fe, c**power, shading="flat", cmap=cmap,
+                         rasterized=True)
+    ax.set_yscale("log")
+    ax.set_ylabel("frequency (cycles per sample)" if config.fs == 1 else "frequency")
+    ax.set_xlabel("sample" if axis is None else "x")
+    if labels is not None:
+        lab = _np(labels)
+        if lab.shape != c.shape:
+            raise ValueError(f"labels have shape {lab.shape}; expected {c.shape}")
+        centres = np.sqrt(fe[1:] * fe[:-1])
+        colors = list(label_colors or ["c", "y", "lime", "w", "orange", "deepskyblue"])
+        for i, k in enumerate(np.unique(lab[lab > 0])):
+            ax.contour(xs, centres, (lab == k).astype(float), levels=[0.5],
+                       colors=[colors[i % len(colors)]], linewidths=1.0)
+    return mesh
+
+
+def components(x, comps, *, x_ranges=None, axis=None, axes=None, names=None,
+               baseline=None):
+    """One panel per component: the original spectrum over the region, and the component.
+
+    A spectroscopist reads a component against the spectrum it came from, so each
+    panel shows the whole signal (thin), the segment over the region's x-range (bold,
+    shaded span) and the recovered component on the same axis.
+
+    Parameters
+    ----------
+    x : array_like, shape (n_times,)
+        The signal.
+    comps : array_like, shape (n_components, n_times)
+        Recovered components (e.g. from :mod:`saliency2signal.inverse`).
+    x_ranges : sequence of (start, stop), optional
+        Each region's x-range in axis units (or samples); shaded, and the segment of ``x``
+        inside it is drawn bold.
+    axis : array_like, shape (n_times,), optional
+        Physical x-axis; samples otherwise. Descending axes (wavenumbers) are kept.
+    axes : sequence of matplotlib Axes, optional
+        One per component; a new figure with stacked panels otherwise.
+    names : sequence of str, optional
+        Panel titles.
+    baseline : array_like, shape (n_times,), optional
+        Drawn dashed when given (e.g. the low-pass term).
+
+    Returns
+    -------
+    list of matplotlib.axes.Axes
+    """
+    import matplotlib.pyplot as plt
+
+    xv = _np(x).astype(np.float64)
+    cs = np.atleast_2d(_np(comps).astype(np.float64))
+    if xv.ndim != 1 or cs.shape[-1] != xv.shape[0]:
+        raise ValueError(f"x of shape {xv.shape} and comps of shape {cs.shape} do not match")
+    n = xv.shape[0]
+    xs = np.arange(n, dtype=np.float64) if axis is None else _np(axis).astype(np.float64)
+    if xs.shape != (n,):
+        raise ValueError(f"axis has shape {xs.shape}; expected ({n},)")
+    if x_ranges is not None and len(x_ranges) != len(cs):
+        raise ValueError(f"{len(x_ranges)} x_ranges for {len(cs)} components")
+    if axes is None:
+        fig, axes = plt.subplots(len(cs), 1, figsize=(8, 2.2 * len(cs) + 0.6), sharex=True,
+                                 squeeze=False, constrained_layout=True)
+        axes = list(axes[:, 0])
+    elif len(axes) != len(cs):
+        raise ValueError(f"{len(axes)} axes for {len(cs)} components")
+    for i, (ax, c) in enumerate(zip(axes, cs, strict=True)):
+        ax.plot(xs, xv, color="0.65", lw=0.8, label="signal")
+        if baseline is not None:
+            ax.plot(xs, _np(baseline), color="0.4", lw=0.8, ls="--", label="low-pass")
+        if x_ranges is not None:
+            lo, hi = sorted(map(float, x_ranges[i]))
+            ax.axvspan(lo, hi, color="C0", alpha=0.12, lw=0)
+            inside = (xs >= lo) & (xs <= hi)
+            ax.plot(np.where(inside, xs, np.nan), np.where(inside, xv, np.nan), color="k",
+                    lw=1.6, label="signal over the region")
+        ax.plot(xs, c, color=f"C{(i % 9) + 1}", lw=1.4, label="component")
+        if names is not None:
+            ax.set_title(str(names[i]), fontsize=10, loc="left")
+        ax.legend(loc="upper right", fontsize=8, frameon=False)
+    if axis is not None and xs[0] > xs[-1]:
+        for ax in axes:
+            ax.set_xlim(xs[0], xs[-1])  # keep descending axes (wavenumbers) as given
+    axes[-1].set_xlabel("sample" if axis is None else "x")
+    return axes
