@@ -5,6 +5,16 @@ The numeric API is re-exported here; importing the package never imports matplot
 
 from __future__ import annotations
 
+from . import inverse, mask
+from .inverse import (
+    ConsistentInverse,
+    RegionDecomposition,
+    components,
+    consistent_inverse,
+    decompose_regions,
+    inconsistency,
+)
+from .mask import AttributionMask, Region, attribution_mask, ridge_band
 from .transform import (
     MIN_LENGTH,
     SSQCWT,
@@ -24,6 +34,18 @@ from .transform import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AttributionMask",
+    "ConsistentInverse",
+    "Region",
+    "RegionDecomposition",
+    "attribution_mask",
+    "components",
+    "consistent_inverse",
+    "decompose_regions",
+    "inconsistency",
+    "inverse",
+    "mask",
+    "ridge_band",
     "MIN_LENGTH",
     "SSQCWT",
     "CWTResult",

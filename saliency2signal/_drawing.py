@@ -1,0 +1,705 @@
+"""Draw your own mask: export a scalogram as a PNG, paint on it, read the cells back.
+
+:func:`export_scalogram_png` writes ``|coef|`` as an RGB image with no axes or margins,
+each time-frequency cell drawn as an exact ``row_px x col_px`` block of pixels, the
+lowest frequency at the **bottom** (like ``imshow(origin='lower')``), in a grayscale
+palette that can never produce the marker colour. The geometry (grid size, upscale
+factors, orientation, marker colour, axes, transform configuration) is returned as a
+frozen :class:`ScalogramGeometry` and recorded twice: in a JSON sidecar next to the
+image and in a compressed text chunk of the PNG itself.
+
+The user paints the cells of interest in the marker colour in any image editor (anti-
+aliased brushes, soft edges, a resize of the whole canvas and JPEG re-encoding are all
+fine) and :func:`mask_from_png` maps the painted pixels back onto the
+``(n_freqs, n_times)`` grid, row 0 = lowest frequency, the layout every other function of
+the package uses.
+
+Only JSON is ever read back; nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .transform import SSQConfig
+
+__all__ = ["ScalogramGeometry", "export_scalogram_png", "mask_from_png", "marker_fraction"]
+
+#: Key of the PNG text chunk holding the geometry JSON.
+PNG_TEXT_KEY = "saliency2signal-geometry"
+_FORMAT = "saliency2signal.scalogram-geometry/1"
+_ORIENTATION = "lowest-frequency-at-bottom"
+_CMAPS = ("gray", "gray_r")
+_SCALES = ("linear", "log")
+#: A pixel at least this much marker proves that something was painted.
+_FOUND_FRACTION = 0.25
+#: Default upscaled image size aimed at (pixels along each axis, at least).
+_TARGET_PX = 600
+
+
+# =========================================================================== geometry
+@dataclass(frozen=True)
+class ScalogramGeometry:
+    """Pixel geometry of an exported scalogram image, frozen and JSON-serialisable.
+
+    Parameters
+    ----------
+    n_freqs, n_times : int
+        Grid size ``(F, N)`` of the coefficients the image shows.
+    upscale : tuple of int
+        ``(row_px, col_px)``: each cell is drawn as a block of ``row_px`` pixel rows by
+        ``col_px`` pixel columns.
+    width, height : int
+        Image size in pixels, ``n_times * col_px`` and ``n_freqs * row_px``.
+    marker : tuple of int
+        RGB colour (0-255) to paint with.
+    tolerance : float
+        Colour distance (Euclidean, RGB units 0-255) used by :func:`mask_from_png`; see
+        its Notes.
+    cmap : {'gray', 'gray_r'}
+        Palette of the image: black (``'gray'``) or white (``'gray_r'``) for small values.
+    scale : {'linear', 'log'}
+        How magnitudes were mapped to gray levels.
+    orientation : str
+        Always ``'lowest-frequency-at-bottom'``: grid row 0 is the bottom block of pixel
+        rows, grid column 0 the leftmost block of pixel columns.
+    freqs : tuple of float or None
+        Frequency of each grid row, ascending (``None`` when no configuration was given).
+    time_start, time_step : float
+        Time of column ``j`` is ``time_start + j * time_step``.
+    config : str or None
+        JSON text of the :class:`~saliency2signal.SSQConfig` of the transform, if known.
+    format : str
+        Version tag of this record.
+
+    Examples
+    --------
+    >>> from saliency2signal._drawing import ScalogramGeometry
+    >>> g = ScalogramGeometry(n_freqs=3, n_times=4, upscale=(2, 1), width=4, height=6)
+    >>> ScalogramGeometry.from_json(g.to_json()) == g
+    True
+    >>> g.to_pixel(0, 0)  # bottom-left corner of the grid, in pixel coordinates
+    (0.0, 6.0)
+    """
+
+    n_freqs: int
+    n_times: int
+    upscale: tuple[int, int]
+    width: int
+    height: int
+    marker: tuple[int, int, int] = (255, 0, 255)
+    tolerance: float = 60.0
+    cmap: str = "gray"
+    scale: str = "linear"
+    orientation: str = _ORIENTATION
+    freqs: tuple[float, ...] | None = None
+    time_start: float = 0.0
+    time_step: float = 1.0
+    config: str | None = None
+    format: str = _FORMAT
+
+    def __post_init__(self):  # noqa: D105 - validation
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
+        for name in ("n_freqs", "n_times", "width", "height"):
+            set_(name, _positive_int(getattr(self, name), name))
+        set_("upscale", _check_upscale(self.upscale))
+        row_px, col_px = self.upscale
+        if (self.height, self.width) != (self.n_freqs * row_px, self.n_times * col_px):
+            raise ValueError(
+                f"image size (width={self.width}, height={self.height}) does not match "
+                f"n_times={self.n_times} x col_px={col_px} by n_freqs={self.n_freqs} x "
+                f"row_px={row_px}"
+            )
+        set_("marker", _check_marker(self.marker))
+        set_("tolerance", _check_tolerance(self.tolerance))
+        if self.cmap not in _CMAPS:
+            raise ValueError(f"cmap={self.cmap!r} must be one of {_CMAPS}")
+        if self.scale not in _SCALES:
+            raise ValueError(f"scale={self.scale!r} must be one of {_SCALES}")
+        if self.orientation != _ORIENTATION:
+            raise ValueError(f"orientation={self.orientation!r} must be {_ORIENTATION!r}")
+        if self.format != _FORMAT:
+            raise ValueError(f"format={self.format!r} is not a known geometry record")
+        if self.freqs is not None:
+            freqs = tuple(float(f) for f in self.freqs)
+            if len(freqs) != self.n_freqs:
+                raise ValueError(f"freqs has {len(freqs)} values but n_freqs={self.n_freqs}")
+            set_("freqs", freqs)
+        for name in ("time_start", "time_step"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name}={value!r} must be a number")
+            if not math.isfinite(value):
+                raise ValueError(f"{name}={value!r} must be finite")
+            set_(name, float(value))
+        if self.time_step <= 0:
+            raise ValueError(f"time_step={self.time_step!r} must be > 0")
+        if isinstance(self.config, SSQConfig):
+            set_("config", self.config.to_json())
+        elif isinstance(self.config, dict):
+            set_("config", SSQConfig.from_dict(self.config).to_json())
+        elif self.config is not None:
+            if not isinstance(self.config, str):
+                raise TypeError(f"config={self.config!r} must be SSQConfig JSON text or None")
+            set_("config", SSQConfig.from_json(self.config).to_json())
+
+    # ----------------------------------------------------------------- serialisation
+    def to_dict(self) -> dict:
+        """Plain-Python dictionary (JSON-compatible); ``config`` as a nested dict."""
+        d = dataclasses.asdict(self)
+        for key in ("upscale", "marker", "freqs"):
+            if d[key] is not None:
+                d[key] = list(d[key])
+        d["config"] = None if self.config is None else json.loads(self.config)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ScalogramGeometry:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        if not isinstance(d, dict):
+            raise TypeError(f"geometry record must be a dict, got {type(d).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown ScalogramGeometry field(s): {sorted(unknown)}")
+        d = dict(d)
+        for key in ("upscale", "marker", "freqs"):
+            if isinstance(d.get(key), list):
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+    def to_json(self) -> str:
+        """JSON text of :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ScalogramGeometry:
+        """Inverse of :meth:`to_json`."""
+        return cls.from_dict(json.loads(text))
+
+    # ----------------------------------------------------------------- derived values
+    @property
+    def ssq_config(self) -> SSQConfig | None:
+        """The recorded :class:`~saliency2signal.SSQConfig`, or ``None``."""
+        return None if self.config is None else SSQConfig.from_json(self.config)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Time of each grid column, ``time_start + arange(n_times) * time_step``."""
+        return self.time_start + np.arange(self.n_times) * self.time_step
+
+    def to_pixel(self, row, col, *, size: tuple[int, int] | None = None):
+        """Map continuous grid coordinates to continuous pixel coordinates.
+
+        Parameters
+        ----------
+        row : float or array_like
+            Frequency coordinate: cell ``k`` spans ``[k, k + 1)``, 0 at the bottom edge
+            of the lowest-frequency row, ``n_freqs`` at the top edge of the image.
+        col : float or array_like
+            Time coordinate: cell ``j`` spans ``[j, j + 1)``.
+        size : (width, height), optional
+            Pixel size of a resized image; defaults to the recorded size.
+
+        Returns
+        -------
+        x, y : float or numpy.ndarray
+            Pixel coordinates with ``(0, 0)`` at the top-left corner of the image (the
+            convention of Pillow's ``ImageDraw``).
+        """
+        width, height = (self.width, self.height) if size is None else size
+        x = np.asarray(col, dtype=np.float64) * (width / self.n_times)
+        y = (self.n_freqs - np.asarray(row, dtype=np.float64)) * (height / self.n_freqs)
+        if x.ndim == 0 and y.ndim == 0:
+            return float(x), float(y)
+        return x, y
+
+
+def _positive_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}={value!r} must be an integer")
+    if value < 1:
+        raise ValueError(f"{name}={value!r} must be >= 1")
+    return int(value)
+
+
+def _check_upscale(upscale) -> tuple[int, int]:
+    if isinstance(upscale, (int, np.integer)) and not isinstance(upscale, bool):
+        upscale = (upscale, upscale)
+    if not isinstance(upscale, (tuple, list)) or len(upscale) != 2:
+        raise ValueError(f"upscale={upscale!r} must be an int or a (row_px, col_px) pair")
+    return (_positive_int(upscale[0], "row_px"), _positive_int(upscale[1], "col_px"))
+
+
+def _check_marker(marker) -> tuple[int, int, int]:
+    if isinstance(marker, str) or not isinstance(marker, (tuple, list, np.ndarray)):
+        raise TypeError(f"marker={marker!r} must be an (r, g, b) triple of ints in 0..255")
+    if len(marker) != 3 or not all(
+        isinstance(c, (int, np.integer)) and not isinstance(c, bool) and 0 <= c <= 255
+        for c in marker
+    ):
+        raise ValueError(f"marker={tuple(marker)!r} must be an (r, g, b) triple of ints in 0..255")
+    return tuple(int(c) for c in marker)
+
+
+def _check_tolerance(tolerance) -> float:
+    if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float, np.floating)):
+        raise TypeError(f"tolerance={tolerance!r} must be a number")
+    if not 0 < tolerance < 255:
+        raise ValueError(f"tolerance={tolerance!r} must be in (0, 255) (RGB distance)")
+    return float(tolerance)
+
+
+def _check_marker_vs_gray(marker: tuple[int, int, int], tolerance: float) -> None:
+    """Refuse a marker near the gray axis: gray pixels would read as paint."""
+    m = np.asarray(marker, dtype=np.float64)
+    chroma = float(np.linalg.norm(m - m.mean()))
+    if chroma < 2 * tolerance:
+        raise ValueError(
+            f"marker={marker} lies {chroma:.1f} RGB units from the gray axis; it must be at "
+            f"least 2 * tolerance = {2 * tolerance:g} away to be told apart from the "
+            "grayscale image (use a saturated colour such as (255, 0, 255))"
+        )
+
+
+# =========================================================================== detection
+def marker_fraction(rgb: np.ndarray, marker, *, tolerance: float) -> np.ndarray:
+    """Fraction of marker colour in each pixel of a (mostly) grayscale image.
+
+    Every pixel ``p`` (RGB, 0-255) is decomposed exactly as
+    ``p = u * (1, 1, 1) + a * marker + r`` with ``r`` orthogonal to both ``(1, 1, 1)``
+    and ``marker``: ``a`` is the weight of the marker colour, ``u`` the gray part and
+    ``r`` the colour that is neither. Any linear blend ``(1 - a) * gray + a * marker``
+    (anti-aliased brush edges, soft brushes, resampling, partial opacity) gives back
+    exactly ``a``, whatever the gray level underneath. The fraction is ``clip(a, 0, 1)``,
+    set to 0 where ``|r| > tolerance`` (paint of some other colour, e.g. red when the
+    marker is magenta). A colour near the marker (``(250, 10, 240)`` for magenta) still
+    counts almost fully; nothing is snapped to 1, so fractions stay proportional.
+
+    Parameters
+    ----------
+    rgb : numpy.ndarray, shape (..., 3)
+        Pixel colours in 0-255.
+    marker : (r, g, b)
+        Marker colour.
+    tolerance : float
+        RGB distance, see above.
+
+    Returns
+    -------
+    numpy.ndarray, shape (...)
+        Float64 fraction in ``[0, 1]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from saliency2signal._drawing import marker_fraction
+    >>> px = np.array([[0, 0, 0], [255, 0, 255], [200, 100, 200], [255, 0, 0]])
+    >>> marker_fraction(px, (255, 0, 255), tolerance=40).round(3).tolist()
+    [0.0, 1.0, 0.392, 0.0]
+    """
+    rgb = np.asarray(rgb, dtype=np.float64)
+    m = np.asarray(marker, dtype=np.float64)
+    chroma = m - m.mean()
+    a = (rgb @ chroma) / (chroma @ chroma)
+    u = rgb.mean(axis=-1) - a * m.mean()
+    resid = rgb - u[..., None] - a[..., None] * m
+    frac = np.clip(a, 0.0, 1.0)
+    frac[np.linalg.norm(resid, axis=-1) > tolerance] = 0.0
+    return frac
+
+
+# =========================================================================== export
+def export_scalogram_png(
+    coef_or_image,
+    path: str | os.PathLike,
+    *,
+    config: SSQConfig | None = None,
+    n: int | None = None,
+    scale: str = "linear",
+    dynamic_range: float = 60.0,
+    cmap: str = "gray",
+    marker: tuple[int, int, int] = (255, 0, 255),
+    tolerance: float = 60.0,
+    upscale: int | tuple[int, int] | None = None,
+) -> ScalogramGeometry:
+    """Write a scalogram as a paintable PNG and record its pixel geometry.
+
+    Parameters
+    ----------
+    coef_or_image : array_like or torch.Tensor, shape (n_freqs, n_times)
+        Complex coefficients (``|coef|`` is drawn) or a real image (drawn as is, e.g. an
+        attribution map), lowest frequency in row 0. Leading dimensions of size 1 are
+        dropped.
+    path : str or os.PathLike
+        Output file; must end in ``.png``. The geometry is also written to
+        ``path.with_suffix('.json')``.
+    config : SSQConfig, optional
+        Transform configuration; recorded, and used for the frequency and time axes.
+    n : int, optional
+        Signal length for ``config`` (defaults to ``n_times``).
+    scale : {'linear', 'log'}
+        ``'linear'`` maps ``[min, max]`` to the palette; ``'log'`` maps
+        ``20 log10(|v| / max|v|)`` over ``[-dynamic_range, 0]`` dB.
+    dynamic_range : float
+        Decibels shown by ``scale='log'``.
+    cmap : {'gray', 'gray_r'}
+        Grayscale palette, dark (``'gray'``) or light (``'gray_r'``) for small values.
+        Only grays are offered: the detection in :func:`mask_from_png` relies on the
+        image being achromatic, which is what makes any saturated marker safe.
+    marker : (r, g, b)
+        Colour the user will paint with (default magenta).
+    tolerance : float
+        Colour distance recorded for :func:`mask_from_png` (RGB units, 0-255).
+    upscale : int or (row_px, col_px), optional
+        Pixels per cell along frequency and time. Default: the smallest factors giving at
+        least 600 pixels along each axis, so that thin rows can be painted.
+
+    Returns
+    -------
+    ScalogramGeometry
+        The geometry, also stored in the sidecar and in the PNG text chunk
+        ``'saliency2signal-geometry'``.
+
+    Raises
+    ------
+    ValueError
+        For a non-2-D or non-finite input, a path not ending in ``.png``, a marker too
+        close to gray, a configuration whose row count differs from the input, or an
+        image that would contain the marker colour.
+    TypeError
+        For a non-numeric input.
+
+    Notes
+    -----
+    The PNG is 8-bit RGB (not grayscale, so that editors open it in a mode where colour
+    can be painted) with no axes or margins: cell ``(k, j)`` occupies pixel rows
+    ``[(F - 1 - k) * row_px, (F - k) * row_px)`` and columns
+    ``[j * col_px, (j + 1) * col_px)``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from saliency2signal import SSQConfig, ssq_cwt
+    >>> from saliency2signal._drawing import export_scalogram_png
+    >>> cfg = SSQConfig(nv=8)
+    >>> t = np.arange(256)
+    >>> Tx = ssq_cwt(np.cos(2 * np.pi * 0.1 * t), cfg).Tx
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     geom = export_scalogram_png(Tx, pathlib.Path(tmp) / "scalogram.png", config=cfg)
+    ...     sidecar = (pathlib.Path(tmp) / "scalogram.json").is_file()
+    >>> (geom.n_freqs, geom.n_times) == tuple(Tx.shape), geom.upscale, sidecar
+    (True, (11, 3), True)
+    """
+    from PIL import Image, PngImagePlugin
+
+    values = _as_image_array(coef_or_image)
+    n_freqs, n_times = values.shape
+    path = Path(path)
+    if path.suffix.lower() != ".png":
+        raise ValueError(f"path={str(path)!r} must end in '.png'")
+    if scale not in _SCALES:
+        raise ValueError(f"scale={scale!r} must be one of {_SCALES}")
+    if cmap not in _CMAPS:
+        raise ValueError(f"cmap={cmap!r} must be one of {_CMAPS}")
+    if isinstance(dynamic_range, bool) or not isinstance(dynamic_range, (int, float)):
+        raise TypeError(f"dynamic_range={dynamic_range!r} must be a number")
+    if not (math.isfinite(dynamic_range) and dynamic_range > 0):
+        raise ValueError(f"dynamic_range={dynamic_range!r} must be > 0")
+    marker = _check_marker(marker)
+    tolerance = _check_tolerance(tolerance)
+    _check_marker_vs_gray(marker, tolerance)
+    if upscale is None:
+        upscale = (-(-_TARGET_PX // n_freqs), -(-_TARGET_PX // n_times))
+    row_px, col_px = _check_upscale(upscale)
+
+    freqs, time_start, time_step, config_json = None, 0.0, 1.0, None
+    if config is not None:
+        if not isinstance(config, SSQConfig):
+            raise TypeError(f"config must be an SSQConfig, got {type(config).__name__}")
+        n = n_times if n is None else _positive_int(n, "n")
+        expected = config.n_freqs(n)
+        if expected != n_freqs:
+            raise ValueError(
+                f"the image has {n_freqs} frequency rows but config gives {expected} for n={n}"
+            )
+        freqs = tuple(float(f) for f in config.freqs(n))
+        time_step = n / (n_times * config.fs)
+        config_json = config.to_json()
+    elif n is not None:
+        raise ValueError(f"n={n!r} is only meaningful together with config=")
+
+    levels = _gray_levels(values, scale=scale, dynamic_range=dynamic_range)
+    if cmap == "gray_r":
+        levels = 255 - levels
+    used = np.unique(levels)
+    rendered = np.repeat(used[:, None], 3, axis=1).astype(np.float64)
+    if np.any(marker_fraction(rendered, marker, tolerance=tolerance) > 0) or np.any(
+        np.linalg.norm(rendered - np.asarray(marker), axis=1) <= tolerance
+    ):  # pragma: no cover - unreachable once the marker passed _check_marker_vs_gray
+        raise ValueError(f"the rendered image would contain the marker colour {marker}")
+
+    pixels = np.repeat(np.repeat(levels[::-1], row_px, axis=0), col_px, axis=1)
+    rgb = np.ascontiguousarray(np.repeat(pixels[:, :, None], 3, axis=2))
+    geometry = ScalogramGeometry(
+        n_freqs=n_freqs,
+        n_times=n_times,
+        upscale=(row_px, col_px),
+        width=n_times * col_px,
+        height=n_freqs * row_px,
+        marker=marker,
+        tolerance=tolerance,
+        cmap=cmap,
+        scale=scale,
+        freqs=freqs,
+        time_start=time_start,
+        time_step=time_step,
+        config=config_json,
+    )
+    text = geometry.to_json()
+    info = PngImagePlugin.PngInfo()
+    info.add_text(PNG_TEXT_KEY, text, zip=True)
+    Image.fromarray(rgb).save(path, format="PNG", pnginfo=info)
+    path.with_suffix(".json").write_text(json.dumps(geometry.to_dict(), indent=1) + "\n")
+    return geometry
+
+
+def _as_image_array(data) -> np.ndarray:
+    if isinstance(data, torch.Tensor):
+        data = data.detach().cpu().resolve_conj().numpy()
+    elif not isinstance(data, (np.ndarray, list, tuple)):
+        raise TypeError(f"coef_or_image must be an array or tensor, got {type(data).__name__}")
+    arr = np.asarray(data)
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(f"coef_or_image has dtype {arr.dtype}; expected a numeric array")
+    while arr.ndim > 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 2 or arr.size == 0:
+        raise ValueError(
+            f"coef_or_image has shape {arr.shape}; expected a non-empty (n_freqs, n_times)"
+        )
+    arr = np.abs(arr) if np.iscomplexobj(arr) else arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"coef_or_image contains {int((~np.isfinite(arr)).sum())} NaN/inf")
+    return arr.astype(np.float64)
+
+
+def _gray_levels(values: np.ndarray, *, scale: str, dynamic_range: float) -> np.ndarray:
+    """Map values to uint8 gray levels (0 = smallest)."""
+    if scale == "log":
+        mag = np.abs(values)
+        peak = mag.max()
+        if peak == 0:
+            return np.zeros(values.shape, dtype=np.uint8)
+        with np.errstate(divide="ignore"):
+            db = 20.0 * np.log10(mag / peak)
+        t = 1.0 + np.maximum(db, -dynamic_range) / dynamic_range
+    else:
+        lo, hi = values.min(), values.max()
+        t = np.zeros_like(values) if hi == lo else (values - lo) / (hi - lo)
+    return np.clip(np.rint(t * 255.0), 0, 255).astype(np.uint8)
+
+
+# =========================================================================== import
+def mask_from_png(
+    path: str | os.PathLike,
+    *,
+    geometry: ScalogramGeometry | str | os.PathLike | None = None,
+    marker: tuple[int, int, int] | None = None,
+    tolerance: float | None = None,
+    min_fraction: float = 0.5,
+    soft: bool = False,
+    allow_aspect_change: bool = False,
+) -> np.ndarray:
+    """Read a painted scalogram image back as a mask on the time-frequency grid.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The painted image (PNG, or anything Pillow reads, e.g. a JPEG re-export). An
+        alpha channel is composited on white.
+    geometry : ScalogramGeometry or path, optional
+        The geometry returned by :func:`export_scalogram_png`, or the path of its JSON
+        sidecar. By default ``path.with_suffix('.json')`` is read if it exists, else the
+        PNG text chunk ``'saliency2signal-geometry'`` (which editors may drop).
+    marker : (r, g, b), optional
+        Marker colour; defaults to the recorded one.
+    tolerance : float, optional
+        Colour distance (RGB units); defaults to the recorded one.
+    min_fraction : float
+        A cell is in the mask when at least this fraction of its pixel footprint is
+        painted (``0 < min_fraction <= 1``).
+    soft : bool
+        Return the painted fraction of each cell (float64 in ``[0, 1]``) instead of the
+        thresholded boolean mask.
+    allow_aspect_change : bool
+        Accept an image whose aspect ratio differs from the recorded one (a non-uniform
+        resize); by default this is refused because it usually means a crop.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_freqs, n_times)
+        Boolean mask (float fractions with ``soft=True``), row 0 = lowest frequency.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a readable image, no geometry is found, the aspect ratio
+        changed (unless ``allow_aspect_change``), or no pixel of the marker colour was
+        found.
+
+    Notes
+    -----
+    Detection: each pixel is decomposed as ``u * (1, 1, 1) + a * marker + residual``
+    (see :func:`marker_fraction`); its painted fraction is ``clip(a, 0, 1)``, or 0 when
+    the residual colour exceeds ``tolerance``. This counts blends of the marker with the
+    gray image (anti-aliased edges, soft or semi-transparent brushes, resampling, JPEG)
+    in proportion to their marker content, whatever the gray underneath. The image must
+    contain at least one pixel with a fraction of 0.25 or more (far above JPEG noise on
+    grays), otherwise nothing was painted and ``ValueError`` is raised.
+
+    Mapping: the image is assumed to cover the whole grid, whatever its pixel size, so a
+    resize by the editor is undone exactly: the fraction map is integrated over each
+    cell's footprint (area-weighted, with fractional pixels at the cell edges) and
+    divided by the footprint area. A crop cannot be told apart from a resize when it
+    keeps the aspect ratio, and would silently shift the mask: crop nothing.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> from saliency2signal._drawing import export_scalogram_png, mask_from_png
+    >>> rng = np.random.default_rng(0)
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     png = pathlib.Path(tmp) / "scalogram.png"
+    ...     geom = export_scalogram_png(rng.random((20, 50)), png, upscale=(4, 2))
+    ...     img = np.array(Image.open(png))
+    ...     img[-4 * 5:, 2 * 10 : 2 * 30] = geom.marker  # bottom 5 rows, columns 10..29
+    ...     Image.fromarray(img).save(png)
+    ...     mask = mask_from_png(png)
+    >>> mask.shape, int(mask.sum()), bool(mask[:5, 10:30].all())
+    ((20, 50), 100, True)
+    """
+    path = Path(path)
+    rgb, embedded = _read_rgb(path)
+    geometry = _resolve_geometry(geometry, path, embedded)
+    marker = geometry.marker if marker is None else _check_marker(marker)
+    tolerance = geometry.tolerance if tolerance is None else _check_tolerance(tolerance)
+    _check_marker_vs_gray(marker, tolerance)
+    if isinstance(min_fraction, bool) or not isinstance(min_fraction, (int, float)):
+        raise TypeError(f"min_fraction={min_fraction!r} must be a number")
+    if not 0 < min_fraction <= 1:
+        raise ValueError(f"min_fraction={min_fraction!r} must be in (0, 1]")
+
+    height, width = rgb.shape[:2]
+    if (width, height) != (geometry.width, geometry.height) and not allow_aspect_change:
+        ratio = (width / height) / (geometry.width / geometry.height)
+        # one pixel of rounding on either side is a uniform resize
+        slack = 0.01 + 1.0 / min(width, height) + 1.0 / min(geometry.width, geometry.height)
+        if abs(ratio - 1.0) > slack:
+            raise ValueError(
+                f"{str(path)!r} is {width}x{height} pixels but the scalogram was exported at "
+                f"{geometry.width}x{geometry.height}: the aspect ratio changed by "
+                f"{100 * (ratio - 1):+.1f}%, which usually means the image was cropped. "
+                "Pass allow_aspect_change=True if it was only stretched"
+            )
+
+    frac = marker_fraction(rgb, marker, tolerance=tolerance)
+    if not np.any(frac >= _FOUND_FRACTION):
+        raise ValueError(
+            f"no pixel of colour {marker} (within tolerance={tolerance:g}) was found in "
+            f"{str(path)!r}; paint the cells to select in exactly that colour, or pass "
+            "marker=/tolerance="
+        )
+    cells = _area_mean(frac[::-1], geometry.n_freqs, geometry.n_times)
+    cells = np.clip(cells, 0.0, 1.0)
+    if soft:
+        return cells
+    return cells >= min_fraction - 1e-9
+
+
+def _read_rgb(path: Path) -> tuple[np.ndarray, str | None]:
+    """Pixels as float64 ``(H, W, 3)`` (alpha composited on white) and the text chunk."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        raise FileNotFoundError(f"no such image file: {str(path)!r}")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            embedded = im.info.get(PNG_TEXT_KEY)
+            if "A" in im.getbands() or "transparency" in im.info:
+                rgba = np.asarray(im.convert("RGBA"), dtype=np.float64)
+                alpha = rgba[..., 3:] / 255.0
+                rgb = rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
+            else:
+                rgb = np.asarray(im.convert("RGB"), dtype=np.float64)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ValueError(f"could not read {str(path)!r} as an image: {exc}") from None
+    return rgb, embedded if isinstance(embedded, str) else None
+
+
+def _resolve_geometry(geometry, path: Path, embedded: str | None) -> ScalogramGeometry:
+    if isinstance(geometry, ScalogramGeometry):
+        return geometry
+    if geometry is not None and not isinstance(geometry, (str, os.PathLike)):
+        raise TypeError(
+            f"geometry must be a ScalogramGeometry or the path of its JSON file, got "
+            f"{type(geometry).__name__}"
+        )
+    source = Path(geometry) if geometry is not None else path.with_suffix(".json")
+    if geometry is not None or source.is_file():
+        try:
+            return ScalogramGeometry.from_json(source.read_text())
+        except OSError as exc:
+            raise ValueError(f"could not read geometry file {str(source)!r}: {exc}") from None
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{str(source)!r} is not a valid geometry record: {exc}") from None
+    if embedded is not None:
+        try:
+            return ScalogramGeometry.from_json(embedded)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"the geometry embedded in {str(path)!r} is invalid: {exc}") from None
+    raise ValueError(
+        f"no geometry found for {str(path)!r}: neither a sidecar {str(source)!r} nor an "
+        f"embedded {PNG_TEXT_KEY!r} text chunk. Pass geometry= the ScalogramGeometry "
+        "returned by export_scalogram_png, or the path of the JSON file it wrote"
+    )
+
+
+def _area_mean(values: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
+    """Mean of a piecewise-constant ``(H, W)`` image over an ``(n_rows, n_cols)`` grid.
+
+    The grid covers the image exactly; cell edges may fall inside pixels, whose area is
+    then shared in proportion. Integrals come from cumulative sums interpolated at the
+    edges, which is exact for piecewise-constant pixels.
+    """
+    out = values
+    for axis, n_cells in ((0, n_rows), (1, n_cols)):
+        n_px = out.shape[axis]
+        cum = np.concatenate(
+            [np.zeros_like(np.take(out, [0], axis=axis)), np.cumsum(out, axis=axis)],
+            axis=axis,
+        )
+        edges = np.linspace(0.0, n_px, n_cells + 1)
+        idx = np.minimum(np.floor(edges).astype(np.intp), n_px - 1)
+        w = edges - idx
+        shape = [1, 1]
+        shape[axis] = n_cells + 1
+        w = w.reshape(shape)
+        lo, hi = np.take(cum, idx, axis=axis), np.take(cum, idx + 1, axis=axis)
+        integral = lo + w * (hi - lo)
+        out = np.diff(integral, axis=axis) * (n_cells / n_px)
+    return out
