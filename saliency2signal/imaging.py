@@ -1,0 +1,298 @@
+"""From coefficients to the image a CNN sees, differentiably, with its geometry.
+
+The model does not see ``Tx``: it sees an image made from it — magnitude or power, maybe
+a log, a normalisation, a resize, a row flip, a colormap and channels. :func:`to_image`
+does all of it with torch operations, so an attribution can be computed *through* the
+imaging step onto the native ``(freq, time)`` grid; :func:`pull_back` carries a heatmap
+computed on image pixels (say a Grad-CAM map) back onto the grid by the adjoint of the
+resize and flip — the exact chain rule for a linear map.
+
+Every step is recorded in one frozen, JSON-serialisable :class:`ImagingConfig`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ._validation import as_tensor, check_positive
+
+__all__ = ["ImagingConfig", "COLORMAPS", "to_image", "pull_back"]
+
+#: Colormaps available for RGB images (interpolated through matplotlib's tables).
+COLORMAPS = ("viridis", "magma", "jet", "gray")
+_QUANTITIES = ("magnitude", "power")
+_SCALES = ("linear", "log1p", "db")
+_NORMALIZE = ("minmax", "standardize", "fixed", "meanstd", "none")
+
+
+@dataclass(frozen=True)
+class ImagingConfig:
+    """How an image is made from coefficients (applied in this order).
+
+    Parameters
+    ----------
+    quantity : {'magnitude', 'power'}
+        ``|c|`` or ``|c|**2``.
+    scale : {'linear', 'log1p', 'db'}
+        ``v``, ``log1p(gain * v)``, or decibels ``10 log10`` (power) / ``20 log10``
+        (magnitude) relative to the per-image maximum, floored at ``-top_db``.
+    gain : float
+        Factor inside ``log1p``.
+    top_db : float
+        Dynamic range kept by ``'db'`` (values below ``max - top_db`` are clipped).
+    normalize : {'minmax', 'standardize', 'fixed', 'meanstd', 'none'}
+        Per-image min–max to [0, 1]; per-image zero mean / unit std; a fixed range
+        ``(lo, hi) -> [0, 1]``; a fixed ``(mean, std)`` (e.g. from training); nothing.
+    fixed_range : (float, float), optional
+        For ``'fixed'``.
+    mean, std : float, optional
+        For ``'meanstd'``.
+    size : (int, int), optional
+        Output ``(height, width)``; bilinear resize (``align_corners=False``), none if
+        ``None``.
+    flip_rows : bool
+        Put the highest frequency in image row 0 (as ``imshow`` of an array with
+        ``origin='upper'``); by default image row 0 is the lowest frequency, like ``Tx``.
+    colormap : {None, 'viridis', 'magma', 'jet', 'gray'}
+        Map the (0..1 normalised) image to RGB by linear interpolation in matplotlib's
+        256-entry table; values are clipped to [0, 1] first.
+    channels : int
+        Repeat a single-channel image this many times (ignored with a colormap, which
+        gives 3).
+
+    Examples
+    --------
+    >>> cfg = ImagingConfig(scale="db", size=(64, 64), colormap="viridis")
+    >>> ImagingConfig.from_json(cfg.to_json()) == cfg
+    True
+    """
+
+    quantity: str = "magnitude"
+    scale: str = "linear"
+    gain: float = 1.0
+    top_db: float = 80.0
+    normalize: str = "minmax"
+    fixed_range: tuple[float, float] | None = None
+    mean: float | None = None
+    std: float | None = None
+    size: tuple[int, int] | None = None
+    flip_rows: bool = False
+    colormap: str | None = None
+    channels: int = 1
+
+    def __post_init__(self):  # noqa: D105 - validation
+        set_ = functools.partial(object.__setattr__, self)
+        for name, allowed in (("quantity", _QUANTITIES), ("scale", _SCALES),
+                              ("normalize", _NORMALIZE)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name}={getattr(self, name)!r} must be one of {allowed}")
+        set_("gain", check_positive(self.gain, "gain"))
+        set_("top_db", check_positive(self.top_db, "top_db"))
+        if self.normalize == "fixed":
+            if self.fixed_range is None or len(self.fixed_range) != 2:
+                raise ValueError(f"normalize='fixed' needs fixed_range=(lo, hi), got "
+                                 f"{self.fixed_range!r}")
+            lo, hi = (float(v) for v in self.fixed_range)
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+                raise ValueError(f"fixed_range={self.fixed_range!r} needs finite lo < hi")
+            set_("fixed_range", (lo, hi))
+        elif self.fixed_range is not None:
+            set_("fixed_range", tuple(float(v) for v in self.fixed_range))
+        if self.normalize == "meanstd":
+            if self.mean is None or self.std is None:
+                raise ValueError("normalize='meanstd' needs mean= and std=")
+            set_("mean", float(self.mean))
+            set_("std", check_positive(self.std, "std"))
+        if self.size is not None:
+            if len(self.size) != 2:
+                raise ValueError(f"size={self.size!r} must be (height, width)")
+            set_("size", tuple(check_positive(v, "size", integer=True) for v in self.size))
+        if self.colormap is not None and self.colormap not in COLORMAPS:
+            raise ValueError(f"colormap={self.colormap!r} must be None or one of {COLORMAPS}")
+        set_("channels", check_positive(self.channels, "channels", integer=True))
+        if not isinstance(self.flip_rows, bool):
+            raise TypeError(f"flip_rows={self.flip_rows!r} must be a bool")
+
+    @property
+    def n_channels(self) -> int:
+        """Channels of the output image."""
+        return 3 if self.colormap is not None else self.channels
+
+    def to_dict(self) -> dict:
+        """Plain-Python dictionary (JSON-compatible)."""
+        d = dataclasses.asdict(self)
+        for key in ("fixed_range", "size"):
+            if d[key] is not None:
+                d[key] = list(d[key])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ImagingConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown ImagingConfig field(s): {sorted(unknown)}")
+        d = dict(d)
+        for key in ("fixed_range", "size"):
+            if d.get(key) is not None:
+                d[key] = tuple(d[key])
+        return cls(**d)
+
+    def to_json(self) -> str:
+        """JSON text of :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ImagingConfig:
+        """Inverse of :meth:`to_json`."""
+        return cls.from_dict(json.loads(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _lut(name: str) -> np.ndarray:
+    import matplotlib  # imaging with a colormap needs matplotlib's tables
+
+    cmap = matplotlib.colormaps[name].resampled(256)
+    return cmap(np.linspace(0.0, 1.0, 256))[:, :3]
+
+
+def _per_image(v: torch.Tensor, fn):
+    flat = v.reshape(*v.shape[:-2], -1)
+    return fn(flat).reshape(*v.shape[:-2], 1, 1)
+
+
+def _geometry(img: torch.Tensor, config: ImagingConfig) -> torch.Tensor:
+    """Resize and flip (a linear map of the (freq, time) grid); input (B, 1, F, N)."""
+    if config.size is not None and tuple(img.shape[-2:]) != config.size:
+        img = torch.nn.functional.interpolate(img, size=config.size, mode="bilinear",
+                                              align_corners=False)
+    if config.flip_rows:
+        img = img.flip(-2)
+    return img
+
+
+def to_image(coef, config: ImagingConfig | None = None) -> torch.Tensor:
+    """Make the model input ``(B, C, H, W)`` from coefficients ``(..., F, N)``.
+
+    Parameters
+    ----------
+    coef : torch.Tensor or numpy.ndarray, shape (..., n_freqs, n_times)
+        Complex ``Tx``/``Wx``, or a real map used as given (a magnitude, or any
+        precomputed real image), lowest frequency in row 0. Leading dims are flattened
+        into the batch.
+    config : ImagingConfig, optional
+
+    Returns
+    -------
+    torch.Tensor, shape (B, C, H, W)
+        Real, in ``coef``'s real dtype and on its device; differentiable with respect to
+        ``coef`` (away from ``|c| = 0`` and the clipping points).
+
+    Examples
+    --------
+    >>> import torch
+    >>> img = to_image(torch.ones(2, 30, 40, dtype=torch.complex64),
+    ...                ImagingConfig(size=(16, 16), colormap="gray", normalize="none"))
+    >>> img.shape
+    torch.Size([2, 3, 16, 16])
+    """
+    config = config or ImagingConfig()
+    c = as_tensor(coef, name="coef")
+    if c.ndim < 2:
+        raise ValueError(f"coef has shape {tuple(c.shape)}; expected (..., n_freqs, n_times)")
+    if not (c.is_complex() or c.dtype.is_floating_point):
+        raise TypeError(f"coef has dtype {c.dtype}; expected complex or floating point")
+    v = c.abs() if c.is_complex() else c  # a real input is used as given (e.g. |Tx|)
+    v = v.reshape(-1, 1, *v.shape[-2:])
+    if config.quantity == "power":
+        v = v * v
+    if config.scale == "log1p":
+        v = torch.log1p(config.gain * v)
+    elif config.scale == "db":
+        factor = 10.0 if config.quantity == "power" else 20.0
+        tiny = torch.finfo(v.dtype).tiny
+        db = factor * torch.log10(v.clamp_min(tiny))
+        top = _per_image(db, lambda f: f.amax(-1, keepdim=True))
+        v = torch.maximum(db - top, torch.full_like(db, -config.top_db))
+    if config.normalize == "minmax":
+        lo = _per_image(v, lambda f: f.amin(-1, keepdim=True))
+        hi = _per_image(v, lambda f: f.amax(-1, keepdim=True))
+        v = (v - lo) / torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+    elif config.normalize == "standardize":
+        mu = _per_image(v, lambda f: f.mean(-1, keepdim=True))
+        sd = _per_image(v, lambda f: f.std(-1, unbiased=False, keepdim=True))
+        v = (v - mu) / torch.where(sd > 0, sd, torch.ones_like(sd))
+    elif config.normalize == "fixed":
+        lo, hi = config.fixed_range
+        v = (v - lo) / (hi - lo)
+    elif config.normalize == "meanstd":
+        v = (v - config.mean) / config.std
+    v = _geometry(v, config)
+    if config.colormap is not None:
+        lut = torch.as_tensor(_lut(config.colormap), dtype=v.dtype, device=v.device)
+        p = v.clamp(0.0, 1.0)[:, 0] * (lut.shape[0] - 1)
+        lo_idx = p.detach().floor().clamp(max=lut.shape[0] - 2).long()
+        frac = (p - lo_idx.to(p.dtype)).unsqueeze(-1)
+        rgb = lut[lo_idx] * (1 - frac) + lut[lo_idx + 1] * frac  # (B, H, W, 3)
+        return rgb.permute(0, 3, 1, 2)
+    return v.expand(-1, config.channels, -1, -1) if config.channels > 1 else v
+
+
+def pull_back(heatmap, config: ImagingConfig, grid_shape: tuple[int, int]) -> torch.Tensor:
+    """Carry a pixel heatmap back onto the ``(n_freqs, n_times)`` grid.
+
+    Uses the adjoint (transpose) of the imaging geometry — the resize and row flip, the
+    only steps that move values between pixels and cells: a pixel's value is shared
+    among the cells it was interpolated from with the interpolation weights. This is the
+    chain rule: for a gradient-type attribution ``dF/d image`` it gives ``dF/d grid``
+    through the geometry, and it preserves the total attribution.
+
+    Parameters
+    ----------
+    heatmap : array_like, shape (..., H, W) or (..., C, H, W)
+        Pixel attribution; channels, if any, are summed (the channels of an image are
+        copies of, or colours of, one grid value).
+    config : ImagingConfig
+        The imaging that produced the ``H x W`` images.
+    grid_shape : (int, int)
+        ``(n_freqs, n_times)`` of the coefficients.
+
+    Returns
+    -------
+    torch.Tensor, shape (..., n_freqs, n_times)
+
+    Examples
+    --------
+    >>> import torch
+    >>> cfg = ImagingConfig(size=(8, 8), flip_rows=True)
+    >>> back = pull_back(torch.ones(8, 8), cfg, (4, 16))
+    >>> back.shape, float(back.sum())
+    (torch.Size([4, 16]), 64.0)
+    """
+    h = as_tensor(heatmap, name="heatmap")
+    if not h.dtype.is_floating_point:
+        h = h.to(torch.float64)
+    out_hw = config.size if config.size is not None else tuple(grid_shape)
+    if h.ndim < 2 or tuple(h.shape[-2:]) != tuple(out_hw):
+        raise ValueError(
+            f"heatmap has shape {tuple(h.shape)}; the imaging config gives images of "
+            f"{tuple(out_hw)}"
+        )
+    if h.ndim >= 3 and h.shape[-3] == config.n_channels and config.n_channels > 1:
+        h = h.sum(-3)
+    batch = h.shape[:-2]
+    hb = h.reshape(-1, 1, *h.shape[-2:])
+    probe = torch.zeros((hb.shape[0], 1, *grid_shape), dtype=h.dtype, device=h.device,
+                        requires_grad=True)
+    with torch.enable_grad():
+        img = _geometry(probe, config)
+        (grad,) = torch.autograd.grad(img, probe, grad_outputs=hb)
+    return grad.reshape(*batch, *grid_shape)

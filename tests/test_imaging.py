@@ -1,0 +1,158 @@
+"""Imaging equals a plain NumPy/scikit-image/matplotlib pipeline; it is differentiable;
+the pull-back is the exact adjoint of the geometry."""
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from skimage.transform import resize
+
+from saliency2signal import SSQConfig, ssq_cwt
+from saliency2signal.imaging import ImagingConfig, pull_back, to_image
+
+
+def reference(coef, cfg: ImagingConfig):
+    """The same image, the straightforward way (one 2-D map)."""
+    v = np.abs(coef).astype(np.float64)
+    if cfg.quantity == "power":
+        v = v**2
+    if cfg.scale == "log1p":
+        v = np.log1p(cfg.gain * v)
+    elif cfg.scale == "db":
+        factor = 10 if cfg.quantity == "power" else 20
+        db = factor * np.log10(np.maximum(v, np.finfo(np.float64).tiny))
+        v = np.maximum(db - db.max(), -cfg.top_db)
+    if cfg.normalize == "minmax":
+        v = (v - v.min()) / (v.max() - v.min())
+    elif cfg.normalize == "standardize":
+        v = (v - v.mean()) / v.std()
+    elif cfg.normalize == "fixed":
+        v = (v - cfg.fixed_range[0]) / (cfg.fixed_range[1] - cfg.fixed_range[0])
+    elif cfg.normalize == "meanstd":
+        v = (v - cfg.mean) / cfg.std
+    if cfg.size is not None:
+        v = resize(v, cfg.size, order=1, mode="edge", anti_aliasing=False,
+                   preserve_range=True)
+    if cfg.flip_rows:
+        v = v[::-1]
+    if cfg.colormap is not None:
+        return matplotlib.colormaps[cfg.colormap](np.clip(v, 0, 1))[..., :3].transpose(2, 0, 1)
+    return np.repeat(v[None], cfg.channels, axis=0)
+
+
+@pytest.fixture(scope="module")
+def tx():
+    n = np.arange(600)
+    x = np.cos(2 * np.pi * (0.02 * n + 0.15 * n**2 / 600)) + 0.3 * np.cos(0.9 * n)
+    return ssq_cwt(x, SSQConfig(nv=16, dtype="float64")).Tx
+
+
+CONFIGS = [
+    ImagingConfig(),
+    ImagingConfig(quantity="power", scale="log1p", gain=50.0, normalize="standardize"),
+    ImagingConfig(scale="db", top_db=60.0, size=(64, 128), flip_rows=True),
+    ImagingConfig(scale="db", size=(200, 900), colormap="viridis"),
+    ImagingConfig(scale="log1p", normalize="fixed", fixed_range=(0.0, 0.2), size=(33, 47),
+                  colormap="magma"),
+    ImagingConfig(normalize="meanstd", mean=0.05, std=0.1, channels=3),
+    ImagingConfig(scale="db", colormap="jet", flip_rows=True),
+    ImagingConfig(colormap="gray", size=(50, 50)),
+]
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=range(len(CONFIGS)))
+def test_matches_reference_pipeline(tx, cfg):
+    img = to_image(tx, cfg)
+    ref = reference(tx.numpy(), cfg)
+    assert img.shape == (1, cfg.n_channels, *ref.shape[-2:])
+    # colormaps: matplotlib picks one of its 256 entries (floor of 256 v), we interpolate
+    # between neighbours (differentiable): they differ by at most one step of the table
+    tol = 1e-9
+    if cfg.colormap:
+        lut = matplotlib.colormaps[cfg.colormap].resampled(256)(np.linspace(0, 1, 256))
+        tol = 1.01 * np.abs(np.diff(lut[:, :3], axis=0)).max()
+    np.testing.assert_allclose(img[0].numpy(), ref, rtol=0, atol=tol)
+
+
+def test_batch_and_dtype(tx):
+    batch = torch.stack([tx, 2 * tx, tx.conj()])
+    cfg = ImagingConfig(scale="db", size=(40, 80))
+    img = to_image(batch, cfg)
+    assert img.shape == (3, 1, 40, 80) and img.dtype == torch.float64
+    torch.testing.assert_close(img[0], img[2])
+    torch.testing.assert_close(img[0], img[1])  # db + minmax: invariant to scaling
+    assert to_image(batch.to(torch.complex64), cfg).dtype == torch.float32
+
+
+@pytest.mark.parametrize("cfg", [
+    ImagingConfig(scale="log1p", size=(7, 9), flip_rows=True),
+    ImagingConfig(scale="db", normalize="standardize", size=(5, 11)),
+    ImagingConfig(size=(6, 6), colormap="viridis", normalize="fixed", fixed_range=(0, 3)),
+], ids=["log1p", "db-std", "cmap"])
+def test_gradcheck(cfg, rng):
+    c = torch.from_numpy(rng.standard_normal((4, 10)) + 1j * rng.standard_normal((4, 10)))
+    c.requires_grad_()
+    assert torch.autograd.gradcheck(lambda z: to_image(z, cfg), (c,), eps=1e-7, atol=1e-5)
+
+
+@pytest.mark.parametrize("cfg", [ImagingConfig(size=(13, 29), flip_rows=True),
+                                 ImagingConfig(size=(40, 100)), ImagingConfig(flip_rows=True)])
+def test_pull_back_is_the_adjoint(cfg, rng):
+    grid = (20, 50)
+    g = torch.from_numpy(rng.standard_normal(grid))
+    hw = cfg.size or grid
+    h = torch.from_numpy(rng.standard_normal(hw))
+    cfg_lin = ImagingConfig(normalize="none", size=cfg.size, flip_rows=cfg.flip_rows)
+    # <image(g), h> == <g, pull_back(h)> for the linear part of imaging
+    lhs = (to_image(g, cfg_lin)[0, 0] * h).sum()
+    rhs = (g * pull_back(h, cfg, grid)).sum()
+    torch.testing.assert_close(lhs, rhs, rtol=1e-12, atol=1e-12)
+
+
+def test_native_attribution_equals_pulled_back_pixel_attribution(rng):
+    # a linear model on the image: pixel gradient pulled back == gradient on the grid
+    cfg = ImagingConfig(normalize="none", size=(16, 24), flip_rows=True)
+    w = torch.from_numpy(rng.standard_normal((16, 24)))
+    grid = torch.from_numpy(rng.uniform(size=(10, 30))).requires_grad_()
+    (native,) = torch.autograd.grad((to_image(grid, cfg)[0, 0] * w).sum(), grid)
+    torch.testing.assert_close(pull_back(w, cfg, (10, 30)), native, rtol=1e-12, atol=1e-12)
+
+
+def test_pull_back_sums_channels_and_keeps_totals(rng):
+    cfg = ImagingConfig(size=(8, 8), colormap="viridis")
+    h = torch.from_numpy(rng.uniform(size=(2, 3, 8, 8)))
+    back = pull_back(h, cfg, (8, 8))
+    assert back.shape == (2, 8, 8)
+    torch.testing.assert_close(back, h.sum(-3))
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"quantity": "phase"}, "quantity"),
+    ({"scale": "log"}, "scale"),
+    ({"normalize": "fixed"}, "fixed_range"),
+    ({"normalize": "fixed", "fixed_range": (1.0, 1.0)}, "lo < hi"),
+    ({"normalize": "meanstd", "mean": 0.0}, "mean= and std="),
+    ({"size": (0, 4)}, "size"),
+    ({"colormap": "rainbow"}, "colormap"),
+    ({"channels": 0}, "channels"),
+])
+def test_invalid_config(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ImagingConfig(**kwargs)
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="expected"):
+        to_image(torch.ones(4))
+    with pytest.raises(TypeError, match="dtype"):
+        to_image(torch.ones(4, 4, dtype=torch.int64))
+    with pytest.raises(ValueError, match="gives images of"):
+        pull_back(torch.ones(5, 5), ImagingConfig(size=(4, 4)), (10, 10))
+
+
+def test_json_round_trip():
+    cfg = ImagingConfig(scale="db", size=(64, 32), colormap="magma", normalize="fixed",
+                        fixed_range=(-80, 0))
+    assert ImagingConfig.from_json(cfg.to_json()) == cfg
+    with pytest.raises(ValueError, match="unknown"):
+        ImagingConfig.from_dict({"sizes": [1, 2]})
