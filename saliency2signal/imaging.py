@@ -23,7 +23,7 @@ import torch
 
 from ._validation import as_tensor, check_positive
 
-__all__ = ["ImagingConfig", "COLORMAPS", "to_image", "pull_back"]
+__all__ = ["ImagingConfig", "COLORMAPS", "to_image", "pull_back", "heatmap_from_png"]
 
 #: Colormaps available for RGB images (interpolated through matplotlib's tables).
 COLORMAPS = ("viridis", "magma", "jet", "gray")
@@ -296,3 +296,50 @@ def pull_back(heatmap, config: ImagingConfig, grid_shape: tuple[int, int]) -> to
         img = _geometry(probe, config)
         (grad,) = torch.autograd.grad(img, probe, grad_outputs=hb)
     return grad.reshape(*batch, *grid_shape)
+
+
+def heatmap_from_png(path, *, colormap: str | None = None) -> np.ndarray:
+    """Read a heatmap saved as an image (e.g. the user's own Grad-CAM) as values in [0, 1].
+
+    Parameters
+    ----------
+    path : str or path-like
+        A PNG (or any format Pillow reads) of shape ``(H, W)`` pixels, the size of the
+        model's input images; pass the result to :func:`pull_back`.
+    colormap : str, optional
+        The matplotlib colormap the heatmap was rendered with (e.g. ``'jet'``): each
+        pixel is inverted to the position of the nearest colour of its 256-entry table.
+        Without it the image is read as gray levels (luminance). Resolution is limited
+        by the 8-bit colours and by flat stretches of the colormap (``jet`` saturates
+        near its ends): errors up to ~0.02 there, ~1/255 elsewhere.
+
+    Returns
+    -------
+    numpy.ndarray, shape (H, W), float64
+        Row 0 is the image's top row, as in the model input.
+
+    Raises
+    ------
+    ValueError
+        If the file cannot be read as an image, or the colormap is unknown.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            rgb = np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
+    except (OSError, UnidentifiedImageError) as exc:
+        raise ValueError(f"{path}: cannot read the heatmap image ({exc})") from None
+    if colormap is None:
+        return rgb @ np.array([0.299, 0.587, 0.114])
+    import matplotlib
+
+    if colormap not in matplotlib.colormaps:
+        raise ValueError(f"colormap={colormap!r} is not a matplotlib colormap")
+    lut = matplotlib.colormaps[colormap].resampled(256)(np.linspace(0, 1, 256))[:, :3]
+    flat = rgb.reshape(-1, 3)
+    idx = np.empty(flat.shape[0], dtype=np.int64)
+    for s in range(0, flat.shape[0], 65536):  # bounded memory: (chunk, 256) distances
+        d = ((flat[s : s + 65536, None, :] - lut[None]) ** 2).sum(-1)
+        idx[s : s + 65536] = d.argmin(-1)
+    return (idx / 255.0).reshape(rgb.shape[:2])

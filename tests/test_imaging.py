@@ -8,7 +8,7 @@ import torch
 from skimage.transform import resize
 
 from saliency2signal import SSQConfig, ssq_cwt
-from saliency2signal.imaging import ImagingConfig, pull_back, to_image
+from saliency2signal.imaging import ImagingConfig, heatmap_from_png, pull_back, to_image
 
 
 def reference(coef, cfg: ImagingConfig):
@@ -156,3 +156,36 @@ def test_json_round_trip():
     assert ImagingConfig.from_json(cfg.to_json()) == cfg
     with pytest.raises(ValueError, match="unknown"):
         ImagingConfig.from_dict({"sizes": [1, 2]})
+
+
+@pytest.mark.parametrize("cmap", [None, "jet", "viridis"])
+def test_heatmap_png_round_trip_and_pull_back(tmp_path, rng, cmap):
+    import matplotlib.image
+
+    heat = rng.uniform(size=(32, 48))
+    path = tmp_path / "gradcam.png"
+    matplotlib.image.imsave(path, heat, cmap=cmap or "gray", vmin=0, vmax=1)
+    back = heatmap_from_png(path, colormap=cmap)
+    assert back.shape == heat.shape
+    err = np.abs(back - heat)
+    # 8-bit colours and flat stretches of a colormap (jet saturates its blue end) limit
+    # how finely a colour can be inverted; gray levels are exact to one level
+    assert err.mean() < 2 / 255
+    assert err.max() < (0.025 if cmap else 2.5 / 255)
+    cfg = ImagingConfig(size=(32, 48), flip_rows=True)
+    grid = pull_back(back, cfg, (20, 60))
+    assert grid.shape == (20, 60)
+    np.testing.assert_allclose(float(grid.sum()), back.sum(), rtol=1e-9)
+
+
+def test_heatmap_png_errors(tmp_path):
+    bad = tmp_path / "x.png"
+    bad.write_text("not an image")
+    with pytest.raises(ValueError, match="cannot read"):
+        heatmap_from_png(bad)
+    ok = tmp_path / "ok.png"
+    import matplotlib.image
+
+    matplotlib.image.imsave(ok, np.zeros((4, 4)), cmap="gray")
+    with pytest.raises(ValueError, match="not a matplotlib colormap"):
+        heatmap_from_png(ok, colormap="nope")
