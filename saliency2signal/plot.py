@@ -11,7 +11,7 @@ import numpy as np
 
 from .transform import SSQConfig
 
-__all__ = ["scalogram", "components"]
+__all__ = ["scalogram", "components", "interference"]
 
 
 def _np(a) -> np.ndarray:
@@ -157,3 +157,99 @@ def components(x, comps, *, x_ranges=None, axis=None, axes=None, names=None,
             ax.set_xlim(xs[0], xs[-1])  # keep descending axes (wavenumbers) as given
     axes[-1].set_xlabel("sample" if axis is None else "x")
     return axes
+
+
+def interference(artefacts, *, index=(), ax=None, ridges=None, axis=None, cmap: str = "viridis",
+                 color: str = "r", min_energy: float | None = None) -> dict:
+    """Phase transform of one signal with its flagged interference and optional ridges.
+
+    Each CWT cell is coloured by its reassigned frequency ``w`` (the phase transform),
+    drawn at the row's centre frequency; cells with too little energy are left blank.
+    A stationary component gives rows of constant colour; interference shows as
+    colour that oscillates along time with period ``1 / |f2 - f1|``. The synchrosqueezed
+    cells flagged by :func:`saliency2signal.artefacts.detect_interference` are outlined.
+
+    Parameters
+    ----------
+    artefacts : saliency2signal.artefacts.Interference
+        Output of ``detect_interference``.
+    index : tuple of int
+        Batch index of the signal to draw (``()`` for a single signal).
+    ax : matplotlib.axes.Axes, optional
+    ridges : array_like of int, shape (n_ridges, n_times), optional
+        Synchrosqueezed row of each ridge per column (negative: no ridge there), drawn
+        as lines at the rows' frequencies.
+    axis : array_like, shape (n_times,), optional
+        Physical x-axis; samples otherwise.
+    cmap : str
+    color : str
+        Colour of the artefact outline.
+    min_energy : float, optional
+        Cells below this fraction of the strongest row's mean energy are blank
+        (default: the detection's ``min_energy``).
+
+    Returns
+    -------
+    dict
+        ``{"image": QuadMesh, "artefacts": QuadContourSet or None (nothing flagged),
+        "ridges": list of Line2D}``.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from saliency2signal.artefacts import detect_interference
+    >>> from saliency2signal.plot import interference
+    >>> t = np.arange(2048)
+    >>> art = detect_interference(np.cos(0.2 * np.pi * t) + np.cos(0.22 * np.pi * t))
+    >>> out = interference(art)
+    >>> out["artefacts"] is not None, out["ridges"]
+    (True, [])
+    """
+    import matplotlib.pyplot as plt
+
+    from .artefacts import Interference, _as_index
+
+    if not isinstance(artefacts, Interference):
+        raise TypeError(f"artefacts must be an Interference, got {type(artefacts).__name__}")
+    b = _as_index(index, artefacts.batch_shape)
+    w = artefacts.inst_freq[b]
+    e = artefacts.energy[b]
+    n_rows, n = w.shape
+    skip = int(artefacts.config.lowpass_row)
+    thr = artefacts.params["min_energy"] if min_energy is None else float(min_energy)
+    xs = np.arange(n, dtype=np.float64) if axis is None else _np(axis).astype(np.float64)
+    if xs.shape != (n,):
+        raise ValueError(f"axis has shape {xs.shape}; expected ({n},)")
+    ax = ax if ax is not None else plt.gca()
+    cf = artefacts.cwt_freqs[skip:]
+    img = np.where(e[skip:] >= thr, w[skip:], np.nan)
+    shown = img[np.isfinite(img)]
+    lims = (np.quantile(shown, 0.01), np.quantile(shown, 0.99)) if shown.size else (None, None)
+    fe = np.exp(_edges(np.log(cf)))
+    mesh = ax.pcolormesh(_edges(xs), fe, np.ma.masked_invalid(img), shading="flat",
+                         cmap=cmap, vmin=lims[0], vmax=lims[1], rasterized=True)
+    ax.set_yscale("log")
+    ax.set_ylabel("frequency (cycles per sample)" if artefacts.config.fs == 1 else "frequency")
+    ax.set_xlabel("sample" if axis is None else "x")
+    sf = artefacts.freqs
+    contour = None
+    m = artefacts.mask[b][skip:]
+    if m.any():
+        contour = ax.contour(xs, sf[skip:], m.astype(float), levels=[0.5], colors=[color],
+                             linewidths=1.0)
+    lines = []
+    if ridges is not None:
+        rr = np.atleast_2d(_np(ridges))
+        if rr.ndim != 2 or rr.shape[-1] != n or not np.issubdtype(rr.dtype, np.integer):
+            raise ValueError(
+                f"ridges have shape {rr.shape} and dtype {rr.dtype}; expected integer rows "
+                f"of shape (n_ridges, {n})"
+            )
+        if np.any(rr >= n_rows):
+            raise ValueError(f"ridges contain rows >= n_freqs={n_rows}")
+        for k, r in enumerate(rr):
+            fr = np.where((r >= skip), sf[np.clip(r, 0, n_rows - 1)], np.nan)
+            lines += ax.plot(xs, fr, color="w", lw=0.9, ls="--" if k % 2 else "-")
+    return {"image": mesh, "artefacts": contour, "ridges": lines}

@@ -1,0 +1,839 @@
+"""Self-describing model files: one file holds the network and everything around it.
+
+A model file carries, next to the weights, a JSON block (:class:`ModelMetadata`) with
+the transform configuration, the imaging configuration, the class names, the name and
+units of the signal axis, the expected signal length and what to do with other lengths
+(``'exact'``, ``'crop'`` or ``'pad'``), the package version, and the architecture name
+and constructor arguments. Three formats are written by :func:`save_model`:
+
+``'torchscript'`` (default)
+    ``torch.jit.script`` (or trace) archive; the JSON is the extra file
+    ``saliency2signal.json``. Runs without this package's model code.
+``'export'``
+    ``torch.export.save`` archive (``.pt2``) of the model exported in eval mode with a
+    dynamic batch dimension; the JSON is the extra file ``saliency2signal.json``.
+``'state_dict'``
+    ``torch.save`` of a plain dict ``{'format': 'saliency2signal.state_dict',
+    'format_version': 1, 'metadata': <JSON text>, 'state_dict': {name: tensor}}``,
+    loadable with ``torch.load(weights_only=True)``; the network is rebuilt from
+    :data:`saliency2signal.models.ARCHITECTURES`.
+
+:func:`load_model` recognises the format from the archive's content and never runs
+pickled Python code unless ``trust=True``:
+
+* ``torch.save`` files are read with ``torch.load(weights_only=True)``, which only
+  rebuilds tensors and plain containers; anything else is refused.
+* TorchScript archives are read by TorchScript's own unpickler, which only knows tensors
+  and TorchScript classes (no Python globals).
+* ``torch.export.load`` *can* unpickle Python objects (pickled weights or constants,
+  opaque objects, and a ``weights_only=False`` fallback for sample inputs), so an
+  export archive is checked first: every weight and constant must be a raw tensor and
+  every embedded ``.pt`` file must load with ``weights_only=True``.
+
+Files are written atomically (a temporary file in the same folder, then a rename) and an
+existing file is never replaced unless ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import os
+import pathlib
+import pickle
+import re
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ._validation import as_tensor
+from .imaging import ImagingConfig
+from .transform import MIN_LENGTH, SSQConfig
+
+__all__ = [
+    "FORMATS",
+    "LENGTH_POLICIES",
+    "METADATA_FILENAME",
+    "LoadedModel",
+    "ModelMetadata",
+    "check_compatible",
+    "fit_length",
+    "load_model",
+    "save_model",
+]
+
+#: File formats written by :func:`save_model`.
+FORMATS = ("torchscript", "export", "state_dict")
+#: What a model does with signals of another length than it was trained on.
+LENGTH_POLICIES = ("exact", "crop", "pad")
+#: Name of the JSON block inside TorchScript and export archives.
+METADATA_FILENAME = "saliency2signal.json"
+
+_FORMAT_TAG = "saliency2signal.model"
+_STATE_DICT_TAG = "saliency2signal.state_dict"
+_FORMAT_VERSION = 1
+
+
+@contextlib.contextmanager
+def _quiet_jit():
+    """Silence the DeprecationWarning of ``torch.jit`` entry points (recent torch).
+
+    TorchScript is deprecated in favour of ``torch.export`` but is still the most
+    portable single-file format; the warning would fire on every save and load.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated",
+                                category=DeprecationWarning)
+        yield
+
+
+def _package_version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("saliency2signal")
+    except (ImportError, PackageNotFoundError):  # pragma: no cover - not installed
+        return "unknown"
+
+
+# =========================================================================== metadata
+@dataclass(frozen=True, eq=True)
+class ModelMetadata:
+    """Everything a model file says about its network, JSON-serialisable and validated.
+
+    Parameters
+    ----------
+    transform : SSQConfig
+        The transform that made the training coefficients.
+    imaging : ImagingConfig
+        How images were made from them (its ``n_channels`` is the network's input).
+    class_names : sequence of str
+        Distinct output names, in logit order (at least two).
+    n_times : int
+        Signal length the network was trained on.
+    length_policy : {'exact', 'crop', 'pad'}
+        Other lengths: refused; longer signals cropped to their first ``n_times``
+        samples; shorter signals zero-padded at the end.
+    axis_name, axis_units : str
+        Name and units of the signal axis (``'time'``/``'s'``, ``'wavenumber'``/
+        ``'cm^-1'``); samples are spaced ``1 / transform.fs`` units apart.
+    architecture : str, optional
+        Key of :data:`saliency2signal.models.ARCHITECTURES` (needed for the
+        ``'state_dict'`` format and for ``load_model(..., rebuild=True)``).
+    architecture_kwargs : mapping
+        Constructor arguments of the architecture.
+    package_version : str
+        Version of saliency2signal that wrote the file (filled in automatically).
+    extra : mapping
+        Free-form JSON-compatible information (e.g. the training history).
+
+    Examples
+    --------
+    >>> from saliency2signal import SSQConfig
+    >>> from saliency2signal.imaging import ImagingConfig
+    >>> meta = ModelMetadata(transform=SSQConfig(nv=8), imaging=ImagingConfig(size=(32, 32)),
+    ...                      class_names=["a", "b"], n_times=256)
+    >>> meta.input_shape, meta.n_classes
+    ((1, 32, 32), 2)
+    >>> ModelMetadata.from_json(meta.to_json()) == meta
+    True
+    """
+
+    transform: SSQConfig
+    imaging: ImagingConfig
+    class_names: tuple[str, ...]
+    n_times: int
+    length_policy: str = "exact"
+    axis_name: str = "time"
+    axis_units: str = "s"
+    architecture: str | None = None
+    architecture_kwargs: Mapping = field(default_factory=dict)
+    package_version: str = field(default_factory=_package_version)
+    extra: Mapping = field(default_factory=dict)
+
+    def __post_init__(self):  # noqa: D105 - validation
+        set_ = object.__setattr__
+        if not isinstance(self.transform, SSQConfig):
+            raise TypeError(f"transform must be an SSQConfig, got "
+                            f"{type(self.transform).__name__}")
+        if not isinstance(self.imaging, ImagingConfig):
+            raise TypeError(f"imaging must be an ImagingConfig, got "
+                            f"{type(self.imaging).__name__}")
+        names = self.class_names
+        if isinstance(names, str) or not isinstance(names, Sequence):
+            raise TypeError(f"class_names={names!r} must be a sequence of strings")
+        if not all(isinstance(n, str) for n in names):
+            raise TypeError(f"class_names={names!r} must all be strings")
+        if len(names) < 2 or len(set(names)) != len(names):
+            raise ValueError(f"class_names={names!r} must hold at least two distinct names")
+        set_(self, "class_names", tuple(names))
+        n = self.n_times
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"n_times={n!r} must be an int")
+        if n < MIN_LENGTH:
+            raise ValueError(f"n_times={n} must be >= {MIN_LENGTH}")
+        if self.length_policy not in LENGTH_POLICIES:
+            raise ValueError(f"length_policy={self.length_policy!r} must be one of "
+                             f"{LENGTH_POLICIES}")
+        for name in ("axis_name", "axis_units", "package_version"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name}={getattr(self, name)!r} must be a string")
+        if self.architecture is not None and not isinstance(self.architecture, str):
+            raise TypeError(f"architecture={self.architecture!r} must be a string or None")
+        for name in ("architecture_kwargs", "extra"):
+            value = getattr(self, name)
+            if not isinstance(value, Mapping):
+                raise TypeError(f"{name}={value!r} must be a mapping")
+            try:  # a JSON round trip: validates and detaches from the caller's dict
+                set_(self, name, json.loads(json.dumps(dict(value), sort_keys=True)))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{name}={value!r} is not JSON-serialisable: {exc}") from None
+
+    # ----------------------------------------------------------------- derived values
+    @property
+    def n_classes(self) -> int:
+        """Number of classes (logits)."""
+        return len(self.class_names)
+
+    @property
+    def n_channels(self) -> int:
+        """Image channels the network expects."""
+        return self.imaging.n_channels
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """``(height, width)`` of the network's input images."""
+        if self.imaging.size is not None:
+            return tuple(self.imaging.size)
+        return (self.transform.n_freqs(self.n_times), self.n_times)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """``(channels, height, width)`` of one input image."""
+        return (self.n_channels, *self.image_shape)
+
+    def replace(self, **changes) -> ModelMetadata:
+        """Copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    # ----------------------------------------------------------------- serialisation
+    def to_dict(self) -> dict:
+        """Plain-Python dictionary (JSON-compatible), tagged with the format version."""
+        return {
+            "format": _FORMAT_TAG,
+            "format_version": _FORMAT_VERSION,
+            "package_version": self.package_version,
+            "architecture": self.architecture,
+            "architecture_kwargs": dict(self.architecture_kwargs),
+            "transform": self.transform.to_dict(),
+            "imaging": self.imaging.to_dict(),
+            "class_names": list(self.class_names),
+            "n_times": self.n_times,
+            "length_policy": self.length_policy,
+            "axis_name": self.axis_name,
+            "axis_units": self.axis_units,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> ModelMetadata:
+        """Inverse of :meth:`to_dict`; wrong tags and unknown keys raise ``ValueError``."""
+        if not isinstance(d, Mapping):
+            raise TypeError(f"metadata must be a mapping, got {type(d).__name__}")
+        d = dict(d)
+        tag, version = d.pop("format", None), d.pop("format_version", None)
+        if tag != _FORMAT_TAG:
+            raise ValueError(f"metadata format={tag!r} is not {_FORMAT_TAG!r}")
+        if not isinstance(version, int) or version > _FORMAT_VERSION:
+            raise ValueError(f"metadata format_version={version!r} is not supported (this "
+                             f"is saliency2signal {_package_version()}, which reads "
+                             f"version <= {_FORMAT_VERSION}); upgrade saliency2signal")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown ModelMetadata field(s): {sorted(unknown)}")
+        if "transform" in d:
+            d["transform"] = SSQConfig.from_dict(d["transform"])
+        if "imaging" in d:
+            d["imaging"] = ImagingConfig.from_dict(d["imaging"])
+        return cls(**d)
+
+    def to_json(self) -> str:
+        """JSON text of :meth:`to_dict`."""
+        return json.dumps(self.to_dict(), sort_keys=True, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ModelMetadata:
+        """Inverse of :meth:`to_json`."""
+        return cls.from_dict(json.loads(text))
+
+
+# =========================================================================== compatibility
+def check_compatible(metadata: ModelMetadata, x, *, images: bool = False, target=None,
+                     class_names: Sequence[str] | None = None) -> None:
+    """Raise ``ValueError`` if data does not fit a model; return ``None`` if it does.
+
+    Parameters
+    ----------
+    metadata : ModelMetadata
+        The model's description.
+    x : array_like
+        Signals ``(..., n_times)``, or with ``images=True`` images ``(B, C, H, W)``.
+    images : bool
+        Check ``x`` as network input images (channels and size) instead of signals.
+    target : int or array_like of int, optional
+        Class indices that will be asked of the model (must be ``< n_classes``).
+    class_names : sequence of str, optional
+        The data's class names; must equal the model's, in order.
+
+    Raises
+    ------
+    ValueError
+        Naming what the model expects and what the data has.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from saliency2signal import SSQConfig
+    >>> from saliency2signal.imaging import ImagingConfig
+    >>> meta = ModelMetadata(transform=SSQConfig(), imaging=ImagingConfig(),
+    ...                      class_names=["a", "b"], n_times=286)
+    >>> check_compatible(meta, np.zeros((4, 286)))
+    >>> check_compatible(meta, np.zeros((4, 300)))
+    Traceback (most recent call last):
+        ...
+    ValueError: model expects n_times=286 (crop/pad: exact) but data has 300
+    """
+    if not isinstance(metadata, ModelMetadata):
+        raise TypeError(f"metadata must be a ModelMetadata, got {type(metadata).__name__}")
+    xt = as_tensor(x, name="x")
+    if images:
+        if xt.ndim != 4:
+            raise ValueError(f"images have shape {tuple(xt.shape)}; the model expects "
+                             f"(batch, {', '.join(map(str, metadata.input_shape))})")
+        c, hw = xt.shape[1], tuple(xt.shape[-2:])
+        if c != metadata.n_channels:
+            raise ValueError(f"model expects {metadata.n_channels} image channel(s) but "
+                             f"data has {c}")
+        if hw != metadata.image_shape:
+            raise ValueError(f"model expects images of (H, W)={metadata.image_shape} but "
+                             f"data has {hw}")
+    else:
+        if xt.ndim == 0:
+            raise ValueError("x is 0-d (a scalar); expected signals (..., n_times)")
+        n, m, policy = xt.shape[-1], metadata.n_times, metadata.length_policy
+        bad = (policy == "exact" and n != m) or (policy == "crop" and n < m) or (
+            policy == "pad" and n > m)
+        if bad:
+            raise ValueError(f"model expects n_times={m} (crop/pad: {policy}) but data has {n}")
+    if target is not None:
+        t = as_tensor(target, name="target")
+        if t.is_complex() or t.dtype.is_floating_point or t.dtype == torch.bool:
+            raise TypeError(f"target has dtype {t.dtype}; expected integer class indices")
+        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= metadata.n_classes):
+            bad_t = int(t.min()) if int(t.min()) < 0 else int(t.max())
+            raise ValueError(f"model has n_classes={metadata.n_classes} "
+                             f"{metadata.class_names} but target asks for class {bad_t}")
+    if class_names is not None and tuple(class_names) != metadata.class_names:
+        raise ValueError(f"model classes {metadata.class_names} differ from data classes "
+                         f"{tuple(class_names)}")
+
+
+def fit_length(x, metadata: ModelMetadata) -> torch.Tensor:
+    """Crop or zero-pad signals ``(..., n)`` to the model's ``n_times`` per its policy.
+
+    Parameters
+    ----------
+    x : array_like, shape (..., n)
+        Signals.
+    metadata : ModelMetadata
+
+    Returns
+    -------
+    torch.Tensor, shape (..., metadata.n_times)
+        The first ``n_times`` samples (``'crop'``), or ``x`` followed by zeros
+        (``'pad'``); ``x`` itself when the length already matches.
+
+    Raises
+    ------
+    ValueError
+        As :func:`check_compatible`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from saliency2signal import SSQConfig
+    >>> from saliency2signal.imaging import ImagingConfig
+    >>> meta = ModelMetadata(transform=SSQConfig(), imaging=ImagingConfig(),
+    ...                      class_names=["a", "b"], n_times=32, length_policy="pad")
+    >>> fit_length(torch.ones(2, 20), meta).shape
+    torch.Size([2, 32])
+    """
+    check_compatible(metadata, x)
+    xt = as_tensor(x, name="x")
+    n, m = xt.shape[-1], metadata.n_times
+    if n > m:
+        return xt[..., :m]
+    if n < m:
+        return nn.functional.pad(xt, (0, m - n))
+    return xt
+
+
+# =========================================================================== loaded model
+class _ExportedModule(nn.Module):
+    """Holds ``ExportedProgram.module()``; ``train``/``eval`` only set the flag.
+
+    An exported program is frozen in the mode it was exported in (eval) and its module
+    refuses ``.eval()``; this wrapper lets code that toggles modes (saliency wrappers)
+    work unchanged.
+    """
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the exported program."""
+        return self.module(x)
+
+    def train(self, mode: bool = True) -> _ExportedModule:
+        """Set the ``training`` flag only (the program is always in eval mode)."""
+        self.training = bool(mode)
+        return self
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """Output of :func:`load_model`; unpacks as ``model, metadata = load_model(path)``.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The network ``(B, C, H, W) -> (B, n_classes)`` in eval mode.
+    metadata : ModelMetadata
+    format : {'torchscript', 'export', 'state_dict', 'pickle'}
+        The file's format (``'pickle'``: a container holding a pickled module, loaded
+        with ``trust=True``).
+    path : pathlib.Path
+    """
+
+    model: nn.Module
+    metadata: ModelMetadata
+    format: str
+    path: pathlib.Path
+
+    def __iter__(self) -> Iterator:
+        """Yield ``model`` then ``metadata``."""
+        return iter((self.model, self.metadata))
+
+
+# =========================================================================== save
+def _probe(model: nn.Module, metadata: ModelMetadata, where: str) -> None:
+    """Run zeros of the expected input shape; the output must be (1, n_classes)."""
+    param = next(iter(model.parameters()), None)
+    kw = {} if param is None else {"dtype": param.dtype, "device": param.device}
+    x = torch.zeros(1, *metadata.input_shape, **kw)
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as exc:  # any failure of the network on its documented input
+        raise ValueError(f"{where}: the network fails on input of shape {tuple(x.shape)} "
+                         f"(channels, image size from the metadata): {exc}") from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, metadata.n_classes):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(f"{where}: the metadata gives n_classes={metadata.n_classes} "
+                         f"{metadata.class_names} but the network outputs {shape} for one "
+                         "image")
+
+
+def _atomic_write(path: pathlib.Path, writer, *, overwrite: bool) -> None:
+    """Call ``writer(tmp_path)`` then move the result to ``path`` in one step."""
+    if path.exists() and not overwrite:
+        raise ValueError(f"{str(path)!r} already exists; pass overwrite=True to replace it")
+    if not path.parent.is_dir():
+        raise ValueError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not "
+                         "exist")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        writer(tmp)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:  # link fails if the path appeared meanwhile: never clobber
+                os.link(tmp, path)
+            except FileExistsError:
+                raise ValueError(f"{str(path)!r} already exists; pass overwrite=True to "
+                                 "replace it") from None
+            except OSError:  # file systems without hard links
+                if path.exists():
+                    raise ValueError(f"{str(path)!r} already exists; pass overwrite=True "
+                                     "to replace it") from None
+                os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _architecture_of(model: nn.Module, metadata: ModelMetadata) -> ModelMetadata:
+    """Fill in the architecture of a registered model if the metadata has none."""
+    from .models import ARCHITECTURES
+
+    name = type(model).__name__
+    if metadata.architecture is None and ARCHITECTURES.get(name) is type(model):
+        return metadata.replace(architecture=name,
+                                architecture_kwargs=model.architecture_kwargs)
+    return metadata
+
+
+def save_model(model: nn.Module, path, *, metadata: ModelMetadata,
+               format: str = "torchscript", overwrite: bool = False) -> pathlib.Path:
+    """Write a network and its metadata to one self-describing file.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Image classifier ``(B, C, H, W) -> (B, n_classes)``. It is saved in eval mode
+        (its mode is restored afterwards). A ``torch.jit.ScriptModule`` is saved as is.
+    path : str or os.PathLike
+        Output file (suggested suffixes: ``.pt`` for TorchScript and state dicts,
+        ``.pt2`` for export).
+    metadata : ModelMetadata
+        Written as JSON inside the file. For a registered architecture without
+        ``metadata.architecture``, the name and arguments are filled in.
+    format : {'torchscript', 'export', 'state_dict'}
+        See the module docstring.
+    overwrite : bool
+        Replace an existing file (atomically). Otherwise an existing ``path`` is an
+        error and is left untouched.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    ValueError
+        Unknown format; ``path`` exists; the network's output does not match the
+        metadata (tried on zeros of ``(1, *metadata.input_shape)``); ``'state_dict'``
+        for an unregistered architecture; the model cannot be scripted, traced or
+        exported.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, torch
+    >>> from saliency2signal import SSQConfig
+    >>> from saliency2signal.imaging import ImagingConfig
+    >>> from saliency2signal.models import ScalogramCNN
+    >>> meta = ModelMetadata(transform=SSQConfig(nv=8), imaging=ImagingConfig(size=(32, 32)),
+    ...                      class_names=["a", "b"], n_times=256)
+    >>> _ = torch.manual_seed(0)
+    >>> net = ScalogramCNN(widths=(4, 8))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     path = save_model(net, pathlib.Path(tmp) / "net.pt", metadata=meta)
+    ...     model, meta2 = load_model(path)
+    >>> meta2 == meta.replace(architecture="ScalogramCNN",
+    ...                       architecture_kwargs=net.architecture_kwargs)
+    True
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(metadata, ModelMetadata):
+        raise TypeError(f"metadata must be a ModelMetadata, got {type(metadata).__name__}")
+    if format not in FORMATS:
+        raise ValueError(f"format={format!r} must be one of {FORMATS}")
+    path = pathlib.Path(os.fspath(path))
+    metadata = _architecture_of(model, metadata)
+    text = metadata.to_json()
+    was_training = model.training
+    model.eval()
+    try:
+        _probe(model, metadata, f"cannot save to {str(path)!r}")
+        if format == "torchscript":
+            scripted = _to_torchscript(model, metadata)
+
+            def writer(tmp):
+                with _quiet_jit():
+                    torch.jit.save(scripted, tmp, _extra_files={METADATA_FILENAME: text})
+        elif format == "export":
+            program = _to_export(model, metadata)
+
+            def writer(tmp):  # via a buffer: torch.export wants files named *.pt2
+                buf = io.BytesIO()
+                torch.export.save(program, buf, extra_files={METADATA_FILENAME: text})
+                pathlib.Path(tmp).write_bytes(buf.getvalue())
+        else:
+            container = _state_dict_container(model, metadata, text)
+
+            def writer(tmp):
+                torch.save(container, tmp)
+
+        _atomic_write(path, writer, overwrite=overwrite)
+    finally:
+        model.train(was_training)
+    return path
+
+
+def _example(metadata: ModelMetadata, model: nn.Module, batch: int) -> torch.Tensor:
+    param = next(iter(model.parameters()), None)
+    kw = {} if param is None else {"dtype": param.dtype, "device": param.device}
+    return torch.zeros(batch, *metadata.input_shape, **kw)
+
+
+def _to_torchscript(model: nn.Module, metadata: ModelMetadata):
+    if isinstance(model, torch.jit.ScriptModule):
+        return model
+    try:
+        with _quiet_jit():
+            return torch.jit.script(model)
+    except Exception as script_error:  # not scriptable: fall back to tracing
+        try:
+            with torch.no_grad(), _quiet_jit():
+                return torch.jit.trace(model, _example(metadata, model, 1))
+        except Exception as exc:
+            raise ValueError(f"cannot convert {type(model).__name__} to TorchScript "
+                             f"(script: {script_error}; trace: {exc}); try "
+                             "format='state_dict' or 'export'") from None
+
+
+def _to_export(model: nn.Module, metadata: ModelMetadata):
+    if isinstance(model, _ExportedModule):
+        model = model.module
+    try:
+        return torch.export.export(model, (_example(metadata, model, 2),),
+                                   dynamic_shapes=({0: torch.export.Dim.DYNAMIC},))
+    except Exception as exc:
+        raise ValueError(f"cannot torch.export {type(model).__name__}: {exc}; try "
+                         "format='torchscript' or 'state_dict'") from None
+
+
+def _state_dict_container(model: nn.Module, metadata: ModelMetadata, text: str) -> dict:
+    from .models import build_model
+
+    if metadata.architecture is None:
+        raise ValueError(f"format='state_dict' needs a registered architecture, but "
+                         f"{type(model).__name__} has none in the metadata; use "
+                         "format='torchscript'")
+    state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+    try:  # the file must load back into the named architecture
+        build_model(metadata.architecture,
+                    **metadata.architecture_kwargs).load_state_dict(state)
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"the weights of {type(model).__name__} do not fit architecture="
+                         f"{metadata.architecture!r} {dict(metadata.architecture_kwargs)}: "
+                         f"{exc}") from None
+    return {"format": _STATE_DICT_TAG, "format_version": _FORMAT_VERSION,
+            "metadata": text, "state_dict": state}
+
+
+# =========================================================================== load
+_REFUSAL = (
+    "refusing to unpickle {path!r}: it holds Python objects other than tensors and plain "
+    "containers ({why}), and unpickling them can run arbitrary code. If you made this "
+    "file, re-save the model with saliency2signal.io.save_model (format='torchscript', "
+    "the default, or 'state_dict'); pass trust=True only for files from a source you "
+    "trust."
+)
+
+
+def _detect(path: pathlib.Path) -> str:
+    """Return 'torchscript', 'export', 'torch_save' or 'legacy' (non-zip pickle)."""
+    if not zipfile.is_zipfile(path):
+        return "legacy"
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+    parts = [n.split("/") for n in names]
+    if any(p[-1] == "archive_format" for p in parts) or any(
+            p[-1] == "serialized_exported_program.json" for p in parts):
+        return "export"
+    if any(len(p) > 2 and p[1] == "code" for p in parts) or any(
+            p[-1] == "constants.pkl" for p in parts):
+        return "torchscript"
+    if any(p[-1] == "data.pkl" for p in parts):
+        return "torch_save"
+    raise ValueError(f"{str(path)!r} is a zip archive but not a TorchScript, torch.export or "
+                     "torch.save file")
+
+
+def _check_export_archive(path: pathlib.Path) -> None:
+    """Refuse export archives that would make ``torch.export.load`` unpickle objects."""
+    from torch.export.pt2_archive import constants as pt2
+
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            base = name.split("/", 1)[-1]
+            if base.endswith("_config.json") and (base.startswith(pt2.WEIGHTS_DIR)
+                                                  or base.startswith(pt2.CONSTANTS_DIR)):
+                config = json.loads(zf.read(name)).get("config", {})
+                for key, entry in config.items():
+                    if entry.get("use_pickle"):
+                        raise ValueError(_REFUSAL.format(path=str(path),
+                                                         why=f"pickled tensor {key!r}"))
+                    pname = str(entry.get("path_name", ""))
+                    if base.startswith(pt2.CONSTANTS_DIR) and not pname.startswith(
+                            pt2.TENSOR_CONSTANT_FILENAME_PREFIX):
+                        raise ValueError(_REFUSAL.format(
+                            path=str(path), why=f"constant {key!r} is an object {pname!r}"))
+            elif name.endswith((".pt", ".pkl")):
+                try:
+                    torch.load(io.BytesIO(zf.read(name)), weights_only=True,
+                               map_location="cpu")
+                except pickle.UnpicklingError as exc:
+                    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    raise ValueError(_REFUSAL.format(
+                        path=str(path), why=f"member {name!r}: {first[:200]}")) from None
+
+
+def _corrupt(path: pathlib.Path, exc: BaseException) -> ValueError:
+    return ValueError(f"cannot read model file {str(path)!r}: {type(exc).__name__}: "
+                      f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}")
+
+
+def _parse_metadata(text, path: pathlib.Path) -> ModelMetadata:
+    if not text:
+        raise ValueError(f"{str(path)!r} has no {METADATA_FILENAME} block: it was not "
+                         "written by saliency2signal.io.save_model")
+    try:
+        return ModelMetadata.from_json(text)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{str(path)!r} has invalid saliency2signal metadata: {exc}") from None
+
+
+def load_model(path, *, trust: bool = False, device: str | torch.device = "cpu",
+               rebuild: bool = False) -> LoadedModel:
+    """Load a model file written by :func:`save_model`, whatever its format.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    trust : bool
+        Allow unpickling arbitrary Python objects. Only for files from a source you
+        trust: unpickling can run any code. Without it, such files raise.
+    device : str or torch.device
+        Where the weights go.
+    rebuild : bool
+        Rebuild the registered architecture (``metadata.architecture``) from
+        :mod:`saliency2signal.models` and copy the file's weights into it. TorchScript
+        modules and exported programs have no hookable submodules; a rebuilt model does,
+        so layer attributions (Grad-CAM on ``model.cam_layer``) work for any format.
+        ``'state_dict'`` files are always rebuilt.
+
+    Returns
+    -------
+    LoadedModel
+        ``model`` (eval mode), ``metadata``, ``format``, ``path``; unpacks as
+        ``model, metadata``.
+
+    Raises
+    ------
+    ValueError
+        Missing, unreadable or corrupt file, or no metadata (naming the path); a file
+        that needs unpickling of Python objects without ``trust=True`` (saying why and
+        what to do); a network that does not match its metadata.
+
+    Notes
+    -----
+    Exported programs come wrapped in a module whose ``train()``/``eval()`` only set
+    the flag: the program itself always runs in eval mode.
+
+    Examples
+    --------
+    See :func:`save_model`.
+    """
+    path = pathlib.Path(os.fspath(path))
+    if not path.is_file():
+        raise ValueError(f"cannot read model file {str(path)!r}: no such file")
+    device = torch.device(device)
+    try:
+        kind = _detect(path)
+    except OSError as exc:
+        raise _corrupt(path, exc) from None
+    if kind == "torchscript":
+        extra = {METADATA_FILENAME: ""}
+        try:
+            with _quiet_jit():
+                model = torch.jit.load(str(path), map_location=device, _extra_files=extra)
+        except Exception as exc:  # the C++ reader raises RuntimeError & co.
+            raise _corrupt(path, exc) from None
+        metadata = _parse_metadata(extra[METADATA_FILENAME], path)
+        fmt = "torchscript"
+    elif kind == "export":
+        if not trust:
+            try:
+                _check_export_archive(path)
+            except (OSError, zipfile.BadZipFile, RuntimeError, KeyError,
+                    json.JSONDecodeError) as exc:
+                raise _corrupt(path, exc) from None
+        extra = {METADATA_FILENAME: ""}
+        try:
+            program = torch.export.load(io.BytesIO(path.read_bytes()), extra_files=extra)
+        except Exception as exc:  # corrupt archive, schema mismatch, ...
+            raise _corrupt(path, exc) from None
+        metadata = _parse_metadata(extra[METADATA_FILENAME], path)
+        model = _ExportedModule(program.module()).to(device)
+        fmt = "export"
+    else:
+        try:
+            obj = torch.load(str(path), map_location=device, weights_only=not trust)
+        except pickle.UnpicklingError as exc:
+            if trust:
+                raise _corrupt(path, exc) from None
+            found = re.search(r"GLOBAL (\S+)", str(exc))
+            why = f"global {found.group(1)}" if found else "see torch.load(weights_only=True)"
+            raise ValueError(_REFUSAL.format(path=str(path), why=why)) from None
+        except Exception as exc:  # truncated zip, bad magic number, ...
+            raise _corrupt(path, exc) from None
+        model, metadata, fmt = _from_container(obj, path, device)
+    if rebuild and fmt != "state_dict":
+        model = _rebuild(model, metadata, path, device)
+    model.eval()
+    _probe(model, metadata, f"{str(path)!r}")
+    return LoadedModel(model=model, metadata=metadata, format=fmt, path=path)
+
+
+def _from_container(obj, path: pathlib.Path, device: torch.device):
+    if not isinstance(obj, dict) or obj.get("format") != _STATE_DICT_TAG:
+        raise ValueError(f"{str(path)!r} is a torch.save file but not a saliency2signal "
+                         "model file (no 'format': 'saliency2signal.state_dict' entry)")
+    version = obj.get("format_version")
+    if not isinstance(version, int) or version > _FORMAT_VERSION:
+        raise ValueError(f"{str(path)!r} has format_version={version!r}; this version of "
+                         f"saliency2signal reads <= {_FORMAT_VERSION}")
+    metadata = _parse_metadata(obj.get("metadata"), path)
+    if isinstance(obj.get("module"), nn.Module):  # only reachable with trust=True
+        return obj["module"].to(device), metadata, "pickle"
+    state = obj.get("state_dict")
+    if not isinstance(state, dict):
+        raise ValueError(f"{str(path)!r} has no 'state_dict' entry")
+    return _build_with(state, metadata, path, device), metadata, "state_dict"
+
+
+def _build_with(state: dict, metadata: ModelMetadata, path: pathlib.Path,
+                device: torch.device) -> nn.Module:
+    from .models import build_model
+
+    if metadata.architecture is None:
+        raise ValueError(f"{str(path)!r}: the metadata names no architecture to rebuild")
+    model = build_model(metadata.architecture, **metadata.architecture_kwargs)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise ValueError(f"{str(path)!r}: the weights do not fit architecture="
+                         f"{metadata.architecture!r}: {exc}") from None
+    return model.to(device)
+
+
+def _rebuild(model: nn.Module, metadata: ModelMetadata, path: pathlib.Path,
+             device: torch.device) -> nn.Module:
+    inner = model.module if isinstance(model, _ExportedModule) else model
+    state = {k: v.detach() for k, v in inner.state_dict().items()}
+    return _build_with(state, metadata, path, device)
