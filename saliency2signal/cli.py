@@ -8,6 +8,7 @@ input.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -98,6 +99,70 @@ def _cmd_transform(args) -> int:
     return 0
 
 
+def _atomic_save_npy(path: Path, inputs: list[Path], array: np.ndarray) -> None:
+    path = path.resolve()
+    if any(path == p.resolve() for p in inputs):
+        raise CLIError(f"{path}: refusing to overwrite an input file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, array, allow_pickle=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_config(path: Path):
+    from .transform import SSQConfig
+
+    if not path.is_file():
+        raise CLIError(f"{path}: no such file")
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise CLIError(f"{path}: cannot read ({exc})") from None
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CLIError(f"{path}: not JSON ({exc})") from None
+    if isinstance(d, dict) and "config" in d and "n_freqs" in d:  # a geometry sidecar
+        d = d["config"]
+        if d is None:
+            raise CLIError(f"{path}: the geometry records no transform configuration")
+    if not isinstance(d, dict):
+        raise CLIError(f"{path}: expected an SSQConfig JSON object")
+    return SSQConfig.from_dict(d)
+
+
+def _cmd_reconstruct(args) -> int:
+    from . import phase
+
+    data = Path(args.data)
+    if not data.is_file():
+        raise CLIError(f"{data}: no such file")
+    config = _read_config(Path(args.config)) if args.config else None
+    opts = dict(method=args.method, n_iter=args.iters, rng=args.seed)
+    inputs = [data] + ([Path(args.config)] if args.config else [])
+    if data.suffix.lower() == ".png":
+        res = phase.reconstruct_from_png(data, config=config, n=args.n,
+                                         dynamic_range=args.dynamic_range, **opts)
+    else:
+        if config is None:
+            raise CLIError(f"{data}: magnitudes need --config CONFIG.json (an SSQConfig)")
+        mags = _load_signals(data)
+        if args.n is not None and mags.shape[-1] != args.n:
+            raise CLIError(f"{data}: has {mags.shape[-1]} time columns but --n {args.n}")
+        res = phase.retrieve_phase(mags, config, **opts)
+    out = Path(args.out)
+    _atomic_save_npy(out, inputs, res.x.numpy())
+    sc = np.atleast_1d(res.sc_db)
+    print(f"wrote {out}: x {tuple(res.x.shape)}, {res.method} {res.n_iter} iterations, "
+          f"SC {sc.max():.1f} dB (worst), {res.time_s:.2f} s")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -124,6 +189,21 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--beta", type=float, default=60.0, help="GMW beta")
     t.add_argument("--float64", action="store_true", help="compute in float64")
     t.set_defaults(func=_cmd_transform)
+
+    r = sub.add_parser("reconstruct",
+                       help="a signal from magnitude-only scalograms (phase retrieval)")
+    r.add_argument("data", help="|W| as .npy/.npz (F, N) or (B, F, N), or a scalogram .png "
+                   "from export_scalogram_png (geometry sidecar beside it)")
+    r.add_argument("--config", help="SSQConfig JSON (or a geometry sidecar); default for a "
+                   "PNG: the configuration recorded in its geometry")
+    r.add_argument("--n", type=int, help="signal length (default: the number of columns)")
+    r.add_argument("--out", required=True, help="output .npy of the signal(s)")
+    r.add_argument("--method", default="fgla", choices=["fgla", "gla", "lbfgs", "adam", "sgd"])
+    r.add_argument("--iters", type=int, default=100, help="iterations (default 100)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the random start")
+    r.add_argument("--dynamic-range", type=float, default=60.0,
+                   help="dB range of a log-scale PNG (default 60)")
+    r.set_defaults(func=_cmd_reconstruct)
     return p
 
 

@@ -1,0 +1,312 @@
+"""Phase retrieval from magnitude-only scalograms: ambiguities, convergence, images, CLI.
+
+Thresholds (fixed seeds) follow the issue: an analytic Morlet bank with nv = 16 and
+periodic boundaries (``padtype=None``), N = 2048, and the Coffee length N = 286.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from saliency2signal import SSQConfig, cwt
+from saliency2signal._drawing import export_scalogram_png
+from saliency2signal.cli import main
+from saliency2signal.phase import (
+    PhaseRetrievalResult,
+    hilbert_rotate,
+    magnitudes_from_png,
+    phase_aligned_snr,
+    reconstruct_from_png,
+    retrieve_phase,
+    snr,
+    spectral_convergence,
+)
+
+MORLET = SSQConfig(wavelet="morlet", nv=16, padtype=None)
+#: short Morlet for spectra: better time localisation ties each peak's phase down
+SPECTRUM_CFG = SSQConfig(wavelet="morlet", mu=4.0, nv=16, padtype=None, lowpass_row=True)
+COFFEE = Path(__file__).resolve().parents[1] / "data" / "coffee.npz"
+
+
+def chirp(n):
+    t = np.arange(n)
+    return np.cos(2 * np.pi * (0.01 * t + 0.15 * t**2 / (2 * n)))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Iterative loops of small FFTs run fastest (and fairest on shared CPUs) on one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def chirp2048():
+    x = chirp(2048)
+    return x, cwt(x, MORLET).Wx.abs()
+
+
+# ---------------------------------------------------------------- ambiguities
+@pytest.mark.parametrize("wavelet", ["morlet", "gmw"])
+@pytest.mark.parametrize("theta", [np.pi, 0.7, -2.0])
+def test_magnitude_invariant_under_hilbert_rotation(wavelet, theta):
+    """The ambiguity: cos(t) x - sin(t) H{x} has the same |W| (sign flip: t = pi)."""
+    x = chirp(1024) * np.hanning(1024)  # no Nyquist content (H{x} drops that bin)
+    cfg = SSQConfig(wavelet=wavelet, nv=16, padtype=None)
+    a = cwt(x, cfg).Wx.abs()
+    y = hilbert_rotate(x, theta)
+    b = cwt(y, cfg).Wx.abs()
+    torch.testing.assert_close(b, a, rtol=0, atol=1e-8 * float(a.max()))
+    assert snr(y, x) < 10  # a different signal ...
+    assert phase_aligned_snr(y, x) > 100  # ... identical up to the rotation
+
+
+def test_mean_is_invisible_without_lowpass():
+    x = chirp(512)
+    a = cwt(x, MORLET).Wx.abs()
+    b = cwt(x + 3.0, MORLET).Wx.abs()
+    torch.testing.assert_close(a, b, rtol=0, atol=1e-9)
+    assert phase_aligned_snr(x + 3.0, x) > 200
+    assert snr(x + 3.0, x) < 0
+
+
+def test_snr_and_aligned_snr_batched(rng):
+    x = rng.standard_normal((3, 256))
+    y = x + 0.1 * rng.standard_normal((3, 256))
+    s = snr(y, x)
+    assert s.shape == (3,)
+    np.testing.assert_allclose(s[1], snr(y[1], x[1]))
+    assert np.all(phase_aligned_snr(y, x) > 15)
+
+
+# ---------------------------------------------------------------- whole scalogram
+def test_fast_griffin_lim_chirp_sc_within_100_iterations(chirp2048):
+    x, S = chirp2048
+    res = retrieve_phase(S, MORLET, n_iter=100, rng=0)
+    assert isinstance(res, PhaseRetrievalResult)
+    assert res.method == "fgla" and res.n_iter == 100 and res.n_evals == 101
+    assert res.sc_history.shape == (100,)
+    assert float(res.sc_db) < -25
+    assert res.sc_db == pytest.approx(res.sc_history[-1])
+    np.testing.assert_allclose(res.sc_db, spectral_convergence(res.x, S, MORLET))
+    assert res.time_s > 0
+
+
+def test_icwt_projection_stalls_where_the_dual_converges(chirp2048):
+    """Why the default projection is the dual frame: icwt is an oblique projection."""
+    x, S = chirp2048
+    res = retrieve_phase(S, MORLET, n_iter=100, rng=0, projection="icwt")
+    assert -25 < float(res.sc_db) < -10
+
+
+@pytest.mark.parametrize("n, n_iter", [(512, 300)])
+def test_fast_griffin_lim_phase_aligned_snr_short(n, n_iter):
+    x = chirp(n)
+    res = retrieve_phase(cwt(x, MORLET).Wx.abs(), MORLET, n_iter=n_iter, rng=1)
+    assert phase_aligned_snr(res.x, x) >= 20
+
+
+@pytest.mark.slow
+def test_fast_griffin_lim_phase_aligned_snr_2048_within_2000(chirp2048):
+    x, S = chirp2048
+    res = retrieve_phase(S, MORLET, n_iter=2000, rng=0)
+    assert phase_aligned_snr(res.x, x) >= 20
+
+
+@pytest.mark.parametrize("method", ["gla", "lbfgs", "adam", "sgd"])
+def test_every_method_lowers_sc(method):
+    x = chirp(256)
+    S = cwt(x, MORLET).Wx.abs()
+    start = float(spectral_convergence(retrieve_phase(S, MORLET, n_iter=1, rng=0,
+                                                      method="adam", lr=1e-9).x, S, MORLET))
+    res = retrieve_phase(S, MORLET, method=method, n_iter=40, rng=0)
+    assert float(res.sc_db) < start - 3
+    assert res.n_evals >= 1 and len(res.sc_history) >= 1
+
+
+def test_batched_equals_one_by_one():
+    x = np.stack([chirp(256), np.cos(0.4 * np.arange(256))])
+    S = cwt(x, MORLET).Wx.abs()
+    init = np.random.default_rng(3).standard_normal(x.shape)
+    both = retrieve_phase(S, MORLET, n_iter=20, init=init)
+    one = retrieve_phase(S[1], MORLET, n_iter=20, init=init[1])
+    assert both.x.shape == (2, 256) and both.sc_db.shape == (2,)
+    assert both.sc_history.shape == (20, 2)
+    torch.testing.assert_close(both.x[1], one.x, rtol=1e-9, atol=1e-9)
+
+
+def test_seeded_start_is_reproducible_and_float32_stays_float32():
+    x = chirp(256).astype(np.float32)
+    S = cwt(x, MORLET).Wx.abs()
+    a = retrieve_phase(S, MORLET, n_iter=5, rng=7)
+    b = retrieve_phase(S, MORLET, n_iter=5, rng=np.random.default_rng(7))
+    torch.testing.assert_close(a.x, b.x)
+    assert a.x.dtype == torch.float32 and a.Wx.dtype == torch.complex64
+
+
+def test_zeros_in_zeros_out():
+    S = torch.zeros(MORLET.n_freqs(128), 128, dtype=torch.float64)
+    res = retrieve_phase(S, MORLET, n_iter=3, init=np.zeros(128))
+    assert torch.count_nonzero(res.x) == 0
+
+
+# ---------------------------------------------------------------- masked
+def test_masked_lbfgs_sc_inside_mask(chirp2048):
+    x, S = chirp2048
+    mask = torch.zeros_like(S, dtype=torch.bool)
+    mask[:, 600:1400] = True
+    strong = S.gt(0.05 * S.max())
+    mask &= strong
+    res = retrieve_phase(S * mask, MORLET, method="lbfgs", n_iter=100, mask=mask, rng=0)
+    assert res.n_evals <= 100
+    assert float(res.sc_db) < -35
+    np.testing.assert_allclose(res.sc_db, spectral_convergence(res.x, S, MORLET, mask=mask))
+
+
+def test_masked_start_from_whole_scalogram_result():
+    x = chirp(512)
+    S = cwt(x, MORLET).Wx.abs()
+    mask = torch.zeros_like(S, dtype=torch.bool)
+    mask[:, 100:400] = True
+    first = retrieve_phase(S * mask, MORLET, n_iter=30, rng=0)
+    res = retrieve_phase(S, MORLET, method="lbfgs", n_iter=30, mask=mask, init=first)
+    assert float(res.sc_db) < float(spectral_convergence(first.x, S, MORLET, mask=mask))
+
+
+# ---------------------------------------------------------------- spectra
+def test_coffee_spectrum_lowpass_and_nonnegativity_plain_snr():
+    with np.load(COFFEE) as d:
+        x = d["X_train"][0].astype(np.float64)
+    x = x - x.min()  # an absorbance-like, non-negative spectrum (286 points)
+    res_w = cwt(x, SPECTRUM_CFG)
+    S = res_w.Wx.abs()
+    res = retrieve_phase(S, SPECTRUM_CFG, n_iter=100, rng=0, nonnegative=True)
+    assert bool((res.x >= 0).all())
+    assert snr(res.x, x) > 20  # unaligned: no sign, rotation or mean left
+    plain = dataclasses.replace(SPECTRUM_CFG, lowpass_row=False)
+    known = retrieve_phase(S[1:], plain, n_iter=100, rng=0, nonnegative=True,
+                           lowpass=res_w.lowpass)
+    assert known.config.lowpass_row and known.Wx.shape == S.shape
+    assert snr(known.x, x) > 20
+
+
+# ---------------------------------------------------------------- images
+@pytest.mark.parametrize("scale", ["linear", "log"])
+def test_png_roundtrip_then_reconstruct(tmp_path, scale):
+    x = chirp(512)
+    W = cwt(x, MORLET).Wx
+    png = tmp_path / "s.png"
+    export_scalogram_png(W, png, config=MORLET, scale=scale)
+    peak = float(W.abs().max())
+    S = magnitudes_from_png(png, peak=peak)
+    assert S.shape == tuple(W.shape)
+    err = np.linalg.norm(S - W.abs().numpy()) / np.linalg.norm(W.abs().numpy())
+    assert err < (0.01 if scale == "linear" else 0.05)
+    res = reconstruct_from_png(png, peak=peak, n_iter=300, rng=1)
+    assert phase_aligned_snr(res.x, x) > 10
+    assert magnitudes_from_png(png, n=300).shape == (W.shape[0], 300)
+
+
+def test_png_without_config_needs_one(tmp_path):
+    png = tmp_path / "s.png"
+    export_scalogram_png(cwt(chirp(256), MORLET).Wx, png)
+    with pytest.raises(ValueError, match="config"):
+        reconstruct_from_png(png)
+    assert reconstruct_from_png(png, config=MORLET, n_iter=2, rng=0).x.shape == (256,)
+
+
+# ---------------------------------------------------------------- errors
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"method": "newton"}, ValueError, "method='newton'"),
+        ({"projection": "x"}, ValueError, "projection='x'"),
+        ({"alpha": 1.0}, ValueError, "alpha=1.0"),
+        ({"n_iter": 0}, ValueError, "n_iter"),
+        ({"init": np.zeros(10)}, ValueError, "init has shape"),
+        ({"init": "ones"}, ValueError, "init='ones'"),
+        ({"lowpass": np.zeros(10)}, ValueError, "lowpass has shape"),
+        ({"nonnegative": 1}, TypeError, "nonnegative=1"),
+    ],
+)
+def test_bad_arguments(kwargs, exc, match):
+    S = cwt(chirp(128), MORLET).Wx.abs()
+    with pytest.raises(exc, match=match):
+        retrieve_phase(S, MORLET, **kwargs)
+
+
+def test_bad_magnitudes_and_config():
+    S = cwt(chirp(128), MORLET).Wx.abs()
+    with pytest.raises(ValueError, match="rows but config"):
+        retrieve_phase(S[1:], MORLET)
+    with pytest.raises(ValueError, match="negative"):
+        retrieve_phase(-S, MORLET)
+    with pytest.raises(TypeError, match="SSQConfig"):
+        retrieve_phase(S, {"nv": 16})
+    with pytest.raises(ValueError, match="does not broadcast"):
+        retrieve_phase(S, MORLET, mask=np.ones((3, 5), dtype=bool))
+
+
+# ---------------------------------------------------------------- CLI
+def test_cli_reconstruct_from_npy(tmp_path, capsys):
+    x = chirp(256)
+    mags = tmp_path / "mags.npy"
+    np.save(mags, cwt(x, MORLET).Wx.abs().numpy())
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(MORLET.to_json())
+    out = tmp_path / "o" / "x.npy"
+    argv = ["reconstruct", str(mags), "--config", str(cfg), "--n", "256", "--out", str(out),
+            "--iters", "60", "--seed", "1"]
+    assert main(argv) == 0
+    y = np.load(out)
+    ref = retrieve_phase(np.load(mags), MORLET, n_iter=60, rng=1).x.numpy()
+    np.testing.assert_allclose(y, ref)
+    assert "wrote" in capsys.readouterr().out
+    assert [p.name for p in out.parent.iterdir()] == ["x.npy"]
+
+
+def test_cli_reconstruct_from_png_with_sidecar(tmp_path):
+    png = tmp_path / "s.png"
+    export_scalogram_png(cwt(chirp(256), MORLET).Wx, png, config=MORLET)
+    out = tmp_path / "x.npy"
+    assert main(["reconstruct", str(png), "--out", str(out), "--iters", "5"]) == 0
+    assert np.load(out).shape == (256,)
+    sidecar = json.loads(png.with_suffix(".json").read_text())
+    assert SSQConfig.from_dict(sidecar["config"]) == MORLET
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "--config"),
+        (["--config", "nope.json"], "no such file"),
+        (["--method", "lbfgs", "--n", "99", "--config", "CFG"], "--n 99"),
+    ],
+)
+def test_cli_reconstruct_errors_one_line(tmp_path, capsys, extra, message):
+    mags = tmp_path / "mags.npy"
+    np.save(mags, cwt(chirp(128), MORLET).Wx.abs().numpy())
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(MORLET.to_json())
+    extra = [str(cfg) if e == "CFG" else e for e in extra]
+    out = tmp_path / "x.npy"
+    assert main(["reconstruct", str(mags), "--out", str(out), *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err
+    assert not out.exists()
+
+
+def test_cli_reconstruct_refuses_to_overwrite_input(tmp_path, capsys):
+    mags = tmp_path / "mags.npy"
+    np.save(mags, cwt(chirp(128), MORLET).Wx.abs().numpy())
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(MORLET.to_json())
+    assert main(["reconstruct", str(mags), "--config", str(cfg), "--out", str(mags),
+                 "--iters", "2"]) == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
