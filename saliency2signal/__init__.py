@@ -5,7 +5,9 @@ The numeric API is re-exported here; importing the package never imports matplot
 
 from __future__ import annotations
 
-from . import inverse, mask
+from . import artefacts, imaging, inverse, io, mask, models, phase, ridges, saliency
+from .artefacts import advise_wavelet, detect_interference, flag_regions
+from .imaging import ImagingConfig, pull_back, to_image
 from .inverse import (
     ConsistentInverse,
     RegionDecomposition,
@@ -14,7 +16,11 @@ from .inverse import (
     decompose_regions,
     inconsistency,
 )
+from .io import load_model, save_model
 from .mask import AttributionMask, Region, attribution_mask, ridge_band
+from .phase import retrieve_phase
+from .ridges import extract_ridges
+from .saliency import attribute, time_gradient
 from .transform import (
     MIN_LENGTH,
     SSQCWT,
@@ -34,6 +40,25 @@ from .transform import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ImagingConfig",
+    "advise_wavelet",
+    "artefacts",
+    "attribute",
+    "detect_interference",
+    "extract_ridges",
+    "flag_regions",
+    "imaging",
+    "io",
+    "load_model",
+    "models",
+    "phase",
+    "pull_back",
+    "retrieve_phase",
+    "ridges",
+    "saliency",
+    "save_model",
+    "time_gradient",
+    "to_image",
     "AttributionMask",
     "ConsistentInverse",
     "Region",

@@ -163,6 +163,75 @@ def _cmd_reconstruct(args) -> int:
     return 0
 
 
+def _load_labels(data: Path, args) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Signals, integer labels and class names for ``train``."""
+    if data.suffix.lower() == ".npz":
+        with np.load(data, allow_pickle=False) as z:
+            keys = list(z.keys())
+            xk = args.key or next((k for k in ("x", "X", "X_train") if k in keys), None)
+            yk = args.label_key or next((k for k in ("y", "Y", "y_train") if k in keys), None)
+            if xk not in keys or (args.labels is None and yk not in keys):
+                raise CLIError(f"{data}: pass --key/--label-key (arrays: {', '.join(keys)})")
+            x = z[xk]
+            y = z[yk] if args.labels is None else None
+            names = [str(v) for v in z["class_names"]] if "class_names" in keys else None
+    else:
+        x, y, names = _load_signals(data), None, None
+    if args.labels is not None:
+        y = _load_signals(Path(args.labels))
+    if y is None:
+        raise CLIError(f"{data}: no labels; pass --labels FILE")
+    y = np.asarray(y)
+    if y.ndim != 1 or not np.all(np.equal(np.mod(y, 1), 0)):
+        raise CLIError(f"labels must be a 1-D array of integers, got shape {y.shape}")
+    y = y.astype(np.int64)
+    if args.class_names:
+        names = [c.strip() for c in args.class_names.split(",")]
+    if names is None:
+        names = [f"class {k}" for k in range(int(y.max()) + 1)]
+    return np.asarray(x, dtype=np.float64), y, names
+
+
+def _cmd_train(args) -> int:
+    from .imaging import ImagingConfig
+    from .io import save_model
+    from .models import train_classifier
+
+    data = Path(args.data)
+    x, y, names = _load_labels(data, args)
+    out = Path(args.out)
+    if out.resolve() == data.resolve():
+        raise CLIError(f"{out}: refusing to overwrite an input file")
+    cfg = _config_from_args(args)
+    imaging = ImagingConfig(scale=args.scale, size=(args.size, args.size))
+
+    def progress(stats) -> None:  # one line per epoch, redrawn in place on a terminal
+        end = "\n" if stats.epoch == args.epochs or not sys.stderr.isatty() else "\r"
+        bar = "#" * int(20 * stats.epoch / args.epochs)
+        print(f"[{bar:<20}] epoch {stats.epoch}/{args.epochs} loss {stats.train_loss:.3f} "
+              f"train acc {stats.train_accuracy:.3f} val acc {stats.val_accuracy:.3f}",
+              end=end, file=sys.stderr, flush=True)
+
+    trained = train_classifier(
+        x, y, transform_config=cfg, imaging_config=imaging, class_names=names,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+        val_fraction=args.val_fraction, progress=progress,
+    )
+    save_model(trained.model, out, metadata=trained.metadata, format=args.format)
+    last = trained.history[-1]
+    print(f"wrote {out}: {len(names)} classes, train acc {last.train_accuracy:.3f}, "
+          f"val acc {last.val_accuracy:.3f}")
+    return 0
+
+
+def _cmd_info(args) -> int:
+    from .io import load_model
+
+    loaded = load_model(args.model, trust=args.trust)
+    print(json.dumps(json.loads(loaded.metadata.to_json()), indent=2, sort_keys=True))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -204,6 +273,41 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--dynamic-range", type=float, default=60.0,
                    help="dB range of a log-scale PNG (default 60)")
     r.set_defaults(func=_cmd_reconstruct)
+
+    tr = sub.add_parser("train", help="train the bundled CNN on labelled signals, reproducibly")
+    tr.add_argument("data", help=".npz with signals and labels (x/y or X_train/y_train; "
+                    "class_names if present), or .npy/.csv signals with --labels")
+    tr.add_argument("--out", required=True, help="output model file (self-describing)")
+    tr.add_argument("--key", help="signals array in an .npz")
+    tr.add_argument("--label-key", help="labels array in an .npz")
+    tr.add_argument("--labels", help="labels file (.npy/.csv), one integer per signal")
+    tr.add_argument("--class-names", help="comma-separated names in label order")
+    tr.add_argument("--size", type=int, default=64, help="image height = width (default 64)")
+    tr.add_argument("--scale", default="log1p", choices=["linear", "log1p", "db"])
+    tr.add_argument("--epochs", type=int, default=20)
+    tr.add_argument("--batch-size", type=int, default=16)
+    tr.add_argument("--lr", type=float, default=1e-3)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--val-fraction", type=float, default=0.2)
+    tr.add_argument("--format", default="torchscript",
+                    choices=["torchscript", "export", "state_dict"])
+    for name, kw in (("--wavelet", dict(choices=["gmw", "morlet"], default="gmw")),
+                     ("--nv", dict(type=int, default=32)),
+                     ("--scaletype", dict(default="log-piecewise")),
+                     ("--fs", dict(type=float, default=1.0)),
+                     ("--padtype", dict(default="reflect")),
+                     ("--mu", dict(type=float, default=13.4)),
+                     ("--gamma", dict(type=float, default=3.0)),
+                     ("--beta", dict(type=float, default=60.0))):
+        tr.add_argument(name, **kw)
+    tr.add_argument("--float64", action="store_true", help="transform in float64")
+    tr.set_defaults(func=_cmd_train)
+
+    info = sub.add_parser("info", help="show the configuration embedded in a model file")
+    info.add_argument("model")
+    info.add_argument("--trust", action="store_true",
+                      help="allow unpickling (only for files you trust: it can run code)")
+    info.set_defaults(func=_cmd_info)
     return p
 
 

@@ -71,3 +71,41 @@ def test_csv_input(tmp_path, rng):
     with np.load(tmp_path / "x_ssq.npz") as d:
         assert d["Tx"].shape == (SSQConfig().n_freqs(200), 200)  # one row -> one signal
         assert json.loads(str(d["config"]))["dtype"] == "float64"
+
+
+def _peaks(rng, n_per_class=12, n=128):
+    t = np.arange(n)
+    x, y = [], []
+    for label, centre in enumerate((40, 90)):
+        for _ in range(n_per_class):
+            x.append(np.exp(-0.5 * ((t - centre) / 3) ** 2) + 0.05 * rng.standard_normal(n))
+            y.append(label)
+    return np.array(x), np.array(y)
+
+
+def test_train_then_info(tmp_path, rng, capsys):
+    x, y = _peaks(rng)
+    data = tmp_path / "d.npz"
+    np.savez(data, x=x, y=y, class_names=np.array(["left", "right"]))
+    model = tmp_path / "m.pt"
+    assert main(["train", str(data), "--out", str(model), "--epochs", "2", "--size", "16",
+                 "--nv", "8"]) == 0
+    captured = capsys.readouterr()
+    assert "epoch 2/2" in captured.err and "wrote" in captured.out
+    assert main(["info", str(model)]) == 0
+    meta = json.loads(capsys.readouterr().out)
+    assert meta["class_names"] == ["left", "right"]
+    assert SSQConfig.from_dict(meta["transform"]).nv == 8
+
+
+def test_train_needs_labels_and_info_refuses_junk(tmp_path, rng, capsys):
+    x, _ = _peaks(rng)
+    data = tmp_path / "x.npy"
+    np.save(data, x)
+    assert main(["train", str(data), "--out", str(tmp_path / "m.pt")]) == 2
+    assert "no labels" in capsys.readouterr().err
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a model")
+    assert main(["info", str(junk)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
