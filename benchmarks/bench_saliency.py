@@ -44,8 +44,13 @@ from saliency2signal.imaging import ImagingConfig, to_image
 from saliency2signal.saliency import attribute
 
 
-def make_cnn(seed: int = 0) -> torch.nn.Module:
+def make_cnn(seed: int = 0, kind: str = "bundled") -> torch.nn.Module:
+    """The package's ScalogramCNN (default) or a tiny 3-conv network."""
     torch.manual_seed(seed)
+    if kind == "bundled":
+        from saliency2signal.models import ScalogramCNN
+
+        return ScalogramCNN(in_channels=1, n_classes=4).eval()
     return torch.nn.Sequential(OrderedDict(
         conv1=torch.nn.Conv2d(1, 8, 3, padding=1), relu1=torch.nn.ReLU(),
         pool1=torch.nn.MaxPool2d(2),
@@ -84,7 +89,7 @@ def run_case(args, n: int, nv: int) -> dict:
     tcfg = SSQConfig(nv=nv)
     icfg = ImagingConfig(scale="log1p", gain=20.0, normalize="none",
                          size=(args.size, args.size))
-    model = make_cnn()
+    model = make_cnn(kind=args.model)
     n_freqs = tcfg.n_freqs(n)
 
     with torch.no_grad():
@@ -137,6 +142,8 @@ def main(argv=None) -> dict:
     p.add_argument("--size", type=int, default=128, help="image height = width")
     p.add_argument("--internal-batch-size", type=int, default=128)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--model", default="bundled", choices=["bundled", "tiny"],
+                   help="the package's ScalogramCNN (default) or a tiny 3-conv network")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = p.parse_args(argv)
 
