@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from . import artefacts, imaging, inverse, io, mask, models, phase, ridges, saliency
 from .artefacts import advise_wavelet, detect_interference, flag_regions
+from .explain import Explanation, explain
 from .imaging import ImagingConfig, pull_back, to_image
 from .inverse import (
     ConsistentInverse,
@@ -40,6 +41,8 @@ from .transform import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Explanation",
+    "explain",
     "ImagingConfig",
     "advise_wavelet",
     "artefacts",

@@ -224,6 +224,79 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _progress_bar(label: str):
+    """Return a one-line progress display on stderr (redrawn in place on a terminal)."""
+    tty = sys.stderr.isatty()
+
+    def show(done: int, total: int) -> None:
+        if total <= 3:  # a few samples: no bar
+            return
+        if not tty and done not in (total,) and done % max(1, total // 10):
+            return
+        bar = "#" * int(20 * done / max(total, 1))
+        print(f"{label} [{bar:<20}] {done}/{total}", end="\r" if tty and done < total
+              else "\n", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _cmd_explain(args) -> int:
+    from .explain import explain
+    from .io import load_model
+
+    model_path, data = Path(args.model), Path(args.data)
+    if not model_path.is_file():
+        raise CLIError(f"{model_path}: no such file")
+    out = Path(args.out) if args.out else data.with_name(data.stem + "_explained")
+    for inp in (model_path, data):
+        if out.resolve() == inp.resolve() or inp.resolve().is_relative_to(out.resolve()):
+            raise CLIError(f"{out}: refusing to write over an input")
+    if out.exists() and not args.overwrite:
+        raise CLIError(f"{out}: output folder exists (pass --overwrite to replace it)")
+    x = _load_signals(data, args.key)
+    if x.ndim not in (1, 2):
+        raise CLIError(f"{data}: expected signals of shape (N,) or (B, N), got {x.shape}")
+    labels = axis = None
+    if args.labels:
+        labels = _load_signals(Path(args.labels))
+        n_sig = 1 if x.ndim == 1 else x.shape[0]
+        if labels.ndim != 1 or labels.shape[0] != n_sig:
+            raise CLIError(f"{args.labels}: {labels.shape[0] if labels.ndim else 0} labels "
+                           f"for {n_sig} signals")
+        labels = labels.astype(np.int64)
+    elif data.suffix.lower() == ".npz" and args.target == "label":
+        with np.load(data, allow_pickle=False) as z:
+            key = next((k for k in ("y", "y_test", "y_train") if k in z), None)
+            labels = None if key is None else z[key].astype(np.int64)
+    if args.axis:
+        axis = _load_signals(Path(args.axis))
+    elif data.suffix.lower() == ".npz":
+        with np.load(data, allow_pickle=False) as z:
+            axis = z.get("axis")
+    try:
+        loaded = load_model(model_path, device=args.device)
+    except FileNotFoundError:
+        raise CLIError(f"{model_path}: no such file") from None
+    target = args.target
+    if target not in ("predicted", "label"):
+        try:
+            target = int(target)
+        except ValueError:
+            raise CLIError(f"--target={target!r} must be predicted, label or a class "
+                           "index") from None
+    ex = explain(
+        loaded.model, x, metadata=loaded.metadata, method=args.method, target=target,
+        labels=labels, axis=axis, keep_mass=args.keep_mass, max_regions=args.max_regions,
+        batch_size=args.batch_size, device=args.device,
+        progress=_progress_bar("explaining"),
+    )
+    path = ex.save(out, figures=not args.no_figures, overwrite=args.overwrite)
+    n = len(ex.predictions)
+    print(f"wrote {path}: {n} signal(s), report.json, components.npz"
+          f"{'' if args.no_figures else ', figures, index.html'}")
+    return 0
+
+
 def _cmd_info(args) -> int:
     from .io import load_model
 
@@ -302,6 +375,27 @@ def _parser() -> argparse.ArgumentParser:
         tr.add_argument(name, **kw)
     tr.add_argument("--float64", action="store_true", help="transform in float64")
     tr.set_defaults(func=_cmd_train)
+
+    ex = sub.add_parser("explain", help="which parts of each signal made the model decide")
+    ex.add_argument("model", help="a model file written by `saliency2signal train` / save_model")
+    ex.add_argument("data", help=".npy (N,) or (B, N), .npz (x / X_test / the first array; "
+                    "axis and labels are read from it when present), or .csv")
+    ex.add_argument("--out", help="new output folder (default: DATA_explained)")
+    ex.add_argument("--key", help="signals array in an .npz")
+    ex.add_argument("--method", default="integrated_gradients",
+                    help="integrated_gradients | saliency | input_x_gradient | gradient_shap "
+                    "| deeplift | occlusion | layer_gradcam | guided_gradcam ...")
+    ex.add_argument("--target", default="predicted", help="predicted | label | INDEX")
+    ex.add_argument("--labels", help="labels file (.npy/.csv), one integer per signal")
+    ex.add_argument("--axis", help="x-axis values (.npy/.csv), e.g. wavenumbers")
+    ex.add_argument("--keep-mass", type=float, default=0.8,
+                    help="fraction of the positive attribution mass kept (default 0.8)")
+    ex.add_argument("--max-regions", type=int, default=5)
+    ex.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ex.add_argument("--batch-size", type=int, default=16)
+    ex.add_argument("--no-figures", action="store_true", help="report and arrays only")
+    ex.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    ex.set_defaults(func=_cmd_explain)
 
     info = sub.add_parser("info", help="show the configuration embedded in a model file")
     info.add_argument("model")

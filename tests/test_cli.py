@@ -109,3 +109,41 @@ def test_train_needs_labels_and_info_refuses_junk(tmp_path, rng, capsys):
     assert main(["info", str(junk)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_explain_end_to_end_and_refusals(tmp_path, rng, capsys):
+    x, y = _peaks(rng, n_per_class=10)
+    data = tmp_path / "d.npz"
+    np.savez(data, x=x, y=y, class_names=np.array(["left", "right"]))
+    model = tmp_path / "m.pt"
+    assert main(["train", str(data), "--out", str(model), "--epochs", "2", "--size", "16",
+                 "--nv", "8"]) == 0
+    out = tmp_path / "report"
+    assert main(["explain", str(model), str(data), "--out", str(out), "--max-regions", "2",
+                 "--no-figures"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert len(report["samples"]) == len(x)
+    with np.load(out / "components.npz", allow_pickle=False) as z:
+        assert z["components"].shape[0] == len(x)
+    capsys.readouterr()
+    # an existing folder is refused, and nothing is touched
+    before = sorted(p.name for p in out.iterdir())
+    assert main(["explain", str(model), str(data), "--out", str(out)]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == before
+    # wrong length for the model: one line, no folder
+    short = tmp_path / "short.npy"
+    np.save(short, x[:, :100])
+    bad_out = tmp_path / "bad"
+    assert main(["explain", str(model), str(short), "--out", str(bad_out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and not bad_out.exists()
+    # 3-D data, and a model file that is not a model
+    cube = tmp_path / "cube.npy"
+    np.save(cube, np.zeros((2, 2, 128)))
+    assert main(["explain", str(model), str(cube), "--out", str(bad_out)]) == 2
+    assert "shape" in capsys.readouterr().err
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"nope")
+    assert main(["explain", str(junk), str(data), "--out", str(bad_out)]) == 2
+    assert not bad_out.exists()

@@ -1,0 +1,273 @@
+"""Tests of saliency2signal.explain: regions, components, deletion and the report folder."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from saliency2signal import SSQConfig
+from saliency2signal.explain import SCHEMA, Explanation, explain
+from saliency2signal.imaging import ImagingConfig
+from saliency2signal.io import ModelMetadata
+
+N = 256
+CENTER, SIGMA = 170, 3.0
+WINDOW = (CENTER - 3 * SIGMA, CENTER + 3 * SIGMA)  # where the deciding peak lives
+H = W = 32
+TCFG = SSQConfig(nv=8)
+ICFG = ImagingConfig(scale="log1p", normalize="none", size=(H, W))
+
+
+def make_model(seed=0):
+    """Linear read-out of the image: class 1 sums the pixel columns over the window.
+
+    Small random weights elsewhere (fixed seed), so only the planted window decides.
+    """
+    torch.manual_seed(seed)
+    lin = torch.nn.Linear(H * W, 2)
+    with torch.no_grad():
+        lin.weight.mul_(0.01)
+        lin.bias.zero_()
+        cols = torch.zeros(H, W)
+        c0 = int(WINDOW[0] * W / N)
+        c1 = int(math.ceil(WINDOW[1] * W / N))
+        cols[:, c0 : c1 + 1] = 1.0
+        lin.weight[1] += 3.0 * cols.flatten()
+        lin.bias[1] = -3.0
+    return torch.nn.Sequential(torch.nn.Flatten(), lin)
+
+
+def toy_data(n, seed):
+    """Noise + a distractor peak anywhere in 30..110; class 1 adds a peak at CENTER."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(N)
+    y = np.arange(n) % 2
+    pos = rng.uniform(30, 110, (n, 1))
+    x = 0.1 * rng.standard_normal((n, N)) + np.exp(-0.5 * ((t - pos) / SIGMA) ** 2)
+    x[y == 1] += np.exp(-0.5 * ((t - CENTER) / SIGMA) ** 2)
+    return x.astype(np.float32), y
+
+
+@pytest.fixture(scope="module")
+def model():
+    return make_model()
+
+
+@pytest.fixture(scope="module")
+def explained(model):
+    x, y = toy_data(4, seed=1)
+    return explain(model, x, transform_config=TCFG, imaging_config=ICFG, labels=y,
+                   target=1, class_names=["absent", "present"], max_regions=3)
+
+
+def overlaps(a, b):
+    return min(a[1], b[1]) >= max(a[0], b[0])
+
+
+def test_shapes(explained):
+    e = explained
+    f = TCFG.n_freqs(N)
+    assert isinstance(e, Explanation)
+    assert e.attribution.shape == (4, f, N)
+    assert e.labels.shape == (4, f, N)
+    assert e.components.shape[0] == 4 and e.components.shape[2] == N
+    assert e.components.shape[1] == max(len(r) for r in e.regions) <= 3
+    assert e.probabilities.shape == (4, 2)
+    np.testing.assert_allclose(e.probabilities.sum(-1), 1.0, rtol=1e-5)
+    assert e.target.tolist() == [1, 1, 1, 1]
+    assert e.given_labels.tolist() == [0, 1, 0, 1]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        e.method = "x"
+    assert not e.components.flags.writeable
+
+
+def test_finds_planted_peak(explained):
+    tops = [explained.regions[b][0] for b in (1, 3)]  # signals with the peak
+    assert all(overlaps(r.x_range, WINDOW) for r in tops)
+    assert all(r.region.mass_share > 0.2 for r in tops)
+
+
+def test_deleting_top_region_lowers_target_probability(explained):
+    for b in (1, 3):
+        top = explained.regions[b][0]
+        assert top.p_before == pytest.approx(float(explained.probabilities[b, 1]), abs=1e-6)
+        assert top.drop == pytest.approx(top.p_before - top.p_after)
+        assert top.drop > 0.02
+
+
+def test_unseen_share(explained, model):
+    e = explained
+    assert not e.lowpass_in_image
+    np.testing.assert_allclose(e.unseen, e.unseen_lowpass + e.unseen_residual)
+    assert np.all((e.unseen > 0) & (e.unseen < 1))
+    x, _ = toy_data(2, seed=1)
+    cfg = SSQConfig(nv=8, lowpass_row=True)
+    e2 = explain(model, x, transform_config=cfg,
+                 imaging_config=ICFG, max_regions=2, deletion=False)
+    assert e2.lowpass_in_image
+    np.testing.assert_allclose(e2.unseen, e2.unseen_residual)
+    js = e2.to_json()["samples"][0]
+    assert js["unseen"]["lowpass_in_image"] is True
+    assert "showed the low-pass row" in js["unseen"]["note"]
+    assert all(r["deletion"] is None for r in js["regions"])
+
+
+def test_json_schema(explained):
+    d = explained.to_json()
+    text = json.dumps(d, allow_nan=False)  # every float finite or null
+    assert json.loads(text) == d
+    assert d["schema"] == SCHEMA and d["schema_version"] == 1
+    for key, typ in [("method", str), ("target_mode", str), ("class_names", list),
+                     ("n_samples", int), ("n_times", int), ("n_freqs", int),
+                     ("axis", dict), ("transform", dict), ("imaging", dict),
+                     ("lowpass_in_image", bool), ("settings", dict), ("samples", list)]:
+        assert isinstance(d[key], typ), key
+    assert d["target_mode"] == "fixed" and d["n_samples"] == 4
+    assert len(d["axis"]["values"]) == N and d["axis"]["units"] == "samples"
+    s = d["samples"][1]
+    assert set(s) == {"index", "prediction", "predicted_class", "target", "target_class",
+                      "label", "probabilities", "convergence_delta", "energy", "unseen",
+                      "regions"}
+    assert s["label"] == 1 and s["target_class"] == "present"
+    assert set(s["probabilities"]) == {"absent", "present"}
+    assert set(s["energy"]) >= {"components", "uncovered", "lowpass", "residual"}
+    r = s["regions"][0]
+    assert set(r) == {"label", "x_range", "duration", "cols", "rows", "band",
+                      "bandwidth_octaves", "width_samples", "width_x", "area",
+                      "attribution_share", "coefficient_energy_share", "component_energy",
+                      "deletion", "interference"}
+    assert r["label"] == 1 and len(r["x_range"]) == 2 and len(r["band"]) == 2
+    assert set(r["deletion"]) == {"p_before", "p_after", "drop"}
+    assert all(isinstance(v, float) for v in r["deletion"].values())
+
+
+def test_batch_equals_one_by_one(model):
+    x, _ = toy_data(3, seed=2)
+    calls = []
+    kw = dict(transform_config=TCFG, imaging_config=ICFG, deletion=False, n_steps=8)
+    batched = explain(model, x, batch_size=3, **kw)
+    single = explain(model, x, batch_size=1, progress=lambda d, t: calls.append((d, t)),
+                     **kw)
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    np.testing.assert_allclose(batched.attribution, single.attribution, rtol=1e-4,
+                               atol=1e-6 * np.abs(batched.attribution).max())
+    np.testing.assert_array_equal(batched.labels, single.labels)
+
+
+def test_metadata_and_length_policy(model):
+    meta = ModelMetadata(transform=TCFG, imaging=ICFG, class_names=["absent", "present"],
+                         n_times=N, length_policy="crop", axis_name="wavenumber",
+                         axis_units="cm^-1")
+    x, _ = toy_data(1, seed=3)
+    longer = np.concatenate([x, np.zeros((1, 20), np.float32)], axis=-1)
+    axis = 4000.0 - 2.0 * np.arange(N + 20)
+    e = explain(model, longer, metadata=meta, axis=axis, target="predicted",
+                deletion=False, max_regions=1, n_steps=8)
+    assert e.signals.shape == (1, N) and e.original_n_times == N + 20
+    assert e.axis[0] == 4000.0 and e.axis_units == "cm^-1"
+    d = e.to_json()
+    assert d["length_policy"] == "crop" and d["axis"]["name"] == "wavenumber"
+    exact = meta.replace(length_policy="exact")
+    with pytest.raises(ValueError, match=r"n_times=256 .* data has 276"):
+        explain(model, longer, metadata=exact)
+    with pytest.raises(ValueError, match="differs from the model"):
+        explain(model, x, metadata=meta, transform_config=SSQConfig(nv=16))
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"target": "label"}, "needs labels"),
+    ({"target": "best"}, "must be one of"),
+    ({"target": 5}, "target=5 is out of range"),
+    ({"labels": [0, 3]}, "labels=3 is out of range"),
+    ({"keep_mass": 1.5}, "keep_mass=1.5"),
+    ({"max_regions": 0}, "max_regions=0"),
+    ({"axis": np.arange(10)}, r"axis has shape \(10,\)"),
+])
+def test_bad_values(model, kwargs, match):
+    x, _ = toy_data(2, seed=4)
+    with pytest.raises(ValueError, match=match):
+        explain(model, x, transform_config=TCFG, imaging_config=ICFG, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def small(model):
+    x, y = toy_data(2, seed=1)
+    return explain(model, x, transform_config=TCFG, imaging_config=ICFG, labels=y,
+                   target="label", max_regions=2, n_steps=8, interference=True)
+
+
+def test_save_writes_every_file(small, tmp_path):
+    import matplotlib.image as mpimg
+
+    out = small.save(tmp_path / "report")
+    names = sorted(p.name for p in out.iterdir())
+    expected = ["components.npz", "index.html", "report.json"] + [
+        f"sample_{b:04d}_{k}.png" for b in range(2)
+        for k in ("components", "scalogram", "spectrum")]
+    assert names == sorted(expected)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left
+    for png in out.glob("*.png"):
+        assert png.stat().st_size > 5000, png.name
+        assert float(mpimg.imread(png).std()) > 0, png.name
+    report = json.loads((out / "report.json").read_text())
+    assert report == json.loads(json.dumps(small.to_json()))
+    assert report["samples"][0]["regions"][0]["interference"]["flagged"] in (True, False)
+    with np.load(out / "components.npz") as z:
+        np.testing.assert_array_equal(z["components"], small.components)
+        np.testing.assert_array_equal(z["labels"], small.labels)
+        np.testing.assert_array_equal(z["masks"], small.labels > 0)
+        np.testing.assert_array_equal(z["attribution"], small.attribution)
+        assert z["axis"].shape == (N,)
+    page = (out / "index.html").read_text()
+    links = re.findall(r'(?:href|src)="([^"]+)"', page)
+    assert len(links) >= 2 + 2 * 3
+    assert all((out / link).is_file() for link in links)
+    assert page.count("<section") == 2 and "<table>" in page
+
+
+def test_save_is_atomic(small, tmp_path, monkeypatch):
+    target = tmp_path / "exists"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match="already exists"):
+        small.save(target, figures=False)
+    assert (target / "keep.txt").read_text() == "mine"
+
+    import saliency2signal.plot as plot
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(plot, "scalogram", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        small.save(tmp_path / "new")
+    with pytest.raises(RuntimeError, match="disk full"):
+        small.save(target, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exists"]  # nothing partial
+    assert (target / "keep.txt").read_text() == "mine"
+    monkeypatch.undo()
+    small.save(target, figures=False, overwrite=True)
+    assert sorted(p.name for p in target.iterdir()) == ["components.npz", "index.html",
+                                                        "report.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exists"]
+
+
+def test_plot_returns_axes(small):
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    axes = fig.subplots(2, 2).ravel()
+    for ax, kind in zip(axes, ("overlay", "components", "scalogram", "attribution"),
+                        strict=True):
+        assert small.plot(1, kind=kind, ax=ax) is ax
+    assert len(axes[0].lines) == 1 + len(small.regions[1])
+    with pytest.raises(ValueError, match="kind='nope'"):
+        small.plot(0, kind="nope", ax=axes[0])
+    with pytest.raises(ValueError, match="index=7"):
+        small.plot(7, ax=axes[0])
