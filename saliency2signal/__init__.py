@@ -5,7 +5,7 @@ The numeric API is re-exported here; importing the package never imports matplot
 
 from __future__ import annotations
 
-from . import artefacts, imaging, inverse, io, mask, models, phase, ridges, saliency
+from . import artefacts, datasets, imaging, inverse, io, mask, models, phase, ridges, saliency
 from .artefacts import advise_wavelet, detect_interference, flag_regions
 from .explain import Explanation, explain
 from .imaging import ImagingConfig, pull_back, to_image
@@ -42,6 +42,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Explanation",
+    "datasets",
     "explain",
     "ImagingConfig",
     "advise_wavelet",
