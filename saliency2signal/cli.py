@@ -8,19 +8,31 @@ input.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from ._files import atomic_write
 
 __all__ = ["main"]
 
 
 class CLIError(ValueError):
     """A user-facing error: printed as one line, exit status 2."""
+
+
+@contextlib.contextmanager
+def open_atomic_errors():
+    """Turn the writer's ``ValueError`` into a ``CLIError`` (same one-line message)."""
+    try:
+        yield
+    except CLIError:
+        raise
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def _load_signals(path: Path, key: str | None = None) -> np.ndarray:
@@ -56,18 +68,14 @@ def _load_signals(path: Path, key: str | None = None) -> np.ndarray:
 
 
 def _atomic_savez(path: Path, inputs: list[Path], **arrays) -> None:
-    path = path.resolve()
-    if any(path == p.resolve() for p in inputs):
-        raise CLIError(f"{path}: refusing to overwrite an input file")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open_atomic_errors():
+        atomic_write(path, lambda tmp: _savez_to(tmp, arrays), inputs=inputs)
+
+
+def _savez_to(tmp: str, arrays: dict) -> None:
+    with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
+        np.savez_compressed(fh, **arrays)
 
 
 def _config_from_args(args):
@@ -100,18 +108,14 @@ def _cmd_transform(args) -> int:
 
 
 def _atomic_save_npy(path: Path, inputs: list[Path], array: np.ndarray) -> None:
-    path = path.resolve()
-    if any(path == p.resolve() for p in inputs):
-        raise CLIError(f"{path}: refusing to overwrite an input file")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open_atomic_errors():
+        atomic_write(path, lambda tmp: _npy_to(tmp, array), inputs=inputs)
+
+
+def _npy_to(tmp: str, array: np.ndarray) -> None:
+    with open(tmp, "wb") as fh:  # a file object: np.save would append ".npy" to a name
+        np.save(fh, array, allow_pickle=False)
 
 
 def _read_config(path: Path):

@@ -44,7 +44,6 @@ import os
 import pathlib
 import pickle
 import re
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -53,6 +52,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ._files import atomic_write
 from ._validation import as_tensor
 from .imaging import ImagingConfig
 from .transform import MIN_LENGTH, SSQConfig
@@ -455,31 +455,7 @@ def _probe(model: nn.Module, metadata: ModelMetadata, where: str) -> None:
 
 def _atomic_write(path: pathlib.Path, writer, *, overwrite: bool) -> None:
     """Call ``writer(tmp_path)`` then move the result to ``path`` in one step."""
-    if path.exists() and not overwrite:
-        raise ValueError(f"{str(path)!r} already exists; pass overwrite=True to replace it")
-    if not path.parent.is_dir():
-        raise ValueError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not "
-                         "exist")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        writer(tmp)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:  # link fails if the path appeared meanwhile: never clobber
-                os.link(tmp, path)
-            except FileExistsError:
-                raise ValueError(f"{str(path)!r} already exists; pass overwrite=True to "
-                                 "replace it") from None
-            except OSError:  # file systems without hard links
-                if path.exists():
-                    raise ValueError(f"{str(path)!r} already exists; pass overwrite=True "
-                                     "to replace it") from None
-                os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, writer, overwrite=overwrite)
 
 
 def _architecture_of(model: nn.Module, metadata: ModelMetadata) -> ModelMetadata:

@@ -147,3 +147,15 @@ def test_explain_end_to_end_and_refusals(tmp_path, rng, capsys):
     junk.write_bytes(b"nope")
     assert main(["explain", str(junk), str(data), "--out", str(bad_out)]) == 2
     assert not bad_out.exists()
+
+
+def test_outputs_get_normal_permissions(signals, tmp_path):
+    import os
+    import stat
+
+    path, _ = signals
+    out = tmp_path / "o.npz"
+    assert main(["transform", str(path), "--out", str(out), "--nv", "8"]) == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
