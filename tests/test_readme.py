@@ -27,3 +27,33 @@ def test_readme_python_blocks_run(capsys):
     assert len(regions) == 2
     assert regions[0].band[0] < 0.05 < regions[0].band[1]
     assert ns["parts"].shape == (2, len(n))
+
+
+def test_readme_quickstart_command_runs_verbatim(tmp_path):
+    """The first shell command of the Quickstart, as written, on the bundled files."""
+    import shlex
+    import shutil
+    import subprocess
+
+    text = README.read_text()
+    quick = text[text.index("## Quickstart"):]
+    command = re.search(r"```bash\n(.*?)\n", quick).group(1)
+    assert command.startswith("saliency2signal explain models/")
+    root = README.parent
+    for name in ("models", "data"):  # run beside the repo's files, write into tmp_path
+        (tmp_path / name).symlink_to(root / name)
+    exe = shutil.which("saliency2signal")
+    assert exe is not None, "the console script is installed by pip install -e"
+    args = shlex.split(command)
+    done = subprocess.run([exe, *args[1:]], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / args[args.index("--out") + 1]
+    for name in ("report.json", "components.npz", "index.html"):
+        assert (out / name).stat().st_size > 0
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) == 3 * 28
+    import json
+
+    report = json.loads((out / "report.json").read_text())
+    assert len(report["samples"]) == 28
