@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -58,8 +59,9 @@ def _load_signals(path: Path, key: str | None = None) -> np.ndarray:
             raise CLIError(f"{path}: unsupported format {suffix!r} (use .npy, .npz or .csv)")
     except CLIError:
         raise
-    except ValueError as exc:  # includes numpy's refusal to unpickle object arrays
-        raise CLIError(f"{path}: cannot read signals ({exc})") from None
+    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+        # includes numpy's refusal to unpickle object arrays, empty and truncated files
+        raise CLIError(f"{path}: cannot read signals ({exc or type(exc).__name__})") from None
     except OSError as exc:
         raise CLIError(f"{path}: cannot read ({exc})") from None
     if x.dtype.kind in "iub":
@@ -409,18 +411,26 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``saliency2signal`` console script."""
     args = _parser().parse_args(argv)
     try:
         return int(args.func(args))
     except (ValueError, TypeError) as exc:  # CLIError, and the API's own input errors
-        print(f"saliency2signal {args.command}: error: {exc}", file=sys.stderr)
+        print(f"saliency2signal {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except MemoryError:
         print(f"saliency2signal {args.command}: error: out of memory; process fewer "
               "signals at a time", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - a user sees one line, never a traceback
+        print(f"saliency2signal {args.command}: internal error: {type(exc).__name__}: "
+              f"{_one_line(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"saliency2signal {args.command}: interrupted", file=sys.stderr)
         return 130

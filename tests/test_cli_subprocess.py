@@ -1,0 +1,97 @@
+"""The console script as a user runs it: bad input gives one line on stderr, a non-zero
+exit, no traceback, no output folder, and leaves every input untouched."""
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "coffee.pt"
+
+
+def _run(*args, cwd):
+    exe = shutil.which("saliency2signal")
+    assert exe is not None, "the console script is installed by pip install -e"
+    return subprocess.run([exe, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+
+
+def _digest(paths):
+    return {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
+
+
+def test_help_lists_the_commands(tmp_path):
+    done = _run("--help", cwd=tmp_path)
+    assert done.returncode == 0
+    for cmd in ("transform", "train", "explain", "info", "reconstruct"):
+        assert cmd in done.stdout
+    done = _run("explain", "--help", cwd=tmp_path)
+    assert done.returncode == 0 and "--keep-mass" in done.stdout
+
+
+def _spectra(n=3, length=286, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, length))
+
+
+CASES = {
+    "missing file": lambda d: d / "nope.npy",
+    "wrong extension": lambda d: _write(d / "x.txt.gz", b"abc"),
+    "pickled object array": lambda d: _save(d / "obj.npy", np.array([{"a": 1}], dtype=object)),
+    "NaN values": lambda d: _save(d / "nan.npy", np.where(_spectra() > 2, np.nan, _spectra())),
+    "inf values": lambda d: _save(d / "inf.npy", np.where(_spectra() > 2, np.inf, _spectra())),
+    "wrong length": lambda d: _save(d / "short.npy", _spectra(length=200)),
+    "3-D data": lambda d: _save(d / "cube.npy", _spectra()[None]),
+    "empty file": lambda d: _write(d / "empty.npy", b""),
+}
+
+
+def _save(path, arr):
+    np.save(path, arr, allow_pickle=True)
+    return path
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_data(tmp_path, case):
+    data = CASES[case](tmp_path)
+    inputs = [p for p in (data, MODEL) if Path(p).exists()]
+    before = _digest(inputs)
+    out = tmp_path / "out"
+    done = _run("explain", MODEL, data, "--out", out, cwd=tmp_path)
+    assert done.returncode != 0
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert not out.exists()
+    assert _digest(inputs) == before
+
+
+def test_labels_of_the_wrong_length(tmp_path):
+    data = _save(tmp_path / "x.npy", _spectra())
+    labels = _save(tmp_path / "y.npy", np.array([0, 1]))
+    out = tmp_path / "out"
+    done = _run("explain", MODEL, data, "--labels", labels, "--out", out, cwd=tmp_path)
+    assert done.returncode != 0 and done.stderr.count("\n") == 1
+    assert "2 labels for 3 signals" in done.stderr and not out.exists()
+
+
+def test_existing_output_folder_and_a_model_that_is_not_one(tmp_path):
+    data = _save(tmp_path / "x.npy", _spectra(n=1))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    done = _run("explain", MODEL, data, "--out", out, "--no-figures", cwd=tmp_path)
+    assert done.returncode != 0 and "--overwrite" in done.stderr
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    fake = _write(tmp_path / "fake.pt", b"PK\x03\x04 not really a zip")
+    out2 = tmp_path / "out2"
+    done = _run("explain", fake, data, "--out", out2, cwd=tmp_path)
+    assert done.returncode != 0 and done.stderr.count("\n") == 1
+    assert "Traceback" not in done.stderr and not out2.exists()
