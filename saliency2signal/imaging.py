@@ -12,15 +12,14 @@ Every step is recorded in one frozen, JSON-serialisable :class:`ImagingConfig`.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import json
 import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ._serialize import JSONDataclass
 from ._validation import as_tensor, check_positive
 
 __all__ = ["ImagingConfig", "COLORMAPS", "to_image", "pull_back", "heatmap_from_png"]
@@ -33,7 +32,7 @@ _NORMALIZE = ("minmax", "standardize", "fixed", "meanstd", "none")
 
 
 @dataclass(frozen=True)
-class ImagingConfig:
+class ImagingConfig(JSONDataclass):
     """How an image is made from coefficients (applied in this order).
 
     Parameters
@@ -87,6 +86,8 @@ class ImagingConfig:
     colormap: str | None = None
     channels: int = 1
 
+    _TUPLE_FIELDS = ("fixed_range", "size")  # travel as JSON lists
+
     def __post_init__(self):  # noqa: D105 - validation
         set_ = functools.partial(object.__setattr__, self)
         for name, allowed in (("quantity", _QUANTITIES), ("scale", _SCALES),
@@ -124,36 +125,6 @@ class ImagingConfig:
     def n_channels(self) -> int:
         """Channels of the output image."""
         return 3 if self.colormap is not None else self.channels
-
-    def to_dict(self) -> dict:
-        """Plain-Python dictionary (JSON-compatible)."""
-        d = dataclasses.asdict(self)
-        for key in ("fixed_range", "size"):
-            if d[key] is not None:
-                d[key] = list(d[key])
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ImagingConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown ImagingConfig field(s): {sorted(unknown)}")
-        d = dict(d)
-        for key in ("fixed_range", "size"):
-            if d.get(key) is not None:
-                d[key] = tuple(d[key])
-        return cls(**d)
-
-    def to_json(self) -> str:
-        """JSON text of :meth:`to_dict`."""
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> ImagingConfig:
-        """Inverse of :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
 
 
 @functools.lru_cache(maxsize=8)

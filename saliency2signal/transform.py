@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import math
 from dataclasses import dataclass, field
 
@@ -35,6 +34,7 @@ from ._scales import (
     squeeze_weights,
     ssq_grid,
 )
+from ._serialize import JSONDataclass
 from ._validation import (
     check_coefficients,
     check_mask,
@@ -74,7 +74,7 @@ _DTYPES = {"float32": torch.float32, "float64": torch.float64, None: None}
 
 # =========================================================================== config
 @dataclass(frozen=True)
-class SSQConfig:
+class SSQConfig(JSONDataclass):
     """Every parameter of the CWT / SSQ-CWT, frozen, validated and JSON-serialisable.
 
     Parameters
@@ -144,6 +144,8 @@ class SSQConfig:
     threshold: float | None = None
     lowpass_row: bool = False
 
+    _TUPLE_FIELDS = ("scaletype", "maprange")  # travel as JSON lists
+
     def __post_init__(self):  # noqa: D105 - validation
         set_ = functools.partial(object.__setattr__, self)
         if self.wavelet not in _WAVELETS:
@@ -211,37 +213,6 @@ class SSQConfig:
             set_("threshold", check_positive(self.threshold, "threshold", allow_zero=True))
         if not isinstance(self.lowpass_row, bool):
             raise TypeError(f"lowpass_row={self.lowpass_row!r} must be a bool")
-
-    # ----------------------------------------------------------------- serialisation
-    def to_dict(self) -> dict:
-        """Plain-Python dictionary (JSON-compatible)."""
-        d = dataclasses.asdict(self)
-        for key in ("scaletype", "maprange"):
-            if isinstance(d[key], tuple):
-                d[key] = list(d[key])
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> SSQConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown SSQConfig field(s): {sorted(unknown)}")
-        d = dict(d)
-        for key in ("scaletype", "maprange"):
-            if isinstance(d.get(key), list):
-                d[key] = tuple(d[key])
-        return cls(**d)
-
-    def to_json(self) -> str:
-        """JSON text of :meth:`to_dict`."""
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> SSQConfig:
-        """Inverse of :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
 
     # ----------------------------------------------------------------- derived values
     @property
