@@ -19,7 +19,6 @@ Only JSON is ever read back; nothing is unpickled.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import os
@@ -29,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._serialize import JSONDataclass
 from .transform import SSQConfig
 
 __all__ = ["ScalogramGeometry", "export_scalogram_png", "mask_from_png", "marker_fraction"]
@@ -47,7 +47,7 @@ _TARGET_PX = 600
 
 # =========================================================================== geometry
 @dataclass(frozen=True)
-class ScalogramGeometry:
+class ScalogramGeometry(JSONDataclass):
     """Pixel geometry of an exported scalogram image, frozen and JSON-serialisable.
 
     Parameters
@@ -106,6 +106,8 @@ class ScalogramGeometry:
     config: str | None = None
     format: str = _FORMAT
 
+    _TUPLE_FIELDS = ("upscale", "marker", "freqs")  # travel as JSON lists
+
     def __post_init__(self):  # noqa: D105 - validation
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731
         for name in ("n_freqs", "n_times", "width", "height"):
@@ -154,36 +156,9 @@ class ScalogramGeometry:
     # ----------------------------------------------------------------- serialisation
     def to_dict(self) -> dict:
         """Plain-Python dictionary (JSON-compatible); ``config`` as a nested dict."""
-        d = dataclasses.asdict(self)
-        for key in ("upscale", "marker", "freqs"):
-            if d[key] is not None:
-                d[key] = list(d[key])
+        d = super().to_dict()
         d["config"] = None if self.config is None else json.loads(self.config)
         return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ScalogramGeometry:
-        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        if not isinstance(d, dict):
-            raise TypeError(f"geometry record must be a dict, got {type(d).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown ScalogramGeometry field(s): {sorted(unknown)}")
-        d = dict(d)
-        for key in ("upscale", "marker", "freqs"):
-            if isinstance(d.get(key), list):
-                d[key] = tuple(d[key])
-        return cls(**d)
-
-    def to_json(self) -> str:
-        """JSON text of :meth:`to_dict`."""
-        return json.dumps(self.to_dict(), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> ScalogramGeometry:
-        """Inverse of :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
 
     # ----------------------------------------------------------------- derived values
     @property
