@@ -15,6 +15,11 @@ recomputed, and the model's probability of the explained class is read again
 
 JSON schema (``Explanation.to_json()``, also ``report.json`` in a saved folder)
 ------------------------------------------------------------------------------
+The same schema as a machine-readable JSON Schema (draft 2020-12) ships with the package:
+:data:`SCHEMA_PATH` (``saliency2signal/schemas/explanation.schema.json``), loaded by
+:func:`load_schema`; validate a report with, e.g.,
+``jsonschema.validate(report, load_schema())``.
+
 Top level (a ``dict``):
 
 ``schema`` : str
@@ -45,7 +50,8 @@ Top level (a ``dict``):
     Whether the image showed the low-pass row (``transform.lowpass_row``).
 ``settings`` : dict
     ``keep_mass`` (float), ``max_regions`` (int), ``deletion`` (bool), ``interference``
-    (bool), ``mask_options`` (dict, JSON-compatible).
+    (bool), ``n_steps`` (int, integration steps of Integrated Gradients),
+    ``mask_options`` (dict, JSON-compatible).
 ``samples`` : list of dict, one per signal:
 
     ``index`` : int
@@ -84,7 +90,9 @@ Top level (a ``dict``):
         ``interference`` (dict ``flagged`` bool, ``overlap_fraction`` float, ``message``
         str, or null when not checked).
 
-Every float is finite or null; the dict round-trips through :func:`json.dumps`.
+Every float is finite or null; the dict round-trips through :func:`json.dumps`. No other
+keys appear in any of these dicts (except inside ``transform``, ``imaging`` and
+``mask_options``, which follow their own classes).
 """
 
 from __future__ import annotations
@@ -111,12 +119,34 @@ from .mask import Region, attribution_mask
 from .saliency import _eval_mode, attribute
 from .transform import MIN_LENGTH, SSQConfig, decompose, ssq_cwt
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION", "Explanation", "RegionEffect", "explain"]
+__all__ = ["SCHEMA", "SCHEMA_PATH", "SCHEMA_VERSION", "Explanation", "RegionEffect", "explain",
+           "load_schema"]
 
 #: Name of the JSON schema written by :meth:`Explanation.to_json`.
 SCHEMA = "saliency2signal.explanation"
 #: Version of that schema.
 SCHEMA_VERSION = 1
+#: The JSON Schema (draft 2020-12) of :meth:`Explanation.to_json`, installed with the
+#: package.
+SCHEMA_PATH = pathlib.Path(__file__).resolve().parent / "schemas" / "explanation.schema.json"
+
+
+def load_schema() -> dict:
+    """Load the JSON Schema (draft 2020-12) of :meth:`Explanation.to_json` and ``report.json``.
+
+    Returns
+    -------
+    dict
+        The parsed contents of :data:`SCHEMA_PATH`, a new dict on every call.
+
+    Examples
+    --------
+    >>> schema = load_schema()
+    >>> schema["properties"]["schema"]["const"] == SCHEMA
+    True
+    """
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
 
 _TARGET_MODES = ("predicted", "label")
 

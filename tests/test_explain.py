@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import math
+import pathlib
 import re
 
+import jsonschema
 import numpy as np
 import pytest
 import torch
 
 from saliency2signal import SSQConfig
-from saliency2signal.explain import SCHEMA, Explanation, explain
+from saliency2signal.explain import (
+    SCHEMA,
+    SCHEMA_PATH,
+    SCHEMA_VERSION,
+    Explanation,
+    explain,
+    load_schema,
+)
 from saliency2signal.imaging import ImagingConfig
 from saliency2signal.io import ModelMetadata
+
+# the package re-exports the function `explain`, which hides the module attribute
+explain_module = importlib.import_module("saliency2signal.explain")
 
 N = 256
 CENTER, SIGMA = 170, 3.0
@@ -217,6 +230,7 @@ def test_save_writes_every_file(small, tmp_path):
         assert float(mpimg.imread(png).std()) > 0, png.name
     report = json.loads((out / "report.json").read_text())
     assert report == json.loads(json.dumps(small.to_json()))
+    jsonschema.validate(report, load_schema(), cls=jsonschema.Draft202012Validator)
     assert report["samples"][0]["regions"][0]["interference"]["flagged"] in (True, False)
     with np.load(out / "components.npz") as z:
         np.testing.assert_array_equal(z["components"], small.components)
@@ -271,3 +285,131 @@ def test_plot_returns_axes(small):
         small.plot(0, kind="nope", ax=axes[0])
     with pytest.raises(ValueError, match="index=7"):
         small.plot(7, ax=axes[0])
+
+
+# ----------------------------------------------------------------------------- schema
+def validate(report):
+    jsonschema.validate(report, load_schema(), cls=jsonschema.Draft202012Validator)
+
+
+@pytest.fixture(scope="module")
+def no_deletion(model):
+    x, _ = toy_data(2, seed=5)
+    return explain(model, x, transform_config=SSQConfig(nv=8, lowpass_row=True),
+                   imaging_config=ICFG, max_regions=2, n_steps=8, deletion=False)
+
+
+def test_schema_file_is_a_valid_draft_2020_12_schema():
+    assert SCHEMA_PATH.is_file()
+    assert SCHEMA_PATH.parent.parent == pathlib.Path(explain_module.__file__).parent
+    schema = load_schema()
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["properties"]["schema"] == {"const": SCHEMA}
+    assert schema["properties"]["schema_version"] == {"const": SCHEMA_VERSION}
+    assert load_schema() is not load_schema()  # callers may edit their copy
+
+
+def _property_names(node):
+    """Every key under a ``properties`` in the schema, recursively."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "properties":
+                yield from value
+            yield from _property_names(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _property_names(value)
+
+
+def test_schema_and_docstring_name_the_same_keys():
+    doc = explain_module.__doc__
+    documented = set(re.findall(r"``([a-z_]+)``", doc))
+    names = set(_property_names(load_schema()))
+    assert names - documented == set()
+    # and every key the docstring lists under a record is required by the schema
+    schema = load_schema()
+    sample = schema["$defs"]["sample"]
+    region = schema["$defs"]["region"]
+    assert set(sample["required"]) == set(sample["properties"])
+    assert set(region["required"]) == set(region["properties"])
+    assert set(schema["required"]) == set(schema["properties"])
+
+
+@pytest.mark.parametrize("name", ["explained", "no_deletion", "small"])
+def test_real_reports_validate(name, request):
+    e = request.getfixturevalue(name)
+    report = json.loads(json.dumps(e.to_json(), allow_nan=False))
+    validate(report)
+    regions = [r for s in report["samples"] for r in s["regions"]]
+    assert regions  # the schema saw real region records
+    if name == "no_deletion":
+        assert all(r["deletion"] is None for r in regions)
+        assert report["settings"]["deletion"] is False
+    if name == "small":
+        assert all(isinstance(r["interference"]["flagged"], bool) for r in regions)
+        assert report["settings"]["interference"] is True
+
+
+def _drop_key(d):
+    del d["samples"][0]["unseen"]
+
+
+def _nan_as_string(d):
+    d["samples"][0]["probabilities"]["present"] = "NaN"
+
+
+def _wrong_type(d):
+    d["n_times"] = str(d["n_times"])
+
+
+def _float_label(d):
+    d["samples"][0]["regions"][0]["label"] = 1.5
+
+
+def _extra_key(d):
+    d["samples"][0]["regions"][0]["colour"] = "red"
+
+
+def _three_element_range(d):
+    d["samples"][0]["regions"][0]["x_range"].append(1.0)
+
+
+def _deletion_without_drop(d):
+    del d["samples"][0]["regions"][0]["deletion"]["drop"]
+
+
+def _unknown_target_mode(d):
+    d["target_mode"] = "best"
+
+
+def _flag_as_text(d):
+    d["samples"][0]["regions"][0]["interference"] = {"flagged": "yes",
+                                                     "overlap_fraction": 0.5,
+                                                     "message": "m"}
+
+
+@pytest.mark.parametrize("mutate", [_drop_key, _nan_as_string, _wrong_type, _float_label,
+                                    _extra_key, _three_element_range,
+                                    _deletion_without_drop, _unknown_target_mode,
+                                    _flag_as_text])
+def test_schema_rejects_broken_reports(explained, mutate):
+    report = json.loads(json.dumps(explained.to_json()))
+    validate(report)  # the unbroken report passes
+    mutate(report)
+    with pytest.raises(jsonschema.ValidationError):
+        validate(report)
+
+
+@pytest.mark.xfail(raises=ZeroDivisionError, strict=True,
+                   reason="artefacts.detect_interference divides by a zero peak frequency "
+                          "(_refine returns nu[0] = 0) on most Coffee spectra")
+def test_interference_on_coffee():
+    from saliency2signal.io import load_model
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    model, meta = load_model(root / "models" / "coffee.pt")
+    with np.load(root / "data" / "coffee.npz") as z:
+        x = z["X_test"][:1]
+    e = explain(model, x, metadata=meta, interference=True, deletion=False, n_steps=4)
+    validate(json.loads(json.dumps(e.to_json())))

@@ -55,5 +55,10 @@ def test_readme_quickstart_command_runs_verbatim(tmp_path):
     assert len(pngs) == 3 * 28
     import json
 
+    import jsonschema
+
+    from saliency2signal.explain import load_schema
+
     report = json.loads((out / "report.json").read_text())
     assert len(report["samples"]) == 28
+    jsonschema.validate(report, load_schema(), cls=jsonschema.Draft202012Validator)
