@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_dir", "atomic_write"]
 
 
 def _umask() -> int:
@@ -65,4 +66,48 @@ def atomic_write(path, writer, *, overwrite: bool = True, inputs=()) -> Path:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    return path
+
+
+def atomic_dir(path, writer, *, overwrite: bool = False) -> Path:
+    """Create the folder ``path`` all at once: ``writer(tmp)`` fills a hidden sibling.
+
+    The temporary folder is renamed into place only when ``writer`` returns; on any error
+    it is removed and nothing appears at ``path``. With ``overwrite`` an existing folder is
+    moved aside first and deleted only after the new one is in place.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Folder to create; its parent must exist.
+    writer : callable
+        Called with the temporary folder (a :class:`pathlib.Path`).
+    overwrite : bool
+        Replace an existing ``path``; otherwise raise ``ValueError``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ValueError(f"{str(path)!r} already exists; pass overwrite=True to replace it")
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise ValueError(f"cannot write {str(path)!r}: folder {str(parent)!r} does not exist")
+    tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; give a normal folder
+        writer(tmp)
+        if path.exists():  # overwrite=True: move the old folder aside first
+            old = Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.", suffix=".old"))
+            os.replace(path, old / "old")
+            os.rename(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return path

@@ -56,6 +56,12 @@ class ImagingConfig(JSONDataclass):
     size : (int, int), optional
         Output ``(height, width)``; bilinear resize (``align_corners=False``), none if
         ``None``.
+    antialias : bool
+        Low-pass filter when the resize shrinks the grid (torch's ``antialias=True``:
+        a triangle filter widened by the shrink factor, the same as Pillow's bilinear
+        resize). Without it a shrinking bilinear resize reads only the two grid cells
+        nearest each pixel centre, and the cells in between never reach the model —
+        attributions then land on a sparse lattice of cells. Ignored without ``size``.
     flip_rows : bool
         Put the highest frequency in image row 0 (as ``imshow`` of an array with
         ``origin='upper'``); by default image row 0 is the lowest frequency, like ``Tx``.
@@ -82,6 +88,7 @@ class ImagingConfig(JSONDataclass):
     mean: float | None = None
     std: float | None = None
     size: tuple[int, int] | None = None
+    antialias: bool = False
     flip_rows: bool = False
     colormap: str | None = None
     channels: int = 1
@@ -118,8 +125,9 @@ class ImagingConfig(JSONDataclass):
         if self.colormap is not None and self.colormap not in COLORMAPS:
             raise ValueError(f"colormap={self.colormap!r} must be None or one of {COLORMAPS}")
         set_("channels", check_positive(self.channels, "channels", integer=True))
-        if not isinstance(self.flip_rows, bool):
-            raise TypeError(f"flip_rows={self.flip_rows!r} must be a bool")
+        for name in ("flip_rows", "antialias"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name}={getattr(self, name)!r} must be a bool")
 
     @property
     def n_channels(self) -> int:
@@ -144,7 +152,8 @@ def _geometry(img: torch.Tensor, config: ImagingConfig) -> torch.Tensor:
     """Resize and flip (a linear map of the (freq, time) grid); input (B, 1, F, N)."""
     if config.size is not None and tuple(img.shape[-2:]) != config.size:
         img = torch.nn.functional.interpolate(img, size=config.size, mode="bilinear",
-                                              align_corners=False)
+                                              align_corners=False,
+                                              antialias=config.antialias)
     if config.flip_rows:
         img = img.flip(-2)
     return img
