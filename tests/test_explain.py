@@ -413,3 +413,17 @@ def test_interference_on_coffee():
         x = z["X_test"][:1]
     e = explain(model, x, metadata=meta, interference=True, deletion=False, n_steps=4)
     validate(json.loads(json.dumps(e.to_json())))
+
+
+# ---------------------------------------------------------------- explain's hot path
+@pytest.mark.parametrize("shape", [(5, 6), (3, 3), (4, 4), (1, 6), (5, 1), (2, 7), (6, 5),
+                                   (2, 2), (8, 3)])
+@pytest.mark.parametrize("density", [0.03, 0.2, 0.6])
+def test_fast_closing_equals_scikit_image(rng, shape, density):
+    from skimage import morphology
+
+    from saliency2signal.mask import _closing
+
+    m = rng.random((37, 52)) < density
+    np.testing.assert_array_equal(_closing(m, shape),
+                                  morphology.closing(m, np.ones(shape, dtype=bool)))
