@@ -254,42 +254,22 @@ def _cmd_explain(args) -> int:
     if not model_path.is_file():
         raise CLIError(f"{model_path}: no such file")
     out = Path(args.out) if args.out else data.with_name(data.stem + "_explained")
-    for inp in (model_path, data):
-        if out.resolve() == inp.resolve() or inp.resolve().is_relative_to(out.resolve()):
-            raise CLIError(f"{out}: refusing to write over an input")
-    if out.exists() and not args.overwrite:
-        raise CLIError(f"{out}: output folder exists (pass --overwrite to replace it)")
+    _check_out(out, [model_path, data], args.overwrite)
     x = _load_signals(data, args.key)
     if x.ndim not in (1, 2):
         raise CLIError(f"{data}: expected signals of shape (N,) or (B, N), got {x.shape}")
     labels = axis = None
     if args.labels:
-        labels = _load_signals(Path(args.labels))
-        n_sig = 1 if x.ndim == 1 else x.shape[0]
-        if labels.ndim != 1 or labels.shape[0] != n_sig:
-            raise CLIError(f"{args.labels}: {labels.shape[0] if labels.ndim else 0} labels "
-                           f"for {n_sig} signals")
-        labels = labels.astype(np.int64)
-    elif data.suffix.lower() == ".npz" and args.target == "label":
-        with np.load(data, allow_pickle=False) as z:
-            key = next((k for k in ("y", "y_test", "y_train") if k in z), None)
-            labels = None if key is None else z[key].astype(np.int64)
-    if args.axis:
-        axis = _load_signals(Path(args.axis))
-    elif data.suffix.lower() == ".npz":
-        with np.load(data, allow_pickle=False) as z:
-            axis = z.get("axis")
+        labels = _read_labels(Path(args.labels), x)
+    elif args.target == "label":
+        labels = _companion(data, args.key, "y")
+        labels = None if labels is None else labels.astype(np.int64)
+    axis = _load_signals(Path(args.axis)) if args.axis else _companion(data, args.key, "axis")
     try:
         loaded = load_model(model_path, device=args.device)
     except FileNotFoundError:
         raise CLIError(f"{model_path}: no such file") from None
-    target = args.target
-    if target not in ("predicted", "label"):
-        try:
-            target = int(target)
-        except ValueError:
-            raise CLIError(f"--target={target!r} must be predicted, label or a class "
-                           "index") from None
+    target = _parse_target(args.target)
     ex = explain(
         loaded.model, x, metadata=loaded.metadata, method=args.method, target=target,
         labels=labels, axis=axis, keep_mass=args.keep_mass, max_regions=args.max_regions,
@@ -300,6 +280,116 @@ def _cmd_explain(args) -> int:
     n = len(ex.predictions)
     print(f"wrote {path}: {n} signal(s), report.json, components.npz"
           f"{'' if args.no_figures else ', figures, index.html'}")
+    return 0
+
+
+def _companion(data: Path, key: str | None, name: str) -> np.ndarray | None:
+    """Read an array stored beside the signals in an ``.npz``, matched to their key.
+
+    ``name`` + the key's suffix: signals ``X_test`` -> ``y_test``, ``components_test``;
+    signals ``x`` -> ``y``; ``axis`` is shared by all splits. ``None`` when absent or when
+    ``data`` is not an ``.npz``.
+    """
+    if data.suffix.lower() != ".npz":
+        return None
+    with np.load(data, allow_pickle=False) as z:
+        keys = list(z.keys())
+        if key is None:
+            key = "x" if "x" in keys else (keys[0] if keys else "")
+        suffix = key[1:] if key[:1] in ("x", "X") else ""
+        for cand in (name + suffix, name) if name == "axis" else (name + suffix,):
+            if cand in keys:
+                return z[cand]
+    return None
+
+
+def _check_out(out: Path, inputs: list[Path], overwrite: bool) -> None:
+    for inp in inputs:
+        if out.resolve() == inp.resolve() or inp.resolve().is_relative_to(out.resolve()):
+            raise CLIError(f"{out}: refusing to write over an input")
+    if out.exists() and not overwrite:
+        raise CLIError(f"{out}: output folder exists (pass --overwrite to replace it)")
+
+
+def _parse_target(target: str):
+    if target in ("predicted", "label"):
+        return target
+    try:
+        return int(target)
+    except ValueError:
+        raise CLIError(f"--target={target!r} must be predicted, label or a class "
+                       "index") from None
+
+
+def _read_labels(path: Path, x: np.ndarray) -> np.ndarray:
+    labels = _load_signals(path)
+    n_sig = 1 if x.ndim == 1 else x.shape[0]
+    if labels.ndim != 1 or labels.shape[0] != n_sig:
+        raise CLIError(f"{path}: {labels.shape[0] if labels.ndim else 0} labels "
+                       f"for {n_sig} signals")
+    return labels.astype(np.int64)
+
+
+def _cmd_evaluate(args) -> int:
+    from .evaluate import evaluate
+    from .io import load_model
+
+    model_path, data = Path(args.model), Path(args.data)
+    if not model_path.is_file():
+        raise CLIError(f"{model_path}: no such file")
+    out = Path(args.out) if args.out else data.with_name(data.stem + "_evaluated")
+    _check_out(out, [model_path, data], args.overwrite)
+    x = _load_signals(data, args.key)
+    if x.ndim not in (1, 2):
+        raise CLIError(f"{data}: expected signals of shape (N,) or (B, N), got {x.shape}")
+    target = _parse_target(args.target)
+    labels = (_read_labels(Path(args.labels), x) if args.labels
+              else _companion(data, args.key, "y"))
+    if labels is not None:
+        labels = labels.astype(np.int64)
+    axis = _load_signals(Path(args.axis)) if args.axis else _companion(data, args.key, "axis")
+    truth = None
+    if not args.no_truth:
+        comps = _companion(data, args.key, "components")
+        wins = _companion(data, args.key, "windows")
+        if comps is not None and wins is not None:
+            truth = {"components": comps, "windows": wins}
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    try:
+        loaded = load_model(model_path, device=args.device)
+    except FileNotFoundError:
+        raise CLIError(f"{model_path}: no such file") from None
+    bar = _progress_bar("evaluating")
+    total = 3 * len(methods) if args.randomization != "none" else 2 * len(methods)
+    count = [0]
+
+    def progress(stage: str, done: int, n: int) -> None:
+        count[0] += 1
+        bar(count[0], total)
+
+    ev = evaluate(
+        loaded.model, x, metadata=loaded.metadata, methods=methods, target=target,
+        labels=labels, axis=axis, truth=truth, n_null=args.n_null,
+        randomization=args.randomization, keep_mass=args.keep_mass,
+        max_regions=args.max_regions, seed=args.seed, batch_size=args.batch_size,
+        device=args.device, progress=progress,
+    )
+    path = ev.save(out, figures=not args.no_figures, overwrite=args.overwrite)
+    cols = ["method", "deletion_auc", "null_deletion_auc", "top_drop_percentile",
+            "share_top_drop_beats_95", "insertion_auc"]
+    if truth is not None:
+        cols += ["energy_in_window", "share_energy_in_window_80"]
+    if args.randomization != "none":
+        cols.append("randomized_spearman")
+    rows = ev.table()
+    print("  ".join(cols))
+    for r in rows:
+        print("  ".join(r["method"] if c == "method" else
+                        ("-" if r.get(c) is None else f"{r[c]:.3f}") for c in cols))
+    print(f"wrote {path}: {len(ev.target)} signal(s), {len(rows)} method(s), summary.csv, "
+          f"samples.csv, evaluation.json, curves.npz"
+          f"{'' if args.no_figures else ', figures'}"
+          f"{'' if truth is None else '; ground truth from ' + data.name}")
     return 0
 
 
@@ -402,6 +492,34 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--no-figures", action="store_true", help="report and arrays only")
     ex.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     ex.set_defaults(func=_cmd_explain)
+
+    ev = sub.add_parser("evaluate", help="are the explanations faithful? round-trip deletion "
+                        "against matched random regions, ground truth, randomisation")
+    ev.add_argument("model", help="a model file written by `saliency2signal train` / save_model")
+    ev.add_argument("data", help="as for explain; from an .npz, labels (y_*), axis and ground "
+                    "truth (components_* and windows_*, matched to --key) are read too")
+    ev.add_argument("--out", help="new output folder (default: DATA_evaluated)")
+    ev.add_argument("--key", help="signals array in an .npz")
+    ev.add_argument("--methods", default="integrated_gradients",
+                    help="comma-separated attribution methods (as for explain) and "
+                    "time_gradient (default integrated_gradients)")
+    ev.add_argument("--target", default="predicted", help="predicted | label | INDEX")
+    ev.add_argument("--labels", help="labels file (.npy/.csv), one integer per signal")
+    ev.add_argument("--axis", help="x-axis values (.npy/.csv), e.g. wavenumbers")
+    ev.add_argument("--n-null", type=int, default=50,
+                    help="matched random regions per explanation region (default 50)")
+    ev.add_argument("--randomization", default="cascade", choices=["cascade", "full", "none"],
+                    help="model-randomisation sanity check (default cascade)")
+    ev.add_argument("--no-truth", action="store_true",
+                    help="ignore ground-truth arrays in the .npz")
+    ev.add_argument("--keep-mass", type=float, default=0.8)
+    ev.add_argument("--max-regions", type=int, default=5)
+    ev.add_argument("--seed", type=int, default=0, help="seed of the null draws (default 0)")
+    ev.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ev.add_argument("--batch-size", type=int, default=16)
+    ev.add_argument("--no-figures", action="store_true", help="tables and arrays only")
+    ev.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    ev.set_defaults(func=_cmd_evaluate)
 
     info = sub.add_parser("info", help="show the configuration embedded in a model file")
     info.add_argument("model")

@@ -778,7 +778,7 @@ def _explain_method(model, x, method, *, common, method_options, keep_mass, max_
             r = time_gradient(model, torch.from_numpy(np.array(e.signals[s:s + bs])),
                               transform_config=e.transform_config,
                               imaging_config=e.imaging_config,
-                              target=torch.as_tensor(e.target[s:s + bs]),
+                              target=torch.from_numpy(np.array(e.target[s:s + bs])),
                               device=common["device"])
             grads.append(r.attribution.abs().cpu().numpy())
         g = np.concatenate(grads).astype(np.float64)
