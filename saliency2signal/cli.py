@@ -355,8 +355,10 @@ def _cmd_evaluate(args) -> int:
         if comps is not None and wins is not None:
             truth = {"components": comps, "windows": wins}
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    # layer methods hook a submodule: rebuild the registered architecture around the weights
+    rebuild = any(m.partition("+")[0] in ("layer_gradcam", "guided_gradcam") for m in methods)
     try:
-        loaded = load_model(model_path, device=args.device)
+        loaded = load_model(model_path, device=args.device, rebuild=rebuild)
     except FileNotFoundError:
         raise CLIError(f"{model_path}: no such file") from None
     bar = _progress_bar("evaluating")
@@ -501,8 +503,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", help="new output folder (default: DATA_evaluated)")
     ev.add_argument("--key", help="signals array in an .npz")
     ev.add_argument("--methods", default="integrated_gradients",
-                    help="comma-separated attribution methods (as for explain) and "
-                    "time_gradient (default integrated_gradients)")
+                    help="comma-separated attribution methods (as for explain; "
+                    "saliency+smoothgrad for a noise tunnel) and time_gradient (default "
+                    "integrated_gradients)")
     ev.add_argument("--target", default="predicted", help="predicted | label | INDEX")
     ev.add_argument("--labels", help="labels file (.npy/.csv), one integer per signal")
     ev.add_argument("--axis", help="x-axis values (.npy/.csv), e.g. wavenumbers")

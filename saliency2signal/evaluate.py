@@ -75,17 +75,26 @@ import numpy as np
 import torch
 
 from ._files import atomic_dir
-from .explain import Explanation, _default_mask_options, _probabilities, explain
+from .explain import (
+    Explanation,
+    _default_mask_options,
+    _probabilities,
+    _resolve_configs,
+    explain,
+)
 from .imaging import ImagingConfig
 from .inverse import components as _components
 from .mask import attribution_mask, threshold_map
-from .saliency import METHODS, time_gradient
+from .saliency import _GRADIENT_METHODS, METHODS, NT_TYPES, time_gradient
 from .transform import SSQConfig, ssq_cwt
 
-__all__ = ["BASELINES", "Evaluation", "MethodEvaluation", "evaluate", "randomizable_blocks"]
+__all__ = ["BASELINES", "Evaluation", "MethodEvaluation", "block_partition", "evaluate",
+           "matched_regions", "randomizable_blocks"]
 
 #: Methods that are not Captum attributions on the grid.
 BASELINES = ("time_gradient",)
+_REGION_METHODS = ("feature_ablation", "shapley_value_sampling")
+_NT_METHODS = _GRADIENT_METHODS
 _RANDOMIZATION = ("cascade", "full", "none")
 
 
@@ -797,12 +806,74 @@ def _explain_method(model, x, method, *, common, method_options, keep_mass, max_
                                 components=comps[:, : max(int(n_reg.max(initial=0)), 0)],
                                 method="time_gradient")
         return e, labels, e.components, n_reg
-    if method not in METHODS:
-        raise ValueError(f"method={method!r} must be one of {METHODS + BASELINES}")
-    e = explain(model, x, method=method, deletion=False, target=target,
+    base, opts = _method_spec(method, opts, model)
+    if base in _REGION_METHODS and "feature_mask" not in opts:
+        from .io import fit_length
+
+        tcfg = _resolve_configs(common["metadata"], common["transform_config"],
+                                common["imaging_config"], None)[0]
+        n = int(np.shape(x)[-1])
+        if common["metadata"] is not None:
+            n = int(fit_length(torch.zeros(1, n), common["metadata"]).shape[-1])
+        opts["feature_mask"] = block_partition(tcfg.n_freqs(n), n)
+    e = explain(model, x, method=base, deletion=False, target=target,
                 attribute_options=opts or None, **common)
+    if base != method:
+        import dataclasses
+
+        e = dataclasses.replace(e, method=method)
     n_reg = np.array([len(r) for r in e.regions], dtype=np.int64)
     return e, np.asarray(e.labels), np.asarray(e.components), n_reg
+
+
+def _method_spec(method: str, opts: dict, model) -> tuple[str, dict]:
+    """Split ``'saliency+smoothgrad'`` into ``('saliency', {'nt_type': 'smoothgrad'})``.
+
+    Layer methods get ``layer=model.cam_layer`` when the model names one.
+    """
+    base, _, nt = method.partition("+")
+    opts = dict(opts)
+    if nt:
+        opts.setdefault("nt_type", nt)
+    if base in ("layer_gradcam", "guided_gradcam") and "layer" not in opts:
+        layer = getattr(model, "cam_layer", None)
+        if layer is None:
+            raise ValueError(f"method={method!r} needs a layer: pass method_options="
+                             f"{{{method!r}: {{'layer': NAME}}}} or a model with cam_layer "
+                             "(load_model(..., rebuild=True) for the bundled CNN)")
+        opts["layer"] = layer
+    return base, opts
+
+
+def _check_method(method) -> None:
+    if not isinstance(method, str):
+        raise TypeError(f"method={method!r} must be a str")
+    base, _, nt = method.partition("+")
+    if method in BASELINES:
+        return
+    if base not in METHODS or (nt and (nt not in NT_TYPES or base not in _NT_METHODS)):
+        raise ValueError(f"method={method!r} must be one of {METHODS + BASELINES}, or a "
+                         f"gradient method + a noise tunnel ({', '.join(NT_TYPES)}), e.g. "
+                         "'saliency+smoothgrad'")
+
+
+def block_partition(n_freqs: int, n_times: int, *, rows: int = 8, cols: int = 16) -> np.ndarray:
+    """Label image of ``rows x cols`` near-equal blocks (labels ``0 .. rows*cols - 1``).
+
+    The default feature mask of the region-level methods (``'feature_ablation'``,
+    ``'shapley_value_sampling'``) in :func:`evaluate`: each block is one player.
+
+    Examples
+    --------
+    >>> block_partition(4, 6, rows=2, cols=3)
+    array([[0, 0, 1, 1, 2, 2],
+           [0, 0, 1, 1, 2, 2],
+           [3, 3, 4, 4, 5, 5],
+           [3, 3, 4, 4, 5, 5]])
+    """
+    r = np.minimum(np.arange(n_freqs) * rows // max(n_freqs, 1), rows - 1)
+    c = np.minimum(np.arange(n_times) * cols // max(n_times, 1), cols - 1)
+    return (r[:, None] * cols + c[None, :]).astype(np.int64)
 
 
 def _randomization(model, x, method, e0: Explanation, comps0, *, mode, seed, explain_kw):
@@ -879,8 +950,12 @@ def evaluate(
     metadata, transform_config, imaging_config, class_names, target, labels, axis
         As for :func:`~saliency2signal.explain`.
     methods : str or sequence of str
-        Attribution methods (:data:`~saliency2signal.saliency.METHODS`) and baselines
-        (:data:`BASELINES`); each is evaluated on the same signals and targets.
+        Attribution methods (:data:`~saliency2signal.saliency.METHODS`), a gradient
+        method with a noise tunnel (``'saliency+smoothgrad'``: SmoothGrad) and baselines
+        (:data:`BASELINES`); each is evaluated on the same signals and targets. Layer
+        methods use ``model.cam_layer`` unless ``method_options`` names a ``layer``;
+        ``'feature_ablation'`` and ``'shapley_value_sampling'`` score the blocks of
+        :func:`block_partition` unless ``method_options`` gives a ``feature_mask``.
     truth : PlantedSpectra or mapping, optional
         Ground truth with ``components`` ``(B, n_times)`` (the planted component of each
         signal, zeros where none was planted) and ``windows`` ``(B, 2)`` (in axis units).
@@ -948,8 +1023,7 @@ def evaluate(
     if not methods:
         raise ValueError("methods is empty")
     for m in methods:
-        if m not in METHODS + BASELINES:
-            raise ValueError(f"method={m!r} must be one of {METHODS + BASELINES}")
+        _check_method(m)
     if len(set(methods)) != len(methods):
         raise ValueError(f"methods={methods!r} repeats a method")
     if randomization not in _RANDOMIZATION:

@@ -349,3 +349,31 @@ def test_cli_evaluate_bad_input(tmp_path, args, message):
     assert "Traceback" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_method_specs_noise_tunnel_layer_and_blocks(rng):
+    from saliency2signal.evaluate import block_partition
+    from saliency2signal.models import ScalogramCNN
+
+    torch.manual_seed(1)
+    net = ScalogramCNN(widths=(4, 8), n_classes=2).double().eval()
+    a, b = _tones(rng, 2)
+    icfg = ImagingConfig(normalize="minmax", size=(16, 32))
+    ev = evaluate(net, a + b, transform_config=TCFG, imaging_config=icfg, n_null=2,
+                  max_regions=2, randomization="none",
+                  methods=("saliency+smoothgrad", "layer_gradcam", "feature_ablation"),
+                  method_options={"saliency+smoothgrad": {"nt_samples": 3}})
+    assert list(ev.methods) == ["saliency+smoothgrad", "layer_gradcam", "feature_ablation"]
+    assert ev.methods["saliency+smoothgrad"].explanation.method == "saliency+smoothgrad"
+    # region-level scores: constant on each block of the default partition
+    attr = ev.methods["feature_ablation"].explanation.attribution[0]
+    blocks = block_partition(*attr.shape)
+    for lab in np.unique(blocks)[:10]:
+        vals = attr[blocks == lab]
+        assert np.ptp(vals) == 0
+    with pytest.raises(ValueError, match="noise tunnel"):
+        evaluate(net, a + b, transform_config=TCFG, imaging_config=icfg,
+                 methods=("occlusion+smoothgrad",))
+    with pytest.raises(ValueError, match="needs a layer"):
+        evaluate(torch.nn.Sequential(net), a + b, transform_config=TCFG,
+                 imaging_config=icfg, methods=("layer_gradcam",), randomization="none")
