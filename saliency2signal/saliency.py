@@ -29,7 +29,7 @@ import torch
 
 from ._validation import as_tensor, check_signal
 from .imaging import ImagingConfig, pull_back, to_image
-from .transform import MIN_LENGTH, SSQConfig, ssq_cwt
+from .transform import MIN_LENGTH, SSQConfig, SSQResult, ssq_cwt
 
 __all__ = ["METHODS", "NT_TYPES", "SaliencyResult", "attribute", "time_gradient"]
 
@@ -154,6 +154,22 @@ def _resolve_device(device, x, model: torch.nn.Module) -> torch.device:
 def _prepare_signal(x, transform_config: SSQConfig, device) -> torch.Tensor:
     xt = check_signal(x, min_length=MIN_LENGTH, dtype=_DTYPES[transform_config.dtype])
     return xt.detach().to(device)
+
+
+def _check_result(result, xt: torch.Tensor, transform_config: SSQConfig) -> None:
+    """Check that a precomputed ``ssq_cwt(x, transform_config)`` belongs to ``x``."""
+    if not isinstance(result, SSQResult):
+        raise TypeError(f"result must be an SSQResult, got {type(result).__name__}")
+    if result.config != transform_config:
+        raise ValueError(f"result.config={result.config!r} differs from "
+                         f"transform_config={transform_config!r}")
+    tx = result.Tx
+    if tx.shape[:-2] != xt.shape[:-1] or tx.shape[-1] != xt.shape[-1]:
+        raise ValueError(f"result.Tx has shape {tuple(tx.shape)}; it does not belong to x "
+                         f"of shape {tuple(xt.shape)}")
+    want = torch.complex128 if xt.dtype == torch.float64 else torch.complex64
+    if tx.dtype != want:
+        raise ValueError(f"result.Tx has dtype {tx.dtype}; x of dtype {xt.dtype} gives {want}")
 
 
 def _logits(forward, inp: torch.Tensor) -> torch.Tensor:
@@ -328,10 +344,12 @@ def attribute(
     interpolate_mode: str = "bilinear",
     captum_kwargs: dict | None = None,
     device: str | torch.device | None = None,
+    result: SSQResult | None = None,
 ) -> SaliencyResult:
     """Attribute a CNN's decision to the cells of the synchrosqueezed transform.
 
-    The transform ``Tx = ssq_cwt(x)`` is computed once; Captum then explains
+    The transform ``Tx = ssq_cwt(x)`` is computed once (or taken from ``result``); Captum
+    then explains
     ``f(m) = model(to_image(m))`` at ``m = |Tx|``, the coefficient magnitude on the
     native grid, so attributions have the shape of ``Tx`` and need no remapping.
 
@@ -396,6 +414,11 @@ def attribute(
         for ``'layer_gradcam'``.
     device : str or torch.device, optional
         Where to compute; default: the device of ``x`` (a tensor), else the model's.
+    result : SSQResult, optional
+        ``ssq_cwt(x, transform_config)`` already computed (as for
+        :func:`~saliency2signal.inverse.decompose_regions`): it is used instead of a
+        second transform. Its config, shape and dtype must match ``x`` and
+        ``transform_config``.
 
     Returns
     -------
@@ -406,9 +429,11 @@ def attribute(
     ------
     ValueError
         Unknown ``method`` or ``nt_type``, target out of range, a feature mask or
-        baseline of the wrong shape, an unknown layer, logits not ``(B, n_classes)``.
+        baseline of the wrong shape, an unknown layer, logits not ``(B, n_classes)``, a
+        ``result`` that does not belong to ``x`` and ``transform_config``.
     TypeError
-        ``model`` not a module, non-integer target or feature mask.
+        ``model`` not a module, non-integer target or feature mask, a ``result`` that is
+        not an ``SSQResult``.
 
     Notes
     -----
@@ -487,9 +512,12 @@ def attribute(
 
     dev = _resolve_device(device, x, model)
     xt = _prepare_signal(x, transform_config, dev)
-    with torch.no_grad():
-        res = ssq_cwt(xt, transform_config)  # the transform, once
-    tx = res.Tx
+    if result is None:
+        with torch.no_grad():
+            result = ssq_cwt(xt, transform_config)  # the transform, once
+    else:
+        _check_result(result, xt, transform_config)
+    tx = result.Tx.detach().to(dev)
     batch_shape = tuple(tx.shape[:-2])
     grid = tuple(tx.shape[-2:])
     n_batch = math.prod(batch_shape)

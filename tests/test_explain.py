@@ -427,3 +427,45 @@ def test_fast_closing_equals_scikit_image(rng, shape, density):
     m = rng.random((37, 52)) < density
     np.testing.assert_array_equal(_closing(m, shape),
                                   morphology.closing(m, np.ones(shape, dtype=bool)))
+
+
+def test_attribute_reuses_a_given_transform(model):
+    from saliency2signal import ssq_cwt
+    from saliency2signal.saliency import attribute
+
+    x, _ = toy_data(3, seed=6)
+    xt = torch.as_tensor(x)
+    kw = dict(transform_config=TCFG, imaging_config=ICFG, n_steps=8, target=1)
+    res = ssq_cwt(xt, TCFG)
+    fresh = attribute(model, xt, **kw)
+    given = attribute(model, xt, result=res, **kw)
+    torch.testing.assert_close(given.attribution, fresh.attribution, rtol=0, atol=0)
+    torch.testing.assert_close(given.Tx, fresh.Tx, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="differs from transform_config"):
+        attribute(model, xt, result=ssq_cwt(xt, SSQConfig(nv=16)), **kw)
+    with pytest.raises(ValueError, match="does not belong to x"):
+        attribute(model, xt[:2], result=res, **kw)
+    with pytest.raises(ValueError, match="dtype"):
+        attribute(model, xt, result=ssq_cwt(xt.double(), TCFG), **kw)
+    with pytest.raises(TypeError, match="SSQResult"):
+        attribute(model, xt, result=res.Tx, **kw)
+
+
+def test_explain_reads_one_transform(explained, model):
+    """Tx, components and deletion effects equal their definitions computed apart."""
+    from saliency2signal import ssq_cwt
+    from saliency2signal.explain import _probabilities
+    from saliency2signal.inverse import components
+
+    e = explained
+    res = ssq_cwt(torch.tensor(e.signals), TCFG)
+    np.testing.assert_array_equal(e.Tx, res.Tx.numpy())
+    np.testing.assert_array_equal(e.lowpass, res.lowpass.numpy())
+    r = e.components.shape[1]
+    np.testing.assert_array_equal(
+        e.components, components(res, masks=torch.tensor(e.labels), n_regions=r).numpy())
+    b = 1
+    minus = torch.tensor(e.signals[b] - e.components[b, : len(e.regions[b])])
+    p = _probabilities(model, minus, TCFG, ICFG, 1)[:, 1].numpy()
+    np.testing.assert_allclose([reg.p_after for reg in e.regions[b]], p, rtol=1e-5,
+                               atol=1e-6)
