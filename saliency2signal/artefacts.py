@@ -465,6 +465,9 @@ def _analyse(w, e, rows_to, win, ssq_freqs, params, fs) -> dict:
             s = spec[i].copy()
             s[nu < 2.5 / length[j]] = 0.0
             k = int(np.argmax(s))
+            if not s[k] > 0:  # window too short for an oscillation, or no displacement
+                stats[0, i] = 0.0
+                continue
             stats[0, i] = 2.0 * s[k]
             stats[1, i] = 1.0 / _refine(nu, s, k)
     findings = []
@@ -478,6 +481,8 @@ def _analyse(w, e, rows_to, win, ssq_freqs, params, fs) -> dict:
         pooled = (rel[wig, None] * spec[wig]).sum(0)
         pooled[nu < 2.5 / length] = 0.0
         k = int(np.argmax(pooled))
+        if not pooled[k] > 0:  # nothing periodic left above the lowest resolvable bin
+            continue
         period = 1.0 / _refine(nu, pooled, k)
         wr = win[run] * e[run]
         f_mean = float((wr * w[run]).sum() / wr.sum())

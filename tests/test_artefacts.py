@@ -368,3 +368,21 @@ def test_plot_bad_inputs(close_pair):
         s2splot.interference(close_pair, ridges=np.zeros((1, 10), dtype=int))
     with pytest.raises(ValueError, match="index"):
         s2splot.interference(close_pair, index=(0,))
+
+
+def test_detect_interference_on_real_spectra_never_divides_by_zero():
+    # short active windows leave no resolvable oscillation (every bin below 2.5/length is
+    # cleared): such rows have no wiggle rather than a period of 1/0 (Coffee spectra,
+    # GMW nv=32 with the low-pass row, as the bundled model sees them)
+    import pathlib
+
+    from saliency2signal import SSQConfig
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    with np.load(root / "data" / "coffee.npz") as z:
+        x = z["X_test"][:6].astype(np.float32)
+    cfg = SSQConfig(nv=32, lowpass_row=True, dtype="float32")
+    res = detect_interference(x, cfg)
+    assert res.labels.shape == (6, cfg.n_freqs(286), 286)
+    for f in res.findings:  # whatever is reported is finite
+        assert np.isfinite(f.period) and f.period > 0 and np.isfinite(f.delta_f)
