@@ -688,13 +688,16 @@ def _records(
     n_lab = int(lab.max())
     mass = np.bincount(flat, weights=p.ravel(), minlength=n_lab + 1)
     area = np.bincount(flat, minlength=n_lab + 1)
-    # raster index of each region's first cell: np.unique returns first occurrences
-    cells = np.flatnonzero(flat)
-    present, at = np.unique(flat[cells], return_index=True)
-    if present.size != n_lab:
-        raise ValueError(f"labels must be consecutive 1..{n_lab}; found {present.size}")
-    first = cells[at]
-    order = np.lexsort((first, -mass[1:]))  # mass descending, then raster order
+    if not area[1:].all():
+        raise ValueError(f"labels must be consecutive 1..{n_lab}")
+    # mass descending, then raster order of the first cell; the raster order only
+    # decides between equal masses, so it is looked up only when there are some
+    if np.unique(mass[1:]).size == n_lab:
+        order = np.argsort(-mass[1:], kind="stable")
+    else:
+        cells = np.flatnonzero(flat)
+        _, at = np.unique(flat[cells], return_index=True)  # first occurrences
+        order = np.lexsort((cells[at], -mass[1:]))
     if max_regions is not None:
         order = order[:max_regions]
     relabel = np.zeros(n_lab + 1, dtype=lab.dtype)
@@ -822,7 +825,7 @@ def _finish(
             raise TypeError(f"coefficients have dtype {c.dtype}; expected complex Tx/Wx")
         if c.shape != m.shape:
             raise ValueError(f"coefficients have shape {c.shape}; expected {m.shape}")
-        energy = (np.abs(c.astype(np.complex128)) ** 2).reshape(-1, *m.shape[-2:])
+        energy = c.reshape(-1, *m.shape[-2:])  # |c|**2 per map, below
     m2 = m.reshape(-1, *m.shape[-2:])
     p2 = p.reshape(-1, *m.shape[-2:])
     labels, regions = [], []
@@ -830,7 +833,7 @@ def _finish(
         lab, regs = _records(
             measure.label(m2[i], connectivity=connectivity),
             p2[i],
-            None if energy is None else energy[i],
+            None if energy is None else np.abs(energy[i].astype(np.complex128)) ** 2,
             grid,
             max_regions,
         )
