@@ -266,7 +266,8 @@ def markdown(rows, settings, iters=ITERS) -> str:
 
 
 def markdown_spectra(rows, fmin_rows) -> str:
-    lines = ["| N=2048 spectra (12), 100 iterations | method | rows | SC median | "
+    head = f"N=2048 spectra ({len(rows[0]['per_spectrum'])}), {rows[0]['n_iter']} iterations"
+    lines = [f"| {head} | method | rows | SC median | "
              "SNR min | SNR median | SNR, best rotation removed | s/run |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -44,8 +44,19 @@ as much as the bank does at its peak. Measured on the Coffee spectrum ``X_train[
 mu=4, nv=16, padtype=None, lowpass_row=True)`` and ``nonnegative=True`` the unaligned SNR
 is 31 dB (fast Griffin-Lim) and 36 dB (L-BFGS); with the default ``mu = 13.4`` it is
 6 dB, although the SC is -41 dB: the longer wavelets leave each peak (a separate
-region of the plane) free to rotate. Synthetic N = 2048 spectra (8 Gaussian peaks on a
-small baseline) reach only 12-17 dB in 100 iterations with the same settings.
+region of the plane) free to rotate.
+
+**Spectra of 2048 points.** The same transform falls short at N = 2048: its bank then
+reaches down to 1/2048 cycles per sample, the low-pass row sees 3 FFT bins, and the
+rotation of everything above them is pinned only by the few long wavelets that overlap
+those bins. A rotation that costs ``s`` dB of SNR moves the SC to only about
+``-(s + 20)`` dB, so 100 iterations of fast Griffin-Lim end at SC -33 dB with an
+unaligned SNR of 5-18 dB (median 10; 12 peaks-on-baseline spectra of
+``benchmarks/bench_phase.py``). :func:`spectrum_config` keeps the bank above
+``fs / 256`` (about where it stops at the Coffee length) and lets the low-pass row carry
+the rest (19 bins, the baseline): the same rotation then shows at ``-(s + 3)`` dB, and
+100 iterations from ``init='zero-phase'`` reach 30.6-46.5 dB (median 37.6) with fast
+Griffin-Lim and 35-96 dB (median 67) with L-BFGS.
 
 **Which transform.** The consistency projection uses ``W^+``, the canonical dual frame of
 the bank (``projection='dual'``): the least-squares real signal for given coefficients,
@@ -363,16 +374,19 @@ def spectrum_config(
 
     Notes
     -----
-    Why cut the bank: the magnitudes of an analytic bank cannot see a rotation
+    Why cut the bank: an analytic bank's magnitudes cannot see a rotation
     ``cos(t) x - sin(t) H{x}`` of the part of ``x`` above the low-pass band; only the
-    few rows that overlap the low-pass band (whose sign non-negativity fixes) pin it.
-    With the full bank at N = 2048 the low-pass band is 3 FFT bins wide, and rotating
-    the rest of a peaks-on-baseline spectrum by 0.1 rad (SNR 25 dB) changes the
-    magnitudes by only -45 to -57 dB (SC): 100 iterations of fast Griffin-Lim end at
-    SC -45 dB with the rotation unresolved (unaligned SNR 5-13 dB from noise, 15-29 dB
-    from ``init='zero-phase'``). Cut at ``fs / 256`` the low-pass band is 19 bins and the
-    same rotation costs -33 to -39 dB, and 100 iterations from ``init='zero-phase'``
-    reach 29-47 dB (``benchmarks/bench_phase.py``).
+    rows that overlap that band (whose sign non-negativity fixes) pin it, and the
+    longest wavelets do so weakly. With the full bank at N = 2048 the low-pass band is
+    3 FFT bins wide and a rotation that costs ``s`` dB of SNR shows in the SC at about
+    ``-(s + 20)`` dB: 100 iterations of fast Griffin-Lim stop with it unresolved (12
+    peaks-on-baseline spectra: unaligned SNR 4.9-18.1 dB from noise, 15.1-30.9 dB from
+    ``init='zero-phase'``). Cut at ``fs / 256`` the band is 19 bins, the rotation shows at
+    ``-(s + 3)`` dB, and 100 iterations from ``init='zero-phase'`` reach 30.6-46.5 dB
+    (fast Griffin-Lim) and 35.2-96.2 dB (L-BFGS). Cutting higher helps further
+    (``fs / 64``: min 38.6, median 51.6 dB; from noise min 30.5 dB) at the price of
+    fewer wavelet rows and more left to the low-pass row; the tables are in the README
+    (``benchmarks/bench_phase.py``).
 
     Examples
     --------
@@ -385,6 +399,20 @@ def spectrum_config(
     (151, 122)
     >>> bool(cfg.cwt_freqs(2048)[1] >= 1 / 256), cfg.lowpass_row, cfg.padtype is None
     (True, True, True)
+
+    Three Lorentzian peaks on a sloped baseline, 1024 points, from the magnitudes alone
+    (30 iterations are enough for this one):
+
+    >>> from saliency2signal import cwt
+    >>> from saliency2signal.phase import retrieve_phase, snr
+    >>> k = np.arange(1024)
+    >>> peaks = ((1.0, 205, 4.0), (0.7, 512, 30.0), (1.2, 768, 10.0))  # height, centre, HWHM
+    >>> x = 0.3 + 1e-4 * k + sum(a / (1 + ((k - c) / w) ** 2) for a, c, w in peaks)
+    >>> cfg = spectrum_config(1024)
+    >>> res = retrieve_phase(cwt(x, cfg).Wx.abs(), cfg, n_iter=30, init="zero-phase",
+    ...                      nonnegative=True)
+    >>> bool(snr(res.x, x) > 30)  # unaligned: no sign, rotation or mean left
+    True
     """
     n = _check_n(n)
     fs = check_positive(fs, "fs")
@@ -485,8 +513,11 @@ def retrieve_phase(
     init : array_like, PhaseRetrievalResult or 'zero-phase', optional
         Starting signal of shape ``(..., n_times)``, e.g. the result of a
         whole-scalogram run; ``'zero-phase'`` starts from the dual-frame inverse of the
-        magnitudes themselves (all phases 0: symmetric positive bumps). Default: white
-        Gaussian noise with the RMS implied by ``magnitude``, drawn from ``rng``.
+        magnitudes themselves (all phases 0: symmetric positive bumps at the maxima of
+        ``|W|``, which is right for non-negative peaks, whose coefficients have phase 0
+        at their centres; the start to use for spectra, see :func:`spectrum_config`).
+        Default: white Gaussian noise with the RMS implied by ``magnitude``, drawn from
+        ``rng``.
     rng : int, numpy.random.Generator or None
         Seed or generator of the random start.
     alpha : float

@@ -266,7 +266,7 @@ def test_spectra_2048_cut_bank_zero_phase_plain_snr_above_20db(bench):
                          nonnegative=True)
     assert res.n_iter == 100 and bool((res.x >= 0).all())
     assert np.all(res.sc_db < -35)
-    assert np.all(snr(res.x, x) > 20), snr(res.x, x)  # measured 43.2, 36.7, 38.8, 36.3 dB
+    assert np.all(snr(res.x, x) > 20), snr(res.x, x)  # measured 35.6, 37.4, 30.6, 33.7 dB
 
 
 def test_spectrum_2048_cut_bank_lbfgs_from_zero_phase(bench):
@@ -275,7 +275,7 @@ def test_spectrum_2048_cut_bank_lbfgs_from_zero_phase(bench):
     res = retrieve_phase(cwt(x, cfg).Wx.abs(), cfg, method="lbfgs", n_iter=100,
                          init="zero-phase", nonnegative=True)
     assert res.n_evals <= 100 and bool((res.x >= 0).all())
-    assert snr(res.x, x) > 40  # measured 69 dB
+    assert snr(res.x, x) > 40  # measured 69.8 dB
 
 
 def test_full_bank_at_2048_cannot_see_the_rotation_above_its_lowpass(bench):
