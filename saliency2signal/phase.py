@@ -341,7 +341,7 @@ def spectrum_config(
     rows whose centre frequency (:meth:`~saliency2signal.SSQConfig.cwt_freqs`) lies
     below ``fmin`` removed; the low-pass row then carries everything below ``fmin``
     (the baseline and the broadest bumps). The rows that remain are identical to the
-    full bank's, and the plane is still complete (``lowpass + oscillatory`` is exact).
+    full bank's.
 
     Parameters
     ----------
