@@ -75,6 +75,15 @@ class ConvBlock(nn.Module):
         return self.pool(self.relu(self.bn(self.conv(x))))
 
 
+def _append_coordinates(x: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W) -> (B, C + 2, H, W)``: row, then column coordinate in [-1, 1]."""
+    b, _, h, w = x.shape
+    rows = torch.linspace(-1.0, 1.0, h, dtype=x.dtype, device=x.device)
+    cols = torch.linspace(-1.0, 1.0, w, dtype=x.dtype, device=x.device)
+    grid = torch.stack((rows[:, None].expand(h, w), cols[None, :].expand(h, w)))
+    return torch.cat((x, grid[None].expand(b, 2, h, w)), dim=1)
+
+
 class ScalogramCNN(nn.Module):
     """Small CNN for scalogram images ``(B, C, H, W)`` -> logits ``(B, n_classes)``.
 
@@ -93,6 +102,17 @@ class ScalogramCNN(nn.Module):
         Output channels of each block.
     dropout : float
         Dropout probability before the linear head.
+    coord_channels : bool
+        CoordConv (Liu et al. 2018): append two channels holding each pixel's
+        normalised row and column coordinate (``-1`` at the first pixel centre, ``+1``
+        at the last) to the input before the first block, so the network knows *where*
+        in the image it is. Global average pooling makes a plain CNN blind to absolute
+        position except through the image borders, which its receptive field must
+        reach, and its evidence spreads towards them; with the coordinates a block can
+        respond to "this pattern at this frequency/time" locally. The channels are made
+        in ``forward`` for any image size (no parameters, no buffers); attributions of
+        the input image do not include them. Off by default (model files without the
+        key load unchanged).
 
     Attributes
     ----------
@@ -106,7 +126,13 @@ class ScalogramCNN(nn.Module):
     Notes
     -----
     The default widths ``(16, 32, 64, 64)`` give 60,530 parameters for one input
-    channel and two classes (about 250 kB of float32 weights).
+    channel and two classes (about 250 kB of float32 weights); ``coord_channels``
+    adds ``2 * 9 * widths[0]`` weights to the first convolution.
+
+    References
+    ----------
+    R. Liu et al., "An intriguing failing of convolutional neural networks and the
+    CoordConv solution", NeurIPS 2018.
 
     Examples
     --------
@@ -116,10 +142,15 @@ class ScalogramCNN(nn.Module):
     torch.Size([2, 4])
     >>> net.cam_layer, type(net.get_submodule(net.cam_layer)).__name__
     ('features.3', 'ConvBlock')
+    >>> ScalogramCNN(coord_channels=True).features[0].conv.in_channels  # 1 + row + column
+    3
     """
 
+    __constants__ = ["coord_channels"]  # TorchScript compiles the unused branch away
+
     def __init__(self, in_channels: int = 1, n_classes: int = 2, *,
-                 widths: Sequence[int] = (16, 32, 64, 64), dropout: float = 0.0):
+                 widths: Sequence[int] = (16, 32, 64, 64), dropout: float = 0.0,
+                 coord_channels: bool = False):
         super().__init__()
         in_channels = check_positive(in_channels, "in_channels", integer=True)
         n_classes = check_positive(n_classes, "n_classes", integer=True)
@@ -133,9 +164,13 @@ class ScalogramCNN(nn.Module):
         dropout = check_positive(dropout, "dropout", allow_zero=True)
         if dropout >= 1:
             raise ValueError(f"{dropout=} must be < 1")
+        if not isinstance(coord_channels, bool):
+            raise TypeError(f"coord_channels={coord_channels!r} must be a bool")
         self.architecture_kwargs = {"in_channels": in_channels, "n_classes": n_classes,
-                                    "widths": list(widths), "dropout": dropout}
-        chans = (in_channels, *widths)
+                                    "widths": list(widths), "dropout": dropout,
+                                    "coord_channels": coord_channels}
+        self.coord_channels = coord_channels
+        chans = (in_channels + (2 if coord_channels else 0), *widths)
         self.features = nn.Sequential(*(
             ConvBlock(chans[i], chans[i + 1], pool=i < len(widths) - 1)
             for i in range(len(widths))
@@ -147,6 +182,8 @@ class ScalogramCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Return the logits of images ``x`` of shape ``(B, C, H, W)``."""
+        if self.coord_channels:
+            x = _append_coordinates(x)
         h = self.pool(self.features(x)).flatten(1)
         return self.classifier(self.dropout(h))
 

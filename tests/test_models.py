@@ -8,6 +8,7 @@ import torch
 
 from saliency2signal import SSQConfig
 from saliency2signal.imaging import ImagingConfig, to_image
+from saliency2signal.io import FORMATS, ModelMetadata, load_model, save_model
 from saliency2signal.models import (
     ARCHITECTURES,
     ScalogramCNN,
@@ -92,11 +93,106 @@ def test_architecture_kwargs_rebuild_same_shapes():
         ({"widths": ()}, ValueError, "widths"),
         ({"widths": "abc"}, TypeError, "widths"),
         ({"dropout": 1.0}, ValueError, "dropout=1.0"),
+        ({"coord_channels": 1}, TypeError, "coord_channels=1"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         ScalogramCNN(**kwargs)
+
+
+# --------------------------------------------------------------------------- CoordConv
+def first_conv_input(net: torch.nn.Module, image: torch.Tensor) -> torch.Tensor:
+    """What the first convolution of ``net`` receives for ``image``."""
+    seen = []
+    handle = net.features[0].conv.register_forward_pre_hook(lambda m, a: seen.append(a[0]))
+    with torch.no_grad():
+        net(image)
+    handle.remove()
+    return seen[0]
+
+
+@pytest.mark.parametrize("size", [(32, 32), (40, 96)])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_coord_channels_are_appended_to_the_input(rng, size, channels):
+    h, w = size
+    net = ScalogramCNN(in_channels=channels, widths=(4, 8), coord_channels=True).eval()
+    image = torch.as_tensor(rng.standard_normal((2, channels, h, w)), dtype=torch.float32)
+    seen = first_conv_input(net, image)
+    assert seen.shape == (2, channels + 2, h, w)
+    torch.testing.assert_close(seen[:, :channels], image, rtol=0, atol=0)
+    rows = torch.linspace(-1, 1, h)[:, None].expand(h, w)
+    cols = torch.linspace(-1, 1, w)[None, :].expand(h, w)
+    torch.testing.assert_close(seen[:, channels], rows.expand(2, h, w), rtol=0, atol=0)
+    torch.testing.assert_close(seen[:, channels + 1], cols.expand(2, h, w), rtol=0, atol=0)
+    assert net.features[0].conv.in_channels == channels + 2
+    assert net.architecture_kwargs["coord_channels"] is True
+
+
+def test_coord_channels_make_a_translated_pattern_look_different():
+    """Without borders to go by, only the coordinates can tell two positions apart."""
+    torch.manual_seed(0)
+    image = torch.zeros(2, 1, 32, 32)
+    image[0, 0, 10:14, 4:8] = 1.0
+    image[1, 0, 10:14, 20:24] = 1.0  # the same blob, far from every border
+    plain = ScalogramCNN(widths=(4,)).eval()  # one block: receptive field 3x3
+    coord = ScalogramCNN(widths=(4,), coord_channels=True).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(plain(image)[0], plain(image)[1])
+        assert not torch.allclose(coord(image)[0], coord(image)[1])
+
+
+def test_coord_channels_off_by_default_is_the_old_network():
+    old_kwargs = {"in_channels": 1, "n_classes": 2, "widths": [4, 8], "dropout": 0.0}
+    torch.manual_seed(0)
+    old = build_model("ScalogramCNN", **old_kwargs).eval()  # a model file from before
+    torch.manual_seed(0)
+    new = ScalogramCNN(widths=(4, 8)).eval()
+    assert new.architecture_kwargs == {**old_kwargs, "coord_channels": False}
+    assert new.features[0].conv.in_channels == 1
+    assert {k: v.shape for k, v in old.state_dict().items()} == {
+        k: v.shape for k, v in new.state_dict().items()}
+    image = torch.randn(3, 1, 32, 32)
+    assert first_conv_input(new, image).shape == (3, 1, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(new(image), old(image), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "size"),
+    # TorchScript and state_dict files take any image size; the coordinates are made
+    # in forward for the size given. torch.export specialises to the saved input shape.
+    [(fmt, (32, 32)) for fmt in FORMATS]
+    + [(fmt, (40, 96)) for fmt in FORMATS if fmt != "export"],
+)
+def test_coord_channels_survive_save_and_load(tmp_path, rng, fmt, size):
+    torch.manual_seed(0)
+    net = ScalogramCNN(widths=(4, 8, 8), coord_channels=True)
+    with torch.no_grad():  # non-trivial batch-norm statistics
+        net(torch.randn(8, 1, 32, 32) * 2 + 1)
+    net.eval()
+    meta = ModelMetadata(transform=TRANSFORM, imaging=IMAGING, class_names=["a", "b"],
+                         n_times=256)
+    path = save_model(net, tmp_path / "m.pt", metadata=meta, format=fmt)
+    loaded = load_model(path)
+    rebuilt, _ = load_model(path, rebuild=True)
+    assert loaded.metadata.architecture_kwargs["coord_channels"] is True
+    assert rebuilt.coord_channels
+    image = torch.as_tensor(rng.standard_normal((2, 1, *size)), dtype=torch.float32)
+    with torch.no_grad():
+        expected = net(image)
+        torch.testing.assert_close(loaded.model(image), expected, rtol=0, atol=0)
+        torch.testing.assert_close(rebuilt(image), expected, rtol=0, atol=0)
+
+
+def test_coord_channels_are_recorded_by_training(rng):
+    x, y = peak_spectra(rng, n_signals=8, n=64)
+    out = train_classifier(x, y, transform_config=TRANSFORM,
+                           imaging_config=ImagingConfig(size=(16, 16)), class_names=["a", "b"],
+                           epochs=1, batch_size=4, val_fraction=0.0,
+                           architecture_kwargs={"widths": [4], "coord_channels": True})
+    assert out.metadata.architecture_kwargs["coord_channels"] is True
+    assert out.model.features[0].conv.in_channels == 3
 
 
 def test_build_model_unknown_architecture():
