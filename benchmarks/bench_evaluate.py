@@ -122,7 +122,14 @@ def main() -> None:
         print(table(result["datasets"][name]["rows"]), flush=True)
     result["total_seconds"] = round(time.perf_counter() - total, 1)
     print(f"\ntotal {result['total_seconds']} s")
-    Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
+    path = Path(args.json)
+    if path.exists():  # a run on one dataset keeps the other's results
+        old = json.loads(path.read_text())
+        for key, value in old.get("datasets", {}).items():
+            result["datasets"].setdefault(key, value)
+        if "default_coffee_seconds" in old:
+            result.setdefault("default_coffee_seconds", old["default_coffee_seconds"])
+    path.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":
