@@ -472,3 +472,15 @@ def test_explain_reads_one_transform(explained, model):
     p = _probabilities(model, minus, TCFG, ICFG, 1)[:, 1].numpy()
     np.testing.assert_allclose([reg.p_after for reg in e.regions[b]], p, rtol=1e-5,
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("forward_batch", [None, 1, 3, 7, 11, 50])
+def test_probabilities_forward_batches(model, forward_batch):
+    from saliency2signal.explain import _probabilities
+
+    x, _ = toy_data(11, seed=7)
+    xt = torch.as_tensor(x)
+    ref = _probabilities(model, xt, TCFG, ICFG, 11)
+    got = _probabilities(model, xt, TCFG, ICFG, 2, forward_batch=forward_batch)
+    assert got.shape == (11, 2)
+    torch.testing.assert_close(got, ref, rtol=1e-6, atol=1e-7)
