@@ -100,16 +100,14 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import pathlib
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from ._files import atomic_dir
 from ._validation import as_tensor
 from .imaging import ImagingConfig, to_image
 from .inverse import decompose_regions
@@ -546,32 +544,8 @@ class Explanation:
         ``figures``, ``sample_XXXX_spectrum.png``, ``sample_XXXX_scalogram.png`` and
         ``sample_XXXX_components.png`` per signal.
         """
-        path = pathlib.Path(out_dir)
-        if path.exists() and not overwrite:
-            raise ValueError(f"{str(path)!r} already exists; pass overwrite=True to replace it")
-        parent = path.absolute().parent
-        if not parent.is_dir():
-            raise ValueError(f"cannot write {str(path)!r}: folder {str(parent)!r} does not "
-                             "exist")
-        tmp = pathlib.Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.",
-                                            suffix=".tmp"))
-        try:
-            umask = os.umask(0o022)
-            os.umask(umask)
-            os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; give a normal folder
-            self._write(tmp, figures=figures)
-            if path.exists():  # overwrite=True: move the old folder aside first
-                old = pathlib.Path(tempfile.mkdtemp(dir=parent, prefix=f".{path.name}.",
-                                                    suffix=".old"))
-                os.replace(path, old / "old")
-                os.rename(tmp, path)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.rename(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return path
+        return atomic_dir(out_dir, lambda tmp: self._write(tmp, figures=figures),
+                          overwrite=overwrite)
 
     def _write(self, folder: pathlib.Path, *, figures: bool) -> None:
         report = self.to_json()
