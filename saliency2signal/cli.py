@@ -273,6 +273,7 @@ def _cmd_explain(args) -> int:
     ex = explain(
         loaded.model, x, metadata=loaded.metadata, method=args.method, target=target,
         labels=labels, axis=axis, keep_mass=args.keep_mass, max_regions=args.max_regions,
+        min_share=args.min_share,
         batch_size=args.batch_size, device=args.device,
         progress=_progress_bar("explaining"),
     )
@@ -373,7 +374,8 @@ def _cmd_evaluate(args) -> int:
         loaded.model, x, metadata=loaded.metadata, methods=methods, target=target,
         labels=labels, axis=axis, truth=truth, n_null=args.n_null,
         randomization=args.randomization, keep_mass=args.keep_mass,
-        max_regions=args.max_regions, seed=args.seed, batch_size=args.batch_size,
+        max_regions=args.max_regions, min_share=args.min_share, seed=args.seed,
+        batch_size=args.batch_size,
         device=args.device, progress=progress,
     )
     path = ev.save(out, figures=not args.no_figures, overwrite=args.overwrite)
@@ -489,6 +491,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--keep-mass", type=float, default=0.8,
                     help="fraction of the positive attribution mass kept (default 0.8)")
     ex.add_argument("--max-regions", type=int, default=5)
+    ex.add_argument("--min-share", type=float, default=0.02,
+                    help="drop regions below this share of the attribution mass "
+                    "(default 0.02)")
     ex.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ex.add_argument("--batch-size", type=int, default=16)
     ex.add_argument("--no-figures", action="store_true", help="report and arrays only")
@@ -517,6 +522,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="ignore ground-truth arrays in the .npz")
     ev.add_argument("--keep-mass", type=float, default=0.8)
     ev.add_argument("--max-regions", type=int, default=5)
+    ev.add_argument("--min-share", type=float, default=0.02)
     ev.add_argument("--seed", type=int, default=0, help="seed of the null draws (default 0)")
     ev.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ev.add_argument("--batch-size", type=int, default=16)

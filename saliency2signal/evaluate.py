@@ -584,6 +584,28 @@ def _ssim_1d(a: np.ndarray, b: np.ndarray) -> float:
     return float(structural_similarity(unit(a), unit(b), data_range=1.0))
 
 
+def _truth_axis(truth, axis):
+    """Return the x axis of the truth's windows: ``axis`` or, when None, the truth's own.
+
+    Windows are in axis units; scoring them against sample indices while the truth was
+    made on, say, wavenumbers would silently find no energy in any window.
+    """
+    if truth is None:
+        return axis
+    t_axis = truth.get("axis") if isinstance(truth, Mapping) else getattr(truth, "axis", None)
+    if t_axis is None:
+        return axis
+    if axis is None:
+        return np.asarray(t_axis)
+    a, b = np.asarray(axis, np.float64), np.asarray(t_axis, np.float64)
+    if a.shape != b.shape or not np.allclose(a, b):
+        raise ValueError(f"axis (from {a.ravel()[:1]} to {a.ravel()[-1:]}, {a.size} points) "
+                         f"differs from the ground truth's axis (from {b.ravel()[:1]} to "
+                         f"{b.ravel()[-1:]}, {b.size} points); the windows are in the "
+                         "truth's units")
+    return axis
+
+
 def _resolve_truth(truth, n_b: int, n: int):
     if truth is None:
         return None
@@ -606,14 +628,29 @@ def _resolve_truth(truth, n_b: int, n: int):
     return comps, wins
 
 
+def _check_windows(windows: np.ndarray, planted: np.ndarray, axis) -> None:
+    """Refuse ground-truth windows that lie outside the signals' x axis."""
+    ax = np.asarray(axis, np.float64)
+    lo, hi = float(ax.min()), float(ax.max())
+    has = np.any(planted != 0, axis=1)
+    w = np.sort(windows, axis=1)
+    out = has & ((w[:, 1] < lo) | (w[:, 0] > hi))
+    if out.any():
+        b = int(np.flatnonzero(out)[0])
+        raise ValueError(f"truth window {tuple(float(v) for v in w[b])} of signal {b} lies "
+                         f"outside the x axis [{lo:g}, {hi:g}]; pass the axis the windows "
+                         "are measured on (axis=...)")
+
+
 # --------------------------------------------------------------------------- core
 def _regions_of(e: Explanation, attribution: np.ndarray, *, keep_mass, max_regions,
-                mask_options, axis):
+                min_share, mask_options, axis):
     """Mask, labels and components of a replacement attribution (time-gradient)."""
     tcfg = e.transform_config
     tx = torch.from_numpy(np.array(e.Tx))
     am = attribution_mask(attribution, tcfg, value=float(keep_mass),
-                          max_regions=int(max_regions), axis=axis, coefficients=tx,
+                          max_regions=int(max_regions), min_share=float(min_share),
+                          axis=axis, coefficients=tx,
                           **mask_options)
     labels = np.asarray(am.labels)
     comps = _components(tx, tcfg, masks=torch.from_numpy(labels.astype(np.int64)),
@@ -798,7 +835,8 @@ def _explain_method(model, x, method, *, common, method_options, keep_mass, max_
             mopts = _default_mask_options(e.transform_config, e.imaging_config,
                                           e.signals.shape[-1])
         labels, comps, n_reg = _regions_of(e, attr, keep_mass=keep_mass,
-                                           max_regions=max_regions, mask_options=mopts,
+                                           max_regions=max_regions,
+                                           min_share=common["min_share"], mask_options=mopts,
                                            axis=e.axis)
         import dataclasses
 
@@ -930,6 +968,7 @@ def evaluate(
     truth_mass: float = 0.9,
     keep_mass: float = 0.8,
     max_regions: int = 5,
+    min_share: float = 0.02,
     n_steps: int = 32,
     mask_options: Mapping | None = None,
     method_options: Mapping | None = None,
@@ -959,7 +998,9 @@ def evaluate(
     truth : PlantedSpectra or mapping, optional
         Ground truth with ``components`` ``(B, n_times)`` (the planted component of each
         signal, zeros where none was planted) and ``windows`` ``(B, 2)`` (in axis units).
-        The signals must be given at the model's length.
+        The signals must be given at the model's length. When ``axis`` is None the
+        truth's own ``axis`` (if it has one, as :class:`~saliency2signal.datasets.PlantedSpectra`
+        does) is used; a different ``axis`` or a window outside it is an error.
     n_null : int
         Random regions drawn per explanation region (>= 1; the protocol asks for 50).
     energy_tolerance : float
@@ -977,7 +1018,7 @@ def evaluate(
     truth_mass : float
         Share of the planted component's coefficient energy that defines the
         ground-truth cells.
-    keep_mass, max_regions, n_steps, mask_options
+    keep_mass, max_regions, min_share, n_steps, mask_options
         As for :func:`~saliency2signal.explain`.
     method_options : mapping of str to mapping, optional
         Extra :func:`~saliency2signal.saliency.attribute` arguments per method, e.g.
@@ -1043,9 +1084,11 @@ def evaluate(
         if k not in methods:
             raise ValueError(f"method_options names {k!r}, which is not in methods")
     dev = torch.device(device)
+    axis = _truth_axis(truth, axis)
     common = dict(metadata=metadata, transform_config=transform_config,
                   imaging_config=imaging_config, class_names=class_names, labels=labels,
                   axis=axis, keep_mass=keep_mass, max_regions=max_regions,
+                  min_share=min_share,
                   batch_size=batch_size, device=dev, n_steps=n_steps,
                   mask_options=mask_options)
     rng = np.random.default_rng(seed)
@@ -1061,6 +1104,8 @@ def evaluate(
         if first is None:
             first = e
             truth_arr = _resolve_truth(truth, e.n_samples, e.signals.shape[-1])
+            if truth_arr is not None:
+                _check_windows(truth_arr[1], truth_arr[0], e.axis)
         if progress is not None:
             progress(f"{method}: explained", i + 1, len(methods))
         curves = _curves(model, e, labels_b, n_reg, n_null=int(n_null), rng=rng,
@@ -1093,6 +1138,7 @@ def evaluate(
                 "randomization": randomization,
                 "truth": truth is not None, "truth_mass": float(truth_mass),
                 "keep_mass": float(keep_mass), "max_regions": int(max_regions),
+                "min_share": float(min_share),
                 "n_steps": int(n_steps), "seed": int(seed),
                 "target_mode": first.target_mode,
                 "transform": first.transform_config.to_dict(),

@@ -49,8 +49,9 @@ Top level (a ``dict``):
 ``lowpass_in_image`` : bool
     Whether the image showed the low-pass row (``transform.lowpass_row``).
 ``settings`` : dict
-    ``keep_mass`` (float), ``max_regions`` (int), ``deletion`` (bool), ``interference``
-    (bool), ``n_steps`` (int, integration steps of Integrated Gradients),
+    ``keep_mass`` (float), ``max_regions`` (int), ``min_share`` (float), ``deletion``
+    (bool), ``interference`` (bool), ``n_steps`` (int, integration steps of Integrated
+    Gradients),
     ``mask_options`` (dict, JSON-compatible).
 ``samples`` : list of dict, one per signal:
 
@@ -784,6 +785,7 @@ def explain(
     axis=None,
     keep_mass: float = 0.8,
     max_regions: int = 5,
+    min_share: float = 0.02,
     batch_size: int = 16,
     device: str | torch.device = "cpu",
     progress: Callable[[int, int], None] | None = None,
@@ -825,6 +827,12 @@ def explain(
         Fraction of the positive attribution mass the mask keeps (``0 < keep_mass <= 1``).
     max_regions : int
         Most regions per signal (largest attribution mass first).
+    min_share : float
+        Regions holding less than this share of the positive attribution mass are
+        dropped (``0 <= min_share < 1``, default 0.02). A mass threshold also keeps
+        specks of a few cells; inverted, such a speck can carry far more of the signal
+        than its attribution says (on the low-pass row it is a whole baseline). See
+        :func:`~saliency2signal.mask.attribution_mask`.
     batch_size : int
         Signals per attribution call (and per transform of the deletion test, whose
         forward pass takes all regions of those signals at once).
@@ -897,6 +905,10 @@ def explain(
         raise TypeError(f"keep_mass={keep_mass!r} must be a number")
     if not 0 < keep_mass <= 1:
         raise ValueError(f"{keep_mass=} must be in (0, 1]")
+    if isinstance(min_share, bool) or not isinstance(min_share, (int, float)):
+        raise TypeError(f"min_share={min_share!r} must be a number")
+    if not 0 <= min_share < 1:
+        raise ValueError(f"{min_share=} must be in [0, 1)")
     for name, value in (("max_regions", max_regions), ("batch_size", batch_size),
                         ("n_steps", n_steps)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -1001,6 +1013,7 @@ def explain(
                         method=method, target=tb, device=dev, result=ssq, **aopts)
         am = attribution_mask(res.attribution, tcfg, value=float(keep_mass),
                               max_regions=int(max_regions), axis=mask_axis,
+                              min_share=float(min_share),
                               coefficients=ssq.Tx, **mopts)
         lab_t = torch.from_numpy(np.array(am.labels, dtype=np.int64)).to(dev)
         book = decompose_regions(xb, tcfg, masks=lab_t, result=ssq,
@@ -1064,8 +1077,8 @@ def explain(
     en = {k: _readonly(np.concatenate(v)) for k, v in energy.items()}
     en["components"] = _readonly(en["components"][:, :r_max])
     settings = {"keep_mass": float(keep_mass), "max_regions": int(max_regions),
-                "deletion": bool(deletion), "interference": bool(interference),
-                "n_steps": int(n_steps),
+                "min_share": float(min_share), "deletion": bool(deletion),
+                "interference": bool(interference), "n_steps": int(n_steps),
                 "mask_options": json.loads(json.dumps(mopts, default=str))}
     return Explanation(
         signals=_readonly(xt.cpu().numpy()),

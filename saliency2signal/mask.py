@@ -673,9 +673,16 @@ def clean_mask(
 
 
 def _records(
-    lab: np.ndarray, p: np.ndarray, energy: np.ndarray | None, grid: _Grid, max_regions: int | None
+    lab: np.ndarray,
+    p: np.ndarray,
+    energy: np.ndarray | None,
+    grid: _Grid,
+    max_regions: int | None,
+    min_share: float = 0.0,
 ) -> tuple[np.ndarray, list[Region]]:
     """Order the regions of one label image by mass, keep the top K, renumber, describe.
+
+    Regions whose mass is below ``min_share`` of the map's total mass are dropped first.
 
     ``lab`` holds consecutive labels ``1..n`` (as from ``skimage.measure.label``). Only
     the kept regions are described, so the cost does not grow with the (often hundreds
@@ -701,12 +708,15 @@ def _records(
     else:
         _, at = np.unique(lc, return_index=True)  # first occurrences
         order = np.lexsort((cells[at], -mass[1:]))
+    total = float(p.sum())
+    if min_share > 0 and total > 0:
+        # the same division as ``mass_share``, so a region at the limit is kept
+        order = order[mass[1:][order] / total >= min_share]
     if max_regions is not None:
         order = order[:max_regions]
     relabel = np.zeros(n_lab + 1, dtype=lab.dtype)
     relabel[order + 1] = np.arange(1, len(order) + 1)
     new = relabel[lab]
-    total = float(p.sum())
     if energy is not None:
         e_sum = np.bincount(lc, weights=energy.ravel()[cells], minlength=n_lab + 1)
         e_total = float(energy.sum())
@@ -751,6 +761,7 @@ def label_regions(
     coefficients=None,
     axis=None,
     max_regions: int | None = None,
+    min_share: float = 0.0,
     connectivity: int = 2,
     plane: str = "ssq",
 ) -> AttributionMask:
@@ -765,7 +776,7 @@ def label_regions(
     attribution : array_like, shape like ``mask``, optional
         Non-negative evidence that orders the regions and gives their ``mass``; by
         default every cell weighs 1 (mass = area).
-    coefficients, axis, max_regions, connectivity, plane
+    coefficients, axis, max_regions, min_share, connectivity, plane
         As in :func:`attribution_mask`.
 
     Returns
@@ -805,13 +816,22 @@ def label_regions(
         coefficients=coefficients,
         axis=axis,
         max_regions=max_regions,
+        min_share=min_share,
         connectivity=connectivity,
         plane=plane,
     )
 
 
+def _check_share(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"min_share={value!r} must be a number")
+    if not 0 <= value < 1:
+        raise ValueError(f"min_share={value!r} must be in [0, 1)")
+    return float(value)
+
+
 def _finish(
-    m, p, cutoff, config, *, coefficients, axis, max_regions, connectivity, plane
+    m, p, cutoff, config, *, coefficients, axis, max_regions, min_share, connectivity, plane
 ) -> AttributionMask:
     from skimage import measure
 
@@ -819,6 +839,7 @@ def _finish(
     _check_choice(plane, _PLANES, "plane")
     if max_regions is not None:
         max_regions = _check_count(max_regions, "max_regions", minimum=1)
+    min_share = _check_share(min_share)
     n = m.shape[-1]
     grid = _Grid.make(config, n, _check_axis(axis, n), plane)
     energy = None
@@ -839,6 +860,7 @@ def _finish(
             None if energy is None else np.abs(energy[i].astype(np.complex128)) ** 2,
             grid,
             max_regions,
+            min_share,
         )
         labels.append(lab.astype(np.int64))
         regions.append(tuple(regs))
@@ -865,6 +887,7 @@ def attribution_mask(
     closing=None,
     fill_holes: bool | int = False,
     max_regions: int | None = None,
+    min_share: float = 0.0,
     connectivity: int = 2,
     axis=None,
     coefficients=None,
@@ -891,6 +914,12 @@ def attribution_mask(
         Cleaning, see :func:`clean_mask`.
     max_regions : int, optional
         Keep only the ``max_regions`` regions of largest mass (labels ``1..K``).
+    min_share : float
+        Drop regions holding less than this fraction of the total mass (``0 <= min_share
+        < 1``; default 0 keeps all). A mass threshold keeps many specks of a few cells
+        each; their coefficients can still carry much signal energy (a speck on the
+        low-pass row is a whole baseline), so an explanation made of them says more
+        than the attribution does. Applied before ``max_regions``.
     axis : array_like, shape (n_times,), optional
         x value of each column (e.g. wavenumbers; ascending or descending). Durations,
         ``x_range`` and ``width_x`` are then in its units; otherwise in samples.
@@ -977,6 +1006,7 @@ def attribution_mask(
         coefficients=coefficients,
         axis=axis,
         max_regions=max_regions,
+        min_share=min_share,
         connectivity=opts["connectivity"],
         plane=plane,
     )

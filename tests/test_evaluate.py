@@ -242,6 +242,23 @@ def test_truth_metrics_by_hand(band_case):
     assert np.all(s["truth_valid"] == 1)
 
 
+def test_truth_windows_are_read_on_the_truths_own_axis(band_case):
+    """Windows in axis units are matched on the truth's axis when none is given."""
+    ev, model, a, b = band_case
+    union = ev.methods["integrated_gradients"].explanation.components.sum(1)
+    wn = 1000.0 + 2.0 * np.arange(N)  # say, wavenumbers
+    truth = {"components": union, "windows": np.tile([wn[0], wn[N // 2 - 1]], (3, 1)),
+             "axis": wn}
+    kw = dict(transform_config=TCFG, imaging_config=ICFG, n_null=2, max_regions=3,
+              randomization="none", n_steps=16, seed=1)
+    s = evaluate(model, a + b, truth=truth, **kw).methods["integrated_gradients"].scores
+    half = (union[:, : N // 2] ** 2).sum(1) / (union ** 2).sum(1)
+    np.testing.assert_allclose(s["energy_in_window"], half, rtol=1e-12)
+    same = evaluate(model, a + b, truth=truth, axis=wn, **kw)
+    np.testing.assert_array_equal(same.methods["integrated_gradients"].scores[
+        "energy_in_window"], s["energy_in_window"])
+
+
 def test_bad_arguments(band_case):
     ev, model, a, b = band_case
     kw = dict(transform_config=TCFG, imaging_config=ICFG, randomization="none", n_null=2)
@@ -260,6 +277,14 @@ def test_bad_arguments(band_case):
         evaluate(model, x, truth={"components": a[:2], "windows": np.zeros((3, 2))}, **kw)
     with pytest.raises(TypeError, match="truth must have"):
         evaluate(model, x, truth={"components": a}, **kw)
+    with pytest.raises(ValueError, match=r"truth window \(500.0, 600.0\) of signal 0 lies "
+                       r"outside the x axis \[0, 255\]"):
+        evaluate(model, x, truth={"components": a, "windows": np.tile([500.0, 600.0], (3, 1))},
+                 **kw)
+    with pytest.raises(ValueError, match="differs from the ground truth's axis"):
+        evaluate(model, x, axis=np.arange(N) * 2.0,
+                 truth={"components": a, "windows": np.zeros((3, 2)), "axis": np.arange(N)},
+                 **kw)
     with pytest.raises(ValueError, match="method_options names"):
         evaluate(model, x, method_options={"occlusion": {}}, **kw)
     with pytest.raises(ValueError, match="NaN"):
@@ -377,3 +402,55 @@ def test_method_specs_noise_tunnel_layer_and_blocks(rng):
     with pytest.raises(ValueError, match="needs a layer"):
         evaluate(torch.nn.Sequential(net), a + b, transform_config=TCFG,
                  imaging_config=icfg, methods=("layer_gradcam",), randomization="none")
+
+
+# ------------------------------------------------------------ planted data, bundled model
+def _planted_evaluation(idx=None, *, n_null=50):
+    from saliency2signal.datasets import load_planted
+    from saliency2signal.io import load_model
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    model, meta = load_model(root / "models" / "planted.pt", rebuild=True)
+    d = load_planted("test")
+    x, y = d.x, d.y
+    truth = {"components": d.components, "windows": d.windows, "axis": d.axis}
+    if idx is not None:
+        x, y = x[idx], y[idx]
+        truth = {"components": d.components[idx], "windows": d.windows[idx], "axis": d.axis}
+    ev = evaluate(model, x, metadata=meta, truth=truth, labels=y, n_null=n_null,
+                  randomization="full", insertion=False, seed=0)
+    return ev.methods["integrated_gradients"], ev, y
+
+
+def _assert_planted_criteria(m, ev, y, *, energy_share, beats_share):
+    s = m.scores
+    correct = ev.target == y
+    planted = s["truth_valid"] > 0
+    ok = planted & correct
+    # (a) >= 0.8 of the recovered energy inside the planted window (centre +- 3 widths)
+    assert np.mean(s["energy_in_window"][ok] >= 0.8) >= energy_share
+    # (b) deleting the top region beats >= 95 % of its matched random regions
+    assert np.mean(s["top_drop_beaten"][planted] >= 0.95) >= beats_share
+    # (c) fully randomising the model: rank correlation of the 1D explanations < 0.3
+    assert np.nanmean(m.randomization["spearman"][-1]) < 0.3
+
+
+def test_planted_criteria_on_a_subset_of_the_bundled_data():
+    """Issue criteria on 4 planted and 2 peak-free test spectra (the full set is slow)."""
+    from saliency2signal.datasets import load_planted
+
+    y = load_planted("test").y
+    idx = np.concatenate([np.flatnonzero(y == 1)[:4], np.flatnonzero(y == 0)[:2]])
+    m, ev, yy = _planted_evaluation(idx, n_null=20)
+    assert np.all(ev.target == yy)
+    _assert_planted_criteria(m, ev, yy, energy_share=1.0, beats_share=1.0)
+    # on the peak-free class deleting any region leaves p(absent) where it was
+    absent = yy == 0
+    assert np.all(np.abs(m.scores["top_drop"][absent]) < 0.01)
+
+
+@pytest.mark.slow
+def test_planted_criteria_on_the_bundled_test_set():
+    """The numbers the README quotes: all 60 test spectra, 50 null draws."""
+    m, ev, y = _planted_evaluation()
+    _assert_planted_criteria(m, ev, y, energy_share=0.9, beats_share=0.8)

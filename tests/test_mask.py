@@ -76,6 +76,25 @@ def test_max_regions_keeps_top_k_renumbered(max_regions, n_kept):
     assert_array_equal(stacked.any(axis=0), res.mask)
 
 
+@pytest.mark.parametrize(
+    ("min_share", "masses"),
+    [(0.0, [80.0, 60.0, 30.0]), (30 / 170, [80.0, 60.0, 30.0]),
+     (0.18, [80.0, 60.0]), (0.4, [80.0]), (0.5, [])],
+)
+def test_min_share_drops_regions_below_a_share_of_the_mass(min_share, masses):
+    # total positive mass 170: shares 0.471, 0.353, 0.176 (a region at the limit is kept)
+    res = attribution_mask(blobs_map(), CFG, value=1.0, min_share=min_share)
+    assert_allclose([r.mass for r in res.regions], masses, rtol=0)
+    assert [r.label for r in res.regions] == list(range(1, len(masses) + 1))
+    assert int(res.mask.sum()) == sum({80.0: 40, 60.0: 60, 30.0: 10}[m] for m in masses)
+    # applied before max_regions: the top-K of the survivors, not of all regions
+    both = attribution_mask(blobs_map(), CFG, value=1.0, min_share=min_share, max_regions=2)
+    assert [r.mass for r in both.regions] == masses[:2]
+    lab = label_regions(res.mask | (blobs_map() > 0), CFG,
+                        attribution=np.clip(blobs_map(), 0, None), min_share=min_share)
+    assert [r.mass for r in lab.regions] == masses
+
+
 def test_equal_masses_ordered_in_raster_order():
     a = np.zeros((F, N))
     a[20:22, 40:42] = 1.0  # same mass, later in raster order ...
@@ -436,6 +455,9 @@ GOOD = np.ones((F, N))
         ((GOOD,), {"closing": "big"}, TypeError, "closing='big'"),
         ((GOOD,), {"fill_holes": -1}, ValueError, "fill_holes=-1"),
         ((GOOD,), {"max_regions": 0}, ValueError, "max_regions=0"),
+        ((GOOD,), {"min_share": 1.0}, ValueError, "min_share=1.0"),
+        ((GOOD,), {"min_share": -0.1}, ValueError, "min_share=-0.1"),
+        ((GOOD,), {"min_share": "0.1"}, TypeError, "min_share='0.1'"),
         ((GOOD,), {"connectivity": 3}, ValueError, "connectivity=3"),
         ((GOOD,), {"plane": "stft"}, ValueError, "plane='stft'"),
         ((GOOD,), {"axis": np.arange(N - 1.0)}, ValueError, "axis has shape"),
