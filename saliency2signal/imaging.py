@@ -148,15 +148,98 @@ def _per_image(v: torch.Tensor, fn):
     return fn(flat).reshape(*v.shape[:-2], 1, 1)
 
 
+def _resize(img: torch.Tensor, config: ImagingConfig) -> torch.Tensor:
+    return torch.nn.functional.interpolate(img, size=config.size, mode="bilinear",
+                                           align_corners=False, antialias=config.antialias)
+
+
+def _resizes(shape, config: ImagingConfig) -> bool:
+    return config.size is not None and tuple(shape[-2:]) != config.size
+
+
 def _geometry(img: torch.Tensor, config: ImagingConfig) -> torch.Tensor:
     """Resize and flip (a linear map of the (freq, time) grid); input (B, 1, F, N)."""
-    if config.size is not None and tuple(img.shape[-2:]) != config.size:
-        img = torch.nn.functional.interpolate(img, size=config.size, mode="bilinear",
-                                              align_corners=False,
-                                              antialias=config.antialias)
+    if _resizes(img.shape, config):
+        img = _resize(img, config)
     if config.flip_rows:
         img = img.flip(-2)
     return img
+
+
+def _affine(config: ImagingConfig) -> tuple[float, float] | None:
+    """``(shift, divisor)`` of a normalisation with constants, ``None`` otherwise."""
+    if config.normalize == "fixed":
+        lo, hi = config.fixed_range
+        return lo, hi - lo
+    if config.normalize == "meanstd":
+        return config.mean, config.std
+    return None
+
+
+def _fuses(v: torch.Tensor, config: ImagingConfig) -> bool:
+    """Whether :class:`_PointwiseResize` makes this image (same values, cheaper gradient)."""
+    pointwise = (config.quantity == "power" or config.scale == "log1p"
+                 or _affine(config) is not None)
+    return (pointwise and config.scale != "db" and config.normalize != "minmax"
+            and config.normalize != "standardize" and _resizes(v.shape, config)
+            and torch.is_grad_enabled() and v.requires_grad)
+
+
+class _PointwiseResize(torch.autograd.Function):
+    """``resize(affine(log1p(gain * v**p)))`` with a backward that touches the grid little.
+
+    The same operations as the plain chain in :func:`to_image` (power, ``log1p``, a
+    normalisation with constants, the bilinear resize), in the same order and with the
+    same kernels, so the image and the gradient are those autograd gives for the plain
+    chain, bit for bit. But the plain chain allocates a grid-sized tensor for every
+    step and for every step's gradient (six for ``log1p``); here the forward computes in
+    place in one buffer, which then keeps ``gain * p + 1`` (the derivative of ``log1p``)
+    for the backward, and the backward applies the chain rule in place on the resize's
+    adjoint: two grid-sized tensors, few passes. When the grid is much larger than the
+    image, as on the native grid of a long signal, fresh grid-sized memory, not the
+    resize, is what the imaging costs.
+    """
+
+    @staticmethod
+    def forward(ctx, v: torch.Tensor, config: ImagingConfig) -> torch.Tensor:
+        power, log1p, affine = (config.quantity == "power", config.scale == "log1p",
+                                _affine(config))
+        buf = torch.mul(v, v) if power else None
+        if log1p:
+            buf = buf.mul_(config.gain) if buf is not None else torch.mul(v, config.gain)
+            buf.log1p_()
+        if affine is not None:
+            buf = buf.sub_(affine[0]) if buf is not None else torch.sub(v, affine[0])
+            buf.div_(affine[1])
+        img = _resize(buf, config)
+        q1 = None
+        if log1p:  # log1p(q)' = 1 / (q + 1): the buffer is free now, keep q + 1 in it
+            q1 = torch.mul(v, v, out=buf).mul_(config.gain) if power else torch.mul(
+                v, config.gain, out=buf)
+            q1.add_(1)
+        ctx.config, ctx.grid_shape = config, v.shape
+        ctx.save_for_backward(v if power else None, q1)
+        return img
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        config = ctx.config
+        v, q1 = ctx.saved_tensors
+        # the adjoint of the resize: the backward autograd records for F.interpolate
+        adjoint = (torch.ops.aten._upsample_bilinear2d_aa_backward if config.antialias
+                   else torch.ops.aten.upsample_bilinear2d_backward)
+        out = adjoint(grad.contiguous(), list(config.size), list(ctx.grid_shape), False,
+                      None, None)
+        # autograd's formulas for the steps, last step first, in place
+        affine = _affine(config)
+        if affine is not None:
+            out.div_(affine[1])
+        if q1 is not None:
+            out.div_(q1).mul_(config.gain)
+        if v is not None:  # v * v: grad * v from each factor, i.e. twice (exactly)
+            out.mul_(v).mul_(2)
+        return out, None
 
 
 def to_image(coef, config: ImagingConfig | None = None) -> torch.Tensor:
@@ -192,6 +275,9 @@ def to_image(coef, config: ImagingConfig | None = None) -> torch.Tensor:
         raise TypeError(f"coef has dtype {c.dtype}; expected complex or floating point")
     v = c.abs() if c.is_complex() else c  # a real input is used as given (e.g. |Tx|)
     v = v.reshape(-1, 1, *v.shape[-2:])
+    if _fuses(v, config):  # the same image and gradient, less work on the grid
+        img = _PointwiseResize.apply(v, config)
+        return _colour(img.flip(-2) if config.flip_rows else img, config)
     if config.quantity == "power":
         v = v * v
     if config.scale == "log1p":
@@ -215,7 +301,11 @@ def to_image(coef, config: ImagingConfig | None = None) -> torch.Tensor:
         v = (v - lo) / (hi - lo)
     elif config.normalize == "meanstd":
         v = (v - config.mean) / config.std
-    v = _geometry(v, config)
+    return _colour(_geometry(v, config), config)
+
+
+def _colour(v: torch.Tensor, config: ImagingConfig) -> torch.Tensor:
+    """Colormap or channels of the (B, 1, H, W) image."""
     if config.colormap is not None:
         lut = torch.as_tensor(_lut(config.colormap), dtype=v.dtype, device=v.device)
         p = v.clamp(0.0, 1.0)[:, 0] * (lut.shape[0] - 1)

@@ -229,3 +229,86 @@ def test_antialias_gradcheck_adjoint_and_json(rng):
     assert ImagingConfig.from_dict({"size": [5, 7]}).antialias is False  # old files
     with pytest.raises(TypeError, match="antialias"):
         ImagingConfig(antialias=1)
+
+
+# ------------------------------------------- fused pointwise + resize (the fast path)
+def plain_chain(v, cfg: ImagingConfig):
+    """The imaging of a real map spelled out in torch ops, differentiated by autograd."""
+    if cfg.quantity == "power":
+        v = v * v
+    if cfg.scale == "log1p":
+        v = torch.log1p(cfg.gain * v)
+    if cfg.normalize == "fixed":
+        v = (v - cfg.fixed_range[0]) / (cfg.fixed_range[1] - cfg.fixed_range[0])
+    elif cfg.normalize == "meanstd":
+        v = (v - cfg.mean) / cfg.std
+    v = torch.nn.functional.interpolate(v, size=cfg.size, mode="bilinear",
+                                        align_corners=False, antialias=cfg.antialias)
+    return v.flip(-2) if cfg.flip_rows else v
+
+
+def graph_nodes(t):
+    names, todo = set(), [t.grad_fn]
+    while todo:
+        fn = todo.pop()
+        if fn is not None:
+            names.add(type(fn).__name__)
+            todo.extend(f for f, _ in fn.next_functions)
+    return names
+
+
+NORMALIZATIONS = {"none": {}, "meanstd": {"mean": 0.1, "std": 0.3},
+                  "fixed": {"fixed_range": (-0.5, 2.0)}}
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("size", [(12, 40), (70, 400), (30, 25)], ids=["down", "up", "mixed"])
+@pytest.mark.parametrize("antialias", [False, True], ids=["bilinear", "antialias"])
+@pytest.mark.parametrize("normalize", list(NORMALIZATIONS))
+@pytest.mark.parametrize("quantity,scale", [("magnitude", "log1p"), ("power", "log1p"),
+                                            ("power", "linear"), ("magnitude", "linear")])
+def test_fast_path_equals_autograd_chain(rng, quantity, scale, normalize, antialias, size,
+                                         dtype):
+    # a map that needs grad goes through _PointwiseResize: the same image and gradient
+    # as autograd through the plain chain of torch ops, bit for bit
+    cfg = ImagingConfig(quantity=quantity, scale=scale, gain=7.0, normalize=normalize,
+                        size=size, antialias=antialias, flip_rows=True,
+                        **NORMALIZATIONS[normalize])
+    v = torch.from_numpy(rng.uniform(0, 2, size=(3, 1, 37, 150))).to(dtype)
+    grad_out = torch.from_numpy(rng.standard_normal((3, 1, *size))).to(dtype)
+    v1 = v.clone().requires_grad_()
+    img = to_image(v1, cfg)
+    (grad,) = torch.autograd.grad(img, v1, grad_out)
+    v2 = v.clone().requires_grad_()
+    ref = plain_chain(v2, cfg)
+    (ref_grad,) = torch.autograd.grad(ref, v2, grad_out)
+    torch.testing.assert_close(img, ref, rtol=0, atol=0)
+    torch.testing.assert_close(grad, ref_grad, rtol=0, atol=0)
+    pointwise = (quantity, scale, normalize) != ("magnitude", "linear", "none")
+    assert ("_PointwiseResizeBackward" in graph_nodes(img)) == pointwise
+    with torch.no_grad():  # without grad the plain chain runs: the same image
+        torch.testing.assert_close(to_image(v, cfg), ref.detach(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("cfg", [
+    ImagingConfig(quantity="power", scale="log1p", gain=3.0, normalize="meanstd", mean=0.2,
+                  std=0.5, size=(5, 9), antialias=True, flip_rows=True),
+    ImagingConfig(scale="log1p", normalize="none", size=(17, 40)),
+    ImagingConfig(quantity="power", normalize="fixed", fixed_range=(0, 2), size=(6, 7),
+                  colormap="viridis"),
+], ids=["power-log1p-meanstd-aa", "log1p-up", "power-fixed-cmap"])
+def test_fast_path_gradcheck(cfg, rng):
+    v = torch.from_numpy(rng.uniform(0.1, 2, size=(2, 12, 30))).requires_grad_()
+    assert torch.autograd.gradcheck(lambda z: to_image(z, cfg), (v,), eps=1e-7, atol=1e-5)
+    c = torch.from_numpy(rng.standard_normal((12, 30)) + 1j * rng.standard_normal((12, 30)))
+    c.requires_grad_()  # through |c| as well
+    assert torch.autograd.gradcheck(lambda z: to_image(z, cfg), (c,), eps=1e-7, atol=1e-5)
+
+
+def test_fast_path_backward_twice(rng):
+    cfg = ImagingConfig(quantity="power", scale="log1p", normalize="none", size=(8, 8))
+    v = torch.from_numpy(rng.uniform(size=(20, 50))).requires_grad_()
+    img = to_image(v, cfg)
+    first = torch.autograd.grad(img.sum(), v, retain_graph=True)[0]
+    second = torch.autograd.grad(img.sum(), v)[0]
+    torch.testing.assert_close(first, second, rtol=0, atol=0)
