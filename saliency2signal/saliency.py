@@ -482,7 +482,11 @@ def attribute(
     Notes
     -----
     Mapping to Captum (forward function ``f`` above, input ``|Tx|`` as ``(B, F, N)``):
-    ``IntegratedGradients(f)`` (with ``return_convergence_delta``), ``Saliency(f)``,
+    ``IntegratedGradients(f)`` (with ``return_convergence_delta``; without a noise
+    tunnel and with no ``captum_kwargs`` but ``method``, the same integral is computed
+    here with Captum's path points, step weights and internal batching, equal to
+    Captum's result up to float rounding, without its grid-sized per-step copies),
+    ``Saliency(f)``,
     ``InputXGradient(f)``, ``GradientShap(f)``, ``DeepLift(f)`` (``f`` is an
     ``nn.Module`` wrapping the model, so DeepLift's hooks reach its nonlinearities),
     ``NoiseTunnel(<one of these>)``, ``Occlusion(f)``, ``FeatureAblation(f)``,
