@@ -745,6 +745,10 @@ def _default_mask_options(tcfg: SSQConfig, icfg: ImagingConfig, n: int) -> dict:
     return {"closing": (rows, cols)} if rows > 1 or cols > 1 else {}
 
 
+#: Largest size of the transforms ``_probabilities`` holds at once (bytes).
+_GROUP_BYTES = 128 * 2**20
+
+
 def _probabilities(model, signals: torch.Tensor, tcfg: SSQConfig, icfg: ImagingConfig,
                    batch_size: int, *, forward_batch: int | None = None) -> torch.Tensor:
     """softmax(model(to_image(|ssq_cwt(x)|))) in chunks, eval mode, no gradients.
@@ -757,15 +761,24 @@ def _probabilities(model, signals: torch.Tensor, tcfg: SSQConfig, icfg: ImagingC
     out: list[torch.Tensor] = []
     pending: list[torch.Tensor] = []
     n_pending = 0
+    n_b, n = signals.shape[0], signals.shape[-1]
+    # transforms of several batches back to back, then their images: a torch operator
+    # between two transforms leaves torch's OpenMP threads spinning while the
+    # transform's own worker threads want the cores (about 1.5x slower on 2 cores)
+    plane = tcfg.n_freqs(n) * n * 2 * signals.element_size()
+    group = max(batch_size, batch_size * int(_GROUP_BYTES // max(1, plane * batch_size)))
     with _eval_mode(model), torch.no_grad():
-        for s in range(0, signals.shape[0], batch_size):
-            tx = ssq_cwt(signals[s:s + batch_size], tcfg).Tx
-            pending.append(to_image(tx.abs(), icfg))
-            n_pending += pending[-1].shape[0]
-            while n_pending >= fb:
-                images = pending[0] if len(pending) == 1 else torch.cat(pending)
-                out.append(torch.softmax(model(images[:fb]), -1))
-                pending, n_pending = [images[fb:]], n_pending - fb
+        for g in range(0, n_b, group):
+            txs = [ssq_cwt(signals[s:s + batch_size], tcfg).Tx
+                   for s in range(g, min(n_b, g + group), batch_size)]
+            for tx in txs:
+                pending.append(to_image(tx.abs(), icfg))
+                n_pending += pending[-1].shape[0]
+                while n_pending >= fb:
+                    images = pending[0] if len(pending) == 1 else torch.cat(pending)
+                    out.append(torch.softmax(model(images[:fb]), -1))
+                    pending, n_pending = [images[fb:]], n_pending - fb
+            del txs
         if n_pending:
             out.append(torch.softmax(model(torch.cat(pending)), -1))
     return torch.cat(out) if out else torch.zeros(0)

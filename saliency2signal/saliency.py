@@ -322,6 +322,20 @@ def _grad_cam_on_grid(grid_model, layer, mag, target, image_hw, grid, imaging_co
     return pull_back(cam.sum(1), imaging_config, grid)
 
 
+def _approximation_parameters():
+    """Captum's step rule (``captum.attr._utils``), or None when this Captum lacks it.
+
+    The in-house IG takes Captum's own alphas and step weights so that it stays equal
+    to Captum's; the helper is not public API, so without it ``attribute`` falls back to
+    ``captum.attr.IntegratedGradients``.
+    """
+    try:
+        from captum.attr._utils.approximation_methods import approximation_parameters
+    except ImportError:
+        return None
+    return approximation_parameters
+
+
 def _integrated_gradients(forward, inp: torch.Tensor, baselines, target: torch.Tensor, *,
                           n_steps: int, internal_batch_size: int | None,
                           method: str = "gausslegendre") -> torch.Tensor:
@@ -338,9 +352,7 @@ def _integrated_gradients(forward, inp: torch.Tensor, baselines, target: torch.T
     path points of every pass are written into one buffer and the weighted sum over
     the steps is one matrix product.
     """
-    from captum.attr._utils.approximation_methods import approximation_parameters
-
-    step_sizes_fn, alphas_fn = approximation_parameters(method)
+    step_sizes_fn, alphas_fn = _approximation_parameters()(method)
     step_sizes, alphas = step_sizes_fn(n_steps), alphas_fn(n_steps)
     n_batch = inp.shape[0]
     per_pass = n_steps if internal_batch_size is None else max(1, internal_batch_size // n_batch)
@@ -585,7 +597,8 @@ def attribute(
         kw: dict = {"target": tgt}
         name = method
 
-        if method == "integrated_gradients" and nt_type is None and set(extra) <= {"method"}:
+        if (method == "integrated_gradients" and nt_type is None
+                and set(extra) <= {"method"} and _approximation_parameters() is not None):
             # Captum's IG without its grid-sized copies (see _integrated_gradients)
             base = _baselines(baselines, batch_shape, grid, n_batch, mag)
             attr = _integrated_gradients(grid_model, mag, base, tgt, n_steps=int(n_steps),

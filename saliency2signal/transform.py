@@ -566,12 +566,32 @@ def _lowpass_term(xh: torch.Tensor, bank: _Bank) -> torch.Tensor:
 
 
 def _forward(x2: torch.Tensor, bank: _Bank, *, derivative: bool, squeeze: str | None,
-             chunk: int | None):
-    """Core: x2 (B, n) -> Wx, dWx or None, Tx or None, lowpass (rows ascending)."""
+             chunk: int | None, lowpass_scale: float | None = None):
+    """Core: x2 (B, n) -> Wx, dWx or None, Tx or None, lowpass (rows ascending).
+
+    With ``lowpass_scale``, Wx and Tx get the low-pass row ``lowpass * lowpass_scale``
+    as row 0 (and dWx a zero row): written in place on the fast path, concatenated
+    (differentiably) otherwise.
+    """
+    if _kernels.fast_path_ok(x2, squeeze):
+        return _forward_fast(x2, bank, derivative=derivative, squeeze=squeeze, chunk=chunk,
+                             lowpass_scale=lowpass_scale)
+    wx, dwx, tx, lp = _forward_torch(x2, bank, derivative=derivative, squeeze=squeeze,
+                                     chunk=chunk)
+    if lowpass_scale is not None:
+        wx = _with_lowpass_row(wx, lp, lowpass_scale)
+        if dwx is not None:
+            dwx = _with_lowpass_row(dwx, torch.zeros_like(lp), 0.0)
+        if tx is not None:
+            tx = _with_lowpass_row(tx, lp, lowpass_scale)
+    return wx, dwx, tx, lp
+
+
+def _forward_torch(x2: torch.Tensor, bank: _Bank, *, derivative: bool, squeeze: str | None,
+                   chunk: int | None):
+    """Torch path (autograd, CUDA): x2 (B, n) -> Wx, dWx or None, Tx or None, lowpass."""
     B, n = x2.shape
     F = bank.psih.shape[0]
-    if _kernels.fast_path_ok(x2, squeeze):
-        return _forward_fast(x2, bank, derivative=derivative, squeeze=squeeze, chunk=chunk)
     if chunk is None:
         per_signal = 2 * F * bank.n_padded * 2 * x2.element_size()
         chunk = max(1, int(_kernels.WORKSPACE_BYTES // per_signal))
@@ -585,12 +605,15 @@ def _forward(x2: torch.Tensor, bank: _Bank, *, derivative: bool, squeeze: str | 
     return tuple(None if o[0] is None else torch.cat(o) for o in zip(*outs, strict=True))
 
 
-def _forward_fast(x2, bank, *, derivative, squeeze, chunk):
+def _forward_fast(x2, bank, *, derivative, squeeze, chunk, lowpass_scale=None):
     """CPU path without autograd: NumPy/SciPy around the compiled kernels.
 
     No torch operator runs here, so torch's OpenMP pool does not compete with the worker
     threads; outputs are allocated by NumPy (``zeros`` maps fresh zero pages, so Tx is
-    not cleared twice) and returned as tensors sharing that memory.
+    not cleared twice) and returned as tensors sharing that memory. With
+    ``lowpass_scale`` the planes are allocated one row taller and the kernels write rows
+    ``1..F`` of each signal (a signal's rows stay contiguous), so the low-pass row costs
+    one row, not a copy of the plane.
     """
     import scipy.fft
 
@@ -598,9 +621,12 @@ def _forward_fast(x2, bank, *, derivative, squeeze, chunk):
     F = bank.psih.shape[0]
     cdt = np.complex128 if x2.dtype == torch.float64 else np.complex64
     xn = x2.detach().numpy()
-    wx = np.empty((B, F, n), dtype=cdt)
-    dwx = np.empty((B, F, n), dtype=cdt) if derivative else None
-    tx = np.zeros((B, F, n), dtype=cdt) if squeeze else None
+    extra = 0 if lowpass_scale is None else 1
+    wx_all = np.empty((B, F + extra, n), dtype=cdt)
+    dwx_all = np.empty((B, F + extra, n), dtype=cdt) if derivative else None
+    tx_all = np.zeros((B, F + extra, n), dtype=cdt) if squeeze else None
+    wx, dwx, tx = (None if a is None else a[:, extra:]
+                   for a in (wx_all, dwx_all, tx_all))
     lp = np.empty((B, n), dtype=xn.dtype)
     sl = slice(bank.n_left, bank.n_left + n)
     phi = bank.phi.numpy()
@@ -614,8 +640,20 @@ def _forward_fast(x2, bank, *, derivative, squeeze, chunk):
             out_wx=torch.from_numpy(wx[s:e]),
             out_dwx=None if dwx is None else torch.from_numpy(dwx[s:e]),
             out_tx=None if tx is None else torch.from_numpy(tx[s:e]))
+    if extra:
+        # the same float operations as _with_lowpass_row: scale, then cast
+        row = torch.from_numpy(lp).mul(lowpass_scale).to(_to_torch_dtype(cdt)).numpy()
+        wx_all[:, 0] = row
+        if tx_all is not None:
+            tx_all[:, 0] = row
+        if dwx_all is not None:
+            dwx_all[:, 0] = 0
     as_t = lambda a: None if a is None else torch.from_numpy(a)  # noqa: E731
-    return as_t(wx), as_t(dwx), as_t(tx), as_t(lp)
+    return as_t(wx_all), as_t(dwx_all), as_t(tx_all), as_t(lp)
+
+
+def _to_torch_dtype(cdt) -> torch.dtype:
+    return torch.complex128 if np.dtype(cdt) == np.complex128 else torch.complex64
 
 
 def _pad_numpy(xn: np.ndarray, bank: _Bank) -> np.ndarray:
@@ -688,12 +726,8 @@ def cwt(x, config: SSQConfig | None = None, *, derivative: bool = False,
     config = config or SSQConfig()
     x2, batch_shape, bank = _prepare(x, config)
     wx, dwx, _, lp = _forward(x2, bank, derivative=derivative, squeeze=None,
-                              chunk=chunk_size)
-    if config.lowpass_row:
-        c0 = bank.css / 2.0
-        wx = _with_lowpass_row(wx, lp, c0)
-        if dwx is not None:
-            dwx = _with_lowpass_row(dwx, torch.zeros_like(lp), 0.0)
+                              chunk=chunk_size,
+                              lowpass_scale=bank.css / 2.0 if config.lowpass_row else None)
     n = x2.shape[-1]
     shape = (*batch_shape, wx.shape[-2], n)
     return CWTResult(
@@ -752,11 +786,8 @@ def ssq_cwt(x, config: SSQConfig | None = None, *, chunk_size: int | None = None
     config = config or SSQConfig()
     x2, batch_shape, bank = _prepare(x, config)
     wx, _, tx, lp = _forward(x2, bank, derivative=False, squeeze=config.squeezing,
-                             chunk=chunk_size)
-    if config.lowpass_row:
-        c0 = bank.css / 2.0
-        wx = _with_lowpass_row(wx, lp, c0)
-        tx = _with_lowpass_row(tx, lp, c0)
+                             chunk=chunk_size,
+                             lowpass_scale=bank.css / 2.0 if config.lowpass_row else None)
     n = x2.shape[-1]
     shape = (*batch_shape, wx.shape[-2], n)
     return SSQResult(

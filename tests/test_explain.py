@@ -474,13 +474,21 @@ def test_explain_reads_one_transform(explained, model):
                                atol=1e-6)
 
 
+@pytest.mark.parametrize("group_bytes", [None, 1, 3])
 @pytest.mark.parametrize("forward_batch", [None, 1, 3, 7, 11, 50])
-def test_probabilities_forward_batches(model, forward_batch):
+def test_probabilities_forward_batches(model, forward_batch, group_bytes, monkeypatch):
+    import importlib
+
     from saliency2signal.explain import _probabilities
+
+    explain_mod = importlib.import_module("saliency2signal.explain")  # not the function
 
     x, _ = toy_data(11, seed=7)
     xt = torch.as_tensor(x)
     ref = _probabilities(model, xt, TCFG, ICFG, 11)
+    if group_bytes is not None:  # transforms held at once: one batch, or 3 batches
+        plane = TCFG.n_freqs(xt.shape[-1]) * xt.shape[-1] * 2 * xt.element_size()
+        monkeypatch.setattr(explain_mod, "_GROUP_BYTES", group_bytes * plane * 2)
     got = _probabilities(model, xt, TCFG, ICFG, 2, forward_batch=forward_batch)
     assert got.shape == (11, 2)
     torch.testing.assert_close(got, ref, rtol=1e-6, atol=1e-7)

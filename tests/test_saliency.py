@@ -317,6 +317,34 @@ def test_integrated_gradients_equal_captum(rng, internal_batch_size, captum_kwar
     torch.testing.assert_close(res.convergence_delta, delta, rtol=1e-4, atol=1e-6)
 
 
+def test_integrated_gradients_falls_back_to_captum(rng, monkeypatch):
+    # without Captum's (private) step rule, attribute() hands IG to Captum's class
+    import captum.attr
+
+    import saliency2signal.saliency as sal
+
+    x = signals(rng, dtype=np.float64)
+    icfg = ImagingConfig(scale="log1p", size=(24, 32))
+    model = make_cnn(act=torch.nn.Softplus, dtype=torch.float64, seed=4)
+    kw = dict(transform_config=TCFG, imaging_config=icfg, n_steps=7, target=[0, 1])
+    lean = attribute(model, x, **kw)
+    calls = []
+
+    class Counting(captum.attr.IntegratedGradients):
+        def attribute(self, *args, **kwargs):
+            calls.append(1)
+            return super().attribute(*args, **kwargs)
+
+    monkeypatch.setattr(captum.attr, "IntegratedGradients", Counting)
+    monkeypatch.setattr(sal, "_approximation_parameters", lambda: None)
+    via_captum = attribute(model, x, **kw)
+    assert calls  # Captum's class did the work
+    torch.testing.assert_close(via_captum.attribution, lean.attribution, rtol=1e-10,
+                               atol=1e-12 * float(lean.attribution.abs().max()))
+    torch.testing.assert_close(via_captum.convergence_delta, lean.convergence_delta,
+                               rtol=1e-6, atol=1e-9)
+
+
 # ------------------------------------------------------------------- noise tunnel
 def test_noise_tunnel(rng):
     x = signals(rng)
