@@ -745,6 +745,16 @@ def _default_mask_options(tcfg: SSQConfig, icfg: ImagingConfig, n: int) -> dict:
     return {"closing": (rows, cols)} if rows > 1 or cols > 1 else {}
 
 
+def _magnitude(tx: torch.Tensor) -> torch.Tensor:
+    """``|tx|``; on the CPU through NumPy, whose complex ``abs`` is several times faster.
+
+    The two agree to rounding (both are ``hypot(re, im)``); only for no-grad CPU input.
+    """
+    if tx.device.type != "cpu" or tx.requires_grad or not tx.is_complex():
+        return tx.abs()
+    return torch.from_numpy(np.abs(tx.numpy()))
+
+
 #: Largest size of the transforms ``_probabilities`` holds at once (bytes).
 _GROUP_BYTES = 128 * 2**20
 
@@ -772,7 +782,7 @@ def _probabilities(model, signals: torch.Tensor, tcfg: SSQConfig, icfg: ImagingC
             txs = [ssq_cwt(signals[s:s + batch_size], tcfg).Tx
                    for s in range(g, min(n_b, g + group), batch_size)]
             for tx in txs:
-                pending.append(to_image(tx.abs(), icfg))
+                pending.append(to_image(_magnitude(tx), icfg))
                 n_pending += pending[-1].shape[0]
                 while n_pending >= fb:
                     images = pending[0] if len(pending) == 1 else torch.cat(pending)
