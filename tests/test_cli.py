@@ -147,6 +147,20 @@ def test_explain_end_to_end_and_refusals(tmp_path, rng, capsys):
     junk.write_bytes(b"nope")
     assert main(["explain", str(junk), str(data), "--out", str(bad_out)]) == 2
     assert not bad_out.exists()
+    capsys.readouterr()
+    # a region share outside [0, 1)
+    assert main(["explain", str(model), str(data), "--out", str(bad_out),
+                 "--min-share", "1.5"]) == 2
+    err = capsys.readouterr().err
+    assert "min_share=1.5" in err and err.count("\n") == 1 and not bad_out.exists()
+    # the share is recorded, and regions below it are gone
+    kept = tmp_path / "kept"
+    assert main(["explain", str(model), str(data), "--out", str(kept), "--min-share", "0.3",
+                 "--no-figures"]) == 0
+    rep = json.loads((kept / "report.json").read_text())
+    assert rep["settings"]["min_share"] == 0.3
+    shares = [r["attribution_share"] for smp in rep["samples"] for r in smp["regions"]]
+    assert shares and all(v >= 0.3 for v in shares)
 
 
 def test_outputs_get_normal_permissions(signals, tmp_path):

@@ -363,6 +363,7 @@ def test_cli_evaluate_planted_subset_reads_truth(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--methods", "nope"], "method='nope'"),
     (["--n-null", "0"], "n_null=0"),
+    (["--min-share", "-0.5"], "min_share=-0.5"),
     (["--key", "missing"], "no array 'missing'"),
 ])
 def test_cli_evaluate_bad_input(tmp_path, args, message):
