@@ -85,7 +85,7 @@ from .explain import (
 from .imaging import ImagingConfig
 from .inverse import components as _components
 from .mask import attribution_mask, threshold_map
-from .saliency import _GRADIENT_METHODS, METHODS, NT_TYPES, time_gradient
+from .saliency import _GRADIENT_METHODS, _LAYER_METHODS, METHODS, NT_TYPES, time_gradient
 from .transform import SSQConfig, ssq_cwt
 
 __all__ = ["BASELINES", "Evaluation", "MethodEvaluation", "block_partition", "evaluate",
@@ -873,7 +873,7 @@ def _method_spec(method: str, opts: dict, model) -> tuple[str, dict]:
     opts = dict(opts)
     if nt:
         opts.setdefault("nt_type", nt)
-    if base in ("layer_gradcam", "guided_gradcam") and "layer" not in opts:
+    if base in _LAYER_METHODS and "layer" not in opts:
         layer = getattr(model, "cam_layer", None)
         if layer is None:
             raise ValueError(f"method={method!r} needs a layer: pass method_options="

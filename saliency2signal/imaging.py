@@ -242,6 +242,18 @@ class _PointwiseResize(torch.autograd.Function):
         return out, None
 
 
+def _magnitude(c: torch.Tensor) -> torch.Tensor:
+    """``|c|`` of a complex tensor; on the CPU without gradients through NumPy.
+
+    NumPy's complex ``abs`` is several times faster than torch's on the CPU (both are
+    ``hypot(re, im)``; they agree to an ulp or two). Tensors that need gradients or live
+    on another device use ``torch.abs``.
+    """
+    if c.device.type != "cpu" or (c.requires_grad and torch.is_grad_enabled()):
+        return c.abs()
+    return torch.from_numpy(np.abs(c.detach().resolve_conj().numpy()))
+
+
 def to_image(coef, config: ImagingConfig | None = None) -> torch.Tensor:
     """Make the model input ``(B, C, H, W)`` from coefficients ``(..., F, N)``.
 
@@ -273,7 +285,7 @@ def to_image(coef, config: ImagingConfig | None = None) -> torch.Tensor:
         raise ValueError(f"coef has shape {tuple(c.shape)}; expected (..., n_freqs, n_times)")
     if not (c.is_complex() or c.dtype.is_floating_point):
         raise TypeError(f"coef has dtype {c.dtype}; expected complex or floating point")
-    v = c.abs() if c.is_complex() else c  # a real input is used as given (e.g. |Tx|)
+    v = _magnitude(c) if c.is_complex() else c  # a real input is used as given (|Tx|)
     v = v.reshape(-1, 1, *v.shape[-2:])
     if _fuses(v, config):  # the same image and gradient, less work on the grid
         img = _PointwiseResize.apply(v, config)

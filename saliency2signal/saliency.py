@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ._validation import as_tensor, check_signal
-from .imaging import ImagingConfig, pull_back, to_image
+from .imaging import ImagingConfig, _magnitude, pull_back, to_image
 from .transform import MIN_LENGTH, SSQConfig, SSQResult, ssq_cwt
 
 __all__ = ["METHODS", "NT_TYPES", "SaliencyResult", "attribute", "time_gradient"]
@@ -581,7 +581,7 @@ def attribute(
     batch_shape = tuple(tx.shape[:-2])
     grid = tuple(tx.shape[-2:])
     n_batch = math.prod(batch_shape)
-    mag = tx.abs().reshape(n_batch, *grid)
+    mag = _magnitude(tx).reshape(n_batch, *grid)
 
     noisy = nt_type is not None or (method == "gradient_shap" and bool(stdevs))
     negative = isinstance(baselines, (int, float)) and baselines < 0

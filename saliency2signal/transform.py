@@ -641,8 +641,8 @@ def _forward_fast(x2, bank, *, derivative, squeeze, chunk, lowpass_scale=None):
             out_dwx=None if dwx is None else torch.from_numpy(dwx[s:e]),
             out_tx=None if tx is None else torch.from_numpy(tx[s:e]))
     if extra:
-        # the same float operations as _with_lowpass_row: scale, then cast
-        row = torch.from_numpy(lp).mul(lowpass_scale).to(_to_torch_dtype(cdt)).numpy()
+        # as _with_lowpass_row: scale in the real dtype, then cast to complex
+        row = lp * lowpass_scale
         wx_all[:, 0] = row
         if tx_all is not None:
             tx_all[:, 0] = row
@@ -651,9 +651,6 @@ def _forward_fast(x2, bank, *, derivative, squeeze, chunk, lowpass_scale=None):
     as_t = lambda a: None if a is None else torch.from_numpy(a)  # noqa: E731
     return as_t(wx_all), as_t(dwx_all), as_t(tx_all), as_t(lp)
 
-
-def _to_torch_dtype(cdt) -> torch.dtype:
-    return torch.complex128 if np.dtype(cdt) == np.complex128 else torch.complex64
 
 
 def _pad_numpy(xn: np.ndarray, bank: _Bank) -> np.ndarray:

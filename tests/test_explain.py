@@ -492,22 +492,3 @@ def test_probabilities_forward_batches(model, forward_batch, group_bytes, monkey
     got = _probabilities(model, xt, TCFG, ICFG, 2, forward_batch=forward_batch)
     assert got.shape == (11, 2)
     torch.testing.assert_close(got, ref, rtol=1e-6, atol=1e-7)
-
-
-@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
-def test_magnitude_equals_torch_abs(dtype):
-    from saliency2signal.explain import _magnitude
-
-    g = torch.Generator().manual_seed(3)
-    scale = torch.logspace(-20, 20, 64, dtype=torch.float64).to(dtype)
-    tx = torch.randn(3, 16, 64, dtype=dtype, generator=g) * scale
-    got, ref = _magnitude(tx), tx.abs()
-    assert got.dtype == ref.dtype and got.shape == ref.shape
-    eps = torch.finfo(ref.dtype).eps
-    torch.testing.assert_close(got, ref, rtol=4 * eps, atol=0)
-    # with gradients it is torch's own abs, differentiable
-    t = tx.clone().requires_grad_()
-    out = _magnitude(t)
-    assert out.requires_grad
-    out.sum().backward()
-    assert t.grad is not None
