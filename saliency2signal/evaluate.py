@@ -78,11 +78,12 @@ from ._files import atomic_dir
 from .explain import (
     Explanation,
     _default_mask_options,
+    _inference_model,
     _probabilities,
     _resolve_configs,
     explain,
 )
-from .imaging import ImagingConfig
+from .imaging import ImagingConfig, to_image
 from .inverse import components as _components
 from .mask import attribution_mask, threshold_map
 from .saliency import _GRADIENT_METHODS, _LAYER_METHODS, METHODS, NT_TYPES, time_gradient
@@ -720,7 +721,10 @@ def _curves(model, e: Explanation, labels: np.ndarray, n_regions: np.ndarray, *,
     if signals:
         xs = torch.stack(signals).to(device=device, dtype=dtype)
         tgt = np.asarray(e.target)
-        probs = _probabilities(model, xs, tcfg, icfg, batch_size).cpu().numpy()
+        with torch.no_grad():
+            probe = to_image(torch.from_numpy(np.array(e.Tx[:1])).to(device), icfg)
+        fwd = _inference_model(model, probe)  # forward passes only: the optimised copy
+        probs = _probabilities(fwd, xs, tcfg, icfg, batch_size).cpu().numpy()
         for (b, kind, d, k), p in zip(jobs, probs, strict=True):
             v = float(p[int(tgt[b])])
             if kind == "morf":

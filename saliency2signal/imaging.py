@@ -290,10 +290,15 @@ def to_image(coef, config: ImagingConfig | None = None) -> torch.Tensor:
     if _fuses(v, config):  # the same image and gradient, less work on the grid
         img = _PointwiseResize.apply(v, config)
         return _colour(img.flip(-2) if config.flip_rows else img, config)
+    # without autograd, a tensor made here (not the caller's) is updated in place: the
+    # same kernels in the same order, without a fresh grid-sized tensor per step
+    in_place = c.is_complex() and not (torch.is_grad_enabled() and v.requires_grad)
     if config.quantity == "power":
-        v = v * v
+        v = v.mul_(v) if in_place else v * v
+        in_place = not (torch.is_grad_enabled() and v.requires_grad)
     if config.scale == "log1p":
-        v = torch.log1p(config.gain * v)
+        v = v.mul_(config.gain).log1p_() if in_place else torch.log1p(config.gain * v)
+        in_place = not (torch.is_grad_enabled() and v.requires_grad)
     elif config.scale == "db":
         factor = 10.0 if config.quantity == "power" else 20.0
         tiny = torch.finfo(v.dtype).tiny
@@ -310,9 +315,10 @@ def to_image(coef, config: ImagingConfig | None = None) -> torch.Tensor:
         v = (v - mu) / torch.where(sd > 0, sd, torch.ones_like(sd))
     elif config.normalize == "fixed":
         lo, hi = config.fixed_range
-        v = (v - lo) / (hi - lo)
+        v = v.sub_(lo).div_(hi - lo) if in_place else (v - lo) / (hi - lo)
     elif config.normalize == "meanstd":
-        v = (v - config.mean) / config.std
+        v = (v.sub_(config.mean).div_(config.std) if in_place
+             else (v - config.mean) / config.std)
     return _colour(_geometry(v, config), config)
 
 

@@ -377,18 +377,19 @@ def _cutoff_and_mask(p: np.ndarray, threshold: str, value) -> tuple[float, np.nd
     if not positive.any():
         return math.nan, np.zeros(p.shape, dtype=bool)
     if threshold == "mass":
-        # Only positive cells can be selected, and in the stable descending order of the
-        # whole map they come first, in the same order: sorting them alone gives the same
-        # order, the same cumulative sums and the same k, at a fraction of the cost.
+        # The cells in stable descending order (ties: lower flat index first) are the
+        # positive values sorted, so their cumulative sums, k and the cut-off value come
+        # from a plain value sort (no argsort). The k cells are then every cell above
+        # the cut plus, of the cells equal to it, the first ones in raster order.
         flat = p.ravel()
-        idx = np.flatnonzero(flat > 0)
-        vals = flat[idx]
-        order = idx[np.argsort(-vals, kind="stable")]  # ties: lower flat index first
-        cum = np.cumsum(flat[order])
+        desc = np.sort(flat[flat > 0])[::-1]
+        cum = np.cumsum(desc)
         k = int(np.searchsorted(cum, value * cum[-1], side="left")) + 1
-        keep = np.zeros(flat.shape, dtype=bool)
-        keep[order[:k]] = True
-        return float(flat[order[k - 1]]), keep.reshape(p.shape)
+        cut = desc[k - 1]
+        keep = flat > cut
+        need = k - int(np.count_nonzero(keep))
+        keep[np.flatnonzero(flat == cut)[:need]] = True
+        return float(cut), keep.reshape(p.shape)
     if threshold == "quantile":
         cut = float(np.quantile(p, value))
         return cut, positive & (p >= cut)
@@ -523,11 +524,49 @@ def _closing(m: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
     if not hasattr(morphology, "pad_footprint"):
         return morphology.closing(m, np.ones(shape, dtype=bool))
+    if m.dtype == bool and all(s - 1 <= n for s, n in zip(shape, m.shape, strict=True)):
+        # on a boolean mask the same filters are ORs/ANDs of shifted slices
+        dilated = m
+        for axis, s in enumerate(shape):
+            dilated = _window_reduce(dilated, s, s // 2 - (s % 2 == 0), axis, np.logical_or)
+        closed = dilated
+        for axis, s in enumerate(shape):
+            closed = _window_reduce(closed, s, s // 2, axis, np.logical_and)
+        return closed
     from scipy import ndimage
 
     origin = tuple(-1 if s % 2 == 0 else 0 for s in shape)
     dilated = ndimage.maximum_filter(m, size=shape, origin=origin, mode="reflect")
     return ndimage.minimum_filter(dilated, size=shape, mode="reflect")
+
+
+def _window_reduce(m: np.ndarray, size: int, before: int, axis: int, op) -> np.ndarray:
+    """``op`` over the window ``[i - before, i - before + size - 1]`` along ``axis``.
+
+    Edges as SciPy's ``mode='reflect'`` (NumPy's ``'symmetric'`` padding); the window
+    must not reach more than one length past an edge. This is
+    ``ndimage.maximum_filter1d`` (``op=np.logical_or``) or ``minimum_filter1d``
+    (``np.logical_and``) of a boolean array with ``origin = before - size // 2``.
+    """
+    if size == 1:
+        return m
+    n, after = m.shape[axis], size - 1 - before
+    idx = [slice(None)] * m.ndim
+
+    def cut(sl):
+        idx[axis] = sl
+        return m[tuple(idx)]
+
+    # symmetric padding: the first `before` and last `after` lines, mirrored
+    padded = np.concatenate([cut(slice(before - 1, None, -1) if before else slice(0, 0)),
+                             m, cut(slice(n - 1, n - 1 - after if after < n else None, -1))],
+                            axis=axis)
+    idx[axis] = slice(0, n)
+    out = padded[tuple(idx)].copy()  # reduced in place below
+    for k in range(1, size):
+        idx[axis] = slice(k, k + n)
+        op(out, padded[tuple(idx)], out=out)
+    return out
 
 
 def _clean(

@@ -118,8 +118,11 @@ class _GridModel(torch.nn.Module):
 
 @contextlib.contextmanager
 def _eval_mode(model: torch.nn.Module):
-    """Put every submodule in eval mode; restore each one's own mode afterwards."""
-    modes = [(m, m.training) for m in model.modules()]
+    """Put every submodule in eval mode; restore each one's own mode afterwards.
+
+    A frozen TorchScript module has no ``training`` flag (it is fixed in eval mode).
+    """
+    modes = [(m, m.training) for m in model.modules() if hasattr(m, "training")]
     model.eval()
     try:
         yield

@@ -492,3 +492,73 @@ def test_probabilities_forward_batches(model, forward_batch, group_bytes, monkey
     got = _probabilities(model, xt, TCFG, ICFG, 2, forward_batch=forward_batch)
     assert got.shape == (11, 2)
     torch.testing.assert_close(got, ref, rtol=1e-6, atol=1e-7)
+
+
+# ------------------------------------------- the deletion checks' inference model
+def _coffee():
+    from saliency2signal import ssq_cwt, to_image
+    from saliency2signal.io import load_model
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    model, meta = load_model(root / "models" / "coffee.pt")
+    with np.load(root / "data" / "coffee.npz") as z:
+        x = torch.as_tensor(z["X_test"][:6], dtype=torch.float32)
+    images = to_image(ssq_cwt(x, meta.transform).Tx, meta.imaging)
+    return model, meta, x, images
+
+
+def test_inference_model_computes_the_same_function():
+    from saliency2signal.explain import _inference_model
+
+    model, _, _, images = _coffee()
+    model.train()  # left as it was: training mode, parameters
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    fast = _inference_model(model, images[:1])
+    assert fast is not model
+    assert model.training and all(m.training for m in model.modules())
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    with torch.no_grad():
+        model.eval()
+        torch.testing.assert_close(fast(images), model(images), rtol=1e-4, atol=1e-5)
+
+
+def test_inference_model_falls_back_to_the_model(model, monkeypatch):
+    from saliency2signal.explain import _inference_model
+
+    scripted, _, _, images = _coffee()
+    # not TorchScript: the model itself
+    assert _inference_model(model, torch.zeros(1, 1, H, W)) is model
+
+    def broken(_):
+        raise RuntimeError("cannot optimise")
+
+    monkeypatch.setattr(torch.jit, "optimize_for_inference", broken)
+    assert _inference_model(scripted, images[:1]) is scripted
+
+    class Off(torch.nn.Module):  # builds, but computes something else
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x) + 1e-2
+
+    monkeypatch.setattr(torch.jit, "optimize_for_inference", Off)
+    assert _inference_model(scripted, images[:1]) is scripted
+
+
+def test_deletion_of_a_torchscript_model_matches_the_plain_model():
+    """p_after from the optimised copy equals the plain model's, region by region."""
+    from saliency2signal.explain import _probabilities
+
+    model, meta, x, _ = _coffee()
+    e = explain(model, x[:3].numpy(), metadata=meta, n_steps=4)
+    for b in range(3):
+        k = len(e.regions[b])
+        assert k
+        minus = x[b] - torch.from_numpy(np.array(e.components[b, :k]))
+        p = _probabilities(model, minus, meta.transform, meta.imaging, 4)
+        t = int(e.target[b])
+        np.testing.assert_allclose([r.p_after for r in e.regions[b]], p[:, t].numpy(),
+                                   rtol=1e-5, atol=1e-6)

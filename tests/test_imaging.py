@@ -336,3 +336,26 @@ def test_magnitude_equals_torch_abs(dtype):
     assert out.requires_grad
     out.sum().backward()
     assert t.grad is not None
+
+
+@pytest.mark.parametrize("normalize", list(NORMALIZATIONS))
+@pytest.mark.parametrize("quantity,scale", [("magnitude", "log1p"), ("power", "log1p"),
+                                            ("power", "linear"), ("magnitude", "linear")])
+def test_in_place_imaging_equals_the_plain_chain(rng, quantity, scale, normalize):
+    # without autograd, |c| of complex input is a fresh tensor that the steps update in
+    # place: the same image, bit for bit; a real input is never written to
+    from saliency2signal.imaging import _magnitude
+
+    cfg = ImagingConfig(quantity=quantity, scale=scale, gain=7.0, normalize=normalize,
+                        size=(12, 40), **NORMALIZATIONS[normalize])
+    c = torch.from_numpy(rng.standard_normal((3, 37, 150))
+                         + 1j * rng.standard_normal((3, 37, 150))).to(torch.complex64)
+    ref = plain_chain(_magnitude(c).reshape(3, 1, 37, 150), cfg)
+    with torch.no_grad():
+        torch.testing.assert_close(to_image(c, cfg), ref, rtol=0, atol=0)
+    torch.testing.assert_close(to_image(c, cfg), ref, rtol=0, atol=0)  # grad mode on
+    v = _magnitude(c)
+    kept = v.clone()
+    with torch.no_grad():
+        torch.testing.assert_close(to_image(v, cfg), ref, rtol=0, atol=0)
+    torch.testing.assert_close(v, kept, rtol=0, atol=0)

@@ -190,6 +190,42 @@ def test_mass_threshold_ties_are_raster_ordered():
     assert_array_equal(threshold_map(p, value=0.3), [[1, 1, 1, 0], [0, 0, 0, 0]])
 
 
+@pytest.mark.parametrize("levels", [3, 20, None])  # heavy ties ... no ties
+@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.8, 1.0])
+def test_mass_threshold_equals_a_stable_argsort(rng, levels, fraction):
+    # the definition: cells by decreasing value, ties in raster order, until the
+    # cumulative mass reaches the fraction (the fast path sorts values only)
+    p = rng.exponential(size=(31, 47)) * (rng.random((31, 47)) < 0.6)
+    if levels is not None:
+        p = np.ceil(p * levels / p.max())
+    flat = p.ravel()
+    order = np.argsort(-flat, kind="stable")
+    k = int(np.searchsorted(np.cumsum(flat[order]), fraction * flat.sum())) + 1
+    want = np.zeros(flat.size, dtype=bool)
+    want[order[:k]] = True
+    cut, got = M._cutoff_and_mask(p, "mass", fraction)
+    assert_array_equal(got.ravel(), want)
+    assert cut == flat[order[k - 1]]
+
+
+def test_window_reduce_equals_scipy_min_max_filters(rng):
+    # the boolean closing's building block, at every origin and up to windows that
+    # reach a whole length past the edge
+    from scipy import ndimage
+
+    for n in range(1, 8):
+        for size in range(1, n + 2):
+            for before in range(size):
+                m = rng.random((n, 4)) < 0.4
+                for op, ref in ((np.logical_or, ndimage.maximum_filter1d),
+                                (np.logical_and, ndimage.minimum_filter1d)):
+                    for axis, a in ((0, m), (1, m.T)):
+                        want = ref(a, size, axis=axis, origin=before - size // 2,
+                                   mode="reflect")
+                        assert_array_equal(M._window_reduce(a, size, before, axis, op),
+                                           want, err_msg=f"{n=} {size=} {before=}")
+
+
 @pytest.mark.parametrize(
     ("threshold", "value", "n_kept"),
     [
