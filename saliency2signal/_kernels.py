@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 
 import numpy as np
 import torch
@@ -138,12 +139,27 @@ def _rows_per_block(n_pad: int, itemsize: int) -> int:
     return max(8, int(2 * 2**20 // (2 * n_pad * 2 * itemsize)))
 
 
-def _process_signals(xh, bank, signals, need_d, squeeze, out_wx, out_dwx, out_tx,
-                     fft_workers):
-    """Transform ``signals`` (indices into ``xh``) block by block, in this thread.
+class _Dealer:
+    """Hand out consecutive indices ``0..n-1``, ``k`` at a time, to several threads."""
 
-    A block is ``rows`` consecutive rows of one signal's plane or, when whole planes are
-    small, the planes of several signals, so that each FFT call gets a cache-sized job.
+    def __init__(self, n: int):
+        self._next, self._n = 0, n
+        self._lock = threading.Lock()
+
+    def take(self, k: int) -> range:
+        with self._lock:
+            start = self._next
+            self._next = min(self._n, start + k)
+        return range(start, self._next)
+
+
+def _process_signals(xh, bank, dealer, need_d, squeeze, out_wx, out_dwx, out_tx,
+                     fft_workers):
+    """Transform the signals ``dealer`` hands out (indices into ``xh``), in this thread.
+
+    The work is done block by block: ``rows`` consecutive rows of one signal's plane
+    or, when whole planes are small, the planes of several signals, so that each FFT
+    call gets a cache-sized job.
     """
     import scipy.fft  # imported on first use: keeps `import saliency2signal` light
 
@@ -160,9 +176,7 @@ def _process_signals(xh, bank, signals, need_d, squeeze, out_wx, out_dwx, out_tx
     g = bank.grid
     sq_tail = (float(bank.threshold), _KIND_CODE[g.kind], is_double, g.lo0, g.step0, g.lo1,
                g.step1, int(g.first_fine))
-    signals = list(signals)
-    for g0 in range(0, len(signals), per_group):
-        group = signals[g0 : g0 + per_group]
+    while group := dealer.take(per_group):
         for r0 in range(0, F, R):
             rows = min(F, r0 + R) - r0
             stride = rows * n_pad * itemsize  # bytes between the signals of the block
@@ -179,7 +193,8 @@ def _process_signals(xh, bank, signals, need_d, squeeze, out_wx, out_dwx, out_tx
             for i, b in enumerate(group):
                 if squeeze:
                     _ext.squeeze(wpad.ctypes.data + i * stride, dpad.ctypes.data + i * stride,
-                                 out_wx[b, r0].data_ptr(), out_tx[b].data_ptr(),
+                                 0 if out_wx is None else out_wx[b, r0].data_ptr(),
+                                 out_tx[b].data_ptr(),
                                  bank.weights[r0].data_ptr(), rows, n_pad, n_left, n, F,
                                  *sq_tail)
                 else:
@@ -191,11 +206,12 @@ def _process_signals(xh, bank, signals, need_d, squeeze, out_wx, out_dwx, out_tx
 
 
 def analyze_fast(xh: torch.Tensor, bank, *, derivative: bool, squeeze: str | None,
-                 out_wx: torch.Tensor, out_dwx: torch.Tensor | None,
+                 out_wx: torch.Tensor | None, out_dwx: torch.Tensor | None,
                  out_tx: torch.Tensor | None) -> None:
     """Run the CPU, no-autograd path into preallocated contiguous outputs.
 
-    ``out_tx`` must be zero on entry.
+    ``out_tx`` must be zero on entry. ``out_wx`` may be None when squeezing (Tx alone is
+    wanted).
 
     The padded CWT of each signal is built a block of rows at a time (compiled product,
     in-place ``scipy.fft``, compiled squeezing) so that it never leaves the cache;
@@ -204,13 +220,18 @@ def analyze_fast(xh: torch.Tensor, bank, *, derivative: bool, squeeze: str | Non
     B = xh.shape[0]
     xh = xh.contiguous()
     need_d = derivative or squeeze is not None
+    if out_wx is None and squeeze is None:
+        raise ValueError("out_wx=None needs squeezing (Tx is then the only output)")
     args = (xh, bank)
     tail = (need_d, squeeze, out_wx, out_dwx, out_tx)
     n_threads = min(WORKERS, B)
     if n_threads <= 1:
-        _process_signals(*args, range(B), *tail, WORKERS)
+        _process_signals(*args, _Dealer(B), *tail, WORKERS)
         return
-    futures = [_pool().submit(_process_signals, *args, range(t, B, n_threads), *tail, 1)
-               for t in range(n_threads)]
+    # signals are dealt a block at a time, not split in advance: a thread that gets less
+    # of a core (another process, a spinning OpenMP thread) simply takes fewer
+    dealer = _Dealer(B)
+    futures = [_pool().submit(_process_signals, *args, dealer, *tail, 1)
+               for _ in range(n_threads)]
     for f in futures:
         f.result()

@@ -225,8 +225,10 @@ static void squeeze_f64(const double *wx, const double *dwx, double *out_wx, dou
                         long long n_left, long long n, double thr2, const grid_t *g)
 {
     long long kbuf[TILE];
-    for (long long i = 0; i < rows; ++i)
-        memcpy(out_wx + 2 * i * n, wx + 2 * (i * n_pad + n_left), sizeof(double) * 2 * n);
+    if (out_wx) /* NULL: the caller wants Tx only */
+        for (long long i = 0; i < rows; ++i)
+            memcpy(out_wx + 2 * i * n, wx + 2 * (i * n_pad + n_left),
+                   sizeof(double) * 2 * n);
     for (long long j0 = 0; j0 < n; j0 += TILE) {
         const long long m = (j0 + TILE < n ? j0 + TILE : n) - j0;
         for (long long i = 0; i < rows; ++i) {
@@ -249,8 +251,10 @@ static void squeeze_f32(const float *wx, const float *dwx, float *out_wx, float 
 {
     int32_t kbuf[TILE], flag[TILE];
     const float thr2f = (float)thr2;
-    for (long long i = 0; i < rows; ++i)
-        memcpy(out_wx + 2 * i * n, wx + 2 * (i * n_pad + n_left), sizeof(float) * 2 * n);
+    if (out_wx) /* NULL: the caller wants Tx only */
+        for (long long i = 0; i < rows; ++i)
+            memcpy(out_wx + 2 * i * n, wx + 2 * (i * n_pad + n_left),
+                   sizeof(float) * 2 * n);
     for (long long j0 = 0; j0 < n; j0 += TILE) {
         const long long m = (j0 + TILE < n ? j0 + TILE : n) - j0;
         for (long long i = 0; i < rows; ++i) {
@@ -310,8 +314,8 @@ static PyObject *py_squeeze(PyObject *self, PyObject *args)
                           &is_double, &lo0, &step0, &lo1, &step1, &first_fine))
         return NULL;
     if (rows < 0 || n_rows_total < 1 || n < 1 || n_left < 0 || n_left + n > n_pad ||
-        kind < 0 || kind > 2 || step0 <= 0 || step1 <= 0 || !p_wx || !p_dwx || !p_out ||
-        !p_tx || !p_w) {
+        kind < 0 || kind > 2 || step0 <= 0 || step1 <= 0 || !p_wx || !p_dwx || !p_tx ||
+        !p_w) {
         PyErr_SetString(PyExc_ValueError, "_squeeze.squeeze: inconsistent arguments");
         return NULL;
     }
@@ -335,7 +339,8 @@ static PyMethodDef methods[] = {
     {"modulate", py_modulate, METH_VARARGS,
      "a = xh * psih (rows), d = a * deriv; zero above n_pos."},
     {"squeeze", py_squeeze, METH_VARARGS,
-     "Copy Wx out and accumulate the synchrosqueezed rows of one block into Tx."},
+     "Copy Wx out (unless its pointer is 0) and accumulate the synchrosqueezed rows of one "
+     "block into Tx."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_squeeze",

@@ -116,7 +116,7 @@ from .inverse import decompose_regions
 from .io import ModelMetadata, check_compatible, fit_length
 from .mask import Region, _check_share, attribution_mask
 from .saliency import _eval_mode, attribute
-from .transform import MIN_LENGTH, SSQConfig, decompose, ssq_cwt
+from .transform import MIN_LENGTH, SSQConfig, _ssq_tx, decompose, ssq_cwt
 
 __all__ = ["SCHEMA", "SCHEMA_PATH", "SCHEMA_VERSION", "Explanation", "RegionEffect", "explain",
            "load_schema"]
@@ -781,32 +781,34 @@ def _probabilities(model, signals: torch.Tensor, tcfg: SSQConfig, icfg: ImagingC
                    batch_size: int, *, forward_batch: int | None = None) -> torch.Tensor:
     """softmax(model(to_image(|ssq_cwt(x)|))) in chunks, eval mode, no gradients.
 
-    Transforms run ``batch_size`` signals at a time (their planes stay in cache); the
-    images, which are small, are passed to the model ``forward_batch`` at a time
-    (default ``batch_size``): larger forward batches keep both cores busy.
+    The transforms (Tx only) of a group of signals of at most ``_GROUP_BYTES`` run in
+    one call; images are made ``batch_size`` signals at a time and passed to the model
+    ``forward_batch`` at a time (default ``batch_size``): larger forward batches keep
+    both cores busy.
     """
     fb = batch_size if forward_batch is None else max(1, int(forward_batch))
     out: list[torch.Tensor] = []
     pending: list[torch.Tensor] = []
     n_pending = 0
     n_b, n = signals.shape[0], signals.shape[-1]
-    # transforms of several batches back to back, then their images: a torch operator
-    # between two transforms leaves torch's OpenMP threads spinning while the
-    # transform's own worker threads want the cores (about 1.5x slower on 2 cores)
+    # One transform call per group, then its images: each call has fixed costs (FFT of
+    # the padded signals, low-pass term, dealing the signals to the worker threads)
+    # that 16-signal calls paid eight times over for one explain batch's regions, and
+    # a torch operator between two transforms leaves torch's OpenMP threads spinning
+    # while the transform's own worker threads want the cores.
     plane = tcfg.n_freqs(n) * n * 2 * signals.element_size()
     group = max(batch_size, batch_size * int(_GROUP_BYTES // max(1, plane * batch_size)))
     with _eval_mode(model), torch.no_grad():
         for g in range(0, n_b, group):
-            txs = [ssq_cwt(signals[s:s + batch_size], tcfg).Tx
-                   for s in range(g, min(n_b, g + group), batch_size)]
-            for tx in txs:
-                pending.append(to_image(tx, icfg))
+            tx = _ssq_tx(signals[g:g + group], tcfg)
+            for s in range(0, tx.shape[0], batch_size):
+                pending.append(to_image(tx[s:s + batch_size], icfg))
                 n_pending += pending[-1].shape[0]
                 while n_pending >= fb:
                     images = pending[0] if len(pending) == 1 else torch.cat(pending)
                     out.append(torch.softmax(model(images[:fb]), -1))
                     pending, n_pending = [images[fb:]], n_pending - fb
-            del txs
+            del tx
         if n_pending:
             out.append(torch.softmax(model(torch.cat(pending)), -1))
     return torch.cat(out) if out else torch.zeros(0)

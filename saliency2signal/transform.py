@@ -566,16 +566,17 @@ def _lowpass_term(xh: torch.Tensor, bank: _Bank) -> torch.Tensor:
 
 
 def _forward(x2: torch.Tensor, bank: _Bank, *, derivative: bool, squeeze: str | None,
-             chunk: int | None, lowpass_scale: float | None = None):
+             chunk: int | None, lowpass_scale: float | None = None, keep_wx: bool = True):
     """Core: x2 (B, n) -> Wx, dWx or None, Tx or None, lowpass (rows ascending).
 
     With ``lowpass_scale``, Wx and Tx get the low-pass row ``lowpass * lowpass_scale``
     as row 0 (and dWx a zero row): written in place on the fast path, concatenated
-    (differentiably) otherwise.
+    (differentiably) otherwise. With ``keep_wx=False`` the fast path skips Wx (None)
+    when squeezing; the torch path computes it anyway.
     """
     if _kernels.fast_path_ok(x2, squeeze):
         return _forward_fast(x2, bank, derivative=derivative, squeeze=squeeze, chunk=chunk,
-                             lowpass_scale=lowpass_scale)
+                             lowpass_scale=lowpass_scale, keep_wx=keep_wx or not squeeze)
     wx, dwx, tx, lp = _forward_torch(x2, bank, derivative=derivative, squeeze=squeeze,
                                      chunk=chunk)
     if lowpass_scale is not None:
@@ -605,7 +606,8 @@ def _forward_torch(x2: torch.Tensor, bank: _Bank, *, derivative: bool, squeeze: 
     return tuple(None if o[0] is None else torch.cat(o) for o in zip(*outs, strict=True))
 
 
-def _forward_fast(x2, bank, *, derivative, squeeze, chunk, lowpass_scale=None):
+def _forward_fast(x2, bank, *, derivative, squeeze, chunk, lowpass_scale=None,
+                  keep_wx=True):
     """CPU path without autograd: NumPy/SciPy around the compiled kernels.
 
     No torch operator runs here, so torch's OpenMP pool does not compete with the worker
@@ -613,7 +615,8 @@ def _forward_fast(x2, bank, *, derivative, squeeze, chunk, lowpass_scale=None):
     not cleared twice) and returned as tensors sharing that memory. With
     ``lowpass_scale`` the planes are allocated one row taller and the kernels write rows
     ``1..F`` of each signal (a signal's rows stay contiguous), so the low-pass row costs
-    one row, not a copy of the plane.
+    one row, not a copy of the plane. Without ``keep_wx`` Wx is neither allocated nor
+    filled (None).
     """
     import scipy.fft
 
@@ -622,7 +625,7 @@ def _forward_fast(x2, bank, *, derivative, squeeze, chunk, lowpass_scale=None):
     cdt = np.complex128 if x2.dtype == torch.float64 else np.complex64
     xn = x2.detach().numpy()
     extra = 0 if lowpass_scale is None else 1
-    wx_all = np.empty((B, F + extra, n), dtype=cdt)
+    wx_all = np.empty((B, F + extra, n), dtype=cdt) if keep_wx else None
     dwx_all = np.empty((B, F + extra, n), dtype=cdt) if derivative else None
     tx_all = np.zeros((B, F + extra, n), dtype=cdt) if squeeze else None
     wx, dwx, tx = (None if a is None else a[:, extra:]
@@ -637,13 +640,14 @@ def _forward_fast(x2, bank, *, derivative, squeeze, chunk, lowpass_scale=None):
         lp[s:e] = scipy.fft.ifft(xh * phi, axis=-1, workers=_kernels.WORKERS).real[:, sl]
         _kernels.analyze_fast(
             torch.from_numpy(xh), bank, derivative=derivative, squeeze=squeeze,
-            out_wx=torch.from_numpy(wx[s:e]),
+            out_wx=None if wx is None else torch.from_numpy(wx[s:e]),
             out_dwx=None if dwx is None else torch.from_numpy(dwx[s:e]),
             out_tx=None if tx is None else torch.from_numpy(tx[s:e]))
     if extra:
         # as _with_lowpass_row: scale in the real dtype, then cast to complex
         row = lp * lowpass_scale
-        wx_all[:, 0] = row
+        if wx_all is not None:
+            wx_all[:, 0] = row
         if tx_all is not None:
             tx_all[:, 0] = row
         if dwx_all is not None:
@@ -795,6 +799,20 @@ def ssq_cwt(x, config: SSQConfig | None = None, *, chunk_size: int | None = None
         lowpass=lp.reshape(*batch_shape, n),
         config=config,
     )
+
+
+def _ssq_tx(x, config: SSQConfig) -> torch.Tensor:
+    """``ssq_cwt(x, config).Tx`` without autograd; the CPU fast path skips Wx.
+
+    For callers that read Tx only (the deletion checks): the fast path then neither
+    allocates nor fills a plane they would throw away.
+    """
+    x2, batch_shape, bank = _prepare(x, config)
+    with torch.no_grad():
+        _, _, tx, _ = _forward(x2, bank, derivative=False, squeeze=config.squeezing,
+                               chunk=None, keep_wx=False,
+                               lowpass_scale=bank.css / 2.0 if config.lowpass_row else None)
+    return tx.reshape(*batch_shape, *tx.shape[-2:])
 
 
 # =========================================================================== inverse

@@ -1018,3 +1018,54 @@ def test_maprange_matches_ssqueezepy(maprange, scaletype, rng):
                                              scales=scaletype, maprange=maprange)
     assert_allclose(res.freqs, freqs[::-1], rtol=1e-12)
     assert_close_to_max(res.Tx.numpy(), from_ssqueezepy(tx), 1e-9)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("lowpass_row", [False, True])
+def test_tx_only_transform_equals_ssq_cwt(rng, dtype, lowpass_row):
+    # the deletion checks' transform skips Wx (the kernel gets a null Wx pointer): Tx
+    # bit for bit, and only Tx's memory
+    import tracemalloc
+
+    from saliency2signal.transform import _ssq_tx
+
+    cfg = SSQConfig(nv=16, lowpass_row=lowpass_row, dtype=dtype)
+    x = torch.from_numpy(rng.standard_normal((2, 4, 4096)))  # Tx dwarfs the workspace
+    want = ssq_cwt(x, cfg).Tx
+    tracemalloc.start()
+    try:
+        got = _ssq_tx(x, cfg)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert got.shape == want.shape and got.dtype == want.dtype
+    assert torch.equal(got, want)
+    tx_bytes = got.numel() * got.element_size()
+    assert tx_bytes <= peak < 1.25 * tx_bytes, (peak, tx_bytes)  # a Wx would double it
+    xg = x.clone().requires_grad_()  # never recorded for autograd
+    assert not _ssq_tx(xg, cfg).requires_grad
+
+
+def test_fast_path_deals_every_signal_once(rng, monkeypatch):
+    # signals are dealt to the worker threads one block at a time: with more threads
+    # than cores and many signals, every signal is transformed once, in its own slot
+    from saliency2signal import _kernels
+
+    cfg = SSQConfig(nv=8)
+    x = torch.from_numpy(rng.standard_normal((37, 256)).astype(np.float32))
+    one_by_one = torch.stack([ssq_cwt(xi, cfg).Tx for xi in x])
+    dealer = _kernels._Dealer(10)
+    assert [list(dealer.take(4)) for _ in range(4)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9],
+                                                         []]
+    monkeypatch.setattr(_kernels, "WORKERS", 5)
+    monkeypatch.setattr(_kernels, "_POOL", None)  # a pool with the new size
+    try:
+        assert torch.equal(ssq_cwt(x, cfg).Tx, one_by_one)
+    finally:
+        if _kernels._POOL is not None:
+            _kernels._POOL.shutdown()
+        monkeypatch.undo()
+    with pytest.raises(ValueError, match="out_wx=None"):
+        _kernels.analyze_fast(torch.zeros(1, 8, dtype=torch.complex64), None,
+                              derivative=False, squeeze=None, out_wx=None, out_dwx=None,
+                              out_tx=None)
