@@ -173,6 +173,30 @@ def test_batch_equals_one_by_one(model):
     np.testing.assert_array_equal(batched.labels, single.labels)
 
 
+@pytest.mark.parametrize("group_batches", [1, 2])
+def test_transform_groups_do_not_change_the_explanation(model, monkeypatch, group_batches):
+    # explain transforms as many batches as fit in _GROUP_BYTES in one call and hands
+    # each batch its slice: the same Tx, attributions, regions and deletion effects as
+    # one group for all
+    x, _ = toy_data(5, seed=4)
+    kw = dict(transform_config=TCFG, imaging_config=ICFG, n_steps=8, batch_size=2,
+              target=1)
+    whole = explain(model, x, **kw)
+    per_signal = 2 * TCFG.n_freqs(N) * N * 2 * 4  # Tx and Wx, complex64
+    monkeypatch.setattr(explain_module, "_GROUP_BYTES", group_batches * 2 * per_signal)
+    seen = []
+    original = explain_module.ssq_cwt
+    monkeypatch.setattr(explain_module, "ssq_cwt",
+                        lambda x, cfg: seen.append(x.shape[0]) or original(x, cfg))
+    parts = explain(model, x, **kw)
+    assert seen == ([2, 2, 1] if group_batches == 1 else [4, 1])
+    np.testing.assert_array_equal(parts.Tx, whole.Tx)
+    np.testing.assert_array_equal(parts.attribution, whole.attribution)
+    np.testing.assert_array_equal(parts.labels, whole.labels)
+    assert ([[r.p_after for r in rs] for rs in parts.regions]
+            == [[r.p_after for r in rs] for rs in whole.regions])
+
+
 def test_metadata_and_length_policy(model):
     meta = ModelMetadata(transform=TCFG, imaging=ICFG, class_names=["absent", "present"],
                          n_times=N, length_policy="crop", axis_name="wavenumber",
