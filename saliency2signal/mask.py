@@ -381,14 +381,17 @@ def _cutoff_and_mask(p: np.ndarray, threshold: str, value) -> tuple[float, np.nd
         # positive values sorted, so their cumulative sums, k and the cut-off value come
         # from a plain value sort (no argsort). The k cells are then every cell above
         # the cut plus, of the cells equal to it, the first ones in raster order.
-        flat = p.ravel()
-        desc = np.sort(flat[flat > 0])[::-1]
+        idx = np.flatnonzero(positive)  # raster order
+        vals = p.ravel()[idx]
+        desc = np.sort(vals)[::-1]
         cum = np.cumsum(desc)
         k = int(np.searchsorted(cum, value * cum[-1], side="left")) + 1
         cut = desc[k - 1]
-        keep = flat > cut
-        need = k - int(np.count_nonzero(keep))
-        keep[np.flatnonzero(flat == cut)[:need]] = True
+        above = vals > cut
+        need = k - int(np.count_nonzero(above))
+        keep = np.zeros(p.size, dtype=bool)
+        keep[idx[above]] = True
+        keep[idx[vals == cut][:need]] = True
         return float(cut), keep.reshape(p.shape)
     if threshold == "quantile":
         cut = float(np.quantile(p, value))
@@ -725,16 +728,16 @@ def _records(
 
     ``lab`` holds consecutive labels ``1..n`` (as from ``skimage.measure.label``). Only
     the kept regions are described, so the cost does not grow with the (often hundreds
-    of) small regions a thresholded map has; bounding boxes come from one
-    ``ndimage.find_objects`` pass and areas from one ``bincount``.
+    of) small regions a thresholded map has. Everything is computed from the labelled
+    cells alone (a small part of the map): masses and areas by ``bincount``, bounding
+    boxes by ``minimum.at``/``maximum.at`` (what ``ndimage.find_objects`` gives), the
+    renumbered label image by scattering into zeros.
     """
-    from scipy import ndimage
-
     flat = lab.ravel()
     n_lab = int(lab.max())
     # sums over the labelled cells only: each region's cells in raster order, as a pass
     # over the whole map would add them, at a fraction of the cost
-    cells = np.flatnonzero(flat)
+    cells = np.flatnonzero(flat > 0)
     lc = flat[cells].astype(np.intp)
     mass = np.bincount(lc, weights=p.ravel()[cells], minlength=n_lab + 1)
     area = np.bincount(lc, minlength=n_lab + 1)
@@ -755,15 +758,22 @@ def _records(
         order = order[:max_regions]
     relabel = np.zeros(n_lab + 1, dtype=lab.dtype)
     relabel[order + 1] = np.arange(1, len(order) + 1)
-    new = relabel[lab]
+    new = np.zeros(lab.shape, dtype=lab.dtype)
+    new.ravel()[cells] = relabel[lc]
     if energy is not None:
         e_sum = np.bincount(lc, weights=energy.ravel()[cells], minlength=n_lab + 1)
         e_total = float(energy.sum())
-    boxes = ndimage.find_objects(lab, max_label=n_lab)
+    # inclusive bounding boxes of every label (index = label)
+    rr, cc = np.divmod(cells, lab.shape[-1])
+    lo_r, lo_c = (np.full(n_lab + 1, lab.size, dtype=np.intp) for _ in range(2))
+    hi_r, hi_c = (np.full(n_lab + 1, -1, dtype=np.intp) for _ in range(2))
+    np.minimum.at(lo_r, lc, rr)
+    np.minimum.at(lo_c, lc, cc)
+    np.maximum.at(hi_r, lc, rr)
+    np.maximum.at(hi_c, lc, cc)
     regions = []
     for k, i in enumerate(order, start=1):
-        rows, cols = boxes[i]
-        r0, c0, r1, c1 = rows.start, cols.start, rows.stop - 1, cols.stop - 1
+        r0, c0, r1, c1 = lo_r[i + 1], lo_c[i + 1], hi_r[i + 1], hi_c[i + 1]
         f_lo, f_hi = float(grid.f_edges[r0]), float(grid.f_edges[r1 + 1])
         w = tuple(grid.fs / (2 * f) if f > 0 else math.inf for f in (f_hi, f_lo))
         xa, xb = sorted((float(grid.x[c0]), float(grid.x[c1])))

@@ -208,6 +208,29 @@ def test_mass_threshold_equals_a_stable_argsort(rng, levels, fraction):
     assert cut == flat[order[k - 1]]
 
 
+@pytest.mark.parametrize("density", [0.05, 0.3])
+def test_records_boxes_and_labels_match_find_objects(rng, density):
+    # regions are described from the labelled cells alone: boxes as
+    # ndimage.find_objects, the renumbered image as relabelling every cell
+    from scipy import ndimage
+    from skimage import measure
+
+    lab = measure.label(rng.random((F, N)) < density, connectivity=2)
+    p = rng.exponential(size=(F, N))
+    grid = M._Grid.make(CFG, N, None, "ssq")
+    new, regions = M._records(lab, p, None, grid, 6)
+    boxes = ndimage.find_objects(lab)
+    assert lab.max() > 6 and len(regions) == 6
+    for k, r in enumerate(regions, start=1):
+        old = np.unique(lab[new == k])
+        assert old.size == 1  # one old label per new one, renumbered whole
+        rows, cols = boxes[old[0] - 1]
+        assert r.rows == (rows.start, rows.stop - 1) and r.cols == (cols.start, cols.stop - 1)
+        assert r.area == int((lab == old[0]).sum())
+        assert r.mass == pytest.approx(p[lab == old[0]].sum(), rel=1e-12)
+    assert int((new > 0).sum()) == sum(r.area for r in regions)
+
+
 def test_window_reduce_equals_scipy_min_max_filters(rng):
     # the boolean closing's building block, at every origin and up to windows that
     # reach a whole length past the edge
