@@ -921,6 +921,9 @@ def explain(
     exactly a signal whose transform lacks those cells (see
     :func:`~saliency2signal.inverse.consistent_inverse`); it asks "does the model still
     decide the same without this part of the signal?", measured on the real pipeline.
+    For a TorchScript model on the CPU these forward passes use a frozen,
+    inference-optimised copy (``torch.jit.optimize_for_inference``; the same function to
+    float32 rounding, checked on a probe image, else the model itself).
     The low-pass term (mean, slow baseline) is never in the image unless
     ``lowpass_row=True``; its energy fraction is reported as ``unseen``.
 
