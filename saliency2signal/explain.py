@@ -1062,8 +1062,8 @@ def explain(
         if s and s % group == 0:
             with torch.no_grad():
                 ssq_group = ssq_cwt(xt[s:s + group], tcfg)
-        # one transform per signal: the attribution, the regions' energies, the
-        # components and the energy book-keeping all read this result
+        # the batch's slice of the group's transform: the attribution, the regions'
+        # energies, the components and the energy book-keeping all read it
         a = s % group
         b = a + xb.shape[0]
         ssq = dataclasses.replace(ssq_group, Tx=ssq_group.Tx[a:b], Wx=ssq_group.Wx[a:b],
