@@ -484,7 +484,7 @@ class Explanation:
                              baseline=None if self.lowpass_in_image else self.lowpass[b])
         else:
             axes[0].plot(self.axis, self.signals[b], color="0.5", lw=0.9)
-            axes[0].set_title("no region above the threshold", fontsize=10, loc="left")
+            axes[0].set_title("no region above the threshold", fontsize=10, loc="left", y=1.0)
         axes[-1].set_xlabel(self._xlabel())
         fig.suptitle(_prediction_line(self, b), fontsize=10, y=1 - 0.1 / fig.get_figheight(),
                      va="top")
@@ -495,10 +495,11 @@ class Explanation:
         _fixed_layout(fig, 2, left=0.9, top=0.3, gap=0.4)
         ax1, ax2 = fig.subplots(2, 1, sharex=True)
         self.plot(b, kind="scalogram", ax=ax1)
-        ax1.set_title("|Tx| with region contours", fontsize=10, loc="left")
+        ax1.set_title("|Tx| with region contours", fontsize=10, loc="left", y=1.0)
         ax1.set_xlabel("")  # shared with the panel below
         self.plot(b, kind="attribution", ax=ax2)
-        ax2.set_title(f"attribution ({self.method}, positive part)", fontsize=10, loc="left")
+        ax2.set_title(f"attribution ({self.method}, positive part)", fontsize=10, loc="left",
+                      y=1.0)
         out["scalogram"] = f"{stem}_scalogram.png"
         fig.savefig(folder / out["scalogram"], dpi=100)
         # 3. the components alone

@@ -150,7 +150,7 @@ def components(x, comps, *, x_ranges=None, axis=None, axes=None, names=None,
                     lw=1.6, label="signal over the region")
         ax.plot(xs, c, color=f"C{(i % 9) + 1}", lw=1.4, label="component")
         if names is not None:
-            ax.set_title(str(names[i]), fontsize=10, loc="left")
+            ax.set_title(str(names[i]), fontsize=10, loc="left", y=1.0)
         ax.legend(loc="upper right", fontsize=8, frameon=False)
     if axis is not None and xs[0] > xs[-1]:
         for ax in axes:
