@@ -103,7 +103,6 @@ import html
 import json
 import math
 import pathlib
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -114,7 +113,7 @@ from ._files import atomic_dir
 from ._validation import as_tensor
 from .imaging import ImagingConfig, to_image
 from .inverse import decompose_regions
-from .io import ModelMetadata, check_compatible, fit_length
+from .io import ModelMetadata, _quiet_jit, check_compatible, fit_length
 from .mask import Region, _check_share, attribution_mask
 from .saliency import _eval_mode, attribute
 from .transform import MIN_LENGTH, SSQConfig, _ssq_tx, decompose, ssq_cwt
@@ -763,8 +762,7 @@ def _inference_model(model, probe: torch.Tensor):
     if not isinstance(model, torch.jit.ScriptModule) or probe.device.type != "cpu":
         return model
     try:
-        with _eval_mode(model), torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
+        with _eval_mode(model), torch.no_grad(), _quiet_jit():
             fast = torch.jit.optimize_for_inference(torch.jit.freeze(model))
             ref, got = model(probe), fast(probe)
     except Exception:  # noqa: BLE001 - any failure: the plain model serves
