@@ -981,23 +981,29 @@ def test_abs_squeezing_matches_ssqueezepy_with_get_w(rng, ssqpy):
     assert_allclose(res.Wx.numpy(), plain.Wx.numpy())
 
 
+def traced_peak(func):
+    """``func()`` and the peak of the memory NumPy reported to tracemalloc meanwhile."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        out = func()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return out, peak
+
+
 @pytest.mark.parametrize("lowpass_row", [False, True])
 def test_fast_path_memory_is_the_outputs(rng, lowpass_row):
     # NumPy reports its buffers to tracemalloc; the CPU path's peak must stay close to
     # the two outputs it returns (Tx and Wx), whatever the batch: padded planes are never
     # materialised for the whole batch, and no unrequested dWx is kept. The low-pass
     # row is written into the outputs, not added by copying them.
-    import tracemalloc
-
     cfg = SSQConfig(nv=32, lowpass_row=lowpass_row)
     x = torch.from_numpy(rng.standard_normal((8, 4096)).astype(np.float32))
     ssq_cwt(x[:1], cfg)  # build and cache the filter bank outside the measurement
-    tracemalloc.start()
-    try:
-        res = ssq_cwt(x, cfg)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    res, peak = traced_peak(lambda: ssq_cwt(x, cfg))
     outputs = res.Tx.numel() * res.Tx.element_size() * 2
     assert outputs <= peak < 1.1 * outputs, (peak, outputs)
 
@@ -1025,19 +1031,12 @@ def test_maprange_matches_ssqueezepy(maprange, scaletype, rng):
 def test_tx_only_transform_equals_ssq_cwt(rng, dtype, lowpass_row):
     # the deletion checks' transform skips Wx (the kernel gets a null Wx pointer): Tx
     # bit for bit, and only Tx's memory
-    import tracemalloc
-
     from saliency2signal.transform import _ssq_tx
 
     cfg = SSQConfig(nv=16, lowpass_row=lowpass_row, dtype=dtype)
     x = torch.from_numpy(rng.standard_normal((2, 4, 4096)))  # Tx dwarfs the workspace
     want = ssq_cwt(x, cfg).Tx
-    tracemalloc.start()
-    try:
-        got = _ssq_tx(x, cfg)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    got, peak = traced_peak(lambda: _ssq_tx(x, cfg))
     assert got.shape == want.shape and got.dtype == want.dtype
     assert torch.equal(got, want)
     tx_bytes = got.numel() * got.element_size()
