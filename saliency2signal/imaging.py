@@ -176,13 +176,39 @@ def _affine(config: ImagingConfig) -> tuple[float, float] | None:
     return None
 
 
+def _pointwise_only(config: ImagingConfig) -> bool:
+    """Whether the steps before the geometry are power, ``log1p`` and constants only."""
+    return (config.scale != "db" and config.normalize != "minmax"
+            and config.normalize != "standardize")
+
+
 def _fuses(v: torch.Tensor, config: ImagingConfig) -> bool:
     """Whether :class:`_PointwiseResize` makes this image (same values, cheaper gradient)."""
     pointwise = (config.quantity == "power" or config.scale == "log1p"
                  or _affine(config) is not None)
-    return (pointwise and config.scale != "db" and config.normalize != "minmax"
-            and config.normalize != "standardize" and _resizes(v.shape, config)
+    return (pointwise and _pointwise_only(config) and _resizes(v.shape, config)
             and torch.is_grad_enabled() and v.requires_grad)
+
+
+def _pointwise(v: torch.Tensor, config: ImagingConfig, *, own: bool) -> torch.Tensor:
+    """``affine(log1p(gain * v**p))`` of a :func:`_pointwise_only` config, in one buffer.
+
+    The plain chain's kernels in its order, but each step in place: on ``v`` itself when
+    it is ``own`` (made by the caller for this image, no autograd), else on a fresh
+    tensor made by the first step. Returns ``v`` when the config has no such step.
+    """
+    power, log1p, affine = (config.quantity == "power", config.scale == "log1p",
+                            _affine(config))
+    buf = v if own else None
+    if power:
+        buf = buf.mul_(v) if buf is not None else torch.mul(v, v)
+    if log1p:
+        buf = buf.mul_(config.gain) if buf is not None else torch.mul(v, config.gain)
+        buf.log1p_()
+    if affine is not None:
+        buf = buf.sub_(affine[0]) if buf is not None else torch.sub(v, affine[0])
+        buf.div_(affine[1])
+    return v if buf is None else buf
 
 
 class _PointwiseResize(torch.autograd.Function):
@@ -202,15 +228,8 @@ class _PointwiseResize(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, v: torch.Tensor, config: ImagingConfig) -> torch.Tensor:
-        power, log1p, affine = (config.quantity == "power", config.scale == "log1p",
-                                _affine(config))
-        buf = torch.mul(v, v) if power else None
-        if log1p:
-            buf = buf.mul_(config.gain) if buf is not None else torch.mul(v, config.gain)
-            buf.log1p_()
-        if affine is not None:
-            buf = buf.sub_(affine[0]) if buf is not None else torch.sub(v, affine[0])
-            buf.div_(affine[1])
+        power, log1p = config.quantity == "power", config.scale == "log1p"
+        buf = _pointwise(v, config, own=False)
         img = _resize(buf, config)
         q1 = None
         if log1p:  # log1p(q)' = 1 / (q + 1): the buffer is free now, keep q + 1 in it
@@ -290,15 +309,15 @@ def to_image(coef, config: ImagingConfig | None = None) -> torch.Tensor:
     if _fuses(v, config):  # the same image and gradient, less work on the grid
         img = _PointwiseResize.apply(v, config)
         return _colour(img.flip(-2) if config.flip_rows else img, config)
-    # without autograd, a tensor made here (not the caller's) is updated in place: the
-    # same kernels in the same order, without a fresh grid-sized tensor per step
-    in_place = c.is_complex() and not (torch.is_grad_enabled() and v.requires_grad)
+    if _pointwise_only(config) and not (torch.is_grad_enabled() and v.requires_grad):
+        # no autograd: the steps in one buffer, |c| itself when it was made here (a real
+        # input is the caller's), without a fresh grid-sized tensor per step
+        v = _pointwise(v, config, own=c.is_complex())
+        return _colour(_geometry(v, config), config)
     if config.quantity == "power":
-        v = v.mul_(v) if in_place else v * v
-        in_place = not (torch.is_grad_enabled() and v.requires_grad)
+        v = v * v
     if config.scale == "log1p":
-        v = v.mul_(config.gain).log1p_() if in_place else torch.log1p(config.gain * v)
-        in_place = not (torch.is_grad_enabled() and v.requires_grad)
+        v = torch.log1p(config.gain * v)
     elif config.scale == "db":
         factor = 10.0 if config.quantity == "power" else 20.0
         tiny = torch.finfo(v.dtype).tiny
@@ -315,10 +334,9 @@ def to_image(coef, config: ImagingConfig | None = None) -> torch.Tensor:
         v = (v - mu) / torch.where(sd > 0, sd, torch.ones_like(sd))
     elif config.normalize == "fixed":
         lo, hi = config.fixed_range
-        v = v.sub_(lo).div_(hi - lo) if in_place else (v - lo) / (hi - lo)
+        v = (v - lo) / (hi - lo)
     elif config.normalize == "meanstd":
-        v = (v.sub_(config.mean).div_(config.std) if in_place
-             else (v - config.mean) / config.std)
+        v = (v - config.mean) / config.std
     return _colour(_geometry(v, config), config)
 
 
