@@ -656,6 +656,10 @@ def _forward_fast(x2, bank, *, derivative, squeeze, chunk, lowpass_scale=None,
     return as_t(wx_all), as_t(dwx_all), as_t(tx_all), as_t(lp)
 
 
+def _lowpass_scale(bank: _Bank, config: SSQConfig) -> float | None:
+    """Scale of the low-pass row (``_forward``'s ``lowpass_scale``), None without one."""
+    return bank.css / 2.0 if config.lowpass_row else None
+
 
 def _pad_numpy(xn: np.ndarray, bank: _Bank) -> np.ndarray:
     if bank.pad_index is not None:
@@ -728,7 +732,7 @@ def cwt(x, config: SSQConfig | None = None, *, derivative: bool = False,
     x2, batch_shape, bank = _prepare(x, config)
     wx, dwx, _, lp = _forward(x2, bank, derivative=derivative, squeeze=None,
                               chunk=chunk_size,
-                              lowpass_scale=bank.css / 2.0 if config.lowpass_row else None)
+                              lowpass_scale=_lowpass_scale(bank, config))
     n = x2.shape[-1]
     shape = (*batch_shape, wx.shape[-2], n)
     return CWTResult(
@@ -788,7 +792,7 @@ def ssq_cwt(x, config: SSQConfig | None = None, *, chunk_size: int | None = None
     x2, batch_shape, bank = _prepare(x, config)
     wx, _, tx, lp = _forward(x2, bank, derivative=False, squeeze=config.squeezing,
                              chunk=chunk_size,
-                             lowpass_scale=bank.css / 2.0 if config.lowpass_row else None)
+                             lowpass_scale=_lowpass_scale(bank, config))
     n = x2.shape[-1]
     shape = (*batch_shape, wx.shape[-2], n)
     return SSQResult(
@@ -811,7 +815,7 @@ def _ssq_tx(x, config: SSQConfig) -> torch.Tensor:
     with torch.no_grad():
         _, _, tx, _ = _forward(x2, bank, derivative=False, squeeze=config.squeezing,
                                chunk=None, keep_wx=False,
-                               lowpass_scale=bank.css / 2.0 if config.lowpass_row else None)
+                               lowpass_scale=_lowpass_scale(bank, config))
     return tx.reshape(*batch_shape, *tx.shape[-2:])
 
 
