@@ -773,8 +773,13 @@ def _inference_model(model, probe: torch.Tensor):
     return fast
 
 
-#: Largest size of the transforms ``_probabilities`` holds at once (bytes).
+#: Largest size of the transforms ``explain`` and ``_probabilities`` hold at once (bytes).
 _GROUP_BYTES = 128 * 2**20
+
+
+def _group_size(batch_size: int, signal_bytes: int) -> int:
+    """Signals per transform call: whole batches, as many as fit in ``_GROUP_BYTES``."""
+    return batch_size * max(1, int(_GROUP_BYTES // max(1, signal_bytes * batch_size)))
 
 
 def _probabilities(model, signals: torch.Tensor, tcfg: SSQConfig, icfg: ImagingConfig,
@@ -796,8 +801,7 @@ def _probabilities(model, signals: torch.Tensor, tcfg: SSQConfig, icfg: ImagingC
     # that 16-signal calls paid eight times over for one explain batch's regions, and
     # a torch operator between two transforms leaves torch's OpenMP threads spinning
     # while the transform's own worker threads want the cores.
-    plane = tcfg.n_freqs(n) * n * 2 * signals.element_size()
-    group = max(batch_size, batch_size * int(_GROUP_BYTES // max(1, plane * batch_size)))
+    group = _group_size(batch_size, tcfg.n_freqs(n) * n * 2 * signals.element_size())
     with _eval_mode(model), torch.no_grad():
         for g in range(0, n_b, group):
             tx = _ssq_tx(signals[g:g + group], tcfg)
@@ -1005,15 +1009,15 @@ def explain(
     # The transforms of as many batches as fit in _GROUP_BYTES (Tx and Wx) run in one
     # call, ahead of those batches' torch work: one call's fixed costs, and no torch
     # OpenMP threads left spinning by a forward pass just before. The first group's is
-    # made here and also serves the probe.
-    per_signal = 2 * tcfg.n_freqs(n) * n * 2 * xt.element_size()
-    group = batch_size * max(1, int(_GROUP_BYTES // max(1, per_signal * batch_size)))
+    # made here and also serves the probe image.
+    group = _group_size(batch_size, 2 * tcfg.n_freqs(n) * n * 2 * xt.element_size())
     with torch.no_grad():
         ssq_group = ssq_cwt(xt[:group], tcfg)
+        probe_image = to_image(ssq_group.Tx[:1], icfg)
 
     # ---- labels and targets
     with _eval_mode(model), torch.no_grad():
-        probe = model(to_image(ssq_group.Tx[:1].abs(), icfg))
+        probe = model(probe_image)
     n_classes = int(probe.shape[-1])
     if names is None:
         names = tuple(f"class {i}" for i in range(n_classes))
@@ -1084,9 +1088,8 @@ def explain(
         if deletion:
             pairs = [(i, k) for i, rs in enumerate(am.regions) for k in range(len(rs))]
             if pairs:
-                if forward_model is None:  # built once per call, checked on this batch
-                    with torch.no_grad():
-                        forward_model = _inference_model(model, to_image(ssq.Tx[:1], icfg))
+                if forward_model is None:  # built once per call
+                    forward_model = _inference_model(model, probe_image)
                 xi = torch.stack([xb[i] - cb[i, k].to(xb.dtype) for i, k in pairs])
                 pa = _probabilities(forward_model, xi, tcfg, icfg, batch_size,
                                     forward_batch=len(pairs))
