@@ -6,7 +6,7 @@ Run from the repository root (CPU; about 20-30 minutes on a 2-core machine)::
                                         [--datasets coffee,planted] [--methods ...]
 
 For each bundled dataset (test split) and its bundled model, runs
-:func:`saliency2signal.evaluate.evaluate` with 50 matched random regions per explanation
+:func:`saliency2signal.evaluation.evaluate` with 50 matched random regions per explanation
 region, the insertion curves, the ground truth where the data has it (planted peaks),
 and the model-randomisation sanity check — the full cascade (one block at a time, top
 first) for Integrated Gradients and one step (every block at once) for the other methods
@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from saliency2signal.datasets import load_coffee, load_planted
-from saliency2signal.evaluate import evaluate
+from saliency2signal.evaluation import evaluate
 from saliency2signal.io import load_model
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -51,7 +51,7 @@ import torch
 from saliency2signal import explain, load_model
 
 # the package re-exports the function `explain`, which hides the module attribute
-explain_mod = importlib.import_module("saliency2signal.explain")
+explain_mod = importlib.import_module("saliency2signal.explanation")
 saliency_mod = importlib.import_module("saliency2signal.saliency")
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from saliency2signal.datasets import make_planted_spectra
-from saliency2signal.evaluate import evaluate
+from saliency2signal.evaluation import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "models"))

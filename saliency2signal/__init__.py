@@ -5,9 +5,23 @@ The numeric API is re-exported here; importing the package never imports matplot
 
 from __future__ import annotations
 
-from . import artefacts, datasets, imaging, inverse, io, mask, models, phase, ridges, saliency
+from . import (
+    artefacts,
+    datasets,
+    evaluation,
+    explanation,
+    imaging,
+    inverse,
+    io,
+    mask,
+    models,
+    phase,
+    ridges,
+    saliency,
+)
 from .artefacts import advise_wavelet, detect_interference, flag_regions
-from .explain import Explanation, explain
+from .evaluation import Evaluation, evaluate
+from .explanation import Explanation, explain
 from .imaging import ImagingConfig, pull_back, to_image
 from .inverse import (
     ConsistentInverse,
@@ -41,9 +55,13 @@ from .transform import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Evaluation",
     "Explanation",
     "datasets",
+    "evaluate",
+    "evaluation",
     "explain",
+    "explanation",
     "ImagingConfig",
     "advise_wavelet",
     "artefacts",

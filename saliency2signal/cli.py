@@ -247,7 +247,7 @@ def _progress_bar(label: str):
 
 
 def _cmd_explain(args) -> int:
-    from .explain import explain
+    from .explanation import explain
     from .io import load_model
 
     model_path, data = Path(args.model), Path(args.data)
@@ -332,7 +332,7 @@ def _read_labels(path: Path, x: np.ndarray) -> np.ndarray:
 
 
 def _cmd_evaluate(args) -> int:
-    from .evaluate import evaluate
+    from .evaluation import evaluate
     from .io import load_model
     from .saliency import _LAYER_METHODS as LAYER_METHODS
 

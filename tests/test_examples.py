@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 
-from saliency2signal.explain import load_schema
+from saliency2signal.explanation import load_schema
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 PER_CLASS = 2  # 4 spectra: the full 28 take ~4 s more per run and test nothing new

@@ -57,7 +57,7 @@ def test_readme_quickstart_command_runs_verbatim(tmp_path):
 
     import jsonschema
 
-    from saliency2signal.explain import load_schema
+    from saliency2signal.explanation import load_schema
 
     report = json.loads((out / "report.json").read_text())
     assert len(report["samples"]) == 28

@@ -4,7 +4,7 @@
 (``save_model(..., format='torchscript')``, torch 2.13.0): a small
 :class:`~saliency2signal.models.ScalogramCNN` trained for a few epochs on the bundled
 planted-peak spectra. ``legacy_torchscript_explained.npz`` holds what 0.1.0's
-:func:`explain` computed from that file on four test spectra (two of each class) (IG-16, default mask).
+:func:`explain` computed from that file on four test spectra (IG-16, default mask).
 ``tests/test_io.py`` loads the file with the current code and checks that it explains
 identically.
 
@@ -12,7 +12,8 @@ The script needs the 0.1.0 code (commit 3523612, the last one that could write
 TorchScript)::
 
     git worktree add /tmp/s2s-0.1.0 3523612
-    cd /tmp/s2s-0.1.0 && python /path/to/tests/data/make_legacy_torchscript.py --out /path/to/tests/data
+    cd /tmp/s2s-0.1.0
+    python $REPO/tests/data/make_legacy_torchscript.py --out $REPO/tests/data
 
 It is kept for the record; the current code cannot write TorchScript.
 """

@@ -12,14 +12,14 @@ import pytest
 import torch
 
 from saliency2signal import SSQConfig, ssq_cwt
-from saliency2signal.evaluate import (
+from saliency2signal.evaluation import (
     Evaluation,
     _midrank,
     evaluate,
     matched_regions,
     randomizable_blocks,
 )
-from saliency2signal.explain import _probabilities
+from saliency2signal.explanation import _probabilities
 from saliency2signal.imaging import ImagingConfig
 
 N = 256
@@ -378,7 +378,7 @@ def test_cli_evaluate_bad_input(tmp_path, args, message):
 
 
 def test_method_specs_noise_tunnel_layer_and_blocks(rng):
-    from saliency2signal.evaluate import block_partition
+    from saliency2signal.evaluation import block_partition
     from saliency2signal.models import ScalogramCNN
 
     torch.manual_seed(1)

@@ -1,4 +1,4 @@
-"""Tests of saliency2signal.explain: regions, components, deletion and the report folder."""
+"""Tests of saliency2signal.explanation: regions, components, deletion and the report folder."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from saliency2signal import SSQConfig
-from saliency2signal.explain import (
+from saliency2signal.explanation import (
     SCHEMA,
     SCHEMA_PATH,
     SCHEMA_VERSION,
@@ -27,7 +27,7 @@ from saliency2signal.imaging import ImagingConfig
 from saliency2signal.io import ModelMetadata
 
 # the package re-exports the function `explain`, which hides the module attribute
-explain_module = importlib.import_module("saliency2signal.explain")
+explain_module = importlib.import_module("saliency2signal.explanation")
 
 N = 256
 CENTER, SIGMA = 170, 3.0
@@ -481,7 +481,7 @@ def test_attribute_reuses_a_given_transform(model):
 def test_explain_reads_one_transform(explained, model):
     """Tx, components and deletion effects equal their definitions computed apart."""
     from saliency2signal import ssq_cwt
-    from saliency2signal.explain import _probabilities
+    from saliency2signal.explanation import _probabilities
     from saliency2signal.inverse import components
 
     e = explained
@@ -503,9 +503,9 @@ def test_explain_reads_one_transform(explained, model):
 def test_probabilities_forward_batches(model, forward_batch, group_bytes, monkeypatch):
     import importlib
 
-    from saliency2signal.explain import _probabilities
+    from saliency2signal.explanation import _probabilities
 
-    explain_mod = importlib.import_module("saliency2signal.explain")  # not the function
+    explain_mod = importlib.import_module("saliency2signal.explanation")  # not the function
 
     x, _ = toy_data(11, seed=7)
     xt = torch.as_tensor(x)
@@ -532,7 +532,7 @@ def _coffee():
 
 
 def test_inference_model_computes_the_same_function():
-    from saliency2signal.explain import _inference_model
+    from saliency2signal.explanation import _inference_model
 
     model, _, _, images = _coffee()
     model.train()  # left as it was: training mode, parameters
@@ -548,7 +548,7 @@ def test_inference_model_computes_the_same_function():
 
 
 def test_inference_model_falls_back_to_the_model(model, monkeypatch):
-    from saliency2signal.explain import _inference_model
+    from saliency2signal.explanation import _inference_model
 
     scripted, _, _, images = _coffee()
     # not TorchScript: the model itself
@@ -574,7 +574,7 @@ def test_inference_model_falls_back_to_the_model(model, monkeypatch):
 
 def test_deletion_of_a_torchscript_model_matches_the_plain_model():
     """p_after from the optimised copy equals the plain model's, region by region."""
-    from saliency2signal.explain import _probabilities
+    from saliency2signal.explanation import _probabilities
 
     model, meta, x, _ = _coffee()
     e = explain(model, x[:3].numpy(), metadata=meta, n_steps=4)

@@ -75,7 +75,7 @@ import numpy as np
 import torch
 
 from ._files import atomic_dir
-from .explain import (
+from .explanation import (
     Explanation,
     _default_mask_options,
     _inference_model,
