@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -399,10 +400,13 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_info(args) -> int:
-    from .io import load_model
+    from .io import FORMAT_DESCRIPTIONS, load_model
 
     loaded = load_model(args.model, trust=args.trust)
-    print(json.dumps(json.loads(loaded.metadata.to_json()), indent=2, sort_keys=True))
+    print(json.dumps({"file": str(loaded.path), "format": loaded.format,
+                      "format_description": FORMAT_DESCRIPTIONS[loaded.format],
+                      "metadata": json.loads(loaded.metadata.to_json())},
+                     indent=2, sort_keys=True))
     return 0
 
 
@@ -463,8 +467,9 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--lr", type=float, default=1e-3)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--val-fraction", type=float, default=0.2)
-    tr.add_argument("--format", default="torchscript",
-                    choices=["torchscript", "export", "state_dict"])
+    tr.add_argument("--format", default="state_dict", choices=["state_dict", "export"],
+                    help="model file format (default state_dict: weights-only state dict "
+                    "+ JSON metadata; export: a torch.export .pt2 program)")
     for name, kw in (("--wavelet", dict(choices=["gmw", "morlet"], default="gmw")),
                      ("--nv", dict(type=int, default=32)),
                      ("--scaletype", dict(default="log-piecewise")),
@@ -531,7 +536,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     ev.set_defaults(func=_cmd_evaluate)
 
-    info = sub.add_parser("info", help="show the configuration embedded in a model file")
+    info = sub.add_parser("info", help="show a model file's format and embedded configuration")
     info.add_argument("model")
     info.add_argument("--trust", action="store_true",
                       help="allow unpickling (only for files you trust: it can run code)")
@@ -543,11 +548,26 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _silence_stdout() -> None:
+    """Point stdout at the null device so that the final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout replaced or without a fd
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``saliency2signal`` console script."""
     args = _parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
+    except BrokenPipeError:  # `... | head`: the reader has all it wanted
+        _silence_stdout()
+        return 0
     except (ValueError, TypeError) as exc:  # CLIError, and the API's own input errors
         print(f"saliency2signal {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2

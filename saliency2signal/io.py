@@ -4,22 +4,27 @@ A model file carries, next to the weights, a JSON block (:class:`ModelMetadata`)
 the transform configuration, the imaging configuration, the class names, the name and
 units of the signal axis, the expected signal length and what to do with other lengths
 (``'exact'``, ``'crop'`` or ``'pad'``), the package version, and the architecture name
-and constructor arguments. Three formats are written by :func:`save_model`:
+and constructor arguments. :func:`save_model` writes two formats:
 
-``'torchscript'`` (default)
-    ``torch.jit.script`` (or trace) archive; the JSON is the extra file
-    ``saliency2signal.json``. Runs without this package's model code.
-``'export'``
-    ``torch.export.save`` archive (``.pt2``) of the model exported in eval mode with a
-    dynamic batch dimension; the JSON is the extra file ``saliency2signal.json``.
-``'state_dict'``
+``'state_dict'`` (default for the architectures of :mod:`saliency2signal.models`)
     ``torch.save`` of a plain dict ``{'format': 'saliency2signal.state_dict',
     'format_version': 1, 'metadata': <JSON text>, 'state_dict': {name: tensor}}``,
     loadable with ``torch.load(weights_only=True)``; the network is rebuilt from
-    :data:`saliency2signal.models.ARCHITECTURES`.
+    :data:`saliency2signal.models.ARCHITECTURES`. Tensors and JSON only: the most
+    portable format across torch versions.
+``'export'`` (default for any other module)
+    ``torch.export.save`` archive (``.pt2``) of the model exported in eval mode with a
+    dynamic batch dimension; the JSON is the extra file ``saliency2signal.json``. Runs
+    without the Python class that defined the network.
 
-:func:`load_model` recognises the format from the archive's content and never runs
-pickled Python code unless ``trust=True``:
+``'torchscript'`` files (``torch.jit`` archives with the JSON as the extra file
+``saliency2signal.json``, the default of release 0.1.0) are still read, but no longer
+written: PyTorch has deprecated TorchScript. Re-save such a model with
+:func:`save_model` to move it to a current format.
+
+:func:`load_model` recognises the format from the archive's content (and
+:attr:`LoadedModel.format` says which it was) and never runs pickled Python code unless
+``trust=True``:
 
 * ``torch.save`` files are read with ``torch.load(weights_only=True)``, which only
   rebuilds tensors and plain containers; anything else is refused.
@@ -59,6 +64,8 @@ from .transform import MIN_LENGTH, SSQConfig
 
 __all__ = [
     "FORMATS",
+    "FORMAT_DESCRIPTIONS",
+    "READ_FORMATS",
     "LENGTH_POLICIES",
     "METADATA_FILENAME",
     "LoadedModel",
@@ -70,7 +77,19 @@ __all__ = [
 ]
 
 #: File formats written by :func:`save_model`.
-FORMATS = ("torchscript", "export", "state_dict")
+FORMATS = ("state_dict", "export")
+#: File formats read by :func:`load_model` (``'pickle'``: a container holding a pickled
+#: module, read only with ``trust=True``).
+READ_FORMATS = ("state_dict", "export", "torchscript", "pickle")
+#: One line per format, for ``saliency2signal info``.
+FORMAT_DESCRIPTIONS = {
+    "state_dict": "weights-only state dict + JSON metadata (torch.save; rebuilt from "
+                  "saliency2signal.models)",
+    "export": "torch.export program (.pt2) + JSON metadata",
+    "torchscript": "TorchScript archive + JSON metadata (legacy, read-only: PyTorch has "
+                   "deprecated TorchScript; re-save with save_model)",
+    "pickle": "pickled module + JSON metadata (loaded with trust=True)",
+}
 #: What a model does with signals of another length than it was trained on.
 LENGTH_POLICIES = ("exact", "crop", "pad")
 #: Name of the JSON block inside TorchScript and export archives.
@@ -82,15 +101,21 @@ _FORMAT_VERSION = 1
 
 
 @contextlib.contextmanager
-def _quiet_jit():
-    """Silence the DeprecationWarning of ``torch.jit`` entry points (recent torch).
+def _quiet_jit_load():
+    """Silence the deprecation warning of ``torch.jit.load``, and only that one.
 
-    TorchScript is deprecated in favour of ``torch.export`` but is still the most
-    portable single-file format; the warning would fire on every save and load.
+    PyTorch deprecated TorchScript (``torch.jit.load`` warns with a DeprecationWarning
+    in torch 2.13 and a FutureWarning from 2.14 on; on Python 3.14 it says the loader
+    "is not supported ... and may break"). Legacy files are still read here, read-only;
+    the warning is not the user's to act on beyond the re-save advice in the docs.
     """
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated",
-                                category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message=r"`torch\.jit\.load` is (deprecated|not supported)",
+            category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message=r"`torch\.jit\.load` is (deprecated|not supported)",
+            category=FutureWarning)
         yield
 
 
@@ -418,8 +443,9 @@ class LoadedModel:
     model : torch.nn.Module
         The network ``(B, C, H, W) -> (B, n_classes)`` in eval mode.
     metadata : ModelMetadata
-    format : {'torchscript', 'export', 'state_dict', 'pickle'}
-        The file's format (``'pickle'``: a container holding a pickled module, loaded
+    format : {'state_dict', 'export', 'torchscript', 'pickle'}
+        The file's format (see :data:`FORMAT_DESCRIPTIONS`; ``'torchscript'``: a legacy
+        file, read-only; ``'pickle'``: a container holding a pickled module, loaded
         with ``trust=True``).
     path : pathlib.Path
     """
@@ -470,22 +496,22 @@ def _architecture_of(model: nn.Module, metadata: ModelMetadata) -> ModelMetadata
 
 
 def save_model(model: nn.Module, path, *, metadata: ModelMetadata,
-               format: str = "torchscript", overwrite: bool = False) -> pathlib.Path:
+               format: str | None = None, overwrite: bool = False) -> pathlib.Path:
     """Write a network and its metadata to one self-describing file.
 
     Parameters
     ----------
     model : torch.nn.Module
         Image classifier ``(B, C, H, W) -> (B, n_classes)``. It is saved in eval mode
-        (its mode is restored afterwards). A ``torch.jit.ScriptModule`` is saved as is.
+        (its mode is restored afterwards).
     path : str or os.PathLike
-        Output file (suggested suffixes: ``.pt`` for TorchScript and state dicts,
-        ``.pt2`` for export).
+        Output file (suggested suffixes: ``.pt`` for state dicts, ``.pt2`` for export).
     metadata : ModelMetadata
         Written as JSON inside the file. For a registered architecture without
         ``metadata.architecture``, the name and arguments are filled in.
-    format : {'torchscript', 'export', 'state_dict'}
-        See the module docstring.
+    format : {'state_dict', 'export'}, optional
+        See the module docstring. Default: ``'state_dict'`` when the metadata names a
+        registered architecture (after filling it in), else ``'export'``.
     overwrite : bool
         Replace an existing file (atomically). Otherwise an existing ``path`` is an
         error and is left untouched.
@@ -498,10 +524,10 @@ def save_model(model: nn.Module, path, *, metadata: ModelMetadata,
     Raises
     ------
     ValueError
-        Unknown format; ``path`` exists; the network's output does not match the
-        metadata (tried on zeros of ``(1, *metadata.input_shape)``); ``'state_dict'``
-        for an unregistered architecture; the model cannot be scripted, traced or
-        exported.
+        Unknown format (``'torchscript'`` is read-only); ``path`` exists; the network's
+        output does not match the metadata (tried on zeros of
+        ``(1, *metadata.input_shape)``); ``'state_dict'`` for an unregistered
+        architecture; the model cannot be exported.
 
     Examples
     --------
@@ -515,31 +541,34 @@ def save_model(model: nn.Module, path, *, metadata: ModelMetadata,
     >>> net = ScalogramCNN(widths=(4, 8))
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     path = save_model(net, pathlib.Path(tmp) / "net.pt", metadata=meta)
-    ...     model, meta2 = load_model(path)
-    >>> meta2 == meta.replace(architecture="ScalogramCNN",
-    ...                       architecture_kwargs=net.architecture_kwargs)
+    ...     loaded = load_model(path)
+    >>> loaded.format
+    'state_dict'
+    >>> loaded.metadata == meta.replace(architecture="ScalogramCNN",
+    ...                                 architecture_kwargs=net.architecture_kwargs)
     True
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if not isinstance(metadata, ModelMetadata):
         raise TypeError(f"metadata must be a ModelMetadata, got {type(metadata).__name__}")
-    if format not in FORMATS:
-        raise ValueError(f"format={format!r} must be one of {FORMATS}")
+    if format == "torchscript":
+        raise ValueError("format='torchscript' is read-only: PyTorch has deprecated "
+                         "TorchScript; write format='state_dict' (registered "
+                         "architectures) or 'export'")
+    if format is not None and format not in FORMATS:
+        raise ValueError(f"format={format!r} must be one of {FORMATS} (or None: "
+                         "'state_dict' for a registered architecture, else 'export')")
     path = pathlib.Path(os.fspath(path))
     metadata = _architecture_of(model, metadata)
+    if format is None:
+        format = "export" if metadata.architecture is None else "state_dict"
     text = metadata.to_json()
     was_training = model.training
     model.eval()
     try:
         _probe(model, metadata, f"cannot save to {str(path)!r}")
-        if format == "torchscript":
-            scripted = _to_torchscript(model, metadata)
-
-            def writer(tmp):
-                with _quiet_jit():
-                    torch.jit.save(scripted, tmp, _extra_files={METADATA_FILENAME: text})
-        elif format == "export":
+        if format == "export":
             program = _to_export(model, metadata)
 
             def writer(tmp):  # via a buffer: torch.export wants files named *.pt2
@@ -564,31 +593,21 @@ def _example(metadata: ModelMetadata, model: nn.Module, batch: int) -> torch.Ten
     return torch.zeros(batch, *metadata.input_shape, **kw)
 
 
-def _to_torchscript(model: nn.Module, metadata: ModelMetadata):
-    if isinstance(model, torch.jit.ScriptModule):
-        return model
-    try:
-        with _quiet_jit():
-            return torch.jit.script(model)
-    except Exception as script_error:  # not scriptable: fall back to tracing
-        try:
-            with torch.no_grad(), _quiet_jit():
-                return torch.jit.trace(model, _example(metadata, model, 1))
-        except Exception as exc:
-            raise ValueError(f"cannot convert {type(model).__name__} to TorchScript "
-                             f"(script: {script_error}; trace: {exc}); try "
-                             "format='state_dict' or 'export'") from None
-
-
 def _to_export(model: nn.Module, metadata: ModelMetadata):
     if isinstance(model, _ExportedModule):
         model = model.module
+    if isinstance(model, torch.jit.ScriptModule):
+        name = getattr(model, "original_name", type(model).__name__)
+        raise ValueError(f"cannot torch.export the TorchScript module {name!r}: TorchScript is read-only here; save "
+                         "the original Python module, or give metadata.architecture and "
+                         "format='state_dict'")
     try:
         return torch.export.export(model, (_example(metadata, model, 2),),
                                    dynamic_shapes=({0: torch.export.Dim.DYNAMIC},))
     except Exception as exc:
-        raise ValueError(f"cannot torch.export {type(model).__name__}: {exc}; try "
-                         "format='torchscript' or 'state_dict'") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ValueError(f"cannot torch.export {type(model).__name__}: "
+                         f"{type(exc).__name__}: {first[:300]}") from None
 
 
 def _state_dict_container(model: nn.Module, metadata: ModelMetadata, text: str) -> dict:
@@ -597,7 +616,7 @@ def _state_dict_container(model: nn.Module, metadata: ModelMetadata, text: str) 
     if metadata.architecture is None:
         raise ValueError(f"format='state_dict' needs a registered architecture, but "
                          f"{type(model).__name__} has none in the metadata; use "
-                         "format='torchscript'")
+                         "format='export'")
     state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
     try:  # the file must load back into the named architecture
         build_model(metadata.architecture,
@@ -614,9 +633,8 @@ def _state_dict_container(model: nn.Module, metadata: ModelMetadata, text: str) 
 _REFUSAL = (
     "refusing to unpickle {path!r}: it holds Python objects other than tensors and plain "
     "containers ({why}), and unpickling them can run arbitrary code. If you made this "
-    "file, re-save the model with saliency2signal.io.save_model (format='torchscript', "
-    "the default, or 'state_dict'); pass trust=True only for files from a source you "
-    "trust."
+    "file, re-save the model with saliency2signal.io.save_model (format='state_dict' "
+    "or 'export'); pass trust=True only for files from a source you trust."
 )
 
 
@@ -736,7 +754,7 @@ def load_model(path, *, trust: bool = False, device: str | torch.device = "cpu",
     if kind == "torchscript":
         extra = {METADATA_FILENAME: ""}
         try:
-            with _quiet_jit():
+            with _quiet_jit_load():
                 model = torch.jit.load(str(path), map_location=device, _extra_files=extra)
         except Exception as exc:  # the C++ reader raises RuntimeError & co.
             raise _corrupt(path, exc) from None

@@ -99,8 +99,9 @@ class _GridModel(torch.nn.Module):
     A module (not a closure) so that DeepLift and GuidedBackprop, which hook the
     nonlinearities of an ``nn.Module``, reach the user's model inside it. With
     ``clamp`` the magnitudes are clamped at 0 (a no-op with gradient 1 on real
-    magnitudes) so that added noise or a negative baseline never feeds a negative value
-    into a log; it is off otherwise, since on the grid it costs as much as the imaging.
+    magnitudes, 0 included) so that added noise or a negative baseline never feeds a
+    negative value into a log; it is off otherwise, since on the grid it costs as much as
+    the imaging.
     """
 
     def __init__(self, model: torch.nn.Module, imaging_config: ImagingConfig, *,
@@ -112,7 +113,13 @@ class _GridModel(torch.nn.Module):
 
     def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
         if self.clamp:
-            magnitude = magnitude.clamp_min(0.0)
+            # Not clamp_min(0.0): since torch 2.14 (pytorch/pytorch#191142, issue #184572,
+            # "minimum-norm subgradient" for clamp) its gradient at the bound is 0, which
+            # zeroes the attribution of every cell with |Tx| == 0 exactly (common after
+            # synchrosqueezing), so that e.g. a zero-noise tunnel no longer equals the
+            # plain method. `where` passes the gradient 1 on every magnitude >= 0 (and
+            # keeps NaN) on every torch version.
+            magnitude = torch.where(magnitude < 0, 0.0, magnitude)
         return self.model(to_image(magnitude, self.imaging_config))
 
 

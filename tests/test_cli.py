@@ -93,7 +93,9 @@ def test_train_then_info(tmp_path, rng, capsys):
     captured = capsys.readouterr()
     assert "epoch 2/2" in captured.err and "wrote" in captured.out
     assert main(["info", str(model)]) == 0
-    meta = json.loads(capsys.readouterr().out)
+    info = json.loads(capsys.readouterr().out)
+    assert info["format"] == "state_dict" and "weights-only" in info["format_description"]
+    meta = info["metadata"]
     assert meta["class_names"] == ["left", "right"]
     assert SSQConfig.from_dict(meta["transform"]).nv == 8
 

@@ -2,6 +2,8 @@
 exit, no traceback, no output folder, and leaves every input untouched."""
 
 import hashlib
+import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "coffee.pt"
+LEGACY = ROOT / "tests" / "data" / "legacy_torchscript.pt"
 
 
 def _run(*args, cwd):
@@ -95,3 +98,29 @@ def test_existing_output_folder_and_a_model_that_is_not_one(tmp_path):
     done = _run("explain", fake, data, "--out", out2, cwd=tmp_path)
     assert done.returncode != 0 and done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr and not out2.exists()
+
+
+@pytest.mark.parametrize(("model", "fmt"), [(MODEL, "state_dict"), (LEGACY, "torchscript")])
+def test_info_names_the_format_and_prints_no_warning(tmp_path, model, fmt):
+    done = _run("info", model, cwd=tmp_path)
+    assert done.returncode == 0 and done.stderr == ""
+    info = json.loads(done.stdout)
+    assert info["format"] == fmt and info["metadata"]["n_times"] > 0
+    if fmt == "torchscript":
+        assert "legacy, read-only" in info["format_description"]
+
+
+def test_info_into_a_closed_pipe_ends_quietly(tmp_path):
+    exe = shutil.which("saliency2signal")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # closed before the command writes a byte: every write fails
+    try:
+        done = subprocess.run([exe, "info", str(MODEL)], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (0, "")
+    # as a user types it
+    done = subprocess.run(["bash", "-c", f'set -o pipefail; "{exe}" info "{MODEL}" | head -1'],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "{\n", "")

@@ -196,7 +196,11 @@ def test_committed_model(name, loader, report):
     path = MODELS / f"{name}.pt"
     assert path.stat().st_size < 2 * 1024**2
     loaded = load_model(path)
-    assert loaded.format == "torchscript"
+    assert loaded.format == "state_dict"
+    # tensors and JSON only: readable by torch.load(weights_only=True) on any torch
+    raw = torch.load(path, weights_only=True, map_location="cpu")
+    assert set(raw) == {"format", "format_version", "metadata", "state_dict"}
+    assert all(isinstance(v, torch.Tensor) for v in raw["state_dict"].values())
     meta = loaded.metadata
     test = loader("test")
     assert meta.n_times == test.n_points

@@ -24,7 +24,7 @@ from saliency2signal.explanation import (
     load_schema,
 )
 from saliency2signal.imaging import ImagingConfig
-from saliency2signal.io import ModelMetadata
+from saliency2signal.io import ModelMetadata, load_model
 
 # the package re-exports the function `explain`, which hides the module attribute
 explain_module = importlib.import_module("saliency2signal.explanation")
@@ -427,8 +427,6 @@ def test_schema_rejects_broken_reports(explained, mutate):
 
 def test_interference_on_coffee():
     """Real spectra through the interference check (once a ZeroDivisionError)."""
-    from saliency2signal.io import load_model
-
     root = pathlib.Path(__file__).resolve().parents[1]
     model, meta = load_model(root / "models" / "coffee.pt")
     with np.load(root / "data" / "coffee.npz") as z:
@@ -521,7 +519,6 @@ def test_probabilities_forward_batches(model, forward_batch, group_bytes, monkey
 # ------------------------------------------- the deletion checks' inference model
 def _coffee():
     from saliency2signal import ssq_cwt, to_image
-    from saliency2signal.io import load_model
 
     root = pathlib.Path(__file__).resolve().parents[1]
     model, meta = load_model(root / "models" / "coffee.pt")
@@ -542,23 +539,42 @@ def test_inference_model_computes_the_same_function():
     assert model.training and all(m.training for m in model.modules())
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
+    # batch norm folded into the convolutions, weights in channels-last order
+    kinds = {type(m).__name__ for m in fast.modules()}
+    assert "Conv2d" in kinds and "BatchNorm2d" not in kinds
+    conv = next(m for m in fast.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     with torch.no_grad():
         model.eval()
         torch.testing.assert_close(fast(images), model(images), rtol=1e-4, atol=1e-5)
 
 
 def test_inference_model_falls_back_to_the_model(model, monkeypatch):
+    import torch.fx.experimental.optimization as fx_optimization
+
+    from saliency2signal import explanation
     from saliency2signal.explanation import _inference_model
 
-    scripted, _, _, images = _coffee()
-    # not TorchScript: the model itself
-    assert _inference_model(model, torch.zeros(1, 1, H, W)) is model
+    plain, _, _, images = _coffee()
+    legacy = load_model(pathlib.Path(__file__).resolve().parent / "data"
+                        / "legacy_torchscript.pt")
+    probe = torch.zeros(1, *legacy.metadata.input_shape)
+    assert _inference_model(legacy.model, probe) is legacy.model  # TorchScript: as it is
+
+    def untraceable(*args, **kwargs):
+        raise RuntimeError("symbolically traced variables cannot be used as inputs to "
+                           "control flow")
+
+    monkeypatch.setattr(fx_optimization, "fuse", untraceable)
+    fast = _inference_model(plain, images[:1])  # batch norm kept, channels-last still
+    assert fast is not plain
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
 
     def broken(_):
-        raise RuntimeError("cannot optimise")
+        raise RuntimeError("cannot copy")
 
-    monkeypatch.setattr(torch.jit, "optimize_for_inference", broken)
-    assert _inference_model(scripted, images[:1]) is scripted
+    monkeypatch.setattr(explanation, "_fold_batch_norm", broken)
+    assert _inference_model(plain, images[:1]) is plain
 
     class Off(torch.nn.Module):  # builds, but computes something else
         def __init__(self, inner):
@@ -568,11 +584,11 @@ def test_inference_model_falls_back_to_the_model(model, monkeypatch):
         def forward(self, x):
             return self.inner(x) + 1e-2
 
-    monkeypatch.setattr(torch.jit, "optimize_for_inference", Off)
-    assert _inference_model(scripted, images[:1]) is scripted
+    monkeypatch.setattr(explanation, "_fold_batch_norm", Off)
+    assert _inference_model(plain, images[:1]) is plain
 
 
-def test_deletion_of_a_torchscript_model_matches_the_plain_model():
+def test_deletion_with_the_inference_copy_matches_the_plain_model():
     """p_after from the optimised copy equals the plain model's, region by region."""
     from saliency2signal.explanation import _probabilities
 
@@ -586,3 +602,33 @@ def test_deletion_of_a_torchscript_model_matches_the_plain_model():
         t = int(e.target[b])
         np.testing.assert_allclose([r.p_after for r in e.regions[b]], p[:, t].numpy(),
                                    rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------- legacy model files
+def test_legacy_torchscript_file_explains_as_release_0_1_0():
+    """A TorchScript file written by 0.1.0 loads and gives 0.1.0's explanation.
+
+    The reference was computed by 0.1.0 (torch 2.13.0) from the same file
+    (``tests/data/make_legacy_torchscript.py``); its deletion checks then ran a frozen
+    TorchScript copy, now the model itself, so probabilities agree to float32 rounding.
+    """
+    root = pathlib.Path(__file__).resolve().parent / "data"
+    loaded = load_model(root / "legacy_torchscript.pt")
+    assert loaded.format == "torchscript"
+    with np.load(root / "legacy_torchscript_explained.npz") as z:
+        ref = {k: z[k] for k in z.files}
+    e = explain(loaded.model, ref["signals"], metadata=loaded.metadata, n_steps=16)
+    np.testing.assert_array_equal(e.labels, ref["labels"])  # the same regions, cell by cell
+    np.testing.assert_array_equal(e.predictions, ref["predictions"])
+    np.testing.assert_array_equal(e.target, ref["target"])
+    np.testing.assert_array_equal([len(r) for r in e.regions], ref["region_counts"])
+    scale = float(np.abs(ref["attribution"]).max())
+    # (equal to the last bit on this project's machines, torch 2.13 and 2.14)
+    np.testing.assert_allclose(e.attribution, ref["attribution"], rtol=1e-6, atol=1e-7 * scale)
+    np.testing.assert_allclose(e.components, ref["components"], rtol=1e-6,
+                               atol=1e-7 * float(np.abs(ref["signals"]).max()))
+    np.testing.assert_allclose(e.probabilities, ref["probabilities"], rtol=1e-5, atol=1e-6)
+    got = np.array([[r.p_before, r.p_after, r.drop, r.component_energy, r.region.mass_share]
+                    for rs in e.regions for r in rs])
+    np.testing.assert_allclose(got, ref["region_values"], rtol=1e-4, atol=1e-5)
+    assert len(ref["region_values"]) >= 4 and np.abs(ref["region_values"][:, 2]).max() > 0.1

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import pathlib
 import pickle
+import warnings
 import zipfile
 
 import numpy as np
@@ -14,8 +16,10 @@ import torch
 from saliency2signal import SSQConfig
 from saliency2signal.imaging import ImagingConfig
 from saliency2signal.io import (
+    FORMAT_DESCRIPTIONS,
     FORMATS,
     METADATA_FILENAME,
+    READ_FORMATS,
     LoadedModel,
     ModelMetadata,
     check_compatible,
@@ -25,6 +29,9 @@ from saliency2signal.io import (
 )
 from saliency2signal.models import ScalogramCNN
 
+#: A model file as release 0.1.0 wrote it by default (TorchScript), made by
+#: tests/data/make_legacy_torchscript.py.
+LEGACY = pathlib.Path(__file__).resolve().parent / "data" / "legacy_torchscript.pt"
 TRANSFORM = SSQConfig(nv=8, wavelet="morlet", mu=6.0, maprange="peak")
 IMAGING = ImagingConfig(scale="log1p", gain=2.0, size=(32, 48), flip_rows=True, channels=2)
 
@@ -117,18 +124,48 @@ def test_save_keeps_model_mode_and_saves_eval_mode(tmp_path, net, image):
         torch.testing.assert_close(load_model(path).model(image), net(image))
 
 
-JIT_DEPRECATED = pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated")
+def test_default_format_is_the_state_dict_for_registered_architectures(tmp_path, net, image):
+    loaded = load_model(save_model(net, tmp_path / "m.pt", metadata=make_metadata()))
+    assert loaded.format == "state_dict" and isinstance(loaded.model, ScalogramCNN)
+    other = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.AdaptiveAvgPool2d(1),
+                                torch.nn.Flatten()).eval()
+    loaded = load_model(save_model(other, tmp_path / "o.pt2", metadata=make_metadata()))
+    assert loaded.format == "export"
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(image), other(image), rtol=0, atol=0)
+    assert set(FORMATS) < set(READ_FORMATS) == set(FORMAT_DESCRIPTIONS)
 
 
-@JIT_DEPRECATED
-def test_torchscript_metadata_is_plain_json(tmp_path, net):
-    path = save_model(net, tmp_path / "m.pt", metadata=make_metadata())
-    extra = {METADATA_FILENAME: ""}
-    torch.jit.load(str(path), _extra_files=extra)
-    block = json.loads(extra[METADATA_FILENAME])
-    assert block["format"] == "saliency2signal.model"
-    assert block["n_times"] == 286
-    assert block["architecture"] == "ScalogramCNN"
+def test_torchscript_is_read_only(tmp_path, net):
+    with pytest.raises(ValueError, match="format='torchscript' is read-only"):
+        save_model(net, tmp_path / "m.pt", metadata=make_metadata(), format="torchscript")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_legacy_torchscript_file_loads_quietly_and_resaves(tmp_path):
+    filters = list(warnings.filters)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not one warning, of any kind
+        loaded = load_model(LEGACY)
+    assert warnings.filters == filters  # the deprecation was silenced at the call only
+    assert loaded.format == "torchscript"
+    assert isinstance(loaded.model, torch.jit.ScriptModule)
+    meta = loaded.metadata
+    assert meta.architecture == "ScalogramCNN" and meta.class_names == ("absent", "peak@1000")
+    # the metadata block is plain JSON in the archive
+    with zipfile.ZipFile(LEGACY) as zf:
+        name = next(n for n in zf.namelist() if n.endswith(f"extra/{METADATA_FILENAME}"))
+        block = json.loads(zf.read(name))
+    assert block["format"] == "saliency2signal.model" and block["n_times"] == meta.n_times
+    # re-saving moves it to the state-dict format, same function
+    resaved = load_model(save_model(loaded.model, tmp_path / "m.pt", metadata=meta))
+    assert resaved.format == "state_dict" and resaved.metadata == meta
+    image = torch.randn(3, *meta.input_shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(resaved.model(image), loaded.model(image), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="TorchScript is read-only"):
+        save_model(loaded.model, tmp_path / "m.pt2", metadata=meta, format="export")
+    assert loaded.model.training is False
 
 
 def test_state_dict_file_loads_with_weights_only(tmp_path, net):
@@ -184,11 +221,11 @@ def test_save_rejects_bad_format_and_missing_folder(tmp_path, net):
 def test_state_dict_needs_registered_architecture(tmp_path):
     other = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.AdaptiveAvgPool2d(1),
                                 torch.nn.Flatten())
-    with pytest.raises(ValueError, match="format='torchscript'"):
+    with pytest.raises(ValueError, match="format='export'"):
         save_model(other, tmp_path / "m.pt", metadata=make_metadata(), format="state_dict")
-    path = save_model(other, tmp_path / "m.pt", metadata=make_metadata())
+    path = save_model(other, tmp_path / "m.pt2", metadata=make_metadata())
     loaded = load_model(path)
-    assert loaded.metadata.architecture is None
+    assert loaded.metadata.architecture is None and loaded.format == "export"
     with pytest.raises(ValueError, match="no architecture"):
         load_model(path, rebuild=True)
 
@@ -220,11 +257,10 @@ def _tamper(src, dst, select, payload):
             zout.writestr(info, data)
 
 
-def test_tampered_torchscript_archive_does_not_run_python(tmp_path, net):
+def test_tampered_torchscript_archive_does_not_run_python(tmp_path):
     target = tmp_path / "pwned.txt"
-    good = save_model(net, tmp_path / "m.pt", metadata=make_metadata())
     evil = tmp_path / "evil.pt"
-    _tamper(good, evil, lambda name: name.endswith("/data.pkl"),
+    _tamper(LEGACY, evil, lambda name: name.endswith("/data.pkl"),
             pickle.dumps(WritesFile(target), protocol=2))
     with pytest.raises(ValueError, match="evil.pt"):
         load_model(evil)
@@ -282,7 +318,6 @@ def test_extra_python_object_needs_trust(tmp_path, net):
 
 
 # --------------------------------------------------------------------------- unreadable
-@JIT_DEPRECATED
 def test_missing_corrupt_and_foreign_files(tmp_path, net):
     with pytest.raises(ValueError, match="nope.pt.*no such file"):
         load_model(tmp_path / "nope.pt")
@@ -299,8 +334,11 @@ def test_missing_corrupt_and_foreign_files(tmp_path, net):
     torch.save({"w": torch.ones(2)}, plain)
     with pytest.raises(ValueError, match="plain.pt.*not a saliency2signal model"):
         load_model(plain)
-    bare = tmp_path / "bare.pt"
-    torch.jit.save(torch.jit.script(net), str(bare))
+    bare = tmp_path / "bare.pt"  # a TorchScript archive without the metadata block
+    with zipfile.ZipFile(LEGACY) as zin, zipfile.ZipFile(bare, "w") as zout:
+        for info in zin.infolist():
+            if not info.filename.endswith(f"extra/{METADATA_FILENAME}"):
+                zout.writestr(info, zin.read(info.filename))
     with pytest.raises(ValueError, match=f"bare.pt.*no {METADATA_FILENAME}"):
         load_model(bare)
     other_zip = tmp_path / "other.zip"

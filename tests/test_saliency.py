@@ -354,6 +354,11 @@ def test_noise_tunnel(rng):
     plain = attribute(model, x, **common)
     zero_noise = attribute(model, x, nt_type="smoothgrad", nt_samples=3, stdevs=0.0,
                            internal_batch_size=4, **common)
+    # the noise tunnel clamps |Tx| at 0; synchrosqueezing leaves many cells at exactly 0,
+    # where the clamp must still pass the gradient (not torch>=2.14's clamp_min subgradient)
+    at_zero = plain.Tx.abs() == 0
+    assert float(at_zero.double().mean()) > 0.1
+    assert bool((plain.attribution[at_zero] != 0).any())
     torch.testing.assert_close(zero_noise.attribution, plain.attribution)
     sg = attribute(model, x, nt_type="smoothgrad", nt_samples=4, **common)
     assert sg.method == "saliency+smoothgrad"
@@ -362,6 +367,21 @@ def test_noise_tunnel(rng):
     ig = attribute(model, x, transform_config=TCFG, imaging_config=icfg,
                    method="integrated_gradients", nt_type="vargrad", nt_samples=2, n_steps=8)
     assert ig.convergence_delta is None and bool((ig.attribution >= 0).all())
+
+
+def test_grid_model_clamp_is_identity_on_magnitudes():
+    # value and gradient of the clamp: 0 below 0, the identity (gradient 1) from 0 on,
+    # 0 included, whatever subgradient torch's clamp_min takes at its bound
+    from saliency2signal.saliency import _GridModel
+
+    grid_model = _GridModel(torch.nn.Flatten(), ImagingConfig(normalize="none"), clamp=True)
+    m = torch.tensor([[[-1.0, 0.0, 2.0], [0.0, -0.0, float("nan")]]],
+                     dtype=torch.float64, requires_grad=True)
+    out = grid_model(m)
+    expected = torch.tensor([[0.0, 0.0, 2.0, 0.0, 0.0, float("nan")]], dtype=torch.float64)
+    torch.testing.assert_close(out, expected, equal_nan=True)
+    (grad,) = torch.autograd.grad(out[:, :5].sum(), m)
+    assert grad.tolist() == [[[0.0, 1.0, 1.0], [1.0, 1.0, 0.0]]]
 
 
 # --------------------------------------------------------------------- Grad-CAM
