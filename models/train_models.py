@@ -9,8 +9,8 @@ data set, most of it the three extra seeds)::
 For each data set (the committed ``data/coffee.npz`` and ``data/planted.npz``) this
 trains a :class:`~saliency2signal.models.ScalogramCNN` on the *train* split with
 :func:`~saliency2signal.models.train_classifier` (no validation hold-out: the splits are
-small), writes it with :func:`~saliency2signal.io.save_model` (TorchScript, metadata
-embedded) and measures the accuracy on the *test* split exactly as a user would: load
+small), writes it with :func:`~saliency2signal.io.save_model` (weights-only state dict,
+metadata embedded) and measures the accuracy on the *test* split exactly as a user would: load
 the file, :func:`~saliency2signal.models.make_images`, argmax. The settings were chosen
 by hand on these data sets; the test accuracies of the same settings with other seeds
 are recorded too (``other_seeds``) so the spread is visible. Everything goes into

@@ -100,6 +100,20 @@ def test_train_then_info(tmp_path, rng, capsys):
     assert SSQConfig.from_dict(meta["transform"]).nv == 8
 
 
+def test_train_writes_an_export_program_on_request(tmp_path, rng, capsys):
+    x, y = _peaks(rng)
+    data = tmp_path / "d.npz"
+    np.savez(data, x=x, y=y)
+    model = tmp_path / "m.pt2"
+    assert main(["train", str(data), "--out", str(model), "--epochs", "1", "--size", "16",
+                 "--nv", "8", "--format", "export"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(model)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["format"] == "export" and info["file"] == str(model)
+    assert info["metadata"]["architecture"] == "ScalogramCNN"
+
+
 def test_train_needs_labels_and_info_refuses_junk(tmp_path, rng, capsys):
     x, _ = _peaks(rng)
     data = tmp_path / "x.npy"

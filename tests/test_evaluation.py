@@ -198,15 +198,19 @@ def test_midrank():
     assert np.isnan(_midrank(np.nan, null, higher_is_better=True))
 
 
-@pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated")
 def test_randomizable_blocks_of_the_cnn():
+    from saliency2signal.io import load_model
     from saliency2signal.models import ScalogramCNN
 
     net = ScalogramCNN(widths=(4, 8, 8))
     assert randomizable_blocks(net) == ["features.0", "features.1", "features.2",
                                         "classifier"]
-    scripted = torch.jit.script(net)
-    assert randomizable_blocks(scripted) == randomizable_blocks(net)
+    # a legacy TorchScript file (release 0.1.0) has the same blocks as its architecture
+    legacy = load_model(pathlib.Path(__file__).resolve().parent / "data"
+                        / "legacy_torchscript.pt")
+    rebuilt = ScalogramCNN(**legacy.metadata.architecture_kwargs)
+    assert randomizable_blocks(legacy.model) == randomizable_blocks(rebuilt)
+    assert randomizable_blocks(legacy.model) == ["features.0", "features.1", "classifier"]
 
 
 def test_cascade_on_a_cnn_changes_the_model_and_restores_it(rng):
