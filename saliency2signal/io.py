@@ -598,9 +598,9 @@ def _to_export(model: nn.Module, metadata: ModelMetadata):
         model = model.module
     if isinstance(model, torch.jit.ScriptModule):
         name = getattr(model, "original_name", type(model).__name__)
-        raise ValueError(f"cannot torch.export the TorchScript module {name!r}: TorchScript is read-only here; save "
-                         "the original Python module, or give metadata.architecture and "
-                         "format='state_dict'")
+        raise ValueError(f"cannot torch.export the TorchScript module {name!r}: "
+                         "TorchScript is read-only here; save the original Python module, "
+                         "or give metadata.architecture and format='state_dict'")
     try:
         return torch.export.export(model, (_example(metadata, model, 2),),
                                    dynamic_shapes=({0: torch.export.Dim.DYNAMIC},))
