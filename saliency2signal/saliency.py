@@ -113,9 +113,9 @@ class _GridModel(torch.nn.Module):
 
     def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
         if self.clamp:
-            # Not clamp_min(0.0): since torch 2.14 (pytorch/pytorch#191142, issue #184572,
-            # "minimum-norm subgradient" for clamp) its gradient at the bound is 0, which
-            # zeroes the attribution of every cell with |Tx| == 0 exactly (common after
+            # Not clamp_min(0.0): torch 2.14 changed clamp's subgradient at the bound to
+            # 0 (the "minimum-norm subgradient" of pytorch/pytorch#184572), which zeroes
+            # the attribution of every cell with |Tx| == 0 exactly (common after
             # synchrosqueezing), so that e.g. a zero-noise tunnel no longer equals the
             # plain method. `where` passes the gradient 1 on every magnitude >= 0 (and
             # keeps NaN) on every torch version.
