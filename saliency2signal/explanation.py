@@ -104,6 +104,7 @@ import html
 import json
 import math
 import pathlib
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -760,16 +761,28 @@ class _ChannelsLast(torch.nn.Module):
         return self.module(x.contiguous(memory_format=torch.channels_last))
 
 
+def _fx_fuse():
+    """Return ``torch.fx.experimental.optimization.fuse``, imported quietly.
+
+    On torch 2.13 that module imports ``torch.utils.mkldnn``, whose classes call the
+    deprecated ``torch.jit.script_method`` when they are defined (a DeprecationWarning
+    at import); torch 2.14 defines them lazily. Nothing of TorchScript is used here.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script_method` is deprecated",
+                                category=DeprecationWarning)
+        from torch.fx.experimental.optimization import fuse
+    return fuse
+
+
 def _fold_batch_norm(model: torch.nn.Module) -> torch.nn.Module:
     """Eval-mode copy with each batch norm that follows a convolution folded into it.
 
     ``torch.fx`` traces the module and fuses Conv-BatchNorm pairs; a module that cannot
     be traced (data-dependent control flow) is copied as it is.
     """
-    from torch.fx.experimental.optimization import fuse
-
     try:
-        return fuse(model, inplace=False)
+        return _fx_fuse()(model, inplace=False)
     except Exception:  # noqa: BLE001 - not traceable: keep the batch norms
         return copy.deepcopy(model)
 

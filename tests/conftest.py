@@ -7,6 +7,9 @@ line (``pytest -m slow`` runs only them, ``pytest -m "slow or not slow"`` runs a
 from __future__ import annotations
 
 import hashlib
+import pathlib
+import shutil
+import sys
 import warnings
 from collections import OrderedDict
 from typing import NamedTuple
@@ -24,6 +27,19 @@ def pytest_collection_modifyitems(config, items):
     if slow:
         config.hook.pytest_deselected(items=slow)
         items[:] = [item for item in items if item.get_closest_marker("slow") is None]
+
+
+@pytest.fixture(scope="session")
+def console_script() -> str:
+    """Path of the ``saliency2signal`` console script that ``pip install -e`` made.
+
+    The one beside the running Python first (a virtual environment need not be
+    activated), else the one on ``PATH``.
+    """
+    beside = pathlib.Path(sys.executable).parent / "saliency2signal"
+    exe = str(beside) if beside.is_file() else shutil.which("saliency2signal")
+    assert exe is not None, "the console script is installed by pip install -e"
+    return exe
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ exit, no traceback, no output folder, and leaves every input untouched."""
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,23 +15,27 @@ MODEL = ROOT / "models" / "coffee.pt"
 LEGACY = ROOT / "tests" / "data" / "legacy_torchscript.pt"
 
 
-def _run(*args, cwd):
-    exe = shutil.which("saliency2signal")
-    assert exe is not None, "the console script is installed by pip install -e"
-    return subprocess.run([exe, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+@pytest.fixture
+def run(console_script, tmp_path):
+    """Run the console script with arguments, in ``tmp_path``; return the completed run."""
+
+    def _run(*args):
+        return subprocess.run([console_script, *map(str, args)], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)
+
+    return _run
 
 
 def _digest(paths):
     return {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
 
 
-def test_help_lists_the_commands(tmp_path):
-    done = _run("--help", cwd=tmp_path)
+def test_help_lists_the_commands(tmp_path, run):
+    done = run("--help")
     assert done.returncode == 0
     for cmd in ("transform", "train", "explain", "info", "reconstruct"):
         assert cmd in done.stdout
-    done = _run("explain", "--help", cwd=tmp_path)
+    done = run("explain", "--help")
     assert done.returncode == 0 and "--keep-mass" in done.stdout
 
 
@@ -63,12 +66,12 @@ def _write(path, data):
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_data(tmp_path, case):
+def test_bad_data(tmp_path, run, case):
     data = CASES[case](tmp_path)
     inputs = [p for p in (data, MODEL) if Path(p).exists()]
     before = _digest(inputs)
     out = tmp_path / "out"
-    done = _run("explain", MODEL, data, "--out", out, cwd=tmp_path)
+    done = run("explain", MODEL, data, "--out", out)
     assert done.returncode != 0
     assert done.stderr.count("\n") == 1, done.stderr
     assert "Traceback" not in done.stderr
@@ -76,33 +79,33 @@ def test_bad_data(tmp_path, case):
     assert _digest(inputs) == before
 
 
-def test_labels_of_the_wrong_length(tmp_path):
+def test_labels_of_the_wrong_length(tmp_path, run):
     data = _save(tmp_path / "x.npy", _spectra())
     labels = _save(tmp_path / "y.npy", np.array([0, 1]))
     out = tmp_path / "out"
-    done = _run("explain", MODEL, data, "--labels", labels, "--out", out, cwd=tmp_path)
+    done = run("explain", MODEL, data, "--labels", labels, "--out", out)
     assert done.returncode != 0 and done.stderr.count("\n") == 1
     assert "2 labels for 3 signals" in done.stderr and not out.exists()
 
 
-def test_existing_output_folder_and_a_model_that_is_not_one(tmp_path):
+def test_existing_output_folder_and_a_model_that_is_not_one(tmp_path, run):
     data = _save(tmp_path / "x.npy", _spectra(n=1))
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    done = _run("explain", MODEL, data, "--out", out, "--no-figures", cwd=tmp_path)
+    done = run("explain", MODEL, data, "--out", out, "--no-figures")
     assert done.returncode != 0 and "--overwrite" in done.stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     fake = _write(tmp_path / "fake.pt", b"PK\x03\x04 not really a zip")
     out2 = tmp_path / "out2"
-    done = _run("explain", fake, data, "--out", out2, cwd=tmp_path)
+    done = run("explain", fake, data, "--out", out2)
     assert done.returncode != 0 and done.stderr.count("\n") == 1
     assert "Traceback" not in done.stderr and not out2.exists()
 
 
 @pytest.mark.parametrize(("model", "fmt"), [(MODEL, "state_dict"), (LEGACY, "torchscript")])
-def test_info_names_the_format_and_prints_no_warning(tmp_path, model, fmt):
-    done = _run("info", model, cwd=tmp_path)
+def test_info_names_the_format_and_prints_no_warning(tmp_path, run, model, fmt):
+    done = run("info", model)
     assert done.returncode == 0 and done.stderr == ""
     info = json.loads(done.stdout)
     assert info["format"] == fmt and info["metadata"]["n_times"] > 0
@@ -110,8 +113,8 @@ def test_info_names_the_format_and_prints_no_warning(tmp_path, model, fmt):
         assert "legacy, read-only" in info["format_description"]
 
 
-def test_info_into_a_closed_pipe_ends_quietly(tmp_path):
-    exe = shutil.which("saliency2signal")
+def test_info_into_a_closed_pipe_ends_quietly(tmp_path, console_script):
+    exe = console_script
     read_end, write_end = os.pipe()
     os.close(read_end)  # closed before the command writes a byte: every write fails
     try:

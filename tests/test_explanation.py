@@ -550,8 +550,6 @@ def test_inference_model_computes_the_same_function():
 
 
 def test_inference_model_falls_back_to_the_model(model, monkeypatch):
-    import torch.fx.experimental.optimization as fx_optimization
-
     from saliency2signal import explanation
     from saliency2signal.explanation import _inference_model
 
@@ -565,7 +563,7 @@ def test_inference_model_falls_back_to_the_model(model, monkeypatch):
         raise RuntimeError("symbolically traced variables cannot be used as inputs to "
                            "control flow")
 
-    monkeypatch.setattr(fx_optimization, "fuse", untraceable)
+    monkeypatch.setattr(explanation, "_fx_fuse", lambda: untraceable)
     fast = _inference_model(plain, images[:1])  # batch norm kept, channels-last still
     assert fast is not plain
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())

@@ -29,10 +29,9 @@ def test_readme_python_blocks_run(capsys):
     assert ns["parts"].shape == (2, len(n))
 
 
-def test_readme_quickstart_command_runs_verbatim(tmp_path):
+def test_readme_quickstart_command_runs_verbatim(tmp_path, console_script):
     """The first shell command of the Quickstart, as written, on the bundled files."""
     import shlex
-    import shutil
     import subprocess
 
     text = README.read_text()
@@ -42,8 +41,7 @@ def test_readme_quickstart_command_runs_verbatim(tmp_path):
     root = README.parent
     for name in ("models", "data"):  # run beside the repo's files, write into tmp_path
         (tmp_path / name).symlink_to(root / name)
-    exe = shutil.which("saliency2signal")
-    assert exe is not None, "the console script is installed by pip install -e"
+    exe = console_script
     args = shlex.split(command)
     done = subprocess.run([exe, *args[1:]], cwd=tmp_path, capture_output=True, text=True,
                           timeout=600)
