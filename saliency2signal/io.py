@@ -33,7 +33,13 @@ written: PyTorch has deprecated TorchScript. Re-save such a model with
 * ``torch.export.load`` *can* unpickle Python objects (pickled weights or constants,
   opaque objects, and a ``weights_only=False`` fallback for sample inputs), so an
   export archive is checked first: every weight and constant must be a raw tensor and
-  every embedded ``.pt`` file must load with ``weights_only=True``.
+  every embedded ``.pt`` file must load with ``weights_only=True``; and the load itself
+  runs with torch's ``TORCH_FORCE_WEIGHTS_ONLY_LOAD`` switch on, so that no
+  ``torch.load`` inside it can unpickle objects, whatever it asks for.
+* Every zip archive is checked before any reader opens it: a member name that occurs
+  twice (two readers could take different copies), an absolute or ``..`` name, a member
+  that would inflate more than :data:`MAX_INFLATION` times, or a metadata block above
+  :data:`MAX_METADATA_BYTES` is refused.
 
 Files are written atomically (a temporary file in the same folder, then a rename) and an
 existing file is never replaced unless ``overwrite=True``.
@@ -65,6 +71,8 @@ from .transform import MIN_LENGTH, SSQConfig
 __all__ = [
     "FORMATS",
     "FORMAT_DESCRIPTIONS",
+    "MAX_INFLATION",
+    "MAX_METADATA_BYTES",
     "READ_FORMATS",
     "LENGTH_POLICIES",
     "METADATA_FILENAME",
@@ -94,6 +102,14 @@ FORMAT_DESCRIPTIONS = {
 LENGTH_POLICIES = ("exact", "crop", "pad")
 #: Name of the JSON block inside TorchScript and export archives.
 METADATA_FILENAME = "saliency2signal.json"
+
+#: Largest JSON metadata block read from a model file (bytes); real blocks are a few kB.
+MAX_METADATA_BYTES = 2**20
+#: A zip member more than this many times larger than its compressed bytes (and above
+#: ``_INFLATE_FLOOR``) is refused before it is decompressed: torch writes its archives
+#: uncompressed, so only a crafted file inflates.
+MAX_INFLATION = 100
+_INFLATE_FLOOR = 2**20
 
 _FORMAT_TAG = "saliency2signal.model"
 _STATE_DICT_TAG = "saliency2signal.state_dict"
@@ -638,10 +654,59 @@ _REFUSAL = (
 )
 
 
+@contextlib.contextmanager
+def _forced_weights_only():
+    """Make every ``torch.load`` in the block weights-only, whatever its caller asks.
+
+    ``TORCH_FORCE_WEIGHTS_ONLY_LOAD`` is torch's own switch (read at every
+    ``torch.load`` call); ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``, which would conflict with
+    it, is lifted for the block. Both are restored afterwards.
+    """
+    keys = ("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ[keys[0]] = "1"
+    os.environ.pop(keys[1], None)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _check_members(path: pathlib.Path) -> None:
+    """Refuse a zip archive that could be read two ways or that inflates (no member read)."""
+    with zipfile.ZipFile(path) as zf:
+        infos = zf.infolist()
+    seen: set[str] = set()
+    for info in infos:
+        name = info.filename
+        if name in seen:
+            raise ValueError(f"{str(path)!r} holds the member {name!r} twice (a crafted or "
+                             "corrupt archive: readers differ on which copy they take)")
+        seen.add(name)
+        if (name.startswith("/") or "\\" in name or "\x00" in name
+                or ".." in name.split("/")):
+            raise ValueError(f"{str(path)!r} holds a member with a suspicious name {name!r}")
+        if (info.file_size > _INFLATE_FLOOR
+                and info.file_size > MAX_INFLATION * max(info.compress_size, 1)):
+            raise ValueError(f"{str(path)!r}: member {name!r} would inflate from "
+                             f"{info.compress_size} to {info.file_size} bytes (more than "
+                             f"MAX_INFLATION={MAX_INFLATION} times; torch writes model files "
+                             "uncompressed)")
+        if name.rsplit("/", 1)[-1] == METADATA_FILENAME and info.file_size > MAX_METADATA_BYTES:
+            raise ValueError(f"{str(path)!r}: the metadata block has {info.file_size} bytes, "
+                             f"more than MAX_METADATA_BYTES={MAX_METADATA_BYTES} (raise "
+                             "saliency2signal.io.MAX_METADATA_BYTES for a file you trust)")
+
+
 def _detect(path: pathlib.Path) -> str:
     """Return 'torchscript', 'export', 'torch_save' or 'legacy' (non-zip pickle)."""
     if not zipfile.is_zipfile(path):
         return "legacy"
+    _check_members(path)
     with zipfile.ZipFile(path) as zf:
         names = zf.namelist()
     parts = [n.split("/") for n in names]
@@ -695,6 +760,10 @@ def _parse_metadata(text, path: pathlib.Path) -> ModelMetadata:
     if not text:
         raise ValueError(f"{str(path)!r} has no {METADATA_FILENAME} block: it was not "
                          "written by saliency2signal.io.save_model")
+    if len(text) > MAX_METADATA_BYTES:
+        raise ValueError(f"{str(path)!r}: the metadata block has {len(text)} characters, "
+                         f"more than MAX_METADATA_BYTES={MAX_METADATA_BYTES} (raise "
+                         "saliency2signal.io.MAX_METADATA_BYTES for a file you trust)")
     try:
         return ModelMetadata.from_json(text)
     except (ValueError, TypeError) as exc:
@@ -749,7 +818,7 @@ def load_model(path, *, trust: bool = False, device: str | torch.device = "cpu",
     device = torch.device(device)
     try:
         kind = _detect(path)
-    except OSError as exc:
+    except (OSError, zipfile.BadZipFile) as exc:
         raise _corrupt(path, exc) from None
     if kind == "torchscript":
         extra = {METADATA_FILENAME: ""}
@@ -769,7 +838,12 @@ def load_model(path, *, trust: bool = False, device: str | torch.device = "cpu",
                 raise _corrupt(path, exc) from None
         extra = {METADATA_FILENAME: ""}
         try:
-            program = torch.export.load(io.BytesIO(path.read_bytes()), extra_files=extra)
+            if trust:
+                program = torch.export.load(io.BytesIO(path.read_bytes()), extra_files=extra)
+            else:
+                with _forced_weights_only():
+                    program = torch.export.load(io.BytesIO(path.read_bytes()),
+                                                extra_files=extra)
         except Exception as exc:  # corrupt archive, schema mismatch, ...
             raise _corrupt(path, exc) from None
         metadata = _parse_metadata(extra[METADATA_FILENAME], path)

@@ -1,6 +1,7 @@
 """The thin command line: one line on stderr and status 2 on bad input; atomic outputs."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -189,3 +190,30 @@ def test_outputs_get_normal_permissions(signals, tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
+
+
+def test_info_refuses_a_crafted_archive_in_one_line(tmp_path, capsys):
+    """A member twice (malicious copy first): one line, status 2, the payload never runs."""
+    import pickle
+    import warnings
+    import zipfile
+
+    target = tmp_path / "pwned.txt"
+
+    class WritesFile:
+        def __reduce__(self):
+            return (exec, (f"open({str(target)!r}, 'w').write('pwned')",))
+
+    model = Path(__file__).resolve().parents[1] / "models" / "coffee.pt"
+    evil = tmp_path / "evil.pt"
+    with zipfile.ZipFile(model) as zin, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+        with zipfile.ZipFile(evil, "w") as zout:
+            for info in zin.infolist():
+                if info.filename.endswith("/data.pkl"):
+                    zout.writestr(info.filename, pickle.dumps(WritesFile(), protocol=2))
+                zout.writestr(info, zin.read(info))
+    assert main(["info", str(evil)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "twice" in err and "Traceback" not in err
+    assert not target.exists()

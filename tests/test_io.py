@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pathlib
 import pickle
 import warnings
@@ -18,6 +19,7 @@ from saliency2signal.imaging import ImagingConfig
 from saliency2signal.io import (
     FORMAT_DESCRIPTIONS,
     FORMATS,
+    MAX_METADATA_BYTES,
     METADATA_FILENAME,
     READ_FORMATS,
     LoadedModel,
@@ -427,3 +429,103 @@ def test_fit_length(rng, policy, n):
     m = min(n, 286)
     torch.testing.assert_close(out[:, :m], x[:, :m])
     assert bool((out[:, m:] == 0).all())
+
+
+# --------------------------------------------------------------------------- crafted archives
+def _rewrite(src, dst, members):
+    """Write ``members`` (name, bytes, compression) to a new zip, duplicates allowed."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about a duplicate name: we want one
+        with zipfile.ZipFile(dst, "w") as zout:
+            for name, data, compression in members:
+                zout.writestr(zipfile.ZipInfo(name), data, compress_type=compression)
+    return dst
+
+
+def _members(path):
+    with zipfile.ZipFile(path) as zf:
+        return [(i.filename, zf.read(i), i.compress_type) for i in zf.infolist()]
+
+
+def test_duplicate_member_with_malicious_first_copy_never_runs(tmp_path, net):
+    """The malicious copy first, the genuine one last: refused before any reader runs."""
+    target = tmp_path / "pwned.txt"
+    good = save_model(net, tmp_path / "m.pt2", metadata=make_metadata(), format="export")
+    buf = io.BytesIO()
+    torch.save(WritesFile(target), buf)
+    members = []
+    for name, data, comp in _members(good):
+        if "sample_inputs/" in name and name.endswith(".pt"):
+            members.append((name, buf.getvalue(), comp))
+        members.append((name, data, comp))
+    evil = _rewrite(good, tmp_path / "evil.pt2", members)
+    with pytest.raises(ValueError, match=r"evil\.pt2.*twice"):
+        load_model(evil)
+    with pytest.raises(ValueError, match="twice"):
+        load_model(evil, trust=True)  # a corrupt archive is refused with trust too
+    assert not target.exists()
+
+
+def test_export_load_is_weights_only_even_past_the_archive_checks(tmp_path, net, monkeypatch):
+    """Second line of defence: torch's own loads inside torch.export.load stay weights-only."""
+    from saliency2signal import io as s2s_io
+
+    target = tmp_path / "pwned.txt"
+    good = save_model(net, tmp_path / "m.pt2", metadata=make_metadata(), format="export")
+    buf = io.BytesIO()
+    torch.save(WritesFile(target), buf)
+    evil = tmp_path / "evil.pt2"
+    _tamper(good, evil, lambda name: "sample_inputs/" in name and name.endswith(".pt"),
+            buf.getvalue())
+    monkeypatch.setattr(s2s_io, "_check_export_archive", lambda path: None)
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # even against this
+    with pytest.raises(ValueError, match="evil.pt2"):
+        load_model(evil)
+    assert not target.exists()
+    assert os.environ["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] == "1"  # restored
+    assert "TORCH_FORCE_WEIGHTS_ONLY_LOAD" not in os.environ
+
+
+@pytest.mark.parametrize("name", ["../escape.txt", "/abs/path.txt", "a\\b.txt"])
+def test_suspicious_member_names_are_refused(tmp_path, net, name):
+    good = save_model(net, tmp_path / "m.pt", metadata=make_metadata())
+    evil = _rewrite(good, tmp_path / "evil.pt",
+                    [*_members(good), (name, b"x", zipfile.ZIP_STORED)])
+    with pytest.raises(ValueError, match="suspicious name"):
+        load_model(evil)
+
+
+def test_inflating_members_are_refused_before_decompression(tmp_path, net):
+    import tracemalloc
+
+    good = save_model(net, tmp_path / "m.pt2", metadata=make_metadata(), format="export")
+    bomb = b" " * (32 * 2**20)  # 32 MiB of JSON whitespace deflates to about 32 kB
+    members = [(n, bomb if n.endswith(METADATA_FILENAME) else d,
+                zipfile.ZIP_DEFLATED if n.endswith(METADATA_FILENAME) else c)
+               for n, d, c in _members(good)]
+    evil = _rewrite(good, tmp_path / "bomb.pt2", members)
+    del bomb, members
+    assert evil.stat().st_size < 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="would inflate"):
+            load_model(evil)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * 2**20  # nothing was decompressed
+    # a stored (not compressed) block above the metadata limit is refused too
+    big = b'{"pad": "' + b"x" * MAX_METADATA_BYTES + b'"}'
+    members = [(n, big if n.endswith(METADATA_FILENAME) else d, c)
+               for n, d, c in _members(good)]
+    with pytest.raises(ValueError, match="MAX_METADATA_BYTES"):
+        load_model(_rewrite(good, tmp_path / "big.pt2", members))
+
+
+def test_oversized_metadata_in_a_state_dict_file_is_refused(tmp_path, net):
+    path = save_model(net, tmp_path / "m.pt", metadata=make_metadata(), format="state_dict")
+    obj = torch.load(path, weights_only=True)
+    obj["metadata"] = obj["metadata"] + " " * MAX_METADATA_BYTES
+    torch.save(obj, tmp_path / "big.pt")
+    with pytest.raises(ValueError, match="MAX_METADATA_BYTES"):
+        load_model(tmp_path / "big.pt")
