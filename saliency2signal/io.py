@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from . import limits
 from ._files import atomic_write
 from ._validation import as_tensor
 from .imaging import ImagingConfig
@@ -145,6 +146,15 @@ def _package_version() -> str:
 
 
 # =========================================================================== metadata
+def _check_sizes(transform: SSQConfig, imaging: ImagingConfig, n: int) -> None:
+    """Check the signal length, grid and image a file asks for against the limits."""
+    limits.check("max_signal_length", n, what=f"n_times={n}")
+    f = transform.n_freqs(n)
+    limits.check("max_grid_cells", f * n, what=f"a transform grid of {f} x {n} cells")
+    h, w = (f, n) if imaging.size is None else imaging.size
+    limits.check("max_image_pixels", h * w, what=f"an image of {h} x {w} pixels")
+
+
 @dataclass(frozen=True, eq=True)
 class ModelMetadata:
     """Everything a model file says about its network, JSON-serialisable and validated.
@@ -765,9 +775,14 @@ def _parse_metadata(text, path: pathlib.Path) -> ModelMetadata:
                          f"more than MAX_METADATA_BYTES={MAX_METADATA_BYTES} (raise "
                          "saliency2signal.io.MAX_METADATA_BYTES for a file you trust)")
     try:
-        return ModelMetadata.from_json(text)
+        metadata = ModelMetadata.from_json(text)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{str(path)!r} has invalid saliency2signal metadata: {exc}") from None
+    try:  # what the file asks for, before anything of that size is built
+        _check_sizes(metadata.transform, metadata.imaging, metadata.n_times)
+    except ValueError as exc:
+        raise ValueError(f"{str(path)!r}: {exc}") from None
+    return metadata
 
 
 def load_model(path, *, trust: bool = False, device: str | torch.device = "cpu",
@@ -863,6 +878,7 @@ def load_model(path, *, trust: bool = False, device: str | torch.device = "cpu",
         model, metadata, fmt = _from_container(obj, path, device)
     if rebuild and fmt != "state_dict":
         model = _rebuild(model, metadata, path, device)
+    _check_architecture(metadata, path)  # the probe below runs one image through it
     model.eval()
     _probe(model, metadata, f"{str(path)!r}")
     return LoadedModel(model=model, metadata=metadata, format=fmt, path=path)
@@ -885,12 +901,33 @@ def _from_container(obj, path: pathlib.Path, device: torch.device):
     return _build_with(state, metadata, path, device), metadata, "state_dict"
 
 
+def _check_architecture(metadata: ModelMetadata, path: pathlib.Path) -> None:
+    """Check the parameters and activations a file's architecture asks for."""
+    from .models import ARCHITECTURES, architecture_sizes
+
+    if metadata.architecture not in ARCHITECTURES:
+        return
+    try:
+        n_params, largest = architecture_sizes(metadata.architecture, metadata.input_shape,
+                                               **metadata.architecture_kwargs)
+    except (ValueError, TypeError):  # malformed arguments: building them fails anyway
+        return
+    name = f"{metadata.architecture} {dict(metadata.architecture_kwargs)}"
+    try:
+        limits.check("max_parameters", n_params, what=f"{name} with {n_params} parameters")
+        limits.check("max_activations", largest,
+                     what=f"{name} on {metadata.input_shape} images (largest activation)")
+    except ValueError as exc:
+        raise ValueError(f"{str(path)!r}: {exc}") from None
+
+
 def _build_with(state: dict, metadata: ModelMetadata, path: pathlib.Path,
                 device: torch.device) -> nn.Module:
     from .models import build_model
 
     if metadata.architecture is None:
         raise ValueError(f"{str(path)!r}: the metadata names no architecture to rebuild")
+    _check_architecture(metadata, path)
     model = build_model(metadata.architecture, **metadata.architecture_kwargs)
     try:
         model.load_state_dict(state)

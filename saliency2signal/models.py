@@ -19,6 +19,7 @@ coefficients and then the network, so that attributions can be computed with res
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ __all__ = [
     "ScalogramCNN",
     "SpectrumClassifier",
     "TrainedClassifier",
+    "architecture_sizes",
     "build_model",
     "make_images",
     "train_classifier",
@@ -190,6 +192,57 @@ class ScalogramCNN(nn.Module):
 
 #: Architectures that model files can name (``ModelMetadata.architecture``).
 ARCHITECTURES: dict[str, type[nn.Module]] = {"ScalogramCNN": ScalogramCNN}
+
+
+def architecture_sizes(architecture: str, input_shape: Sequence[int],
+                       **kwargs) -> tuple[int, int]:
+    """Parameters and largest activation of a registered architecture, nothing built.
+
+    Parameters
+    ----------
+    architecture : str
+        Key of :data:`ARCHITECTURES`.
+    input_shape : sequence of int
+        ``(channels, height, width)`` of one input image.
+    **kwargs
+        Constructor arguments (``architecture_kwargs`` of a model file).
+
+    Returns
+    -------
+    n_parameters, largest_activation : int
+        Number of parameters, and number of values in the largest intermediate tensor
+        for one image.
+
+    Raises
+    ------
+    ValueError
+        Unknown architecture or arguments that do not bind to its constructor.
+
+    Examples
+    --------
+    >>> net = ScalogramCNN(widths=(8, 16))
+    >>> n_params, largest = architecture_sizes("ScalogramCNN", (1, 32, 32), widths=[8, 16])
+    >>> n_params == sum(p.numel() for p in net.parameters()), largest == 8 * 32 * 32
+    (True, True)
+    """
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture={architecture!r} is not one of {sorted(ARCHITECTURES)}")
+    try:
+        bound = inspect.signature(ARCHITECTURES[architecture]).bind(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"bad arguments {kwargs!r} for {architecture}: {exc}") from None
+    bound.apply_defaults()
+    args = bound.arguments
+    c, h, w = (int(v) for v in input_shape)
+    chans = [int(args["in_channels"]) + (2 if args["coord_channels"] is True else 0),
+             *(int(v) for v in args["widths"])]
+    n_params = sum(9 * a * b + 2 * b for a, b in zip(chans[:-1], chans[1:], strict=False))
+    n_params += (chans[-1] + 1) * int(args["n_classes"])
+    largest = max(c, chans[0]) * h * w
+    for width in chans[1:]:  # block i: convolution at H_i x W_i, then 2 x 2 pooling
+        largest = max(largest, width * h * w)
+        h, w = h // 2, w // 2
+    return n_params, largest
 
 
 def build_model(architecture: str, **kwargs) -> nn.Module:

@@ -1,0 +1,107 @@
+"""Limits on what a file may ask for: refused before anything of that size is built."""
+
+from __future__ import annotations
+
+import json
+import threading
+import tracemalloc
+
+import pytest
+import torch
+
+from saliency2signal import SSQConfig, limits
+from saliency2signal.imaging import ImagingConfig
+from saliency2signal.io import ModelMetadata, load_model, save_model
+from saliency2signal.models import ScalogramCNN
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    torch.manual_seed(0)
+    net = ScalogramCNN(widths=(4, 8)).eval()
+    meta = ModelMetadata(transform=SSQConfig(nv=8), imaging=ImagingConfig(size=(32, 32)),
+                         class_names=["a", "b"], n_times=256)
+    return save_model(net, tmp_path / "m.pt", metadata=meta)
+
+
+def _crafted(path, out, *, state_dict=None, **changes):
+    """A copy of a state-dict model file whose metadata asks for ``changes``."""
+    obj = torch.load(path, weights_only=True)
+    block = json.loads(obj["metadata"])
+    for key, value in changes.items():
+        *parents, leaf = key.split(".")
+        node = block
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    obj["metadata"] = json.dumps(block)
+    if state_dict is not None:
+        obj["state_dict"] = state_dict
+    torch.save(obj, out)
+    assert out.stat().st_size < 2 * 2**20
+    return out
+
+
+CASES = {
+    "n_times 1e8": ({"n_times": 100_000_000}, "max_signal_length"),
+    "grid of a long signal": ({"n_times": 500_000, "imaging.size": [32, 32]},
+                              "max_grid_cells"),
+    "image 25000 x 25000": ({"imaging.size": [25000, 25000]}, "max_image_pixels"),
+    "widths of 9000": ({"architecture_kwargs.widths": [9000, 9000, 9000]},
+                       "max_parameters"),
+    "wide first block": ({"architecture_kwargs.widths": [4096, 8],
+                          "imaging.size": [1024, 1024]}, "max_activations"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_crafted_sizes_are_refused_before_allocation(model_file, tmp_path, case):
+    changes, limit = CASES[case]
+    evil = _crafted(model_file, tmp_path / "evil.pt", **changes)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=rf"evil\.pt.*more than {limit}=.*limits\.raised"):
+            load_model(evil)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # what each file asks for needs 0.3-3 GB; the largest thing built before the check
+    # is the scale design of a long signal (a few arrays of its padded length)
+    assert peak < 128 * 2**20, peak
+
+
+def test_a_raised_limit_admits_a_larger_file(model_file, tmp_path):
+    torch.manual_seed(0)
+    net = ScalogramCNN(widths=(2,)).eval()
+    big = _crafted(model_file, tmp_path / "big.pt", state_dict=net.state_dict(),
+                   **{"imaging.size": [1536, 1536], "architecture_kwargs.widths": [2]})
+    with pytest.raises(ValueError, match="max_image_pixels=1048576"):
+        load_model(big)
+    with limits.raised(max_image_pixels=1536 * 1536) as now:
+        assert now.max_image_pixels == 1536 * 1536
+        loaded = load_model(big)
+    assert loaded.metadata.image_shape == (1536, 1536)
+    assert limits.current() == limits.Limits()  # restored
+
+
+def test_limits_are_per_thread_and_validated():
+    seen = []
+    with limits.raised(max_parameters=7):
+        worker = threading.Thread(target=lambda: seen.append(limits.current()))
+        worker.start()
+        worker.join()
+        assert limits.current().max_parameters == 7
+    assert seen == [limits.Limits()]
+    with pytest.raises(ValueError, match="unknown limit.*max_pixels"), \
+            limits.raised(max_pixels=1):
+        pass
+    with pytest.raises(ValueError, match="max_image_pixels=0 must be a positive int"), \
+            limits.raised(max_image_pixels=0):
+        pass
+
+
+def test_objects_built_in_code_are_not_limited():
+    """The limits are about files: a configuration a user builds is theirs."""
+    meta = ModelMetadata(transform=SSQConfig(nv=8), imaging=ImagingConfig(size=(4096, 4096)),
+                         class_names=["a", "b"], n_times=100_000_000)
+    assert meta.image_shape == (4096, 4096)
