@@ -862,6 +862,7 @@ def load_model(path, *, trust: bool = False, device: str | torch.device = "cpu",
         except Exception as exc:  # corrupt archive, schema mismatch, ...
             raise _corrupt(path, exc) from None
         metadata = _parse_metadata(extra[METADATA_FILENAME], path)
+        _check_exported(program, path)
         model = _ExportedModule(program.module()).to(device)
         fmt = "export"
     else:
@@ -917,6 +918,30 @@ def _check_architecture(metadata: ModelMetadata, path: pathlib.Path) -> None:
         limits.check("max_parameters", n_params, what=f"{name} with {n_params} parameters")
         limits.check("max_activations", largest,
                      what=f"{name} on {metadata.input_shape} images (largest activation)")
+    except ValueError as exc:
+        raise ValueError(f"{str(path)!r}: {exc}") from None
+
+
+def _check_exported(program, path: pathlib.Path) -> None:
+    """Check the parameters and the largest tensor an exported program records.
+
+    Every node of the graph carries the shape of its output; symbolic dimensions (the
+    dynamic batch) count as 1, so the largest activation is that of one image.
+    """
+    n_params = sum(int(t.numel()) for t in program.state_dict.values())
+    largest = 0
+    for node in program.graph.nodes:
+        vals = node.meta.get("val")
+        for v in vals if isinstance(vals, (tuple, list)) else (vals,):
+            size = 1
+            for d in getattr(v, "shape", ()):
+                size *= d if isinstance(d, int) else 1
+            largest = max(largest, size)
+    try:
+        limits.check("max_parameters", n_params,
+                     what=f"an exported program with {n_params} parameters")
+        limits.check("max_activations", largest,
+                     what="an exported program's largest activation for one image")
     except ValueError as exc:
         raise ValueError(f"{str(path)!r}: {exc}") from None
 

@@ -105,3 +105,20 @@ def test_objects_built_in_code_are_not_limited():
     meta = ModelMetadata(transform=SSQConfig(nv=8), imaging=ImagingConfig(size=(4096, 4096)),
                          class_names=["a", "b"], n_times=100_000_000)
     assert meta.image_shape == (4096, 4096)
+
+
+def test_an_exported_program_is_checked_from_its_recorded_shapes(tmp_path):
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 64, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+                              torch.nn.Linear(64, 2)).eval()
+    meta = ModelMetadata(transform=SSQConfig(nv=8), imaging=ImagingConfig(size=(64, 64)),
+                         class_names=["a", "b"], n_times=256)
+    path = save_model(net, tmp_path / "m.pt2", metadata=meta)
+    assert load_model(path).format == "export"  # 64 x 64 x 64 values: within the limits
+    with limits.raised(max_activations=64 * 64 * 64 - 1), \
+            pytest.raises(ValueError, match=r"m\.pt2.*largest activation.*max_activations"):
+        load_model(path)
+    n_params = sum(p.numel() for p in net.parameters())
+    with limits.raised(max_parameters=n_params - 1), \
+            pytest.raises(ValueError, match=rf"{n_params} parameters.*max_parameters"):
+        load_model(path)
