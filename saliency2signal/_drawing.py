@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import limits
 from ._serialize import JSONDataclass
 from .transform import SSQConfig
 
@@ -612,7 +613,9 @@ def _read_rgb(path: Path) -> tuple[np.ndarray, str | None]:
     if not path.is_file():
         raise FileNotFoundError(f"no such image file: {str(path)!r}")
     try:
-        with Image.open(path) as im:
+        with Image.open(path) as im:  # reads the header only
+            limits.check("max_png_pixels", im.width * im.height,
+                         what=f"{str(path)!r} ({im.width} x {im.height} pixels)")
             im.load()
             embedded = im.info.get(PNG_TEXT_KEY)
             if "A" in im.getbands() or "transparency" in im.info:
@@ -626,6 +629,18 @@ def _read_rgb(path: Path) -> tuple[np.ndarray, str | None]:
     return rgb, embedded if isinstance(embedded, str) else None
 
 
+#: Largest geometry record read from a file (bytes); real ones are under 2 kB.
+_MAX_GEOMETRY_BYTES = 2**16
+
+
+def _checked(geometry: ScalogramGeometry, source: Path) -> ScalogramGeometry:
+    """Return a geometry read from ``source`` once its grid is within the limits."""
+    cells = geometry.n_freqs * geometry.n_times
+    limits.check("max_grid_cells", cells, what=f"{str(source)!r} names a grid of "
+                 f"{geometry.n_freqs} x {geometry.n_times} cells")
+    return geometry
+
+
 def _resolve_geometry(geometry, path: Path, embedded: str | None) -> ScalogramGeometry:
     if isinstance(geometry, ScalogramGeometry):
         return geometry
@@ -637,14 +652,17 @@ def _resolve_geometry(geometry, path: Path, embedded: str | None) -> ScalogramGe
     source = Path(geometry) if geometry is not None else path.with_suffix(".json")
     if geometry is not None or source.is_file():
         try:
-            return ScalogramGeometry.from_json(source.read_text())
+            if source.stat().st_size > _MAX_GEOMETRY_BYTES:
+                raise ValueError(f"{str(source)!r} has {source.stat().st_size} bytes, more "
+                                 f"than a geometry record's {_MAX_GEOMETRY_BYTES}")
+            return _checked(ScalogramGeometry.from_json(source.read_text()), source)
         except OSError as exc:
             raise ValueError(f"could not read geometry file {str(source)!r}: {exc}") from None
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{str(source)!r} is not a valid geometry record: {exc}") from None
     if embedded is not None:
         try:
-            return ScalogramGeometry.from_json(embedded)
+            return _checked(ScalogramGeometry.from_json(embedded), path)
         except (ValueError, TypeError) as exc:
             raise ValueError(f"the geometry embedded in {str(path)!r} is invalid: {exc}") from None
     raise ValueError(

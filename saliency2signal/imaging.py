@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import limits
 from ._serialize import JSONDataclass
 from ._validation import as_tensor, check_positive
 
@@ -432,7 +433,9 @@ def heatmap_from_png(path, *, colormap: str | None = None) -> np.ndarray:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
+        with Image.open(path) as im:  # reads the header only
+            limits.check("max_png_pixels", im.width * im.height,
+                         what=f"{str(path)!r} ({im.width} x {im.height} pixels)")
             rgb = np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
     except (OSError, UnidentifiedImageError) as exc:
         raise ValueError(f"{path}: cannot read the heatmap image ({exc})") from None

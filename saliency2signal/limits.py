@@ -56,6 +56,10 @@ class Limits:
     max_activations : int
         Values in the largest intermediate tensor of a network built from a file's
         architecture, for one image. Default ``2**24`` (64 MiB of float32).
+    max_png_pixels : int
+        Pixels of a PNG read back (hand-drawn masks, heatmaps, scalograms), checked from
+        its header before it is decoded. Default ``2**23`` (about 2900 x 2900; decoded
+        as float64 RGB, 192 MiB).
     """
 
     max_signal_length: int = 2**20
@@ -63,6 +67,7 @@ class Limits:
     max_image_pixels: int = 2**20
     max_parameters: int = 2**25
     max_activations: int = 2**24
+    max_png_pixels: int = 2**23
 
     def __post_init__(self):  # noqa: D105 - validation
         for f in dataclasses.fields(self):

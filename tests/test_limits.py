@@ -6,6 +6,7 @@ import json
 import threading
 import tracemalloc
 
+import numpy as np
 import pytest
 import torch
 
@@ -122,3 +123,47 @@ def test_an_exported_program_is_checked_from_its_recorded_shapes(tmp_path):
     with limits.raised(max_parameters=n_params - 1), \
             pytest.raises(ValueError, match=rf"{n_params} parameters.*max_parameters"):
         load_model(path)
+
+
+# ------------------------------------------------------------------------------- PNG files
+def _png(path, height, width):
+    from PIL import Image
+
+    Image.fromarray(np.full((height, width, 3), 200, dtype=np.uint8)).save(path)
+    return path
+
+
+def test_a_huge_png_is_refused_from_its_header(tmp_path):
+    from saliency2signal.imaging import heatmap_from_png
+    from saliency2signal.mask import ScalogramGeometry, mask_from_png
+
+    png = _png(tmp_path / "huge.png", 3000, 4000)  # 12 Mpx, a few kB on disk
+    assert png.stat().st_size < 2**20
+    geometry = ScalogramGeometry(n_freqs=300, n_times=400, upscale=(10, 10), width=4000,
+                                 height=3000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"huge\.png.*4000 x 3000.*max_png_pixels"):
+            mask_from_png(png, geometry=geometry)
+        with pytest.raises(ValueError, match=r"huge\.png.*max_png_pixels"):
+            heatmap_from_png(png)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20  # decoded, it would be 12 Mpx x 24 bytes
+    with limits.raised(max_png_pixels=12_000_000):
+        assert heatmap_from_png(png).shape == (3000, 4000)
+
+
+def test_a_sidecar_claiming_a_huge_grid_is_refused(tmp_path):
+    from saliency2signal.mask import ScalogramGeometry, mask_from_png
+
+    png = _png(tmp_path / "drawn.png", 20, 20)
+    sidecar = ScalogramGeometry(n_freqs=20000, n_times=20000, upscale=(1, 1), width=20000,
+                                height=20000).to_json()  # 300 bytes
+    (tmp_path / "drawn.json").write_text(sidecar)
+    with pytest.raises(ValueError, match=r"drawn\.json.*20000 x 20000.*max_grid_cells"):
+        mask_from_png(png)
+    (tmp_path / "drawn.json").write_text(" " * (2**16 + 1))
+    with pytest.raises(ValueError, match=r"drawn\.json.*bytes, more than"):
+        mask_from_png(png)
