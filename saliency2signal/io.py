@@ -604,8 +604,10 @@ def save_model(model: nn.Module, path, *, metadata: ModelMetadata,
         else:
             container = _state_dict_container(model, metadata, text)
 
-            def writer(tmp):
-                torch.save(container, tmp)
+            def writer(tmp):  # via a buffer: torch's C++ file writer aborts on a full disk
+                buf = io.BytesIO()
+                torch.save(container, buf)
+                pathlib.Path(tmp).write_bytes(buf.getvalue())
 
         _atomic_write(path, writer, overwrite=overwrite)
     finally:

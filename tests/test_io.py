@@ -529,3 +529,17 @@ def test_oversized_metadata_in_a_state_dict_file_is_refused(tmp_path, net):
     torch.save(obj, tmp_path / "big.pt")
     with pytest.raises(ValueError, match="MAX_METADATA_BYTES"):
         load_model(tmp_path / "big.pt")
+
+
+def test_a_failed_write_raises_oserror_and_leaves_nothing(tmp_path, net, monkeypatch):
+    """A full disk is an OSError from Python's write (torch's C++ writer would abort)."""
+    import errno
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", full)
+    for fmt, name in (("state_dict", "m.pt"), ("export", "m.pt2")):
+        with pytest.raises(OSError, match="No space left"):
+            save_model(net, tmp_path / name, metadata=make_metadata(), format=fmt)
+    assert list(tmp_path.iterdir()) == []
