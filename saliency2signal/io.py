@@ -148,7 +148,7 @@ def _package_version() -> str:
 # =========================================================================== metadata
 def _check_sizes(transform: SSQConfig, imaging: ImagingConfig, n: int) -> None:
     """Check the signal length, grid and image a file asks for against the limits."""
-    limits.check("max_signal_length", n, what=f"n_times={n}")
+    limits.check("max_signal_length", n, what="the signal length (n_times)")
     f = transform.n_freqs(n)
     limits.check("max_grid_cells", f * n, what=f"a transform grid of {f} x {n} cells")
     h, w = (f, n) if imaging.size is None else imaging.size
