@@ -1,8 +1,9 @@
 """Command-line interface: parses arguments, calls the public API, writes files.
 
-No numerics live here. Errors print one line to stderr and exit with status 2; outputs
-are written atomically (to a temporary file renamed into place) and never overwrite an
-input.
+No numerics live here. Errors print one line to stderr and exit with status 2 (bad input)
+or 1 (the system failed: a full disk, no permission; or an internal error). The output path
+is checked before any computation; outputs are written atomically (to a temporary sibling
+moved into place) and never replace, hold or lie inside anything the command reads.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import atomic_write
+from ._files import atomic_write, check_output
 
 __all__ = ["main"]
 
@@ -70,10 +71,25 @@ def _load_signals(path: Path, key: str | None = None) -> np.ndarray:
     return x
 
 
-def _atomic_savez(path: Path, inputs: list[Path], **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _inputs(args) -> list[Path]:
+    """Every file the command reads (model, data, labels, axis, config)."""
+    names = ("model", "data", "labels", "axis", "config")
+    return [Path(v) for v in (getattr(args, n, None) for n in names) if v]
+
+
+def _check_out(out: Path, args, *, folder: bool, overwrite: bool,
+               parents: bool = False) -> None:
+    """Refuse, before any computation, an output that cannot or must not be written."""
+    exists = (f"{out}: output folder exists (pass --overwrite to replace it)" if folder
+              else f"{out}: already exists; choose another --out")
     with open_atomic_errors():
-        atomic_write(path, lambda tmp: _savez_to(tmp, arrays), inputs=inputs)
+        check_output(out, inputs=_inputs(args), overwrite=overwrite, folder=folder,
+                     parents=parents, exists_message=exists)
+
+
+def _atomic_savez(path: Path, inputs: list[Path], **arrays) -> None:
+    with open_atomic_errors():
+        atomic_write(path, lambda tmp: _savez_to(tmp, arrays), inputs=inputs, parents=True)
 
 
 def _savez_to(tmp: str, arrays: dict) -> None:
@@ -96,12 +112,15 @@ def _cmd_transform(args) -> int:
     from .transform import ssq_cwt
 
     data = Path(args.data)
+    out = Path(args.out) if args.out else data.with_name(data.stem + "_ssq.npz")
+    if not data.is_file():
+        raise CLIError(f"{data}: no such file")
+    _check_out(out, args, folder=False, overwrite=True, parents=True)
     x = _load_signals(data, args.key)
     cfg = _config_from_args(args)
     res = ssq_cwt(x, cfg)
-    out = Path(args.out) if args.out else data.with_name(data.stem + "_ssq.npz")
     _atomic_savez(
-        out, [data],
+        out, _inputs(args),
         Tx=res.Tx.numpy(), Wx=res.Wx.numpy(), freqs=res.freqs, scales=res.scales,
         lowpass=res.lowpass.numpy(), config=np.array(cfg.to_json()),
     )
@@ -111,9 +130,8 @@ def _cmd_transform(args) -> int:
 
 
 def _atomic_save_npy(path: Path, inputs: list[Path], array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     with open_atomic_errors():
-        atomic_write(path, lambda tmp: _npy_to(tmp, array), inputs=inputs)
+        atomic_write(path, lambda tmp: _npy_to(tmp, array), inputs=inputs, parents=True)
 
 
 def _npy_to(tmp: str, array: np.ndarray) -> None:
@@ -149,9 +167,10 @@ def _cmd_reconstruct(args) -> int:
     data = Path(args.data)
     if not data.is_file():
         raise CLIError(f"{data}: no such file")
+    out = Path(args.out)
+    _check_out(out, args, folder=False, overwrite=True, parents=True)
     config = _read_config(Path(args.config)) if args.config else None
     opts = dict(method=args.method, n_iter=args.iters, rng=args.seed)
-    inputs = [data] + ([Path(args.config)] if args.config else [])
     if data.suffix.lower() == ".png":
         res = phase.reconstruct_from_png(data, config=config, n=args.n,
                                          dynamic_range=args.dynamic_range, **opts)
@@ -162,8 +181,7 @@ def _cmd_reconstruct(args) -> int:
         if args.n is not None and mags.shape[-1] != args.n:
             raise CLIError(f"{data}: has {mags.shape[-1]} time columns but --n {args.n}")
         res = phase.retrieve_phase(mags, config, **opts)
-    out = Path(args.out)
-    _atomic_save_npy(out, inputs, res.x.numpy())
+    _atomic_save_npy(out, _inputs(args), res.x.numpy())
     sc = np.atleast_1d(res.sc_db)
     print(f"wrote {out}: x {tuple(res.x.shape)}, {res.method} {res.n_iter} iterations, "
           f"SC {sc.max():.1f} dB (worst), {res.time_s:.2f} s")
@@ -204,11 +222,11 @@ def _cmd_train(args) -> int:
     from .io import save_model
     from .models import train_classifier
 
-    data = Path(args.data)
+    data, out = Path(args.data), Path(args.out)
+    if not data.is_file():
+        raise CLIError(f"{data}: no such file")
+    _check_out(out, args, folder=False, overwrite=False)
     x, y, names = _load_labels(data, args)
-    out = Path(args.out)
-    if out.resolve() == data.resolve():
-        raise CLIError(f"{out}: refusing to overwrite an input file")
     cfg = _config_from_args(args)
     imaging = ImagingConfig(scale=args.scale, size=(args.size, args.size))
 
@@ -255,7 +273,7 @@ def _cmd_explain(args) -> int:
     if not model_path.is_file():
         raise CLIError(f"{model_path}: no such file")
     out = Path(args.out) if args.out else data.with_name(data.stem + "_explained")
-    _check_out(out, [model_path, data], args.overwrite)
+    _check_out(out, args, folder=True, overwrite=args.overwrite)
     x = _load_signals(data, args.key)
     if x.ndim not in (1, 2):
         raise CLIError(f"{data}: expected signals of shape (N,) or (B, N), got {x.shape}")
@@ -305,14 +323,6 @@ def _companion(data: Path, key: str | None, name: str) -> np.ndarray | None:
     return None
 
 
-def _check_out(out: Path, inputs: list[Path], overwrite: bool) -> None:
-    for inp in inputs:
-        if out.resolve() == inp.resolve() or inp.resolve().is_relative_to(out.resolve()):
-            raise CLIError(f"{out}: refusing to write over an input")
-    if out.exists() and not overwrite:
-        raise CLIError(f"{out}: output folder exists (pass --overwrite to replace it)")
-
-
 def _parse_target(target: str):
     if target in ("predicted", "label"):
         return target
@@ -341,7 +351,7 @@ def _cmd_evaluate(args) -> int:
     if not model_path.is_file():
         raise CLIError(f"{model_path}: no such file")
     out = Path(args.out) if args.out else data.with_name(data.stem + "_evaluated")
-    _check_out(out, [model_path, data], args.overwrite)
+    _check_out(out, args, folder=True, overwrite=args.overwrite)
     x = _load_signals(data, args.key)
     if x.ndim not in (1, 2):
         raise CLIError(f"{data}: expected signals of shape (N,) or (B, N), got {x.shape}")
@@ -548,6 +558,14 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _os_message(exc: OSError) -> str:
+    """``FILE: reason`` on one line, without the ``[Errno N]`` prefix."""
+    if exc.strerror is None:
+        return _one_line(exc)
+    text = exc.strerror if exc.filename is None else f"{exc.filename}: {exc.strerror}"
+    return " ".join(str(text).split())
+
+
 def _silence_stdout() -> None:
     """Point stdout at the null device so that the final flush cannot fail again."""
     try:
@@ -571,6 +589,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError) as exc:  # CLIError, and the API's own input errors
         print(f"saliency2signal {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a read-only folder, no permission
+        print(f"saliency2signal {args.command}: error: {_os_message(exc)}", file=sys.stderr)
+        return 1
     except MemoryError:
         print(f"saliency2signal {args.command}: error: out of memory; process fewer "
               "signals at a time", file=sys.stderr)
