@@ -38,7 +38,40 @@ def open_atomic_errors():
         raise CLIError(str(exc)) from None
 
 
+_KINDS = {"b": "boolean", "c": "complex", "O": "object", "U": "text", "S": "bytes",
+          "V": "structured", "M": "datetime", "m": "timedelta"}
+
+
 def _load_signals(path: Path, key: str | None = None) -> np.ndarray:
+    """Real-valued signals from a file (integers become float64; nothing else converts)."""
+    return _real(_load_array(path, key), path)
+
+
+def _real(x: np.ndarray, source) -> np.ndarray:
+    if x.dtype.kind not in "iuf":
+        raise CLIError(f"{source}: holds {_KINDS.get(x.dtype.kind, str(x.dtype))} values "
+                       f"(dtype {x.dtype}); signals and axes must be real numbers")
+    return x.astype(np.float64) if x.dtype.kind in "iu" else x
+
+
+def _as_labels(y, source) -> np.ndarray:
+    """Class indices: integers, or floats that are whole numbers (never truncated)."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise CLIError(f"{source}: labels must be a 1-D array, got shape {y.shape}")
+    if y.dtype.kind in "iu":
+        return y.astype(np.int64)
+    if y.dtype.kind != "f":
+        raise CLIError(f"{source}: labels must be integers, got "
+                       f"{_KINDS.get(y.dtype.kind, str(y.dtype))} values (dtype {y.dtype})")
+    bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
+    if bad.size:
+        raise CLIError(f"{source}: labels must be integers, but label {int(bad[0])} is "
+                       f"{float(y[bad[0]])!r}")
+    return y.astype(np.int64)
+
+
+def _load_array(path: Path, key: str | None = None) -> np.ndarray:
     if not path.is_file():
         raise CLIError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -66,8 +99,6 @@ def _load_signals(path: Path, key: str | None = None) -> np.ndarray:
         raise CLIError(f"{path}: cannot read signals ({exc or type(exc).__name__})") from None
     except OSError as exc:
         raise CLIError(f"{path}: cannot read ({exc})") from None
-    if x.dtype.kind in "iub":
-        x = x.astype(np.float64)
     return x
 
 
@@ -197,19 +228,16 @@ def _load_labels(data: Path, args) -> tuple[np.ndarray, np.ndarray, list[str]]:
             yk = args.label_key or next((k for k in ("y", "Y", "y_train") if k in keys), None)
             if xk not in keys or (args.labels is None and yk not in keys):
                 raise CLIError(f"{data}: pass --key/--label-key (arrays: {', '.join(keys)})")
-            x = z[xk]
+            x = _real(z[xk], data)
             y = z[yk] if args.labels is None else None
             names = [str(v) for v in z["class_names"]] if "class_names" in keys else None
     else:
         x, y, names = _load_signals(data), None, None
     if args.labels is not None:
-        y = _load_signals(Path(args.labels))
+        y = _load_array(Path(args.labels))
     if y is None:
         raise CLIError(f"{data}: no labels; pass --labels FILE")
-    y = np.asarray(y)
-    if y.ndim != 1 or not np.all(np.equal(np.mod(y, 1), 0)):
-        raise CLIError(f"labels must be a 1-D array of integers, got shape {y.shape}")
-    y = y.astype(np.int64)
+    y = _as_labels(y, args.labels or data)
     if args.class_names:
         names = [c.strip() for c in args.class_names.split(",")]
     if names is None:
@@ -282,7 +310,7 @@ def _cmd_explain(args) -> int:
         labels = _read_labels(Path(args.labels), x)
     elif args.target == "label":
         labels = _companion(data, args.key, "y")
-        labels = None if labels is None else labels.astype(np.int64)
+        labels = None if labels is None else _as_labels(labels, data)
     axis = _load_signals(Path(args.axis)) if args.axis else _companion(data, args.key, "axis")
     try:
         loaded = load_model(model_path, device=args.device)
@@ -334,12 +362,12 @@ def _parse_target(target: str):
 
 
 def _read_labels(path: Path, x: np.ndarray) -> np.ndarray:
-    labels = _load_signals(path)
+    labels = _load_array(path)
     n_sig = 1 if x.ndim == 1 else x.shape[0]
     if labels.ndim != 1 or labels.shape[0] != n_sig:
         raise CLIError(f"{path}: {labels.shape[0] if labels.ndim else 0} labels "
                        f"for {n_sig} signals")
-    return labels.astype(np.int64)
+    return _as_labels(labels, path)
 
 
 def _cmd_evaluate(args) -> int:
@@ -359,7 +387,7 @@ def _cmd_evaluate(args) -> int:
     labels = (_read_labels(Path(args.labels), x) if args.labels
               else _companion(data, args.key, "y"))
     if labels is not None:
-        labels = labels.astype(np.int64)
+        labels = _as_labels(labels, args.labels or data)
     axis = _load_signals(Path(args.axis)) if args.axis else _companion(data, args.key, "axis")
     truth = None
     if not args.no_truth:

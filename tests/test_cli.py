@@ -1,6 +1,7 @@
 """The thin command line: one line on stderr and status 2 on bad input; atomic outputs."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -217,3 +218,61 @@ def test_info_refuses_a_crafted_archive_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "twice" in err and "Traceback" not in err
     assert not target.exists()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def coffee_two(tmp_path):
+    with np.load(ROOT / "data" / "coffee.npz", allow_pickle=False) as z:
+        x = z["X_test"][:2]
+    path = tmp_path / "x.npy"
+    np.save(path, x)
+    return path, x
+
+
+@pytest.mark.parametrize("command", ["explain", "evaluate"])
+@pytest.mark.parametrize(("labels", "match"), [
+    (np.array([0.7, 1.4]), r"labels must be integers, but label 0 is 0\.7"),
+    (np.array([0.0, np.nan]), "label 1 is nan"),
+    (np.array([True, False]), "labels must be integers, got boolean"),
+])
+def test_labels_are_never_truncated(tmp_path, capsys, coffee_two, command, labels, match):
+    data, _ = coffee_two
+    np.save(tmp_path / "y.npy", labels)
+    out = tmp_path / "out"
+    assert main([command, str(ROOT / "models" / "coffee.pt"), str(data), "--labels",
+                 str(tmp_path / "y.npy"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and re.search(match, err), err
+    assert not out.exists()
+
+
+def test_integral_float_labels_are_accepted(tmp_path, capsys, coffee_two):
+    data, _ = coffee_two
+    np.save(tmp_path / "y.npy", np.array([0.0, 1.0]))
+    out = tmp_path / "out"
+    assert main(["explain", str(ROOT / "models" / "coffee.pt"), str(data), "--labels",
+                 str(tmp_path / "y.npy"), "--target", "label", "--out", str(out),
+                 "--no-figures"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [s["target"] for s in report["samples"]] == [0, 1]
+
+
+@pytest.mark.parametrize(("convert", "kind"), [
+    (lambda x: x > x.mean(), "boolean"),
+    (lambda x: x.astype(np.complex64), "complex"),
+])
+def test_non_real_signals_are_refused(tmp_path, capsys, coffee_two, convert, kind):
+    _, x = coffee_two
+    np.save(tmp_path / "odd.npy", convert(x))
+    out = tmp_path / "out"
+    assert main(["explain", str(ROOT / "models" / "coffee.pt"), str(tmp_path / "odd.npy"),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"holds {kind} values" in err, err
+    assert not out.exists()
+    np.savez(tmp_path / "t.npz", x=convert(x), y=np.array([0, 1]))
+    assert main(["train", str(tmp_path / "t.npz"), "--out", str(tmp_path / "m.pt")]) == 2
+    assert f"holds {kind} values" in capsys.readouterr().err
