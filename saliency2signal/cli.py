@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import limits
 from ._files import atomic_write, check_output
 
 __all__ = ["main"]
@@ -457,6 +458,10 @@ def _parser() -> argparse.ArgumentParser:
         "carried back to the signal.",
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                   help="raise a size limit for input you trust, e.g. "
+                   "--limit max_image_pixels=4194304 (before the command; repeatable; "
+                   "names: see saliency2signal.limits.Limits)")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("transform", help="synchrosqueezed CWT of the signals in a file")
     t.add_argument("data", help=".npy (N,) or (B, N), .npz (array 'x' or the first), or .csv")
@@ -604,11 +609,27 @@ def _silence_stdout() -> None:
         pass
 
 
+def _limit_changes(items: list[str]) -> dict[str, int]:
+    """``['max_image_pixels=4194304', ...]`` as keyword arguments of ``limits.raised``."""
+    changes = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            changes[name.strip()] = int(value.replace("_", ""))
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise CLIError(f"--limit {item!r} must be NAME=INTEGER, e.g. "
+                           "max_image_pixels=4194304")
+    return changes
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``saliency2signal`` console script."""
     args = _parser().parse_args(argv)
     try:
-        status = int(args.func(args))
+        with limits.raised(**_limit_changes(args.limit)):
+            status = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
         return status
     except BrokenPipeError:  # `... | head`: the reader has all it wanted

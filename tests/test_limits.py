@@ -167,3 +167,23 @@ def test_a_sidecar_claiming_a_huge_grid_is_refused(tmp_path):
     (tmp_path / "drawn.json").write_text(" " * (2**16 + 1))
     with pytest.raises(ValueError, match=r"drawn\.json.*bytes, more than"):
         mask_from_png(png)
+
+
+def test_the_command_line_raises_a_limit_with_an_option(model_file, tmp_path, capsys):
+    from saliency2signal.cli import main
+
+    torch.manual_seed(0)
+    big = _crafted(model_file, tmp_path / "big.pt",
+                   state_dict=ScalogramCNN(widths=(2,)).eval().state_dict(),
+                   **{"imaging.size": [1536, 1536], "architecture_kwargs.widths": [2]})
+    assert main(["info", str(big)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "max_image_pixels=1048576" in err
+    assert main(["--limit", "max_image_pixels=2_359_296", "info", str(big)]) == 0
+    assert json.loads(capsys.readouterr().out)["metadata"]["imaging"]["size"] == [1536, 1536]
+    assert limits.current() == limits.Limits()
+    for bad, match in (("max_pixels=5", "unknown limit"), ("max_image_pixels", "NAME=INTEGER"),
+                       ("max_image_pixels=lots", "NAME=INTEGER")):
+        assert main(["--limit", bad, "info", str(big)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and match in err, err
