@@ -449,10 +449,18 @@ def _cmd_info(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the usage is in ``--help``)."""
+
+    def error(self, message: str):
+        """Print ``PROG: error: MESSAGE`` on one line and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="saliency2signal",
         description="Which parts of a 1D signal made a CNN decide: SSQ-CWT saliency "
         "carried back to the signal.",

@@ -127,3 +127,11 @@ def test_info_into_a_closed_pipe_ends_quietly(tmp_path, console_script):
     done = subprocess.run(["bash", "-c", f'set -o pipefail; "{exe}" info "{MODEL}" | head -1'],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert (done.returncode, done.stdout, done.stderr) == (0, "{\n", "")
+
+
+@pytest.mark.parametrize("args", [("explain",), ("explian", "x"),
+                                  ("explain", "a", "b", "--keep-mass", "lots")])
+def test_argument_errors_are_one_line(run, args):
+    done = run(*args)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "error:" in done.stderr and "--help" in done.stderr
