@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 import zipfile
@@ -72,12 +73,44 @@ def _as_labels(y, source) -> np.ndarray:
     return y.astype(np.int64)
 
 
+def _check_declared(path: Path, f, size: int, what: str) -> None:
+    """Refuse an ``.npy`` stream whose header declares more bytes than ``size`` holds.
+
+    NumPy allocates the declared array before it reads the data; a crafted header of a
+    few bytes could ask for gigabytes.
+    """
+    fmt = np.lib.format
+    read = {(1, 0): fmt.read_array_header_1_0,
+            (2, 0): fmt.read_array_header_2_0}.get(fmt.read_magic(f))
+    if read is None:  # version 3.0 (UTF-8 field names): rare, left to np.load
+        return
+    shape, _, dtype = read(f)
+    declared = math.prod(shape) * dtype.itemsize
+    if not dtype.hasobject and declared > size:
+        raise CLIError(f"{path}: the array declares {declared} bytes but {what} holds "
+                       f"{size} (a truncated or crafted file)")
+
+
+def _check_npz_member(path: Path, archive: zipfile.ZipFile, key: str) -> None:
+    """Refuse an array that would inflate, or whose header declares more than it holds."""
+    info = archive.getinfo(f"{key}.npy")
+    try:
+        limits.check_inflation(info.file_size, info.compress_size,
+                               what=f"{path}: array {key!r}")
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+    with archive.open(info) as f:
+        _check_declared(path, f, info.file_size, f"array {key!r}")
+
+
 def _load_array(path: Path, key: str | None = None) -> np.ndarray:
     if not path.is_file():
         raise CLIError(f"{path}: no such file")
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
+            with path.open("rb") as f:
+                _check_declared(path, f, path.stat().st_size, "the file")
             x = np.load(path, allow_pickle=False)
         elif suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
@@ -88,6 +121,7 @@ def _load_array(path: Path, key: str | None = None) -> np.ndarray:
                     key = "x" if "x" in keys else keys[0]
                 elif key not in keys:
                     raise CLIError(f"{path}: no array {key!r} (has {', '.join(keys)})")
+                _check_npz_member(path, z.zip, key)
                 x = z[key]
         elif suffix in (".csv", ".txt"):
             x = np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=1)

@@ -38,7 +38,7 @@ written: PyTorch has deprecated TorchScript. Re-save such a model with
   ``torch.load`` inside it can unpickle objects, whatever it asks for.
 * Every zip archive is checked before any reader opens it: a member name that occurs
   twice (two readers could take different copies), an absolute or ``..`` name, a member
-  that would inflate more than :data:`MAX_INFLATION` times, or a metadata block above
+  that would inflate more than ``limits.max_inflation`` times, or a metadata block above
   :data:`MAX_METADATA_BYTES` is refused.
 
 Files are written atomically (a temporary file in the same folder, then a rename) and an
@@ -72,7 +72,6 @@ from .transform import MIN_LENGTH, SSQConfig
 __all__ = [
     "FORMATS",
     "FORMAT_DESCRIPTIONS",
-    "MAX_INFLATION",
     "MAX_METADATA_BYTES",
     "READ_FORMATS",
     "LENGTH_POLICIES",
@@ -106,11 +105,6 @@ METADATA_FILENAME = "saliency2signal.json"
 
 #: Largest JSON metadata block read from a model file (bytes); real blocks are a few kB.
 MAX_METADATA_BYTES = 2**20
-#: A zip member more than this many times larger than its compressed bytes (and above
-#: ``_INFLATE_FLOOR``) is refused before it is decompressed: torch writes its archives
-#: uncompressed, so only a crafted file inflates.
-MAX_INFLATION = 100
-_INFLATE_FLOOR = 2**20
 
 _FORMAT_TAG = "saliency2signal.model"
 _STATE_DICT_TAG = "saliency2signal.state_dict"
@@ -702,12 +696,9 @@ def _check_members(path: pathlib.Path) -> None:
         if (name.startswith("/") or "\\" in name or "\x00" in name
                 or ".." in name.split("/")):
             raise ValueError(f"{str(path)!r} holds a member with a suspicious name {name!r}")
-        if (info.file_size > _INFLATE_FLOOR
-                and info.file_size > MAX_INFLATION * max(info.compress_size, 1)):
-            raise ValueError(f"{str(path)!r}: member {name!r} would inflate from "
-                             f"{info.compress_size} to {info.file_size} bytes (more than "
-                             f"MAX_INFLATION={MAX_INFLATION} times; torch writes model files "
-                             "uncompressed)")
+        # torch writes its archives uncompressed: only a crafted file inflates
+        limits.check_inflation(info.file_size, info.compress_size,
+                               what=f"{str(path)!r}: member {name!r}")
         if name.rsplit("/", 1)[-1] == METADATA_FILENAME and info.file_size > MAX_METADATA_BYTES:
             raise ValueError(f"{str(path)!r}: the metadata block has {info.file_size} bytes, "
                              f"more than MAX_METADATA_BYTES={MAX_METADATA_BYTES} (raise "

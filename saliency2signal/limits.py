@@ -33,7 +33,9 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["Limits", "check", "current", "raised"]
+__all__ = ["Limits", "check", "check_inflation", "current", "raised"]
+
+_INFLATE_FLOOR = 2**20
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,11 @@ class Limits:
         Pixels of a PNG read back (hand-drawn masks, heatmaps, scalograms), checked from
         its header before it is decoded. Default ``2**23`` (about 2900 x 2900; decoded
         as float64 RGB, 192 MiB).
+    max_inflation : int
+        How many times larger than its compressed bytes a member of a zip archive (a
+        model file, an ``.npz``) may become, checked before it is decompressed; members
+        under 1 MiB are not checked. Default 100 (torch writes model files uncompressed;
+        ``numpy.savez_compressed`` shrinks real spectra 1-5 times).
     """
 
     max_signal_length: int = 2**20
@@ -68,6 +75,7 @@ class Limits:
     max_parameters: int = 2**25
     max_activations: int = 2**24
     max_png_pixels: int = 2**23
+    max_inflation: int = 100
 
     def __post_init__(self):  # noqa: D105 - validation
         for f in dataclasses.fields(self):
@@ -132,4 +140,32 @@ def check(name: str, value: int, *, what: str) -> None:
     cap = getattr(current(), name)
     if value > cap:
         raise ValueError(f"{what} needs {value}, more than {name}={cap}; for input you "
-                         f"trust, raise it with saliency2signal.limits.raised({name}=...)")
+                         f"trust, raise it with saliency2signal.limits.raised({name}=...) "
+                         f"or the command-line option --limit {name}=...")
+
+
+def check_inflation(size: int, compressed: int, *, what: str) -> None:
+    """Raise ``ValueError`` if ``compressed`` bytes would inflate to ``size`` bytes.
+
+    Parameters
+    ----------
+    size, compressed : int
+        Declared size of a zip member and its compressed size (from the archive's
+        directory: nothing is decompressed).
+    what : str
+        The member, for the message.
+
+    Examples
+    --------
+    >>> check_inflation(2**30, 2**20, what="'x.npy' in 'data.npz'")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: 'x.npy' in 'data.npz' would inflate 1024 times..., more than max_inflation=100; ...
+    """
+    cap = current().max_inflation
+    if size > _INFLATE_FLOOR and size > cap * max(compressed, 1):
+        raise ValueError(f"{what} would inflate {size // max(compressed, 1)} times (from "
+                         f"{compressed} to {size} bytes), more than max_inflation={cap}; "
+                         "for input you trust, raise it with "
+                         "saliency2signal.limits.raised(max_inflation=...) or the "
+                         "command-line option --limit max_inflation=...")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import pathlib
+import re
 import threading
 import tracemalloc
 
@@ -187,3 +190,45 @@ def test_the_command_line_raises_a_limit_with_an_option(model_file, tmp_path, ca
         assert main(["--limit", bad, "info", str(big)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and match in err, err
+
+
+def _npz_bomb(path, n_values):
+    """An .npz whose array of zeros deflates about 1000 times."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (8, n_values // 8)})
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z, \
+            z.open("x.npy", "w") as f:
+        f.write(header.getvalue())
+        for _ in range(n_values // 2**17):
+            f.write(bytes(8 * 2**17))
+    return path
+
+
+def test_data_files_that_inflate_or_lie_are_refused(tmp_path, capsys):
+    from saliency2signal.cli import main
+
+    model = pathlib.Path(__file__).resolve().parents[1] / "models" / "coffee.pt"
+    bomb = _npz_bomb(tmp_path / "bomb.npz", 2**22)  # 32 MiB of zeros, about 32 kB
+    assert bomb.stat().st_size < 2**17
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**5, 10**5)})
+    liar = tmp_path / "liar.npy"  # declares 80 GB, holds 8 kB
+    liar.write_bytes(header.getvalue() + bytes(8000))
+    tracemalloc.start()
+    try:
+        for data, match in ((bomb, r"array 'x' would inflate \d+ times.*max_inflation=100"),
+                            (liar, r"declares 80000000000 bytes but the file holds 8128")):
+            assert main(["explain", str(model), str(data), "--out",
+                         str(tmp_path / "out")]) == 2
+            err = capsys.readouterr().err
+            assert err.count("\n") == 1 and re.search(match, err), err
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20
+    assert not (tmp_path / "out").exists()
