@@ -14,7 +14,9 @@ import json
 import math
 import os
 import sys
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -111,9 +113,11 @@ def _load_array(path: Path, key: str | None = None) -> np.ndarray:
         if suffix == ".npy":
             with path.open("rb") as f:
                 _check_declared(path, f, path.stat().st_size, "the file")
-            x = np.load(path, allow_pickle=False)
+                f.seek(0)
+                x = np.load(f, allow_pickle=False)
         elif suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
+            # our own handle: np.load leaks the one it opens when the archive is damaged
+            with path.open("rb") as f, np.load(f, allow_pickle=False) as z:
                 keys = list(z.keys())
                 if not keys:
                     raise CLIError(f"{path}: the .npz archive holds no arrays")
@@ -129,8 +133,10 @@ def _load_array(path: Path, key: str | None = None) -> np.ndarray:
             raise CLIError(f"{path}: unsupported format {suffix!r} (use .npy, .npz or .csv)")
     except CLIError:
         raise
-    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
-        # includes numpy's refusal to unpickle object arrays, empty and truncated files
+    except (ValueError, EOFError, KeyError, NotImplementedError, SyntaxError,
+            tokenize.TokenError, zipfile.BadZipFile, zlib.error) as exc:
+        # numpy's refusal to unpickle object arrays, empty, truncated and corrupt files
+        # (a damaged header, deflate stream or zip directory)
         raise CLIError(f"{path}: cannot read signals ({exc or type(exc).__name__})") from None
     except OSError as exc:
         raise CLIError(f"{path}: cannot read ({exc})") from None

@@ -276,3 +276,32 @@ def test_non_real_signals_are_refused(tmp_path, capsys, coffee_two, convert, kin
     np.savez(tmp_path / "t.npz", x=convert(x), y=np.array([0, 1]))
     assert main(["train", str(tmp_path / "t.npz"), "--out", str(tmp_path / "m.pt")]) == 2
     assert f"holds {kind} values" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".npy"])
+def test_every_damaged_byte_is_a_clear_error_or_a_good_read(tmp_path, suffix):
+    """Flip the bits of every 5th byte of a small data file: never an unexpected error."""
+    from saliency2signal.cli import CLIError, _load_signals
+
+    x = np.random.default_rng(0).standard_normal((4, 64))
+    good = tmp_path / f"good{suffix}"
+    if suffix == ".npz":
+        np.savez_compressed(good, x=x)
+    else:
+        np.save(good, x)
+    raw = good.read_bytes()
+    outcomes = set()
+    for pos in range(0, len(raw), 5):
+        bad = bytearray(raw)
+        bad[pos] ^= 0x55
+        path = tmp_path / f"bad{suffix}"
+        path.write_bytes(bytes(bad))
+        try:
+            got = _load_signals(path)
+        except CLIError as exc:
+            assert str(path) in str(exc) and "\n" not in str(exc)
+            outcomes.add("refused")
+        else:
+            assert got.dtype.kind == "f"
+            outcomes.add("read")
+    assert "refused" in outcomes
