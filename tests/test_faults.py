@@ -465,3 +465,76 @@ def test_a_full_disk_is_one_line_and_leaves_nothing(files, capsys, full_disk, co
     assert "No space left on device" in err
     assert [p.name for p in full_disk.iterdir()] == ["filler"]
     assert {p.name: p.read_bytes() for p in files.iterdir() if p.is_file()} == inputs
+
+
+# ------------------------------------------------------------------ crafted model files
+class _Payload:
+    """Unpickling this writes ``pwned.txt``: what an attacker's file would do."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.target!r}, 'w').write('pwned')",))
+
+
+def _craft(folder, kind):
+    """One of the fault-injection pass's crafted model files (each under 2 MB)."""
+    import io
+    import json
+    import warnings
+    import zipfile
+
+    import torch
+
+    if kind in ("n_times", "image", "widths"):
+        obj = torch.load(MODEL, weights_only=True)
+        block = json.loads(obj["metadata"])
+        if kind == "n_times":
+            block["n_times"] = 100_000_000
+        elif kind == "image":
+            block["imaging"]["size"] = [25000, 25000]
+        else:
+            block["architecture_kwargs"]["widths"] = [9000, 9000, 9000]
+        obj["metadata"] = json.dumps(block)
+        torch.save(obj, folder / f"{kind}.pt")
+        return folder / f"{kind}.pt"
+    from saliency2signal.io import load_model, save_model
+
+    loaded = load_model(MODEL)
+    good = save_model(loaded.model, folder / "good.pt2", metadata=loaded.metadata,
+                      format="export")
+    with zipfile.ZipFile(good) as z:
+        members = [(i.filename, z.read(i)) for i in z.infolist()]
+    good.unlink()
+    path = folder / f"{kind}.pt2"
+    buf = io.BytesIO()
+    torch.save(_Payload(folder / "pwned.txt"), buf)
+    with warnings.catch_warnings(), zipfile.ZipFile(path, "w") as z:
+        warnings.simplefilter("ignore")  # zipfile warns about a duplicate name
+        for name, data in members:
+            info = zipfile.ZipInfo(name)
+            if kind == "json_bomb" and name.endswith("saliency2signal.json"):
+                info.compress_type = zipfile.ZIP_DEFLATED
+                data = b" " * (64 * 2**20)  # 64 MiB of JSON whitespace, about 64 kB
+            elif kind == "duplicate" and "sample_inputs/" in name and name.endswith(".pt"):
+                z.writestr(zipfile.ZipInfo(name), buf.getvalue())  # the malicious copy first
+            z.writestr(info, data)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["n_times", "image", "widths", "json_bomb", "duplicate"])
+@pytest.mark.parametrize("command", ["info", "explain"])
+def test_crafted_model_files_are_one_line_and_run_nothing(tmp_path, capsys, kind, command):
+    evil = _craft(tmp_path, kind)
+    assert evil.stat().st_size < 2 * 2**20
+    data = tmp_path / "x.npy"
+    with np.load(ROOT / "data" / "coffee.npz", allow_pickle=False) as z:
+        np.save(data, z["X_test"][:2])
+    before = _snapshot(tmp_path)
+    args = [command, evil] + ([data, "--out", tmp_path / "out"] if command == "explain" else [])
+    status, err = _main(capsys, *args)
+    assert status == 2
+    _one_line_error(err, command)
+    assert not (tmp_path / "pwned.txt").exists()
+    assert _snapshot(tmp_path) == before  # nothing written, nothing lost
