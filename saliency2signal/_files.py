@@ -280,6 +280,18 @@ def _remove_made(folders: list[Path]) -> None:
             break
 
 
+def _run_writer(writer, tmp, path: Path, folder: Path) -> None:
+    """Call ``writer(tmp)``; a failure of the file system becomes one clear OSError."""
+    try:
+        writer(tmp)
+    except Exception as exc:
+        _release(exc)
+        err = _write_error(path, folder, exc)
+        if err is None:
+            raise
+        raise err from exc
+
+
 def atomic_write(path, writer, *, overwrite: bool = True, inputs=(),
                  parents: bool = False) -> Path:
     """Write ``path`` all at once: ``writer(tmp)`` fills a temporary sibling, then rename.
@@ -321,14 +333,7 @@ def atomic_write(path, writer, *, overwrite: bool = True, inputs=(),
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=_prefix(path.name), suffix=".tmp")
         os.close(fd)
-        try:
-            writer(tmp)
-        except Exception as exc:
-            _release(exc)
-            err = _write_error(path, folder, exc)
-            if err is None:
-                raise
-            raise err from exc
+        _run_writer(writer, tmp, path, folder)
         os.chmod(tmp, 0o666 & ~_umask())
         if overwrite:
             os.replace(tmp, path)
@@ -388,14 +393,7 @@ def atomic_dir(path, writer, *, overwrite: bool = False, inputs=()) -> Path:
     aside = None
     try:
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; give a normal folder
-        try:
-            writer(tmp)
-        except Exception as exc:
-            _release(exc)
-            err = _write_error(path, parent, exc)
-            if err is None:
-                raise
-            raise err from exc
+        _run_writer(writer, tmp, path, parent)
         try:
             _rename_noreplace(tmp, path)
         except FileExistsError:

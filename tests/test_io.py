@@ -269,14 +269,19 @@ def test_tampered_torchscript_archive_does_not_run_python(tmp_path):
     assert not target.exists()
 
 
-def test_tampered_export_sample_inputs_are_refused(tmp_path, net):
-    target = tmp_path / "pwned.txt"
+def _export_with_malicious_sample_inputs(tmp_path, net, target):
     good = save_model(net, tmp_path / "m.pt2", metadata=make_metadata(), format="export")
     buf = io.BytesIO()
     torch.save(WritesFile(target), buf)
     evil = tmp_path / "evil.pt2"
     _tamper(good, evil, lambda name: "sample_inputs/" in name and name.endswith(".pt"),
             buf.getvalue())
+    return evil
+
+
+def test_tampered_export_sample_inputs_are_refused(tmp_path, net):
+    target = tmp_path / "pwned.txt"
+    evil = _export_with_malicious_sample_inputs(tmp_path, net, target)
     with pytest.raises(ValueError, match=r"refusing to unpickle .*sample_inputs"):
         load_model(evil)
     assert not target.exists()
@@ -471,12 +476,7 @@ def test_export_load_is_weights_only_even_past_the_archive_checks(tmp_path, net,
     from saliency2signal import io as s2s_io
 
     target = tmp_path / "pwned.txt"
-    good = save_model(net, tmp_path / "m.pt2", metadata=make_metadata(), format="export")
-    buf = io.BytesIO()
-    torch.save(WritesFile(target), buf)
-    evil = tmp_path / "evil.pt2"
-    _tamper(good, evil, lambda name: "sample_inputs/" in name and name.endswith(".pt"),
-            buf.getvalue())
+    evil = _export_with_malicious_sample_inputs(tmp_path, net, target)
     monkeypatch.setattr(s2s_io, "_check_export_archive", lambda path: None)
     monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # even against this
     with pytest.raises(ValueError, match="evil.pt2"):
