@@ -629,10 +629,6 @@ def _read_rgb(path: Path) -> tuple[np.ndarray, str | None]:
     return rgb, embedded if isinstance(embedded, str) else None
 
 
-#: Largest geometry record read from a file (bytes); real ones are under 2 kB.
-_MAX_GEOMETRY_BYTES = 2**16
-
-
 def _checked(geometry: ScalogramGeometry, source: Path) -> ScalogramGeometry:
     """Return a geometry read from ``source`` once its grid is within the limits."""
     cells = geometry.n_freqs * geometry.n_times
@@ -652,9 +648,8 @@ def _resolve_geometry(geometry, path: Path, embedded: str | None) -> ScalogramGe
     source = Path(geometry) if geometry is not None else path.with_suffix(".json")
     if geometry is not None or source.is_file():
         try:
-            if source.stat().st_size > _MAX_GEOMETRY_BYTES:
-                raise ValueError(f"{str(source)!r} has {source.stat().st_size} bytes, more "
-                                 f"than a geometry record's {_MAX_GEOMETRY_BYTES}")
+            limits.check("max_metadata_bytes", source.stat().st_size,
+                         what=f"the geometry record {str(source)!r}")
             return _checked(ScalogramGeometry.from_json(source.read_text()), source)
         except OSError as exc:
             raise ValueError(f"could not read geometry file {str(source)!r}: {exc}") from None

@@ -792,8 +792,8 @@ def _inference_model(model, probe: torch.Tensor):
 
     The copy folds batch norm into the preceding convolutions (``torch.fx``) and runs in
     channels-last memory order, where oneDNN's max pooling and convolutions are fastest
-    (max pooling on NCHW tensors dominates the plain forward pass of the bundled CNN):
-    the same function about 2.4x faster (`benchmarks/bench_explain.py`). It is used only
+    (max pooling on NCHW tensors dominates the plain forward pass of the bundled CNN);
+    ``benchmarks/bench_explain.py`` times it against the plain model. It is used only
     if it builds and its logits on ``probe`` (a batch of images) agree with the model's
     to float32 rounding; otherwise, and for legacy TorchScript models or other devices,
     the model itself is returned. The model is left as it was.
@@ -802,7 +802,8 @@ def _inference_model(model, probe: torch.Tensor):
         return model
     try:
         with _eval_mode(model), torch.no_grad():
-            fast = _ChannelsLast(_fold_batch_norm(model).eval()
+            # the wrapper in eval mode too: _eval_mode restores a wrapper's mode later
+            fast = _ChannelsLast(_fold_batch_norm(model)
                                  .to(memory_format=torch.channels_last)).eval()
             ref, got = model(probe), fast(probe)
     except Exception:  # noqa: BLE001 - any failure: the plain model serves

@@ -39,7 +39,7 @@ written: PyTorch has deprecated TorchScript. Re-save such a model with
 * Every zip archive is checked before any reader opens it: a member name that occurs
   twice (two readers could take different copies), an absolute or ``..`` name, a member
   that would inflate more than ``limits.max_inflation`` times, or a metadata block above
-  :data:`MAX_METADATA_BYTES` is refused.
+  ``limits.max_metadata_bytes`` is refused.
 
 Files are written atomically (a temporary file in the same folder, then a rename) and an
 existing file is never replaced unless ``overwrite=True``.
@@ -72,7 +72,6 @@ from .transform import MIN_LENGTH, SSQConfig
 __all__ = [
     "FORMATS",
     "FORMAT_DESCRIPTIONS",
-    "MAX_METADATA_BYTES",
     "READ_FORMATS",
     "LENGTH_POLICIES",
     "METADATA_FILENAME",
@@ -103,9 +102,6 @@ LENGTH_POLICIES = ("exact", "crop", "pad")
 #: Name of the JSON block inside TorchScript and export archives.
 METADATA_FILENAME = "saliency2signal.json"
 
-#: Largest JSON metadata block read from a model file (bytes); real blocks are a few kB.
-MAX_METADATA_BYTES = 2**20
-
 _FORMAT_TAG = "saliency2signal.model"
 _STATE_DICT_TAG = "saliency2signal.state_dict"
 _FORMAT_VERSION = 1
@@ -121,12 +117,10 @@ def _quiet_jit_load():
     the warning is not the user's to act on beyond the re-save advice in the docs.
     """
     with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=r"`torch\.jit\.load` is (deprecated|not supported)",
-            category=DeprecationWarning)
-        warnings.filterwarnings(
-            "ignore", message=r"`torch\.jit\.load` is (deprecated|not supported)",
-            category=FutureWarning)
+        for category in (DeprecationWarning, FutureWarning):
+            warnings.filterwarnings(
+                "ignore", message=r"`torch\.jit\.load` is (deprecated|not supported)",
+                category=category)
         yield
 
 
@@ -682,8 +676,11 @@ def _forced_weights_only():
                 os.environ[k] = v
 
 
-def _check_members(path: pathlib.Path) -> None:
-    """Refuse a zip archive that could be read two ways or that inflates (no member read)."""
+def _check_members(path: pathlib.Path) -> list[str]:
+    """Refuse a zip archive that could be read two ways or that inflates; return its names.
+
+    Only the archive's directory is read, no member.
+    """
     with zipfile.ZipFile(path) as zf:
         infos = zf.infolist()
     seen: set[str] = set()
@@ -699,19 +696,17 @@ def _check_members(path: pathlib.Path) -> None:
         # torch writes its archives uncompressed: only a crafted file inflates
         limits.check_inflation(info.file_size, info.compress_size,
                                what=f"{str(path)!r}: member {name!r}")
-        if name.rsplit("/", 1)[-1] == METADATA_FILENAME and info.file_size > MAX_METADATA_BYTES:
-            raise ValueError(f"{str(path)!r}: the metadata block has {info.file_size} bytes, "
-                             f"more than MAX_METADATA_BYTES={MAX_METADATA_BYTES} (raise "
-                             "saliency2signal.io.MAX_METADATA_BYTES for a file you trust)")
+        if name.rsplit("/", 1)[-1] == METADATA_FILENAME:
+            limits.check("max_metadata_bytes", info.file_size,
+                         what=f"{str(path)!r}: the metadata block")
+    return [info.filename for info in infos]
 
 
 def _detect(path: pathlib.Path) -> str:
     """Return 'torchscript', 'export', 'torch_save' or 'legacy' (non-zip pickle)."""
     if not zipfile.is_zipfile(path):
         return "legacy"
-    _check_members(path)
-    with zipfile.ZipFile(path) as zf:
-        names = zf.namelist()
+    names = _check_members(path)
     parts = [n.split("/") for n in names]
     if any(p[-1] == "archive_format" for p in parts) or any(
             p[-1] == "serialized_exported_program.json" for p in parts):
@@ -759,22 +754,28 @@ def _corrupt(path: pathlib.Path, exc: BaseException) -> ValueError:
                       f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}")
 
 
+@contextlib.contextmanager
+def _naming(path: pathlib.Path):
+    """Prefix the ``ValueError`` of a limit check with the file it is about."""
+    try:
+        yield
+    except ValueError as exc:
+        raise ValueError(f"{str(path)!r}: {exc}") from None
+
+
 def _parse_metadata(text, path: pathlib.Path) -> ModelMetadata:
     if not text:
         raise ValueError(f"{str(path)!r} has no {METADATA_FILENAME} block: it was not "
                          "written by saliency2signal.io.save_model")
-    if len(text) > MAX_METADATA_BYTES:
-        raise ValueError(f"{str(path)!r}: the metadata block has {len(text)} characters, "
-                         f"more than MAX_METADATA_BYTES={MAX_METADATA_BYTES} (raise "
-                         "saliency2signal.io.MAX_METADATA_BYTES for a file you trust)")
+    with _naming(path):
+        limits.check("max_metadata_bytes", len(text), what="the metadata block")
     try:
         metadata = ModelMetadata.from_json(text)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{str(path)!r} has invalid saliency2signal metadata: {exc}") from None
-    try:  # what the file asks for, before anything of that size is built
+    with _naming(path):  # what the file asks for, before anything of that size is built
         _check_sizes(metadata.transform, metadata.imaging, metadata.n_times)
-    except ValueError as exc:
-        raise ValueError(f"{str(path)!r}: {exc}") from None
+        _check_architecture(metadata)
     return metadata
 
 
@@ -846,16 +847,13 @@ def load_model(path, *, trust: bool = False, device: str | torch.device = "cpu",
                 raise _corrupt(path, exc) from None
         extra = {METADATA_FILENAME: ""}
         try:
-            if trust:
+            with contextlib.nullcontext() if trust else _forced_weights_only():
                 program = torch.export.load(io.BytesIO(path.read_bytes()), extra_files=extra)
-            else:
-                with _forced_weights_only():
-                    program = torch.export.load(io.BytesIO(path.read_bytes()),
-                                                extra_files=extra)
         except Exception as exc:  # corrupt archive, schema mismatch, ...
             raise _corrupt(path, exc) from None
         metadata = _parse_metadata(extra[METADATA_FILENAME], path)
-        _check_exported(program, path)
+        with _naming(path):
+            _check_exported(program)
         model = _ExportedModule(program.module()).to(device)
         fmt = "export"
     else:
@@ -872,7 +870,6 @@ def load_model(path, *, trust: bool = False, device: str | torch.device = "cpu",
         model, metadata, fmt = _from_container(obj, path, device)
     if rebuild and fmt != "state_dict":
         model = _rebuild(model, metadata, path, device)
-    _check_architecture(metadata, path)  # the probe below runs one image through it
     model.eval()
     _probe(model, metadata, f"{str(path)!r}")
     return LoadedModel(model=model, metadata=metadata, format=fmt, path=path)
@@ -895,8 +892,8 @@ def _from_container(obj, path: pathlib.Path, device: torch.device):
     return _build_with(state, metadata, path, device), metadata, "state_dict"
 
 
-def _check_architecture(metadata: ModelMetadata, path: pathlib.Path) -> None:
-    """Check the parameters and activations a file's architecture asks for."""
+def _check_architecture(metadata: ModelMetadata) -> None:
+    """Check the parameters and activations a registered architecture asks for."""
     from .models import ARCHITECTURES, architecture_sizes
 
     if metadata.architecture not in ARCHITECTURES:
@@ -907,15 +904,12 @@ def _check_architecture(metadata: ModelMetadata, path: pathlib.Path) -> None:
     except (ValueError, TypeError):  # malformed arguments: building them fails anyway
         return
     name = f"{metadata.architecture} {dict(metadata.architecture_kwargs)}"
-    try:
-        limits.check("max_parameters", n_params, what=f"{name} with {n_params} parameters")
-        limits.check("max_activations", largest,
-                     what=f"{name} on {metadata.input_shape} images (largest activation)")
-    except ValueError as exc:
-        raise ValueError(f"{str(path)!r}: {exc}") from None
+    limits.check("max_parameters", n_params, what=f"{name} with {n_params} parameters")
+    limits.check("max_activations", largest,
+                 what=f"{name} on {metadata.input_shape} images (largest activation)")
 
 
-def _check_exported(program, path: pathlib.Path) -> None:
+def _check_exported(program) -> None:
     """Check the parameters and the largest tensor an exported program records.
 
     Every node of the graph carries the shape of its output; symbolic dimensions (the
@@ -930,13 +924,10 @@ def _check_exported(program, path: pathlib.Path) -> None:
             for d in getattr(v, "shape", ()):
                 size *= d if isinstance(d, int) else 1
             largest = max(largest, size)
-    try:
-        limits.check("max_parameters", n_params,
-                     what=f"an exported program with {n_params} parameters")
-        limits.check("max_activations", largest,
-                     what="an exported program's largest activation for one image")
-    except ValueError as exc:
-        raise ValueError(f"{str(path)!r}: {exc}") from None
+    limits.check("max_parameters", n_params,
+                 what=f"an exported program with {n_params} parameters")
+    limits.check("max_activations", largest,
+                 what="an exported program's largest activation for one image")
 
 
 def _build_with(state: dict, metadata: ModelMetadata, path: pathlib.Path,
@@ -945,7 +936,6 @@ def _build_with(state: dict, metadata: ModelMetadata, path: pathlib.Path,
 
     if metadata.architecture is None:
         raise ValueError(f"{str(path)!r}: the metadata names no architecture to rebuild")
-    _check_architecture(metadata, path)
     model = build_model(metadata.architecture, **metadata.architecture_kwargs)
     try:
         model.load_state_dict(state)

@@ -40,7 +40,7 @@ _INFLATE_FLOOR = 2**20
 
 @dataclass(frozen=True)
 class Limits:
-    """The caps in force (all counts, not bytes).
+    """The caps in force (counts, except the one in bytes).
 
     Attributes
     ----------
@@ -62,6 +62,9 @@ class Limits:
         Pixels of a PNG read back (hand-drawn masks, heatmaps, scalograms), checked from
         its header before it is decoded. Default ``2**23`` (about 2900 x 2900; decoded
         as float64 RGB, 192 MiB).
+    max_metadata_bytes : int
+        Bytes of a JSON block read from a file: a model file's metadata, a scalogram
+        geometry record. Default ``2**20``; real ones are a few kB.
     max_inflation : int
         How many times larger than its compressed bytes a member of a zip archive (a
         model file, an ``.npz``) may become, checked before it is decompressed; members
@@ -75,6 +78,7 @@ class Limits:
     max_parameters: int = 2**25
     max_activations: int = 2**24
     max_png_pixels: int = 2**23
+    max_metadata_bytes: int = 2**20
     max_inflation: int = 100
 
     def __post_init__(self):  # noqa: D105 - validation

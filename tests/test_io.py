@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from saliency2signal import SSQConfig
+from saliency2signal import SSQConfig, limits
 from saliency2signal.imaging import ImagingConfig
 from saliency2signal.io import (
     FORMAT_DESCRIPTIONS,
     FORMATS,
-    MAX_METADATA_BYTES,
     METADATA_FILENAME,
     READ_FORMATS,
     LoadedModel,
@@ -495,6 +494,9 @@ def test_suspicious_member_names_are_refused(tmp_path, net, name):
         load_model(evil)
 
 
+MAX_METADATA_BYTES = limits.Limits().max_metadata_bytes
+
+
 def test_inflating_members_are_refused_before_decompression(tmp_path, net):
     import tracemalloc
 
@@ -518,7 +520,7 @@ def test_inflating_members_are_refused_before_decompression(tmp_path, net):
     big = b'{"pad": "' + b"x" * MAX_METADATA_BYTES + b'"}'
     members = [(n, big if n.endswith(METADATA_FILENAME) else d, c)
                for n, d, c in _members(good)]
-    with pytest.raises(ValueError, match="MAX_METADATA_BYTES"):
+    with pytest.raises(ValueError, match="max_metadata_bytes=1048576"):
         load_model(_rewrite(good, tmp_path / "big.pt2", members))
 
 
@@ -527,7 +529,7 @@ def test_oversized_metadata_in_a_state_dict_file_is_refused(tmp_path, net):
     obj = torch.load(path, weights_only=True)
     obj["metadata"] = obj["metadata"] + " " * MAX_METADATA_BYTES
     torch.save(obj, tmp_path / "big.pt")
-    with pytest.raises(ValueError, match="MAX_METADATA_BYTES"):
+    with pytest.raises(ValueError, match="max_metadata_bytes=1048576"):
         load_model(tmp_path / "big.pt")
 
 

@@ -167,8 +167,8 @@ def test_a_sidecar_claiming_a_huge_grid_is_refused(tmp_path):
     (tmp_path / "drawn.json").write_text(sidecar)
     with pytest.raises(ValueError, match=r"drawn\.json.*20000 x 20000.*max_grid_cells"):
         mask_from_png(png)
-    (tmp_path / "drawn.json").write_text(" " * (2**16 + 1))
-    with pytest.raises(ValueError, match=r"drawn\.json.*bytes, more than"):
+    (tmp_path / "drawn.json").write_text(" " * (2**20 + 1))
+    with pytest.raises(ValueError, match=r"drawn\.json.*more than max_metadata_bytes="):
         mask_from_png(png)
 
 
