@@ -20,6 +20,7 @@ from . import (
     ridges,
     saliency,
 )
+from ._version import __version__
 from .artefacts import advise_wavelet, detect_interference, flag_regions
 from .evaluation import Evaluation, evaluate
 from .explanation import Explanation, explain
@@ -52,8 +53,6 @@ from .transform import (
     ssq_cwt,
     to_ssqueezepy,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Evaluation",

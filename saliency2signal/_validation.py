@@ -1,17 +1,55 @@
-"""Shared input checks. Every public function validates through these helpers.
+"""Shared input checks: every public function validates its arguments through these.
 
-They raise ``TypeError`` for a wrong type and ``ValueError`` for a wrong value or shape,
-always naming the offending value, and never modify their input.
+One error type per kind of mistake, the same in every module:
+
+- ``TypeError``: the argument has the wrong type (a float or a bool where an integer is
+  asked for, a string where a number is, complex data where real data is, a non-callable
+  callback);
+- ``ValueError``: the type is right but the value is not (out of range, NaN or infinite,
+  not one of the permitted choices, a wrong shape or length).
+
+Each message names the argument and its value. Nothing here modifies its input. Besides
+the checks: :func:`to_numpy`, :func:`readonly` and :func:`finite_or_none`, the
+conversions every result class needs, and :data:`DTYPES`, the one map from dtype names
+to torch dtypes.
+
+May import: numpy, torch. Imported by every other module of the package.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
+from collections.abc import Callable, Collection
 
 import numpy as np
 import torch
 
-__all__ = ["as_tensor", "check_signal", "check_coefficients", "check_mask", "check_positive"]
+__all__ = [
+    "DTYPES",
+    "as_tensor",
+    "check_axis",
+    "check_bool",
+    "check_callable",
+    "check_choice",
+    "check_coefficients",
+    "check_index",
+    "check_instance",
+    "check_int",
+    "check_mask",
+    "check_positive",
+    "check_real",
+    "check_signal",
+    "complex_dtype",
+    "finite_or_none",
+    "readonly",
+    "real_dtype",
+    "to_numpy",
+    "torch_dtype",
+]
+
+#: Names of the real dtypes a configuration may fix, and the torch dtype of each.
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 _REAL_DTYPES = (torch.float32, torch.float64)
 _COMPLEX_OF = {torch.float32: torch.complex64, torch.float64: torch.complex128}
@@ -156,3 +194,136 @@ def complex_dtype(real_dtype: torch.dtype) -> torch.dtype:
 def real_dtype(complex_dtype_: torch.dtype) -> torch.dtype:
     """Real dtype matching a complex one (complex64 -> float32)."""
     return _REAL_OF[complex_dtype_]
+
+
+def torch_dtype(name: str | None) -> torch.dtype | None:
+    """Return the torch dtype named by a configuration (``None`` stays ``None``)."""
+    return None if name is None else DTYPES[name]
+
+
+# ------------------------------------------------------------------ scalars
+def check_int(value, name: str, *, minimum: int | None = None,
+              maximum: int | None = None) -> int:
+    """Return ``value`` as an ``int`` if it is an integer within ``[minimum, maximum]``.
+
+    ``bool`` and floats (even ``3.0``) are a ``TypeError``; NumPy integers are accepted.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}={value!r} must be an int")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}={value!r} must be >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}={value!r} must be <= {maximum}")
+    return int(value)
+
+
+def _interval(low, high, low_open: bool, high_open: bool) -> str:
+    left = "(" if low_open or low is None else "["
+    right = ")" if high_open or high is None else "]"
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    return f"{left}{lo}, {hi}{right}"
+
+
+def check_real(value, name: str, *, low: float | None = None, high: float | None = None,
+               low_open: bool = False, high_open: bool = False) -> float:
+    """Return ``value`` as a finite ``float`` within the interval given by its bounds.
+
+    ``low_open``/``high_open`` exclude the bound itself. Non-numbers and ``bool`` are a
+    ``TypeError``; NaN, infinities and values outside the interval a ``ValueError``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}={value!r} must be a number")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name}={value!r} must be finite")
+    if (low is not None and (v < low or (low_open and v == low))) or (
+        high is not None and (v > high or (high_open and v == high))
+    ):
+        raise ValueError(
+            f"{name}={value!r} must be in {_interval(low, high, low_open, high_open)}"
+        )
+    return v
+
+
+def check_bool(value, name: str) -> bool:
+    """Return ``value`` if it is a ``bool`` (or NumPy bool), else ``TypeError``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}={value!r} must be True or False")
+    return bool(value)
+
+
+def check_choice(value, choices: Collection, name: str):
+    """Return ``value`` if it is one of ``choices``, else ``ValueError`` listing them."""
+    try:
+        ok = value in choices
+    except TypeError:  # unhashable value and a dict/set of choices
+        ok = False
+    if not ok or isinstance(value, bool) != any(isinstance(c, bool) for c in choices):
+        raise ValueError(f"{name}={value!r} must be one of {tuple(choices)}")
+    return value
+
+
+def check_callable(value, name: str, *, signature: str = "") -> Callable:
+    """Return ``value`` if it is callable, else ``TypeError`` (``signature`` as a hint)."""
+    if not callable(value):
+        raise TypeError(f"{name}={value!r} must be callable{signature}")
+    return value
+
+
+def check_instance(value, cls: type | tuple[type, ...], name: str):
+    """Return ``value`` if it is an instance of ``cls``, else ``TypeError``."""
+    if not isinstance(value, cls):
+        names = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+        raise TypeError(f"{name} must be a {names}, got {type(value).__name__}")
+    return value
+
+
+def check_index(index, n: int, name: str = "index") -> int:
+    """Return ``index`` normalised to ``[0, n)`` (negative counts from the end)."""
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+        raise TypeError(f"{name}={index!r} must be an int")
+    if not -n <= index < n:
+        raise ValueError(f"{name}={index} is out of range for {n} entries")
+    return int(index) % n
+
+
+# ------------------------------------------------------------------ arrays
+def to_numpy(x, *, name: str = "x") -> np.ndarray:
+    """Return ``x`` (tensor, array, list, number) as a detached NumPy array on the CPU."""
+    return as_tensor(x, name=name).detach().cpu().numpy()
+
+
+def readonly(a) -> np.ndarray:
+    """Return ``a`` as a C-contiguous, read-only NumPy array (no copy when possible)."""
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+
+
+def finite_or_none(v) -> float | None:
+    """Return ``float(v)`` if it is finite, else ``None`` (JSON has no NaN)."""
+    if v is None:
+        return None
+    v = float(v)
+    return v if math.isfinite(v) else None
+
+
+def check_axis(axis, n: int, *, monotonic: bool = False, name: str = "axis") -> np.ndarray:
+    """Validate an x axis: finite float64 values of shape ``(n,)``.
+
+    With ``monotonic``, the values must be strictly ascending or strictly descending.
+    """
+    a = to_numpy(axis, name=name)
+    if np.iscomplexobj(a):
+        raise TypeError(f"{name} has complex dtype {a.dtype}; expected real x values")
+    a = a.astype(np.float64)
+    if a.shape != (n,):
+        raise ValueError(f"{name} has shape {a.shape}; expected ({n},), one value per sample")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if monotonic:
+        d = np.diff(a)
+        if not (np.all(d > 0) or np.all(d < 0)):
+            raise ValueError(f"{name} must be strictly ascending or strictly descending")
+    return a

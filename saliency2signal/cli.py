@@ -414,7 +414,7 @@ def _read_labels(path: Path, x: np.ndarray) -> np.ndarray:
 def _cmd_evaluate(args) -> int:
     from .evaluation import evaluate
     from .io import load_model
-    from .saliency import _LAYER_METHODS as LAYER_METHODS
+    from .saliency import methods as saliency_methods
 
     model_path, data = Path(args.model), Path(args.data)
     if not model_path.is_file():
@@ -438,7 +438,7 @@ def _cmd_evaluate(args) -> int:
             truth = {"components": comps, "windows": wins}
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     # layer methods hook a submodule: rebuild the registered architecture around the weights
-    rebuild = any(m.partition("+")[0] in LAYER_METHODS for m in methods)
+    rebuild = any(m.partition("+")[0] in saliency_methods("layer") for m in methods)
     try:
         loaded = load_model(model_path, device=args.device, rebuild=rebuild)
     except FileNotFoundError:

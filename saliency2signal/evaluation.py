@@ -75,18 +75,13 @@ import numpy as np
 import torch
 
 from ._files import atomic_dir
-from .explanation import (
-    Explanation,
-    _default_mask_options,
-    _inference_model,
-    _probabilities,
-    _resolve_configs,
-    explain,
-)
+from ._runtime import default_mask_options, inference_model, resolve_configs
+from .explanation import Explanation, explain
+from .forward import probabilities
 from .imaging import ImagingConfig, to_image
 from .inverse import components as _components
 from .mask import attribution_mask, threshold_map
-from .saliency import _GRADIENT_METHODS, _LAYER_METHODS, METHODS, NT_TYPES, time_gradient
+from .saliency import METHODS, NT_TYPES, methods, time_gradient
 from .transform import SSQConfig, ssq_cwt
 
 __all__ = ["BASELINES", "Evaluation", "MethodEvaluation", "block_partition", "evaluate",
@@ -95,7 +90,7 @@ __all__ = ["BASELINES", "Evaluation", "MethodEvaluation", "block_partition", "ev
 #: Methods that are not Captum attributions on the grid.
 BASELINES = ("time_gradient",)
 _REGION_METHODS = ("feature_ablation", "shapley_value_sampling")
-_NT_METHODS = _GRADIENT_METHODS
+_NT_METHODS = methods("gradient")
 _RANDOMIZATION = ("cascade", "full", "none")
 
 
@@ -723,8 +718,9 @@ def _curves(model, e: Explanation, labels: np.ndarray, n_regions: np.ndarray, *,
         tgt = np.asarray(e.target)
         with torch.no_grad():
             probe = to_image(torch.from_numpy(np.array(e.Tx[:1])).to(device), icfg)
-        fwd = _inference_model(model, probe)  # forward passes only: the optimised copy
-        probs = _probabilities(fwd, xs, tcfg, icfg, batch_size).cpu().numpy()
+        fwd = inference_model(model, probe)  # forward passes only: the optimised copy
+        probs = probabilities(fwd, xs, transform_config=tcfg, imaging_config=icfg,
+                              batch_size=batch_size).cpu().numpy()
         for (b, kind, d, k), p in zip(jobs, probs, strict=True):
             v = float(p[int(tgt[b])])
             if kind == "morf":
@@ -836,7 +832,7 @@ def _explain_method(model, x, method, *, common, method_options, keep_mass, max_
         attr = np.broadcast_to(g[:, None, :] / n_f, e.Tx.shape).copy()
         mopts = common["mask_options"]
         if mopts is None:
-            mopts = _default_mask_options(e.transform_config, e.imaging_config,
+            mopts = default_mask_options(e.transform_config, e.imaging_config,
                                           e.signals.shape[-1])
         labels, comps, n_reg = _regions_of(e, attr, keep_mass=keep_mass,
                                            max_regions=max_regions,
@@ -852,7 +848,7 @@ def _explain_method(model, x, method, *, common, method_options, keep_mass, max_
     if base in _REGION_METHODS and "feature_mask" not in opts:
         from .io import fit_length
 
-        tcfg = _resolve_configs(common["metadata"], common["transform_config"],
+        tcfg = resolve_configs(common["metadata"], common["transform_config"],
                                 common["imaging_config"], None)[0]
         n = int(np.shape(x)[-1])
         if common["metadata"] is not None:
@@ -877,7 +873,7 @@ def _method_spec(method: str, opts: dict, model) -> tuple[str, dict]:
     opts = dict(opts)
     if nt:
         opts.setdefault("nt_type", nt)
-    if base in _LAYER_METHODS and "layer" not in opts:
+    if base in methods("layer") and "layer" not in opts:
         layer = getattr(model, "cam_layer", None)
         if layer is None:
             raise ValueError(f"method={method!r} needs a layer: pass method_options="

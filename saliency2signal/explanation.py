@@ -98,13 +98,11 @@ keys appear in any of these dicts (except inside ``transform``, ``imaging`` and
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import html
 import json
 import math
 import pathlib
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -112,13 +110,15 @@ import numpy as np
 import torch
 
 from ._files import atomic_dir
+from ._runtime import default_mask_options, eval_mode, group_size, inference_model, resolve_configs
 from ._validation import as_tensor
+from .forward import probabilities as signal_probabilities
 from .imaging import ImagingConfig, to_image
 from .inverse import decompose_regions
-from .io import ModelMetadata, check_compatible, fit_length
 from .mask import Region, _check_share, attribution_mask
-from .saliency import _eval_mode, attribute
-from .transform import MIN_LENGTH, SSQConfig, _ssq_tx, decompose, ssq_cwt
+from .metadata import ModelMetadata, check_compatible, fit_length
+from .saliency import attribute
+from .transform import MIN_LENGTH, SSQConfig, decompose, ssq_cwt
 
 __all__ = ["SCHEMA", "SCHEMA_PATH", "SCHEMA_VERSION", "Explanation", "RegionEffect", "explain",
            "load_schema"]
@@ -674,31 +674,6 @@ def _html(report: dict, pngs: list[dict]) -> str:
 
 
 # =========================================================================== explain
-def _resolve_configs(metadata, transform_config, imaging_config, class_names):
-    if metadata is not None:
-        if not isinstance(metadata, ModelMetadata):
-            raise TypeError(f"metadata must be a ModelMetadata (from load_model), got "
-                            f"{type(metadata).__name__}")
-        for name, given, own in (("transform_config", transform_config, metadata.transform),
-                                 ("imaging_config", imaging_config, metadata.imaging)):
-            if given is not None and given != own:
-                raise ValueError(f"{name}={given!r} differs from the model's {own!r}; "
-                                 "leave it out when passing metadata")
-        if class_names is not None and tuple(class_names) != metadata.class_names:
-            raise ValueError(f"class_names={tuple(class_names)} differ from the model's "
-                             f"{metadata.class_names}")
-        return metadata.transform, metadata.imaging, metadata.class_names
-    if transform_config is None or imaging_config is None:
-        raise ValueError("pass metadata= (from load_model) or both transform_config= and "
-                         "imaging_config=")
-    if not isinstance(transform_config, SSQConfig):
-        raise TypeError(f"transform_config={transform_config!r} must be an SSQConfig")
-    if not isinstance(imaging_config, ImagingConfig):
-        raise TypeError(f"imaging_config={imaging_config!r} must be an ImagingConfig")
-    return transform_config, imaging_config, (None if class_names is None
-                                              else tuple(class_names))
-
-
 def _class_index(v, class_names, n_classes: int, name: str) -> np.ndarray:
     """Labels or targets as class indices (ints or class names)."""
     arr = np.asarray(v)
@@ -731,133 +706,6 @@ def _fit_axis(axis, n_given: int, n: int) -> np.ndarray | None:
         return a[:n]
     step = (a[-1] - a[0]) / (n_given - 1)
     return np.concatenate([a, a[-1] + step * np.arange(1, n - n_given + 1)])
-
-
-def _default_mask_options(tcfg: SSQConfig, icfg: ImagingConfig, n: int) -> dict:
-    """Close the mask over one image pixel's footprint on the grid.
-
-    A resize to a smaller image makes gradient methods put their attribution on the
-    grid cells that the bilinear kernel samples (every ``F/H``-th row, ``N/W``-th
-    column); closing with that footprint joins them into the regions the model saw.
-    """
-    if icfg.size is None:
-        return {}
-    f = tcfg.n_freqs(n)
-    h, w = icfg.size
-    rows = math.ceil(f / h) + 1 if f > h else 1
-    cols = math.ceil(n / w) + 1 if n > w else 1
-    return {"closing": (rows, cols)} if rows > 1 or cols > 1 else {}
-
-
-class _ChannelsLast(torch.nn.Module):
-    """Run ``module`` on channels-last input (oneDNN's fast layout on the CPU)."""
-
-    def __init__(self, module: torch.nn.Module):
-        super().__init__()
-        self.module = module
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``module(x)`` with ``x`` in channels-last memory order (same values)."""
-        return self.module(x.contiguous(memory_format=torch.channels_last))
-
-
-def _fx_fuse():
-    """Return ``torch.fx.experimental.optimization.fuse``, imported quietly.
-
-    On torch 2.13 that module imports ``torch.utils.mkldnn``, whose classes call the
-    deprecated ``torch.jit.script_method`` when they are defined (a DeprecationWarning
-    at import); torch 2.14 defines them lazily. Nothing of TorchScript is used here.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script_method` is deprecated",
-                                category=DeprecationWarning)
-        from torch.fx.experimental.optimization import fuse
-    return fuse
-
-
-def _fold_batch_norm(model: torch.nn.Module) -> torch.nn.Module:
-    """Eval-mode copy with each batch norm that follows a convolution folded into it.
-
-    ``torch.fx`` traces the module and fuses Conv-BatchNorm pairs; a module that cannot
-    be traced (data-dependent control flow) is copied as it is.
-    """
-    try:
-        return _fx_fuse()(model, inplace=False)
-    except Exception:  # noqa: BLE001 - not traceable: keep the batch norms
-        return copy.deepcopy(model)
-
-
-def _inference_model(model, probe: torch.Tensor):
-    """Return the model for forward-only passes: an inference-optimised copy on the CPU.
-
-    The copy folds batch norm into the preceding convolutions (``torch.fx``) and runs in
-    channels-last memory order, where oneDNN's max pooling and convolutions are fastest
-    (max pooling on NCHW tensors dominates the plain forward pass of the bundled CNN);
-    ``benchmarks/bench_explain.py`` times it against the plain model. It is used only
-    if it builds and its logits on ``probe`` (a batch of images) agree with the model's
-    to float32 rounding; otherwise, and for legacy TorchScript models or other devices,
-    the model itself is returned. The model is left as it was.
-    """
-    if isinstance(model, torch.jit.ScriptModule) or probe.device.type != "cpu":
-        return model
-    try:
-        with _eval_mode(model), torch.no_grad():
-            # the wrapper in eval mode too: _eval_mode restores a wrapper's mode later
-            fast = _ChannelsLast(_fold_batch_norm(model)
-                                 .to(memory_format=torch.channels_last)).eval()
-            ref, got = model(probe), fast(probe)
-    except Exception:  # noqa: BLE001 - any failure: the plain model serves
-        return model
-    if (not isinstance(got, torch.Tensor) or not isinstance(ref, torch.Tensor)
-            or got.shape != ref.shape
-            or not torch.allclose(got, ref, rtol=1e-4, atol=1e-4 * float(ref.abs().max()))):
-        return model
-    return fast
-
-
-#: Largest size of the transforms ``explain`` and ``_probabilities`` hold at once (bytes).
-_GROUP_BYTES = 128 * 2**20
-
-
-def _group_size(batch_size: int, signal_bytes: int) -> int:
-    """Signals per transform call: whole batches, as many as fit in ``_GROUP_BYTES``."""
-    return batch_size * max(1, int(_GROUP_BYTES // max(1, signal_bytes * batch_size)))
-
-
-def _probabilities(model, signals: torch.Tensor, tcfg: SSQConfig, icfg: ImagingConfig,
-                   batch_size: int, *, forward_batch: int | None = None) -> torch.Tensor:
-    """softmax(model(to_image(|ssq_cwt(x)|))) in chunks, eval mode, no gradients.
-
-    The transforms (Tx only) of a group of signals of at most ``_GROUP_BYTES`` run in
-    one call; images are made ``batch_size`` signals at a time and passed to the model
-    ``forward_batch`` at a time (default ``batch_size``): larger forward batches keep
-    both cores busy.
-    """
-    fb = batch_size if forward_batch is None else max(1, int(forward_batch))
-    out: list[torch.Tensor] = []
-    pending: list[torch.Tensor] = []
-    n_pending = 0
-    n_b, n = signals.shape[0], signals.shape[-1]
-    # One transform call per group, then its images: each call has fixed costs (FFT of
-    # the padded signals, low-pass term, dealing the signals to the worker threads)
-    # that 16-signal calls paid eight times over for one explain batch's regions, and
-    # a torch operator between two transforms leaves torch's OpenMP threads spinning
-    # while the transform's own worker threads want the cores.
-    group = _group_size(batch_size, tcfg.n_freqs(n) * n * 2 * signals.element_size())
-    with _eval_mode(model), torch.no_grad():
-        for g in range(0, n_b, group):
-            tx = _ssq_tx(signals[g:g + group], tcfg)
-            for s in range(0, tx.shape[0], batch_size):
-                pending.append(to_image(tx[s:s + batch_size], icfg))
-                n_pending += pending[-1].shape[0]
-                while n_pending >= fb:
-                    images = pending[0] if len(pending) == 1 else torch.cat(pending)
-                    out.append(torch.softmax(model(images[:fb]), -1))
-                    pending, n_pending = [images[fb:]], n_pending - fb
-            del tx
-        if n_pending:
-            out.append(torch.softmax(model(torch.cat(pending)), -1))
-    return torch.cat(out) if out else torch.zeros(0)
 
 
 def explain(
@@ -991,7 +839,7 @@ def explain(
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    tcfg, icfg, names = _resolve_configs(metadata, transform_config, imaging_config,
+    tcfg, icfg, names = resolve_configs(metadata, transform_config, imaging_config,
                                          class_names)
     if isinstance(keep_mass, bool) or not isinstance(keep_mass, (int, float)):
         raise TypeError(f"keep_mass={keep_mass!r} must be a number")
@@ -1048,17 +896,17 @@ def explain(
     if ax_vals is None:
         ax_vals = np.arange(n, dtype=np.float64)
 
-    # The transforms of as many batches as fit in _GROUP_BYTES (Tx and Wx) run in one
+    # The transforms of as many batches as fit in GROUP_BYTES (Tx and Wx) run in one
     # call, ahead of those batches' torch work: one call's fixed costs, and no torch
     # OpenMP threads left spinning by a forward pass just before. The first group's is
     # made here and also serves the probe image.
-    group = _group_size(batch_size, 2 * tcfg.n_freqs(n) * n * 2 * xt.element_size())
+    group = group_size(batch_size, 2 * tcfg.n_freqs(n) * n * 2 * xt.element_size())
     with torch.no_grad():
         ssq_group = ssq_cwt(xt[:group], tcfg)
         probe_image = to_image(ssq_group.Tx[:1], icfg)
 
     # ---- labels and targets
-    with _eval_mode(model), torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         probe = model(probe_image)
     n_classes = int(probe.shape[-1])
     if names is None:
@@ -1089,7 +937,7 @@ def explain(
         if tgt_all.shape[0] != n_b:
             raise ValueError(f"target has {tgt_all.shape[0]} entries for {n_b} signals")
 
-    mopts = dict(_default_mask_options(tcfg, icfg, n) if mask_options is None
+    mopts = dict(default_mask_options(tcfg, icfg, n) if mask_options is None
                  else mask_options)
     aopts = dict(attribute_options or {})
     if method == "integrated_gradients":
@@ -1100,7 +948,7 @@ def explain(
     energy: dict[str, list] = {}
     unseen_lp, unseen_res = [], []
     r_max = 0
-    forward_model = None  # the deletion checks' model (_inference_model)
+    forward_model = None  # the deletion checks' model (inference_model)
     for s in range(0, n_b, batch_size):
         xb = xt[s:s + batch_size]
         tb = None if tgt_all is None else torch.as_tensor(tgt_all[s:s + batch_size])
@@ -1131,10 +979,11 @@ def explain(
             pairs = [(i, k) for i, rs in enumerate(am.regions) for k in range(len(rs))]
             if pairs:
                 if forward_model is None:  # built once per call
-                    forward_model = _inference_model(model, probe_image)
+                    forward_model = inference_model(model, probe_image)
                 xi = torch.stack([xb[i] - cb[i, k].to(xb.dtype) for i, k in pairs])
-                pa = _probabilities(forward_model, xi, tcfg, icfg, batch_size,
-                                    forward_batch=len(pairs))
+                pa = signal_probabilities(forward_model, xi, transform_config=tcfg,
+                                   imaging_config=icfg, batch_size=batch_size,
+                                   forward_batch=len(pairs))
                 for j, (i, k) in enumerate(pairs):
                     effects_p[i][k] = float(pa[j, int(res.target[i])])
         flags: list[dict] = []

@@ -48,7 +48,6 @@ existing file is never replaced unless ``overwrite=True``.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import io
 import json
 import os
@@ -57,17 +56,16 @@ import pickle
 import re
 import warnings
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from . import limits
 from ._files import atomic_write
-from ._validation import as_tensor
-from .imaging import ImagingConfig
-from .transform import MIN_LENGTH, SSQConfig
+from .metadata import LENGTH_POLICIES, ModelMetadata, check_compatible, check_sizes, fit_length
+from .models import ARCHITECTURES, architecture_sizes, build_model
 
 __all__ = [
     "FORMATS",
@@ -97,14 +95,11 @@ FORMAT_DESCRIPTIONS = {
                    "deprecated TorchScript; re-save with save_model)",
     "pickle": "pickled module + JSON metadata (loaded with trust=True)",
 }
-#: What a model does with signals of another length than it was trained on.
-LENGTH_POLICIES = ("exact", "crop", "pad")
 #: Name of the JSON block inside TorchScript and export archives.
 METADATA_FILENAME = "saliency2signal.json"
 
-_FORMAT_TAG = "saliency2signal.model"
 _STATE_DICT_TAG = "saliency2signal.state_dict"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 1  # of the state-dict container
 
 
 @contextlib.contextmanager
@@ -122,307 +117,6 @@ def _quiet_jit_load():
                 "ignore", message=r"`torch\.jit\.load` is (deprecated|not supported)",
                 category=category)
         yield
-
-
-def _package_version() -> str:
-    try:
-        from importlib.metadata import PackageNotFoundError, version
-
-        return version("saliency2signal")
-    except (ImportError, PackageNotFoundError):  # pragma: no cover - not installed
-        return "unknown"
-
-
-# =========================================================================== metadata
-def _check_sizes(transform: SSQConfig, imaging: ImagingConfig, n: int) -> None:
-    """Check the signal length, grid and image a file asks for against the limits."""
-    limits.check("max_signal_length", n, what="the signal length (n_times)")
-    f = transform.n_freqs(n)
-    limits.check("max_grid_cells", f * n, what=f"a transform grid of {f} x {n} cells")
-    h, w = (f, n) if imaging.size is None else imaging.size
-    limits.check("max_image_pixels", h * w, what=f"an image of {h} x {w} pixels")
-
-
-@dataclass(frozen=True, eq=True)
-class ModelMetadata:
-    """Everything a model file says about its network, JSON-serialisable and validated.
-
-    Parameters
-    ----------
-    transform : SSQConfig
-        The transform that made the training coefficients.
-    imaging : ImagingConfig
-        How images were made from them (its ``n_channels`` is the network's input).
-    class_names : sequence of str
-        Distinct output names, in logit order (at least two).
-    n_times : int
-        Signal length the network was trained on.
-    length_policy : {'exact', 'crop', 'pad'}
-        Other lengths: refused; longer signals cropped to their first ``n_times``
-        samples; shorter signals zero-padded at the end.
-    axis_name, axis_units : str
-        Name and units of the signal axis (``'time'``/``'s'``, ``'wavenumber'``/
-        ``'cm^-1'``); samples are spaced ``1 / transform.fs`` units apart.
-    architecture : str, optional
-        Key of :data:`saliency2signal.models.ARCHITECTURES` (needed for the
-        ``'state_dict'`` format and for ``load_model(..., rebuild=True)``).
-    architecture_kwargs : mapping
-        Constructor arguments of the architecture.
-    package_version : str
-        Version of saliency2signal that wrote the file (filled in automatically).
-    extra : mapping
-        Free-form JSON-compatible information (e.g. the training history).
-
-    Examples
-    --------
-    >>> from saliency2signal import SSQConfig
-    >>> from saliency2signal.imaging import ImagingConfig
-    >>> meta = ModelMetadata(transform=SSQConfig(nv=8), imaging=ImagingConfig(size=(32, 32)),
-    ...                      class_names=["a", "b"], n_times=256)
-    >>> meta.input_shape, meta.n_classes
-    ((1, 32, 32), 2)
-    >>> ModelMetadata.from_json(meta.to_json()) == meta
-    True
-    """
-
-    transform: SSQConfig
-    imaging: ImagingConfig
-    class_names: tuple[str, ...]
-    n_times: int
-    length_policy: str = "exact"
-    axis_name: str = "time"
-    axis_units: str = "s"
-    architecture: str | None = None
-    architecture_kwargs: Mapping = field(default_factory=dict)
-    package_version: str = field(default_factory=_package_version)
-    extra: Mapping = field(default_factory=dict)
-
-    def __post_init__(self):  # noqa: D105 - validation
-        set_ = object.__setattr__
-        if not isinstance(self.transform, SSQConfig):
-            raise TypeError(f"transform must be an SSQConfig, got "
-                            f"{type(self.transform).__name__}")
-        if not isinstance(self.imaging, ImagingConfig):
-            raise TypeError(f"imaging must be an ImagingConfig, got "
-                            f"{type(self.imaging).__name__}")
-        names = self.class_names
-        if isinstance(names, str) or not isinstance(names, Sequence):
-            raise TypeError(f"class_names={names!r} must be a sequence of strings")
-        if not all(isinstance(n, str) for n in names):
-            raise TypeError(f"class_names={names!r} must all be strings")
-        if len(names) < 2 or len(set(names)) != len(names):
-            raise ValueError(f"class_names={names!r} must hold at least two distinct names")
-        set_(self, "class_names", tuple(names))
-        n = self.n_times
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"n_times={n!r} must be an int")
-        if n < MIN_LENGTH:
-            raise ValueError(f"n_times={n} must be >= {MIN_LENGTH}")
-        if self.length_policy not in LENGTH_POLICIES:
-            raise ValueError(f"length_policy={self.length_policy!r} must be one of "
-                             f"{LENGTH_POLICIES}")
-        for name in ("axis_name", "axis_units", "package_version"):
-            if not isinstance(getattr(self, name), str):
-                raise TypeError(f"{name}={getattr(self, name)!r} must be a string")
-        if self.architecture is not None and not isinstance(self.architecture, str):
-            raise TypeError(f"architecture={self.architecture!r} must be a string or None")
-        for name in ("architecture_kwargs", "extra"):
-            value = getattr(self, name)
-            if not isinstance(value, Mapping):
-                raise TypeError(f"{name}={value!r} must be a mapping")
-            try:  # a JSON round trip: validates and detaches from the caller's dict
-                set_(self, name, json.loads(json.dumps(dict(value), sort_keys=True)))
-            except (TypeError, ValueError) as exc:
-                raise ValueError(f"{name}={value!r} is not JSON-serialisable: {exc}") from None
-
-    # ----------------------------------------------------------------- derived values
-    @property
-    def n_classes(self) -> int:
-        """Number of classes (logits)."""
-        return len(self.class_names)
-
-    @property
-    def n_channels(self) -> int:
-        """Image channels the network expects."""
-        return self.imaging.n_channels
-
-    @property
-    def image_shape(self) -> tuple[int, int]:
-        """``(height, width)`` of the network's input images."""
-        if self.imaging.size is not None:
-            return tuple(self.imaging.size)
-        return (self.transform.n_freqs(self.n_times), self.n_times)
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        """``(channels, height, width)`` of one input image."""
-        return (self.n_channels, *self.image_shape)
-
-    def replace(self, **changes) -> ModelMetadata:
-        """Copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
-
-    # ----------------------------------------------------------------- serialisation
-    def to_dict(self) -> dict:
-        """Plain-Python dictionary (JSON-compatible), tagged with the format version."""
-        return {
-            "format": _FORMAT_TAG,
-            "format_version": _FORMAT_VERSION,
-            "package_version": self.package_version,
-            "architecture": self.architecture,
-            "architecture_kwargs": dict(self.architecture_kwargs),
-            "transform": self.transform.to_dict(),
-            "imaging": self.imaging.to_dict(),
-            "class_names": list(self.class_names),
-            "n_times": self.n_times,
-            "length_policy": self.length_policy,
-            "axis_name": self.axis_name,
-            "axis_units": self.axis_units,
-            "extra": dict(self.extra),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping) -> ModelMetadata:
-        """Inverse of :meth:`to_dict`; wrong tags and unknown keys raise ``ValueError``."""
-        if not isinstance(d, Mapping):
-            raise TypeError(f"metadata must be a mapping, got {type(d).__name__}")
-        d = dict(d)
-        tag, version = d.pop("format", None), d.pop("format_version", None)
-        if tag != _FORMAT_TAG:
-            raise ValueError(f"metadata format={tag!r} is not {_FORMAT_TAG!r}")
-        if not isinstance(version, int) or version > _FORMAT_VERSION:
-            raise ValueError(f"metadata format_version={version!r} is not supported (this "
-                             f"is saliency2signal {_package_version()}, which reads "
-                             f"version <= {_FORMAT_VERSION}); upgrade saliency2signal")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown ModelMetadata field(s): {sorted(unknown)}")
-        if "transform" in d:
-            d["transform"] = SSQConfig.from_dict(d["transform"])
-        if "imaging" in d:
-            d["imaging"] = ImagingConfig.from_dict(d["imaging"])
-        return cls(**d)
-
-    def to_json(self) -> str:
-        """JSON text of :meth:`to_dict`."""
-        return json.dumps(self.to_dict(), sort_keys=True, indent=1)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> ModelMetadata:
-        """Inverse of :meth:`to_json`."""
-        return cls.from_dict(json.loads(text))
-
-
-# =========================================================================== compatibility
-def check_compatible(metadata: ModelMetadata, x, *, images: bool = False, target=None,
-                     class_names: Sequence[str] | None = None) -> None:
-    """Raise ``ValueError`` if data does not fit a model; return ``None`` if it does.
-
-    Parameters
-    ----------
-    metadata : ModelMetadata
-        The model's description.
-    x : array_like
-        Signals ``(..., n_times)``, or with ``images=True`` images ``(B, C, H, W)``.
-    images : bool
-        Check ``x`` as network input images (channels and size) instead of signals.
-    target : int or array_like of int, optional
-        Class indices that will be asked of the model (must be ``< n_classes``).
-    class_names : sequence of str, optional
-        The data's class names; must equal the model's, in order.
-
-    Raises
-    ------
-    ValueError
-        Naming what the model expects and what the data has.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from saliency2signal import SSQConfig
-    >>> from saliency2signal.imaging import ImagingConfig
-    >>> meta = ModelMetadata(transform=SSQConfig(), imaging=ImagingConfig(),
-    ...                      class_names=["a", "b"], n_times=286)
-    >>> check_compatible(meta, np.zeros((4, 286)))
-    >>> check_compatible(meta, np.zeros((4, 300)))
-    Traceback (most recent call last):
-        ...
-    ValueError: model expects n_times=286 (crop/pad: exact) but data has 300
-    """
-    if not isinstance(metadata, ModelMetadata):
-        raise TypeError(f"metadata must be a ModelMetadata, got {type(metadata).__name__}")
-    xt = as_tensor(x, name="x")
-    if images:
-        if xt.ndim != 4:
-            raise ValueError(f"images have shape {tuple(xt.shape)}; the model expects "
-                             f"(batch, {', '.join(map(str, metadata.input_shape))})")
-        c, hw = xt.shape[1], tuple(xt.shape[-2:])
-        if c != metadata.n_channels:
-            raise ValueError(f"model expects {metadata.n_channels} image channel(s) but "
-                             f"data has {c}")
-        if hw != metadata.image_shape:
-            raise ValueError(f"model expects images of (H, W)={metadata.image_shape} but "
-                             f"data has {hw}")
-    else:
-        if xt.ndim == 0:
-            raise ValueError("x is 0-d (a scalar); expected signals (..., n_times)")
-        n, m, policy = xt.shape[-1], metadata.n_times, metadata.length_policy
-        bad = (policy == "exact" and n != m) or (policy == "crop" and n < m) or (
-            policy == "pad" and n > m)
-        if bad:
-            raise ValueError(f"model expects n_times={m} (crop/pad: {policy}) but data has {n}")
-    if target is not None:
-        t = as_tensor(target, name="target")
-        if t.is_complex() or t.dtype.is_floating_point or t.dtype == torch.bool:
-            raise TypeError(f"target has dtype {t.dtype}; expected integer class indices")
-        if t.numel() and (int(t.min()) < 0 or int(t.max()) >= metadata.n_classes):
-            bad_t = int(t.min()) if int(t.min()) < 0 else int(t.max())
-            raise ValueError(f"model has n_classes={metadata.n_classes} "
-                             f"{metadata.class_names} but target asks for class {bad_t}")
-    if class_names is not None and tuple(class_names) != metadata.class_names:
-        raise ValueError(f"model classes {metadata.class_names} differ from data classes "
-                         f"{tuple(class_names)}")
-
-
-def fit_length(x, metadata: ModelMetadata) -> torch.Tensor:
-    """Crop or zero-pad signals ``(..., n)`` to the model's ``n_times`` per its policy.
-
-    Parameters
-    ----------
-    x : array_like, shape (..., n)
-        Signals.
-    metadata : ModelMetadata
-
-    Returns
-    -------
-    torch.Tensor, shape (..., metadata.n_times)
-        The first ``n_times`` samples (``'crop'``), or ``x`` followed by zeros
-        (``'pad'``); ``x`` itself when the length already matches.
-
-    Raises
-    ------
-    ValueError
-        As :func:`check_compatible`.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from saliency2signal import SSQConfig
-    >>> from saliency2signal.imaging import ImagingConfig
-    >>> meta = ModelMetadata(transform=SSQConfig(), imaging=ImagingConfig(),
-    ...                      class_names=["a", "b"], n_times=32, length_policy="pad")
-    >>> fit_length(torch.ones(2, 20), meta).shape
-    torch.Size([2, 32])
-    """
-    check_compatible(metadata, x)
-    xt = as_tensor(x, name="x")
-    n, m = xt.shape[-1], metadata.n_times
-    if n > m:
-        return xt[..., :m]
-    if n < m:
-        return nn.functional.pad(xt, (0, m - n))
-    return xt
 
 
 # =========================================================================== loaded model
@@ -500,8 +194,6 @@ def _atomic_write(path: pathlib.Path, writer, *, overwrite: bool) -> None:
 
 def _architecture_of(model: nn.Module, metadata: ModelMetadata) -> ModelMetadata:
     """Fill in the architecture of a registered model if the metadata has none."""
-    from .models import ARCHITECTURES
-
     name = type(model).__name__
     if metadata.architecture is None and ARCHITECTURES.get(name) is type(model):
         return metadata.replace(architecture=name,
@@ -627,7 +319,6 @@ def _to_export(model: nn.Module, metadata: ModelMetadata):
 
 
 def _state_dict_container(model: nn.Module, metadata: ModelMetadata, text: str) -> dict:
-    from .models import build_model
 
     if metadata.architecture is None:
         raise ValueError(f"format='state_dict' needs a registered architecture, but "
@@ -774,7 +465,7 @@ def _parse_metadata(text, path: pathlib.Path) -> ModelMetadata:
     except (ValueError, TypeError) as exc:
         raise ValueError(f"{str(path)!r} has invalid saliency2signal metadata: {exc}") from None
     with _naming(path):  # what the file asks for, before anything of that size is built
-        _check_sizes(metadata.transform, metadata.imaging, metadata.n_times)
+        check_sizes(metadata.transform, metadata.imaging, metadata.n_times)
         _check_architecture(metadata)
     return metadata
 
@@ -894,8 +585,6 @@ def _from_container(obj, path: pathlib.Path, device: torch.device):
 
 def _check_architecture(metadata: ModelMetadata) -> None:
     """Check the parameters and activations a registered architecture asks for."""
-    from .models import ARCHITECTURES, architecture_sizes
-
     if metadata.architecture not in ARCHITECTURES:
         return
     try:
@@ -932,7 +621,6 @@ def _check_exported(program) -> None:
 
 def _build_with(state: dict, metadata: ModelMetadata, path: pathlib.Path,
                 device: torch.device) -> nn.Module:
-    from .models import build_model
 
     if metadata.architecture is None:
         raise ValueError(f"{str(path)!r}: the metadata names no architecture to rebuild")

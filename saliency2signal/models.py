@@ -29,8 +29,9 @@ import torch
 from torch import nn
 
 from ._validation import as_tensor, check_positive, check_signal
+from .forward import CoefficientClassifier
 from .imaging import ImagingConfig, to_image
-from .io import LENGTH_POLICIES, ModelMetadata
+from .metadata import LENGTH_POLICIES, ModelMetadata
 from .transform import MIN_LENGTH, SSQConfig, ssq_cwt
 
 __all__ = [
@@ -278,51 +279,9 @@ def build_model(architecture: str, **kwargs) -> nn.Module:
         raise ValueError(f"bad arguments {kwargs!r} for {architecture}: {exc}") from None
 
 
-class SpectrumClassifier(nn.Module):
-    """Imaging + network: coefficients ``(..., n_freqs, n_times)`` -> logits ``(B, K)``.
-
-    Holds the network and the imaging configuration only; :func:`to_image` does the
-    work, so the logits are differentiable with respect to the coefficients (an
-    attribution on ``Tx`` goes through the imaging step).
-
-    Parameters
-    ----------
-    net : torch.nn.Module
-        Image classifier ``(B, C, H, W) -> (B, K)`` (a :class:`ScalogramCNN`, or a
-        model from :func:`~saliency2signal.io.load_model`).
-    imaging_config : ImagingConfig
-        How the images were made during training.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from saliency2signal.imaging import ImagingConfig
-    >>> net = ScalogramCNN(widths=(4, 8))
-    >>> clf = SpectrumClassifier(net, imaging_config=ImagingConfig(size=(32, 32)))
-    >>> clf(torch.ones(3, 40, 100, dtype=torch.complex64)).shape
-    torch.Size([3, 2])
-    """
-
-    def __init__(self, net: nn.Module, *, imaging_config: ImagingConfig):
-        super().__init__()
-        if not isinstance(net, nn.Module):
-            raise TypeError(f"net must be a torch.nn.Module, got {type(net).__name__}")
-        if not isinstance(imaging_config, ImagingConfig):
-            raise TypeError(f"imaging_config must be an ImagingConfig, got "
-                            f"{type(imaging_config).__name__}")
-        self.net = net
-        self.imaging_config = imaging_config
-
-    def forward(self, coef: torch.Tensor) -> torch.Tensor:
-        """Return the logits for coefficients ``coef``."""
-        img = to_image(coef, self.imaging_config)
-        param = next(iter(self.net.parameters()), None)
-        if param is not None and param.dtype != img.dtype:
-            img = img.to(param.dtype)
-        return self.net(img)
-
-    def extra_repr(self) -> str:  # noqa: D102
-        return self.imaging_config.to_json()
+#: Imaging + network, coefficients -> logits: the same class as
+#: :class:`saliency2signal.forward.CoefficientClassifier` (its name before 0.2).
+SpectrumClassifier = CoefficientClassifier
 
 
 # =========================================================================== images

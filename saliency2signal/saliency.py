@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ._runtime import eval_mode
 from ._validation import as_tensor, check_signal
+from .forward import CoefficientClassifier
 from .imaging import ImagingConfig, _magnitude, pull_back, to_image
 from .transform import MIN_LENGTH, SSQConfig, SSQResult, ssq_cwt
 
-__all__ = ["METHODS", "NT_TYPES", "SaliencyResult", "attribute", "time_gradient"]
+__all__ = ["METHODS", "NT_TYPES", "SaliencyResult", "attribute", "methods", "time_gradient"]
 
 #: Gradient methods (NoiseTunnel can wrap these).
 _GRADIENT_METHODS = (
@@ -47,6 +49,32 @@ _PERTURBATION_METHODS = ("occlusion", "feature_ablation", "shapley_value_samplin
 _LAYER_METHODS = ("layer_gradcam", "guided_gradcam")
 #: Every accepted ``method``.
 METHODS = _GRADIENT_METHODS + _PERTURBATION_METHODS + _LAYER_METHODS
+_KINDS = {"gradient": _GRADIENT_METHODS, "perturbation": _PERTURBATION_METHODS,
+          "layer": _LAYER_METHODS}
+
+
+def methods(kind: str | None = None) -> tuple[str, ...]:
+    """Names of the attribution methods, all or of one ``kind``.
+
+    Parameters
+    ----------
+    kind : {'gradient', 'perturbation', 'layer'}, optional
+        ``'gradient'``: methods a noise tunnel can wrap; ``'perturbation'``: no
+        gradients, region-level with a feature mask; ``'layer'``: on a hidden layer
+        (need ``layer=``).
+
+    Examples
+    --------
+    >>> methods("layer")
+    ('layer_gradcam', 'guided_gradcam')
+    """
+    if kind is None:
+        return METHODS
+    if kind not in _KINDS:
+        raise ValueError(f"kind={kind!r} must be one of {tuple(_KINDS)}")
+    return _KINDS[kind]
+
+
 #: Accepted ``nt_type`` values (Captum's NoiseTunnel).
 NT_TYPES = ("smoothgrad", "smoothgrad_sq", "vargrad")
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, None: None}
@@ -91,51 +119,6 @@ class SaliencyResult:
     convergence_delta: torch.Tensor | None = None
     transform_config: SSQConfig = field(default_factory=SSQConfig, repr=False)
     imaging_config: ImagingConfig = field(default_factory=ImagingConfig, repr=False)
-
-
-class _GridModel(torch.nn.Module):
-    """``magnitude (B, F, N) -> to_image -> model``: the forward function Captum sees.
-
-    A module (not a closure) so that DeepLift and GuidedBackprop, which hook the
-    nonlinearities of an ``nn.Module``, reach the user's model inside it. With
-    ``clamp`` the magnitudes are clamped at 0 (a no-op with gradient 1 on real
-    magnitudes, 0 included) so that added noise or a negative baseline never feeds a
-    negative value into a log; it is off otherwise, since on the grid it costs as much as
-    the imaging.
-    """
-
-    def __init__(self, model: torch.nn.Module, imaging_config: ImagingConfig, *,
-                 clamp: bool = False):
-        super().__init__()
-        self.model = model
-        self.imaging_config = imaging_config
-        self.clamp = clamp
-
-    def forward(self, magnitude: torch.Tensor) -> torch.Tensor:
-        if self.clamp:
-            # Not clamp_min(0.0): torch 2.14 changed clamp's subgradient at the bound to
-            # 0 (the "minimum-norm subgradient" of pytorch/pytorch#184572), which zeroes
-            # the attribution of every cell with |Tx| == 0 exactly (common after
-            # synchrosqueezing), so that e.g. a zero-noise tunnel no longer equals the
-            # plain method. `where` passes the gradient 1 on every magnitude >= 0 (and
-            # keeps NaN) on every torch version.
-            magnitude = torch.where(magnitude < 0, 0.0, magnitude)
-        return self.model(to_image(magnitude, self.imaging_config))
-
-
-@contextlib.contextmanager
-def _eval_mode(model: torch.nn.Module):
-    """Put every submodule in eval mode; restore each one's own mode afterwards.
-
-    A frozen TorchScript module has no ``training`` flag (it is fixed in eval mode).
-    """
-    modes = [(m, m.training) for m in model.modules() if hasattr(m, "training")]
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, mode in modes:
-            m.training = mode
 
 
 @contextlib.contextmanager
@@ -597,9 +580,10 @@ def attribute(
     negative = isinstance(baselines, (int, float)) and baselines < 0
     if baselines is not None and not isinstance(baselines, (int, float)):
         negative = bool((as_tensor(baselines, name="baselines") < 0).any())
-    grid_model = _GridModel(model, imaging_config, clamp=noisy or negative)
+    grid_model = CoefficientClassifier(model, imaging_config=imaging_config,
+                                       clamp=noisy or negative)
     delta = None
-    with _eval_mode(model), torch.enable_grad():
+    with eval_mode(model), torch.enable_grad():
         logits = _logits(grid_model, mag)
         tgt = _check_target(target, logits, batch_shape)
         ppe = max(1, internal_batch_size // n_batch) if internal_batch_size else 1
@@ -783,7 +767,7 @@ def time_gradient(
     dev = _resolve_device(device, x, model)
     xt = _prepare_signal(x, transform_config, dev)
     batch_shape = tuple(xt.shape[:-1])
-    with _eval_mode(model), torch.enable_grad():
+    with eval_mode(model), torch.enable_grad():
         xg = xt.clone().requires_grad_(True)
         res = ssq_cwt(xg, transform_config)
         out = model(to_image(res.Tx, imaging_config))

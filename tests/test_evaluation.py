@@ -19,7 +19,7 @@ from saliency2signal.evaluation import (
     matched_regions,
     randomizable_blocks,
 )
-from saliency2signal.explanation import _probabilities
+from saliency2signal.forward import probabilities
 from saliency2signal.imaging import ImagingConfig
 
 N = 256
@@ -102,15 +102,14 @@ def test_band_model_curves_are_the_real_pipeline(band_case):
     m = ev.methods["integrated_gradients"]
     e = m.explanation
     x = torch.from_numpy(a + b)
-    p0 = _probabilities(model, x, TCFG, ICFG, 8)[:, 1].numpy()
+    p0 = probabilities(model, x, transform_config=TCFG, imaging_config=ICFG, batch_size=8)[:, 1].numpy()
     np.testing.assert_allclose(m.deletion[:, 0], p0, rtol=1e-10)
     np.testing.assert_allclose(m.null_deletion[:, :, 0], np.repeat(p0[:, None], 20, 1))
     # one step by hand: remove the top region's component and re-run the model
-    p1 = _probabilities(model, x - torch.from_numpy(np.array(e.components[:, 0])), TCFG,
-                        ICFG, 8)
+    p1 = probabilities(model, x - torch.from_numpy(np.array(e.components[:, 0])), transform_config=TCFG, imaging_config=ICFG, batch_size=8)
     np.testing.assert_allclose(m.deletion[:, 1], p1[:, 1].numpy(), rtol=1e-8, atol=1e-12)
     # insertion starts from the zero signal; with everything inserted = only regions kept
-    pz = _probabilities(model, torch.zeros_like(x), TCFG, ICFG, 8)[:, 1].numpy()
+    pz = probabilities(model, torch.zeros_like(x), transform_config=TCFG, imaging_config=ICFG, batch_size=8)[:, 1].numpy()
     np.testing.assert_allclose(m.insertion[:, 0], pz)
     # removing all regions, in either order, leaves the same signal
     for bb in range(3):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from saliency2signal import SSQConfig
+from saliency2signal import SSQConfig, _runtime
 from saliency2signal.explanation import (
     SCHEMA,
     SCHEMA_PATH,
@@ -175,7 +175,7 @@ def test_batch_equals_one_by_one(model):
 
 @pytest.mark.parametrize("group_batches", [1, 2])
 def test_transform_groups_do_not_change_the_explanation(model, monkeypatch, group_batches):
-    # explain transforms as many batches as fit in _GROUP_BYTES in one call and hands
+    # explain transforms as many batches as fit in GROUP_BYTES in one call and hands
     # each batch its slice: the same Tx, attributions, regions and deletion effects as
     # one group for all
     x, _ = toy_data(5, seed=4)
@@ -183,7 +183,7 @@ def test_transform_groups_do_not_change_the_explanation(model, monkeypatch, grou
               target=1)
     whole = explain(model, x, **kw)
     per_signal = 2 * TCFG.n_freqs(N) * N * 2 * 4  # Tx and Wx, complex64
-    monkeypatch.setattr(explain_module, "_GROUP_BYTES", group_batches * 2 * per_signal)
+    monkeypatch.setattr(_runtime, "GROUP_BYTES", group_batches * 2 * per_signal)
     seen = []
     original = explain_module.ssq_cwt
     monkeypatch.setattr(explain_module, "ssq_cwt",
@@ -479,7 +479,7 @@ def test_attribute_reuses_a_given_transform(model):
 def test_explain_reads_one_transform(explained, model):
     """Tx, components and deletion effects equal their definitions computed apart."""
     from saliency2signal import ssq_cwt
-    from saliency2signal.explanation import _probabilities
+    from saliency2signal.forward import probabilities
     from saliency2signal.inverse import components
 
     e = explained
@@ -491,7 +491,7 @@ def test_explain_reads_one_transform(explained, model):
         e.components, components(res, masks=torch.tensor(e.labels), n_regions=r).numpy())
     b = 1
     minus = torch.tensor(e.signals[b] - e.components[b, : len(e.regions[b])])
-    p = _probabilities(model, minus, TCFG, ICFG, 1)[:, 1].numpy()
+    p = probabilities(model, minus, transform_config=TCFG, imaging_config=ICFG, batch_size=1)[:, 1].numpy()
     np.testing.assert_allclose([reg.p_after for reg in e.regions[b]], p, rtol=1e-5,
                                atol=1e-6)
 
@@ -499,19 +499,15 @@ def test_explain_reads_one_transform(explained, model):
 @pytest.mark.parametrize("group_bytes", [None, 1, 3])
 @pytest.mark.parametrize("forward_batch", [None, 1, 3, 7, 11, 50])
 def test_probabilities_forward_batches(model, forward_batch, group_bytes, monkeypatch):
-    import importlib
-
-    from saliency2signal.explanation import _probabilities
-
-    explain_mod = importlib.import_module("saliency2signal.explanation")  # not the function
+    from saliency2signal.forward import probabilities
 
     x, _ = toy_data(11, seed=7)
     xt = torch.as_tensor(x)
-    ref = _probabilities(model, xt, TCFG, ICFG, 11)
+    ref = probabilities(model, xt, transform_config=TCFG, imaging_config=ICFG, batch_size=11)
     if group_bytes is not None:  # transforms held at once: one batch, or 3 batches
         plane = TCFG.n_freqs(xt.shape[-1]) * xt.shape[-1] * 2 * xt.element_size()
-        monkeypatch.setattr(explain_mod, "_GROUP_BYTES", group_bytes * plane * 2)
-    got = _probabilities(model, xt, TCFG, ICFG, 2, forward_batch=forward_batch)
+        monkeypatch.setattr(_runtime, "GROUP_BYTES", group_bytes * plane * 2)
+    got = probabilities(model, xt, transform_config=TCFG, imaging_config=ICFG, batch_size=2, forward_batch=forward_batch)
     assert got.shape == (11, 2)
     torch.testing.assert_close(got, ref, rtol=1e-6, atol=1e-7)
 
@@ -529,12 +525,12 @@ def _coffee():
 
 
 def test_inference_model_computes_the_same_function():
-    from saliency2signal.explanation import _inference_model
+    from saliency2signal._runtime import inference_model
 
     model, _, _, images = _coffee()
     model.train()  # left as it was: training mode, parameters
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    fast = _inference_model(model, images[:1])
+    fast = inference_model(model, images[:1])
     assert fast is not model
     assert model.training and all(m.training for m in model.modules())
     for k, v in model.state_dict().items():
@@ -550,29 +546,28 @@ def test_inference_model_computes_the_same_function():
 
 
 def test_inference_model_falls_back_to_the_model(model, monkeypatch):
-    from saliency2signal import explanation
-    from saliency2signal.explanation import _inference_model
+    from saliency2signal._runtime import inference_model
 
     plain, _, _, images = _coffee()
     legacy = load_model(pathlib.Path(__file__).resolve().parent / "data"
                         / "legacy_torchscript.pt")
     probe = torch.zeros(1, *legacy.metadata.input_shape)
-    assert _inference_model(legacy.model, probe) is legacy.model  # TorchScript: as it is
+    assert inference_model(legacy.model, probe) is legacy.model  # TorchScript: as it is
 
     def untraceable(*args, **kwargs):
         raise RuntimeError("symbolically traced variables cannot be used as inputs to "
                            "control flow")
 
-    monkeypatch.setattr(explanation, "_fx_fuse", lambda: untraceable)
-    fast = _inference_model(plain, images[:1])  # batch norm kept, channels-last still
+    monkeypatch.setattr(_runtime, "_fx_fuse", lambda: untraceable)
+    fast = inference_model(plain, images[:1])  # batch norm kept, channels-last still
     assert fast is not plain
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
 
     def broken(_):
         raise RuntimeError("cannot copy")
 
-    monkeypatch.setattr(explanation, "_fold_batch_norm", broken)
-    assert _inference_model(plain, images[:1]) is plain
+    monkeypatch.setattr(_runtime, "_fold_batch_norm", broken)
+    assert inference_model(plain, images[:1]) is plain
 
     class Off(torch.nn.Module):  # builds, but computes something else
         def __init__(self, inner):
@@ -582,13 +577,13 @@ def test_inference_model_falls_back_to_the_model(model, monkeypatch):
         def forward(self, x):
             return self.inner(x) + 1e-2
 
-    monkeypatch.setattr(explanation, "_fold_batch_norm", Off)
-    assert _inference_model(plain, images[:1]) is plain
+    monkeypatch.setattr(_runtime, "_fold_batch_norm", Off)
+    assert inference_model(plain, images[:1]) is plain
 
 
 def test_deletion_with_the_inference_copy_matches_the_plain_model():
     """p_after from the optimised copy equals the plain model's, region by region."""
-    from saliency2signal.explanation import _probabilities
+    from saliency2signal.forward import probabilities
 
     model, meta, x, _ = _coffee()
     e = explain(model, x[:3].numpy(), metadata=meta, n_steps=4)
@@ -596,7 +591,7 @@ def test_deletion_with_the_inference_copy_matches_the_plain_model():
         k = len(e.regions[b])
         assert k
         minus = x[b] - torch.from_numpy(np.array(e.components[b, :k]))
-        p = _probabilities(model, minus, meta.transform, meta.imaging, 4)
+        p = probabilities(model, minus, transform_config=meta.transform, imaging_config=meta.imaging, batch_size=4)
         t = int(e.target[b])
         np.testing.assert_allclose([r.p_after for r in e.regions[b]], p[:, t].numpy(),
                                    rtol=1e-5, atol=1e-6)

@@ -291,7 +291,7 @@ def test_integrated_gradients_equal_captum(rng, internal_batch_size, captum_kwar
     # IntegratedGradients gives for the same forward function on the grid
     from captum.attr import IntegratedGradients
 
-    from saliency2signal.saliency import _GridModel
+    from saliency2signal.forward import CoefficientClassifier
 
     x = signals(rng, dtype=dtype)
     icfg = ImagingConfig(scale="log1p", gain=20.0, normalize="meanstd", mean=0.5, std=0.8,
@@ -305,7 +305,7 @@ def test_integrated_gradients_equal_captum(rng, internal_batch_size, captum_kwar
                     target=[1, 2], baselines=baselines,
                     internal_batch_size=internal_batch_size, captum_kwargs=captum_kwargs)
     base = baselines.expand_as(mag) if isinstance(baselines, torch.Tensor) else baselines
-    ig = IntegratedGradients(_GridModel(model, icfg))
+    ig = IntegratedGradients(CoefficientClassifier(model, imaging_config=icfg))
     with warnings.catch_warnings():  # Captum warns about internal_batch_size=1 < 2 inputs
         warnings.simplefilter("ignore", UserWarning)
         ref, delta = ig.attribute(mag, baselines=base, target=torch.tensor([1, 2]),
@@ -372,9 +372,10 @@ def test_noise_tunnel(rng):
 def test_grid_model_clamp_is_identity_on_magnitudes():
     # value and gradient of the clamp: 0 below 0, the identity (gradient 1) from 0 on,
     # 0 included, whatever subgradient torch's clamp_min takes at its bound
-    from saliency2signal.saliency import _GridModel
+    from saliency2signal.forward import CoefficientClassifier
 
-    grid_model = _GridModel(torch.nn.Flatten(), ImagingConfig(normalize="none"), clamp=True)
+    grid_model = CoefficientClassifier(torch.nn.Flatten(), imaging_config=ImagingConfig(normalize="none"),
+                                       clamp=True)
     m = torch.tensor([[[-1.0, 0.0, 2.0], [0.0, -0.0, float("nan")]]],
                      dtype=torch.float64, requires_grad=True)
     out = grid_model(m)

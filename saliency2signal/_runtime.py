@@ -1,0 +1,181 @@
+"""What explain, evaluate and saliency share at run time: modes, fast copies, configs.
+
+- :func:`eval_mode`: every submodule in eval mode for a call, each one's mode restored.
+- :func:`inference_model`: the copy of a model used for forward-only passes (batch norm
+  folded into the convolutions, channels-last memory order), checked against the model.
+- :data:`GROUP_BYTES` and :func:`group_size`: how many signals' transforms are held at
+  once.
+- :func:`resolve_configs`: the transform, imaging and class names of a run, from model
+  metadata or given explicitly.
+- :func:`default_mask_options`: the mask closing that matches one image pixel.
+
+Internal: the names here are plain, for use across the package, and not public API.
+May import: torch, ``_validation``, ``transform``, ``imaging``, ``metadata``; never a
+stage that uses it (``saliency``, ``explanation``, ``evaluation``, ``forward``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import warnings
+from collections.abc import Sequence
+
+import torch
+
+from ._validation import check_instance
+from .imaging import ImagingConfig
+from .metadata import ModelMetadata
+from .transform import SSQConfig
+
+__all__ = [
+    "GROUP_BYTES",
+    "default_mask_options",
+    "eval_mode",
+    "group_size",
+    "inference_model",
+    "resolve_configs",
+]
+
+
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module):
+    """Put every submodule in eval mode; restore each one's own mode afterwards.
+
+    A frozen TorchScript module has no ``training`` flag (it is fixed in eval mode).
+    """
+    modes = [(m, m.training) for m in model.modules() if hasattr(m, "training")]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+# ------------------------------------------------------------------ inference copy
+class _ChannelsLast(torch.nn.Module):
+    """Run ``module`` on channels-last input (oneDNN's fast layout on the CPU)."""
+
+    def __init__(self, module: torch.nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``module(x)`` with ``x`` in channels-last memory order (same values)."""
+        return self.module(x.contiguous(memory_format=torch.channels_last))
+
+
+def _fx_fuse():
+    """Return ``torch.fx.experimental.optimization.fuse``, imported quietly.
+
+    On torch 2.13 that module imports ``torch.utils.mkldnn``, whose classes call the
+    deprecated ``torch.jit.script_method`` when they are defined (a DeprecationWarning
+    at import); torch 2.14 defines them lazily. Nothing of TorchScript is used here.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script_method` is deprecated",
+                                category=DeprecationWarning)
+        from torch.fx.experimental.optimization import fuse
+    return fuse
+
+
+def _fold_batch_norm(model: torch.nn.Module) -> torch.nn.Module:
+    """Eval-mode copy with each batch norm that follows a convolution folded into it.
+
+    ``torch.fx`` traces the module and fuses Conv-BatchNorm pairs; a module that cannot
+    be traced (data-dependent control flow) is copied as it is.
+    """
+    try:
+        return _fx_fuse()(model, inplace=False)
+    except Exception:  # noqa: BLE001 - not traceable: keep the batch norms
+        return copy.deepcopy(model)
+
+
+def inference_model(model: torch.nn.Module, probe: torch.Tensor) -> torch.nn.Module:
+    """Return the model for forward-only passes: an inference-optimised copy on the CPU.
+
+    The copy folds batch norm into the preceding convolutions (``torch.fx``) and runs in
+    channels-last memory order, where oneDNN's max pooling and convolutions are fastest
+    (max pooling on NCHW tensors dominates the plain forward pass of the bundled CNN);
+    ``benchmarks/bench_explain.py`` times it against the plain model. It is used only
+    if it builds and its logits on ``probe`` (a batch of images) agree with the model's
+    to float32 rounding; otherwise, and for legacy TorchScript models or other devices,
+    the model itself is returned. The model is left as it was.
+    """
+    if isinstance(model, torch.jit.ScriptModule) or probe.device.type != "cpu":
+        return model
+    try:
+        with eval_mode(model), torch.no_grad():
+            # the wrapper in eval mode too: eval_mode restores a wrapper's mode later
+            fast = _ChannelsLast(_fold_batch_norm(model)
+                                 .to(memory_format=torch.channels_last)).eval()
+            ref, got = model(probe), fast(probe)
+    except Exception:  # noqa: BLE001 - any failure: the plain model serves
+        return model
+    if (not isinstance(got, torch.Tensor) or not isinstance(ref, torch.Tensor)
+            or got.shape != ref.shape
+            or not torch.allclose(got, ref, rtol=1e-4, atol=1e-4 * float(ref.abs().max()))):
+        return model
+    return fast
+
+
+# ------------------------------------------------------------------ memory
+#: Largest size of the transforms held at once by explain and the probability passes
+#: (bytes).
+GROUP_BYTES = 128 * 2**20
+
+
+def group_size(batch_size: int, signal_bytes: int) -> int:
+    """Signals per transform call: whole batches, as many as fit in :data:`GROUP_BYTES`."""
+    return batch_size * max(1, int(GROUP_BYTES // max(1, signal_bytes * batch_size)))
+
+
+# ------------------------------------------------------------------ configurations
+def resolve_configs(metadata, transform_config, imaging_config, class_names
+                    ) -> tuple[SSQConfig, ImagingConfig, tuple[str, ...] | None]:
+    """Return the transform, imaging and class names of a run (metadata's or given).
+
+    With ``metadata``, any config or class names given as well must equal the model's.
+    Without, both configs are required.
+    """
+    if metadata is not None:
+        if not isinstance(metadata, ModelMetadata):
+            raise TypeError(f"metadata must be a ModelMetadata (from load_model), got "
+                            f"{type(metadata).__name__}")
+        for name, given, own in (("transform_config", transform_config, metadata.transform),
+                                 ("imaging_config", imaging_config, metadata.imaging)):
+            if given is not None and given != own:
+                raise ValueError(f"{name}={given!r} differs from the model's {own!r}; "
+                                 "leave it out when passing metadata")
+        if class_names is not None and tuple(class_names) != metadata.class_names:
+            raise ValueError(f"class_names={tuple(class_names)} differ from the model's "
+                             f"{metadata.class_names}")
+        return metadata.transform, metadata.imaging, metadata.class_names
+    if transform_config is None or imaging_config is None:
+        raise ValueError("pass metadata= (from load_model) or both transform_config= and "
+                         "imaging_config=")
+    if not isinstance(transform_config, SSQConfig):
+        raise TypeError(f"transform_config={transform_config!r} must be an SSQConfig")
+    if not isinstance(imaging_config, ImagingConfig):
+        raise TypeError(f"imaging_config={imaging_config!r} must be an ImagingConfig")
+    names: Sequence[str] | None = class_names
+    return transform_config, imaging_config, None if names is None else tuple(names)
+
+
+def default_mask_options(tcfg: SSQConfig, icfg: ImagingConfig, n: int) -> dict:
+    """Close the mask over one image pixel's footprint on the grid.
+
+    A resize to a smaller image makes gradient methods put their attribution on the
+    grid cells that the bilinear kernel samples (every ``F/H``-th row, ``N/W``-th
+    column); closing with that footprint joins them into the regions the model saw.
+    """
+    check_instance(tcfg, SSQConfig, "transform_config")
+    if icfg.size is None:
+        return {}
+    f = tcfg.n_freqs(n)
+    h, w = icfg.size
+    rows = math.ceil(f / h) + 1 if f > h else 1
+    cols = math.ceil(n / w) + 1 if n > w else 1
+    return {"closing": (rows, cols)} if rows > 1 or cols > 1 else {}
