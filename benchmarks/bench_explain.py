@@ -53,9 +53,11 @@ import torch
 
 from saliency2signal import explain, load_model
 
-# the package re-exports the function `explain`, which hides the module attribute
-explain_mod = importlib.import_module("saliency2signal.explanation")
-saliency_mod = importlib.import_module("saliency2signal.saliency")
+# the modules whose global names the explain pipeline looks up at call time
+core_mod = importlib.import_module("saliency2signal.explanation._core")
+shell_mod = importlib.import_module("saliency2signal.explanation._explain")
+saliency_mod = importlib.import_module("saliency2signal.saliency._core")
+runtime_mod = importlib.import_module("saliency2signal._runtime")
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,13 +67,13 @@ ROOT = Path(__file__).resolve().parents[1]
 #: and taken out of the outer one (an ``attribute`` that computes its own transform,
 #: as before ``explain`` handed it one, still books that transform as transform).
 TARGETS = [
-    (explain_mod, "attribute", "attribution", False),
-    (explain_mod, "ssq_cwt", "transform", False),
-    (explain_mod, "attribution_mask", "masks", False),
-    (explain_mod, "decompose_regions", "inverse", False),
-    (explain_mod, "decompose", "inverse", False),
-    (explain_mod, "_inference_model", "deletion", False),
-    (explain_mod, "_probabilities", "deletion", False),
+    (core_mod, "attribute", "attribution", False),
+    (shell_mod, "ssq_cwt", "transform", False),
+    (core_mod, "attribution_mask", "masks", False),
+    (core_mod, "decompose_regions", "inverse", False),
+    (core_mod, "decompose", "inverse", False),
+    (shell_mod, "inference_model", "deletion", False),
+    (core_mod, "probabilities", "deletion", False),
     (saliency_mod, "ssq_cwt", "transform", True),
 ]
 
@@ -79,7 +81,7 @@ TARGETS = [
 class _TimedModel(torch.nn.Module):
     """Forward to ``inner`` and book the time as ``deletion_model``.
 
-    Wraps the model that ``_inference_model`` gives the deletion checks (the
+    Wraps the model that ``inference_model`` gives the deletion checks (the
     inference-optimised copy), so the model handed to ``explain`` is the plain one.
     """
 
@@ -129,7 +131,7 @@ class _Timers:
     def __enter__(self):
         for (mod, name, func), (_, _, stage, carve) in zip(self._originals, TARGETS,
                                                            strict=True):
-            if name == "_inference_model":  # time the deletion checks' forward passes
+            if name == "inference_model":  # time the deletion checks' forward passes
                 func = self._timed_result(func)
             setattr(mod, name, self._wrap(func, stage, carve))
         return self
@@ -147,7 +149,7 @@ def _inference_copy(model, meta, x, repeats: int, clock) -> dict:
     from saliency2signal.models import make_images
 
     images = make_images(x[:16], transform_config=meta.transform, imaging_config=meta.imaging)
-    fast = explain_mod._inference_model(model, images[:1])
+    fast = runtime_mod.inference_model(model, images[:1])
     times = {"plain": [], "inference_copy": []}
     with torch.no_grad():
         for f in (model, fast):  # warm-up

@@ -85,7 +85,7 @@ def craft(folder: Path) -> dict[str, tuple[Path, list[str]]]:
     from PIL import Image
 
     from saliency2signal.io import load_model, save_model
-    from saliency2signal.mask import ScalogramGeometry
+    from saliency2signal.drawing import ScalogramGeometry
 
     models = ["info", "explain", "evaluate"]
     files = {}

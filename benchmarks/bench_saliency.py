@@ -15,7 +15,7 @@ What is measured (CPU, float32, the same model and target in both):
   target=..., n_steps=32)`` on the precomputed 128 x 128 images: what the image-only
   approach costs before any remapping to the grid.
 * **lean-image** — the Integrated Gradients loop ``attribute`` uses
-  (``saliency._integrated_gradients``: Captum's path points, weights and batching,
+  (``saliency._methods.lean_integrated_gradients``: Captum's path points, weights and batching,
   without Captum's per-step copies) run on the same images with the model alone. ours /
   lean-image is what the transform and the imaging add to the same loop; ours /
   captum-image (the issue's measure) also counts the loop's own savings.
@@ -47,7 +47,8 @@ import torch
 
 from saliency2signal import SSQConfig, ssq_cwt
 from saliency2signal.imaging import ImagingConfig, to_image
-from saliency2signal.saliency import _integrated_gradients, attribute
+from saliency2signal.saliency import attribute
+from saliency2signal.saliency._methods import lean_integrated_gradients
 
 
 def make_cnn(seed: int = 0, kind: str = "bundled") -> torch.nn.Module:
@@ -115,7 +116,7 @@ def run_case(args, n: int, nv: int) -> dict:
 
     def lean_image():
         with torch.enable_grad():
-            return _integrated_gradients(model, images, 0.0, target, n_steps=args.steps,
+            return lean_integrated_gradients(model, images, 0.0, target, n_steps=args.steps,
                                          internal_batch_size=ibs)
 
     def transform_only():

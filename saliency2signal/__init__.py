@@ -1,6 +1,8 @@
 """saliency2signal: which parts of a 1D signal made a CNN decide what it decided.
 
 The numeric API is re-exported here; importing the package never imports matplotlib.
+
+May import: every public module of the package; never ``cli`` or ``plot`` (matplotlib).
 """
 
 from __future__ import annotations
@@ -8,17 +10,21 @@ from __future__ import annotations
 from . import (
     artefacts,
     datasets,
+    drawing,
     evaluation,
     explanation,
+    forward,
     imaging,
     inverse,
     io,
     limits,
     mask,
+    metadata,
     models,
     phase,
     ridges,
     saliency,
+    transform,
 )
 from ._version import __version__
 from .artefacts import advise_wavelet, detect_interference, flag_regions
@@ -34,9 +40,9 @@ from .inverse import (
     inconsistency,
 )
 from .io import load_model, save_model
-from .mask import AttributionMask, Region, attribution_mask, ridge_band
+from .mask import AttributionMask, Region, attribution_mask
 from .phase import retrieve_phase
-from .ridges import extract_ridges
+from .ridges import extract_ridges, ridge_band
 from .saliency import attribute, time_gradient
 from .transform import (
     MIN_LENGTH,
@@ -58,6 +64,10 @@ __all__ = [
     "Evaluation",
     "Explanation",
     "datasets",
+    "drawing",
+    "forward",
+    "metadata",
+    "transform",
     "evaluate",
     "evaluation",
     "explain",

@@ -6,7 +6,7 @@ an output that another process created meanwhile is never replaced. Temporary si
 named ``.NAME.<host>-<pid>.<random>.<kind>``, so that those left by a run that was killed
 can be recognised and removed by the next run that writes ``NAME``.
 
-Imports only the standard library.
+Internal: plain names, not public API. May import: the standard library only.
 """
 
 from __future__ import annotations

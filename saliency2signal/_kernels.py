@@ -5,14 +5,19 @@ Two interchangeable implementations produce the same numbers:
 * :func:`analyze_torch` - pure torch, differentiable, any device. Used whenever a
   gradient may be needed, the data is not on the CPU, or the C extension is missing.
 * :func:`analyze_fast` - CPU without autograd: each signal's padded CWT is built a
-  cache-sized block of rows at a time (compiled product, in-place ``scipy.fft`` - about
-  twice as fast as ``torch.fft`` on small CPUs - and compiled synchrosqueezing, see
-  ``_squeeze.c``), one thread per core over the signals.
+  cache-sized block of rows at a time (compiled product, in-place ``scipy.fft`` and
+  compiled synchrosqueezing, see ``_squeeze.c``), one thread per core over the signals.
+  The speed of the two paths is measured by ``benchmarks/bench_transform.py``.
 
 Reassignment (synchrosqueezing) follows ssqueezepy 0.6.6: the phase transform
 ``w = |Im(conj(Wx) dWx)| / (2 pi |Wx|^2)`` is formed from a numerator and denominator in
 the working precision and divided in float64; the bin is the nearest frequency in log2
 (or linear) units with half-to-even rounding, clamped to the edge rows.
+
+Internal: plain names used by :mod:`saliency2signal.transform` and ``artefacts``
+(:func:`phase_transform`, :func:`bins`). May import: numpy, scipy (lazily), torch, the
+compiled ``_squeeze`` extension (optional); never another module of the package (the
+filter bank arrives as an argument).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ __all__ = [
     "analyze_torch",
     "bins",
     "fast_path_ok",
+    "phase_transform",
     "synchrosqueeze",
 ]
 
@@ -68,7 +74,7 @@ def bins(w: torch.Tensor, grid, n_rows: int) -> torch.Tensor:
     return torch.where(lw > grid.lo1, fine, coarse).long()
 
 
-def _phase_transform(wx: torch.Tensor, dwx: torch.Tensor) -> torch.Tensor:
+def phase_transform(wx: torch.Tensor, dwx: torch.Tensor) -> torch.Tensor:
     """Phase transform ``|Im(conj(Wx) dWx)| / (2 pi |Wx|^2)`` in float64.
 
     Numerator and denominator are formed in the working precision, as ssqueezepy does.
@@ -83,7 +89,7 @@ def synchrosqueeze(wx: torch.Tensor, dwx: torch.Tensor, bank, mode: str) -> torc
     """Synchrosqueeze ``wx`` (B, F, n) given its derivative; differentiable in ``wx``."""
     with torch.no_grad():
         valid = wx.detach().abs() > bank.threshold
-        w = _phase_transform(wx.detach(), dwx.detach())
+        w = phase_transform(wx.detach(), dwx.detach())
         w = torch.where(valid, w, torch.zeros((), dtype=w.dtype, device=w.device))
         k = bins(w, bank.grid, wx.shape[-2])
     weights = bank.weights[:, None]

@@ -7,6 +7,9 @@ only on the configuration and the signal length, never on the data.
 Arrays in this module are in ssqueezepy's order (scales ascending, frequencies
 ascending); :mod:`saliency2signal.transform` turns them into rows (lowest frequency in
 row 0).
+
+Internal: plain names used by ``transform._plan`` and ``transform._config``.
+May import: numpy, ``_wavelets``; never torch or another module of the package.
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ import numpy as np
 
 from ._wavelets import WaveletSpec
 
-__all__ = ["padding", "make_scales", "SsqGrid", "ssq_grid", "infer_scale_kind"]
+__all__ = [
+    "SsqGrid",
+    "infer_scale_kind",
+    "make_scales",
+    "padding",
+    "squeeze_weights",
+    "ssq_grid",
+    "transition_index",
+]
 
 _EPS64 = float(np.finfo(np.float64).eps)
 

@@ -1,9 +1,16 @@
-"""Dictionary / JSON round trips for the frozen configuration dataclasses."""
+"""Dictionary / JSON round trips for the frozen configuration dataclasses.
+
+Internal: :class:`JSONDataclass` is the mixin of ``SSQConfig``, ``ImagingConfig`` and
+the scalogram-PNG geometry. May import: the standard library, ``_validation``; never
+another module of the package.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+
+from ._validation import check_instance
 
 __all__ = ["JSONDataclass"]
 
@@ -28,8 +35,7 @@ class JSONDataclass:
     @classmethod
     def from_dict(cls, d: dict):
         """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        if not isinstance(d, dict):
-            raise TypeError(f"{cls.__name__} record must be a dict, got {type(d).__name__}")
+        check_instance(d, dict, f"{cls.__name__} record")
         unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown {cls.__name__} field(s): {sorted(unknown)}")

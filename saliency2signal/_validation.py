@@ -209,7 +209,7 @@ def check_int(value, name: str, *, minimum: int | None = None,
     ``bool`` and floats (even ``3.0``) are a ``TypeError``; NumPy integers are accepted.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}={value!r} must be an int")
+        raise TypeError(f"{name}={value!r} must be an integer")
     if minimum is not None and value < minimum:
         raise ValueError(f"{name}={value!r} must be >= {minimum}")
     if maximum is not None and value > maximum:
@@ -271,11 +271,24 @@ def check_callable(value, name: str, *, signature: str = "") -> Callable:
     return value
 
 
-def check_instance(value, cls: type | tuple[type, ...], name: str):
-    """Return ``value`` if it is an instance of ``cls``, else ``TypeError``."""
+#: How messages name a few types whose ``__name__`` alone says too little.
+_TYPE_WORDS = {torch.nn.Module: "a torch.nn.Module", str: "a string"}
+
+
+def check_instance(value, cls: type | tuple[type, ...], name: str, *, what: str = ""):
+    """Return ``value`` if it is an instance of ``cls``, else ``TypeError``.
+
+    ``what`` words the expected type in the message (default: the class names, e.g.
+    "an SSQConfig"; "a torch.nn.Module" for modules).
+    """
     if not isinstance(value, cls):
-        names = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
-        raise TypeError(f"{name} must be a {names}, got {type(value).__name__}")
+        if not what and cls in _TYPE_WORDS:
+            what = _TYPE_WORDS[cls]
+        if not what:
+            names = [c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,))]
+            article = "an" if names[0][0].upper() in "AEIOSU" else "a"
+            what = f"{article} {' or '.join(names)}"
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
     return value
 
 
@@ -296,7 +309,7 @@ def to_numpy(x, *, name: str = "x") -> np.ndarray:
 
 def readonly(a) -> np.ndarray:
     """Return ``a`` as a C-contiguous, read-only NumPy array (no copy when possible)."""
-    a = np.ascontiguousarray(a)
+    a = np.asarray(a, order="C")  # not ascontiguousarray: that makes 0-d arrays 1-d
     a.setflags(write=False)
     return a
 

@@ -1,6 +1,6 @@
 """The package version, in one place: ``pyproject.toml`` reads it from here.
 
-Imports nothing.
+May import: nothing.
 """
 
 __version__ = "0.1.0"

@@ -13,6 +13,9 @@ ssqueezepy 0.6.6:
 * ``morlet``: ``C (exp(-(w - mu)**2 / 2) - kappa exp(-w**2 / 2))`` on the whole line
   (it is *not* cut at negative frequencies, matching ssqueezepy), with
   ``kappa = exp(-mu**2 / 2)`` and ``C = sqrt(2) pi**(1/4) c_mu``.
+
+Internal: :class:`WaveletSpec` is used by ``_scales``, ``transform`` and ``artefacts``.
+May import: numpy, scipy (lazily); never torch or another module of the package.
 """
 
 from __future__ import annotations

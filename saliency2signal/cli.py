@@ -4,6 +4,9 @@ No numerics live here. Errors print one line to stderr and exit with status 2 (b
 or 1 (the system failed: a full disk, no permission; or an internal error). The output path
 is checked before any computation; outputs are written atomically (to a temporary sibling
 moved into place) and never replace, hold or lie inside anything the command reads.
+
+May import: any public module of the package, ``limits``, ``_files`` and ``_version``;
+nothing imports it.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import tokenize
 import zipfile
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from . import limits
 from ._files import atomic_write, check_output
+from ._version import __version__
 
 __all__ = ["main"]
 
@@ -334,29 +339,56 @@ def _progress_bar(label: str):
     return show
 
 
-def _cmd_explain(args) -> int:
-    from .explanation import explain
-    from .io import load_model
+class _RegionInputs(NamedTuple):
+    """What ``explain`` and ``evaluate`` read before loading the model."""
 
+    model: Path
+    data: Path
+    out: Path
+    x: np.ndarray
+    labels: np.ndarray | None
+    axis: np.ndarray | None
+
+
+def _region_inputs(args, suffix: str, *, companion_labels: bool) -> _RegionInputs:
+    """Check the model path and the output, then read signals, labels and axis.
+
+    Labels come from ``--labels``, else (with ``companion_labels``) from the data's
+    ``y`` array when there is one.
+    """
     model_path, data = Path(args.model), Path(args.data)
     if not model_path.is_file():
         raise CLIError(f"{model_path}: no such file")
-    out = Path(args.out) if args.out else data.with_name(data.stem + "_explained")
+    out = Path(args.out) if args.out else data.with_name(data.stem + suffix)
     _check_out(out, args, folder=True, overwrite=args.overwrite)
     x = _load_signals(data, args.key)
     if x.ndim not in (1, 2):
         raise CLIError(f"{data}: expected signals of shape (N,) or (B, N), got {x.shape}")
-    labels = axis = None
+    labels = None
     if args.labels:
         labels = _read_labels(Path(args.labels), x)
-    elif args.target == "label":
+    elif companion_labels:
         labels = _companion(data, args.key, "y")
         labels = None if labels is None else _as_labels(labels, data)
     axis = _load_signals(Path(args.axis)) if args.axis else _companion(data, args.key, "axis")
+    return _RegionInputs(model_path, data, out, x, labels, axis)
+
+
+def _load_for_run(path: Path, device: str, *, rebuild: bool = False):
+    from .io import load_model
+
     try:
-        loaded = load_model(model_path, device=args.device)
+        return load_model(path, device=device, rebuild=rebuild)
     except FileNotFoundError:
-        raise CLIError(f"{model_path}: no such file") from None
+        raise CLIError(f"{path}: no such file") from None
+
+
+def _cmd_explain(args) -> int:
+    from .explanation import explain
+
+    inputs = _region_inputs(args, "_explained", companion_labels=args.target == "label")
+    x, labels, axis = inputs.x, inputs.labels, inputs.axis
+    loaded = _load_for_run(inputs.model, args.device)
     target = _parse_target(args.target)
     ex = explain(
         loaded.model, x, metadata=loaded.metadata, method=args.method, target=target,
@@ -365,7 +397,7 @@ def _cmd_explain(args) -> int:
         batch_size=args.batch_size, device=args.device,
         progress=_progress_bar("explaining"),
     )
-    path = ex.save(out, figures=not args.no_figures, overwrite=args.overwrite)
+    path = ex.save(inputs.out, figures=not args.no_figures, overwrite=args.overwrite)
     n = len(ex.predictions)
     print(f"wrote {path}: {n} signal(s), report.json, components.npz"
           f"{'' if args.no_figures else ', figures, index.html'}")
@@ -413,23 +445,11 @@ def _read_labels(path: Path, x: np.ndarray) -> np.ndarray:
 
 def _cmd_evaluate(args) -> int:
     from .evaluation import evaluate
-    from .io import load_model
     from .saliency import methods as saliency_methods
 
-    model_path, data = Path(args.model), Path(args.data)
-    if not model_path.is_file():
-        raise CLIError(f"{model_path}: no such file")
-    out = Path(args.out) if args.out else data.with_name(data.stem + "_evaluated")
-    _check_out(out, args, folder=True, overwrite=args.overwrite)
-    x = _load_signals(data, args.key)
-    if x.ndim not in (1, 2):
-        raise CLIError(f"{data}: expected signals of shape (N,) or (B, N), got {x.shape}")
+    inputs = _region_inputs(args, "_evaluated", companion_labels=True)
+    x, labels, axis, data = inputs.x, inputs.labels, inputs.axis, inputs.data
     target = _parse_target(args.target)
-    labels = (_read_labels(Path(args.labels), x) if args.labels
-              else _companion(data, args.key, "y"))
-    if labels is not None:
-        labels = _as_labels(labels, args.labels or data)
-    axis = _load_signals(Path(args.axis)) if args.axis else _companion(data, args.key, "axis")
     truth = None
     if not args.no_truth:
         comps = _companion(data, args.key, "components")
@@ -439,10 +459,7 @@ def _cmd_evaluate(args) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     # layer methods hook a submodule: rebuild the registered architecture around the weights
     rebuild = any(m.partition("+")[0] in saliency_methods("layer") for m in methods)
-    try:
-        loaded = load_model(model_path, device=args.device, rebuild=rebuild)
-    except FileNotFoundError:
-        raise CLIError(f"{model_path}: no such file") from None
+    loaded = _load_for_run(inputs.model, args.device, rebuild=rebuild)
     bar = _progress_bar("evaluating")
     total = 3 * len(methods) if args.randomization != "none" else 2 * len(methods)
     count = [0]
@@ -459,7 +476,7 @@ def _cmd_evaluate(args) -> int:
         batch_size=args.batch_size,
         device=args.device, progress=progress,
     )
-    path = ev.save(out, figures=not args.no_figures, overwrite=args.overwrite)
+    path = ev.save(inputs.out, figures=not args.no_figures, overwrite=args.overwrite)
     cols = ["method", "deletion_auc", "null_deletion_auc", "top_drop_percentile",
             "share_top_drop_beats_95", "insertion_auc"]
     if truth is not None:
@@ -498,8 +515,6 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __version__
-
     p = _Parser(
         prog="saliency2signal",
         description="Which parts of a 1D signal made a CNN decide: SSQ-CWT saliency "
@@ -511,23 +526,43 @@ def _parser() -> argparse.ArgumentParser:
                    "--limit max_image_pixels=4194304 (before the command; repeatable; "
                    "names: see saliency2signal.limits.Limits)")
     sub = p.add_subparsers(dest="command", required=True)
+    for add in (_add_transform, _add_reconstruct, _add_train, _add_explain, _add_evaluate,
+                _add_info):
+        add(sub)
+    return p
+
+
+def _add_transform_options(p, *, helps: bool) -> None:
+    """Add the SSQConfig options shared by ``transform`` and ``train``."""
+    def h(text):
+        return text if helps else None
+
+    p.add_argument("--wavelet", choices=["gmw", "morlet"], default="gmw")
+    p.add_argument("--nv", type=int, default=32, help=h("voices per octave (default 32)"))
+    p.add_argument("--scaletype", default="log-piecewise",
+                   help=h("log | log-piecewise | linear [:maximal|:minimal|:naive]"))
+    p.add_argument("--fs", type=float, default=1.0, help=h("sampling rate (default 1)"))
+    if helps:
+        p.add_argument("--padtype", default="reflect",
+                       choices=["reflect", "zero", "symmetric", "replicate", "wrap", "none"])
+    else:
+        p.add_argument("--padtype", default="reflect")
+    p.add_argument("--mu", type=float, default=13.4, help=h("Morlet centre frequency"))
+    p.add_argument("--gamma", type=float, default=3.0, help=h("GMW gamma"))
+    p.add_argument("--beta", type=float, default=60.0, help=h("GMW beta"))
+
+
+def _add_transform(sub) -> None:
     t = sub.add_parser("transform", help="synchrosqueezed CWT of the signals in a file")
     t.add_argument("data", help=".npy (N,) or (B, N), .npz (array 'x' or the first), or .csv")
     t.add_argument("--key", help="array to read from an .npz (default: 'x' or the first)")
     t.add_argument("--out", help="output .npz (default: DATA_ssq.npz beside the input)")
-    t.add_argument("--wavelet", choices=["gmw", "morlet"], default="gmw")
-    t.add_argument("--nv", type=int, default=32, help="voices per octave (default 32)")
-    t.add_argument("--scaletype", default="log-piecewise",
-                   help="log | log-piecewise | linear [:maximal|:minimal|:naive]")
-    t.add_argument("--fs", type=float, default=1.0, help="sampling rate (default 1)")
-    t.add_argument("--padtype", default="reflect",
-                   choices=["reflect", "zero", "symmetric", "replicate", "wrap", "none"])
-    t.add_argument("--mu", type=float, default=13.4, help="Morlet centre frequency")
-    t.add_argument("--gamma", type=float, default=3.0, help="GMW gamma")
-    t.add_argument("--beta", type=float, default=60.0, help="GMW beta")
+    _add_transform_options(t, helps=True)
     t.add_argument("--float64", action="store_true", help="compute in float64")
     t.set_defaults(func=_cmd_transform)
 
+
+def _add_reconstruct(sub) -> None:
     r = sub.add_parser("reconstruct",
                        help="a signal from magnitude-only scalograms (phase retrieval)")
     r.add_argument("data", help="|W| as .npy/.npz (F, N) or (B, F, N), or a scalogram .png "
@@ -543,6 +578,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="dB range of a log-scale PNG (default 60)")
     r.set_defaults(func=_cmd_reconstruct)
 
+
+def _add_train(sub) -> None:
     tr = sub.add_parser("train", help="train the bundled CNN on labelled signals, reproducibly")
     tr.add_argument("data", help=".npz with signals and labels (x/y or X_train/y_train; "
                     "class_names if present), or .npy/.csv signals with --labels")
@@ -561,78 +598,69 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--format", default="state_dict", choices=["state_dict", "export"],
                     help="model file format (default state_dict: weights-only state dict "
                     "+ JSON metadata; export: a torch.export .pt2 program)")
-    for name, kw in (("--wavelet", dict(choices=["gmw", "morlet"], default="gmw")),
-                     ("--nv", dict(type=int, default=32)),
-                     ("--scaletype", dict(default="log-piecewise")),
-                     ("--fs", dict(type=float, default=1.0)),
-                     ("--padtype", dict(default="reflect")),
-                     ("--mu", dict(type=float, default=13.4)),
-                     ("--gamma", dict(type=float, default=3.0)),
-                     ("--beta", dict(type=float, default=60.0))):
-        tr.add_argument(name, **kw)
+    _add_transform_options(tr, helps=False)
     tr.add_argument("--float64", action="store_true", help="transform in float64")
     tr.set_defaults(func=_cmd_train)
 
+
+def _add_region_options(p, *, out_default: str) -> None:
+    """Add the options ``explain`` and ``evaluate`` share: inputs, target, regions, run."""
+    p.add_argument("model", help="a model file written by `saliency2signal train` / save_model")
+    p.add_argument("data", help=".npy (N,) or (B, N), .npz (x / X_test / the first array; "
+                   "axis and labels are read from it when present), or .csv")
+    p.add_argument("--out", help=f"new output folder (default: {out_default})")
+    p.add_argument("--key", help="signals array in an .npz")
+    p.add_argument("--target", default="predicted", help="predicted | label | INDEX")
+    p.add_argument("--labels", help="labels file (.npy/.csv), one integer per signal")
+    p.add_argument("--axis", help="x-axis values (.npy/.csv), e.g. wavenumbers")
+    p.add_argument("--keep-mass", type=float, default=0.8,
+                   help="fraction of the positive attribution mass kept (default 0.8)")
+    p.add_argument("--max-regions", type=int, default=5)
+    p.add_argument("--min-share", type=float, default=0.02,
+                   help="drop regions below this share of the attribution mass "
+                   "(default 0.02)")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--no-figures", action="store_true", help="report and arrays only")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+
+
+def _add_explain(sub) -> None:
+    from .saliency import METHODS
+
     ex = sub.add_parser("explain", help="which parts of each signal made the model decide")
-    ex.add_argument("model", help="a model file written by `saliency2signal train` / save_model")
-    ex.add_argument("data", help=".npy (N,) or (B, N), .npz (x / X_test / the first array; "
-                    "axis and labels are read from it when present), or .csv")
-    ex.add_argument("--out", help="new output folder (default: DATA_explained)")
-    ex.add_argument("--key", help="signals array in an .npz")
+    _add_region_options(ex, out_default="DATA_explained")
     ex.add_argument("--method", default="integrated_gradients",
-                    help="integrated_gradients | saliency | input_x_gradient | gradient_shap "
-                    "| deeplift | occlusion | layer_gradcam | guided_gradcam ...")
-    ex.add_argument("--target", default="predicted", help="predicted | label | INDEX")
-    ex.add_argument("--labels", help="labels file (.npy/.csv), one integer per signal")
-    ex.add_argument("--axis", help="x-axis values (.npy/.csv), e.g. wavenumbers")
-    ex.add_argument("--keep-mass", type=float, default=0.8,
-                    help="fraction of the positive attribution mass kept (default 0.8)")
-    ex.add_argument("--max-regions", type=int, default=5)
-    ex.add_argument("--min-share", type=float, default=0.02,
-                    help="drop regions below this share of the attribution mass "
-                    "(default 0.02)")
-    ex.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ex.add_argument("--batch-size", type=int, default=16)
-    ex.add_argument("--no-figures", action="store_true", help="report and arrays only")
-    ex.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+                    help=f"attribution method: {' | '.join(METHODS)}; METHOD+smoothgrad "
+                    "(smoothgrad_sq, vargrad) for a noise tunnel")
     ex.set_defaults(func=_cmd_explain)
 
+
+def _add_evaluate(sub) -> None:
     ev = sub.add_parser("evaluate", help="are the explanations faithful? round-trip deletion "
                         "against matched random regions, ground truth, randomisation")
-    ev.add_argument("model", help="a model file written by `saliency2signal train` / save_model")
-    ev.add_argument("data", help="as for explain; from an .npz, labels (y_*), axis and ground "
-                    "truth (components_* and windows_*, matched to --key) are read too")
-    ev.add_argument("--out", help="new output folder (default: DATA_evaluated)")
-    ev.add_argument("--key", help="signals array in an .npz")
+    _add_region_options(ev, out_default="DATA_evaluated")
     ev.add_argument("--methods", default="integrated_gradients",
                     help="comma-separated attribution methods (as for explain; "
                     "saliency+smoothgrad for a noise tunnel) and time_gradient (default "
-                    "integrated_gradients)")
-    ev.add_argument("--target", default="predicted", help="predicted | label | INDEX")
-    ev.add_argument("--labels", help="labels file (.npy/.csv), one integer per signal")
-    ev.add_argument("--axis", help="x-axis values (.npy/.csv), e.g. wavenumbers")
+                    "integrated_gradients); from an .npz, ground truth (components_* and "
+                    "windows_*, matched to --key) is read too")
     ev.add_argument("--n-null", type=int, default=50,
                     help="matched random regions per explanation region (default 50)")
     ev.add_argument("--randomization", default="cascade", choices=["cascade", "full", "none"],
                     help="model-randomisation sanity check (default cascade)")
     ev.add_argument("--no-truth", action="store_true",
                     help="ignore ground-truth arrays in the .npz")
-    ev.add_argument("--keep-mass", type=float, default=0.8)
-    ev.add_argument("--max-regions", type=int, default=5)
-    ev.add_argument("--min-share", type=float, default=0.02)
     ev.add_argument("--seed", type=int, default=0, help="seed of the null draws (default 0)")
-    ev.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ev.add_argument("--batch-size", type=int, default=16)
-    ev.add_argument("--no-figures", action="store_true", help="tables and arrays only")
-    ev.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     ev.set_defaults(func=_cmd_evaluate)
 
+
+def _add_info(sub) -> None:
     info = sub.add_parser("info", help="show a model file's format and embedded configuration")
     info.add_argument("model")
     info.add_argument("--trust", action="store_true",
                       help="allow unpickling (only for files you trust: it can run code)")
     info.set_defaults(func=_cmd_info)
-    return p
 
 
 def _one_line(exc: BaseException) -> str:

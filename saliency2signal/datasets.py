@@ -14,6 +14,9 @@ repository's ``data/`` folder (``coffee.npz``, written by ``data/make_coffee.py`
 repository, not of the installed package: the readers find ``data/`` next to the
 package directory, which is where it is in a source checkout or an editable install
 (``pip install -e .``); elsewhere pass ``path=``.
+
+May import: numpy, ``._validation``; never another stage (the data sets are plain
+arrays).
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ import numbers
 import pathlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
+
+from ._validation import check_choice, check_int, check_real
 
 __all__ = [
     "DATA_DIR",
@@ -237,96 +243,130 @@ def make_planted_spectra(
     >>> pos.class_names, bool(np.all(pos.present))
     (('peak@800', 'peak@1300'), True)
     """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
-        raise TypeError(f"n_samples={n_samples!r} must be an int")
-    if n_samples < 1:
-        raise ValueError(f"{n_samples=} must be >= 1")
-    if isinstance(n_points, bool) or not isinstance(n_points, numbers.Integral):
-        raise TypeError(f"n_points={n_points!r} must be an int")
-    if n_points < 16:
-        raise ValueError(f"{n_points=} must be >= 16")
-    if isinstance(n_decoys, bool) or not isinstance(n_decoys, numbers.Integral):
-        raise TypeError(f"n_decoys={n_decoys!r} must be an int")
-    if n_decoys < 0:
-        raise ValueError(f"{n_decoys=} must be >= 0")
+    n_samples = check_int(n_samples, "n_samples", minimum=1)
+    n_points = check_int(n_points, "n_points", minimum=16)
+    n_decoys = check_int(n_decoys, "n_decoys", minimum=0)
     v0, v1 = _range(axis_range, "axis_range", positive=False)
     if v0 >= v1:
         raise ValueError(f"{axis_range=} must be increasing")
-    w_lo, w_hi = _range(width_range, "width_range")
-    a_lo, a_hi = _range(amplitude_range, "amplitude_range")
-    dw_lo, dw_hi = _range(decoy_width_range, "decoy_width_range")
-    da_lo, da_hi = _range(decoy_amplitude_range, "decoy_amplitude_range")
-    for name, value in (("centre_jitter", centre_jitter), ("baseline_scale", baseline_scale),
-                        ("noise", noise)):
-        if not (isinstance(value, numbers.Real) and np.isfinite(value) and value >= 0):
-            raise ValueError(f"{name}={value!r} must be a finite number >= 0")
-    if isinstance(class_centres, str) or not isinstance(class_centres, Sequence):
-        raise TypeError(f"class_centres={class_centres!r} must be a sequence")
-    centres_nominal = [None if c is None else float(c) for c in class_centres]
-    if len(centres_nominal) < 2:
-        raise ValueError(f"{class_centres=} must name at least two classes")
-    if len(set(centres_nominal)) != len(centres_nominal):
-        raise ValueError(f"{class_centres=} must be distinct")
-    peaks = [c for c in centres_nominal if c is not None]
-    if not peaks:
-        raise ValueError(f"{class_centres=} must give at least one class a peak")
-    for c in peaks:
-        if not v0 + 3 * w_hi + centre_jitter <= c <= v1 - 3 * w_hi - centre_jitter:
-            raise ValueError(f"class centre {c} with its window (3 * {w_hi} + {centre_jitter}) "
-                             f"must lie inside {axis_range=}")
-    if class_names is None:
-        class_names = tuple("absent" if c is None else f"peak@{c:g}" for c in centres_nominal)
-    else:
-        if isinstance(class_names, str) or not isinstance(class_names, Sequence):
-            raise TypeError(f"class_names={class_names!r} must be a sequence of str")
-        class_names = tuple(class_names)
-        if len(class_names) != len(centres_nominal) or len(set(class_names)) != len(
-                class_names):
-            raise ValueError(f"{class_names=} must be {len(centres_nominal)} distinct names, "
-                             f"one per class centre")
+    width_range = _range(width_range, "width_range")
+    amplitude_range = _range(amplitude_range, "amplitude_range")
+    decoy_width_range = _range(decoy_width_range, "decoy_width_range")
+    decoy_amplitude_range = _range(decoy_amplitude_range, "decoy_amplitude_range")
+    centre_jitter = check_real(centre_jitter, "centre_jitter", low=0)
+    baseline_scale = check_real(baseline_scale, "baseline_scale", low=0)
+    noise = check_real(noise, "noise", low=0)
+    classes = _classes(class_centres, class_names, bounds=(v0, v1), axis_range=axis_range,
+                       width_hi=width_range[1], centre_jitter=centre_jitter)
     gen = _rng(rng)
 
-    n_classes = len(centres_nominal)
+    # the draws, in the order that made the bundled data and models
     axis = np.linspace(v0, v1, n_points)
-    y = gen.permutation(np.arange(n_samples) % n_classes).astype(np.int64)
-    has_peak = np.array([centres_nominal[k] is not None for k in y])
-    nominal = np.array([peaks[0] if c is None else c for c in
-                        (centres_nominal[k] for k in y)])
+    y = gen.permutation(np.arange(n_samples) % len(classes.centres)).astype(np.int64)
+    planted = _planted(gen, axis, y, classes, centre_jitter=centre_jitter,
+                       width_range=width_range, amplitude_range=amplitude_range)
+    margin = 3 * (width_range[1] + decoy_width_range[1]) + centre_jitter
+    decoy_centres, decoys = _decoys(gen, axis, classes.peaks, n_samples=n_samples,
+                                    n_decoys=n_decoys,
+                                    margin=margin, width_range=decoy_width_range,
+                                    amplitude_range=decoy_amplitude_range,
+                                    bounds=(v0, v1), axis_range=axis_range)
+    t = np.linspace(-1.0, 1.0, n_points)
+    coef = gen.uniform(-1.0, 1.0, (n_samples, 3)) * baseline_scale
+    baseline = coef[:, :1] + coef[:, 1:2] * t + coef[:, 2:] * t**2
+    x = (baseline + decoys + planted.components
+         + noise * gen.standard_normal((n_samples, n_points)))
+    return PlantedSpectra(
+        x=x, y=y, class_names=classes.names, axis=axis, centres=planted.centres,
+        widths=planted.widths, amplitudes=planted.amplitudes, windows=planted.windows,
+        components=planted.components, decoy_centres=decoy_centres,
+    )
+
+
+class _Classes(NamedTuple):
+    """Checked classes of :func:`make_planted_spectra`."""
+
+    centres: list[float | None]  # nominal planted centre per class, None = no peak
+    peaks: list[float]  # the centres that are not None, in class order
+    names: tuple[str, ...]
+
+
+def _classes(class_centres, class_names, *, bounds, axis_range, width_hi: float,
+             centre_jitter: float) -> _Classes:
+    """Check the class centres (their windows inside the axis) and name the classes."""
+    if isinstance(class_centres, str) or not isinstance(class_centres, Sequence):
+        raise TypeError(f"class_centres={class_centres!r} must be a sequence")
+    centres = [None if c is None else float(c) for c in class_centres]
+    if len(centres) < 2:
+        raise ValueError(f"{class_centres=} must name at least two classes")
+    if len(set(centres)) != len(centres):
+        raise ValueError(f"{class_centres=} must be distinct")
+    peaks = [c for c in centres if c is not None]
+    if not peaks:
+        raise ValueError(f"{class_centres=} must give at least one class a peak")
+    v0, v1 = bounds
+    for c in peaks:
+        if not v0 + 3 * width_hi + centre_jitter <= c <= v1 - 3 * width_hi - centre_jitter:
+            raise ValueError(f"class centre {c} with its window (3 * {width_hi} + "
+                             f"{centre_jitter}) must lie inside {axis_range=}")
+    if class_names is None:
+        return _Classes(centres, peaks,
+                        tuple("absent" if c is None else f"peak@{c:g}" for c in centres))
+    if isinstance(class_names, str) or not isinstance(class_names, Sequence):
+        raise TypeError(f"class_names={class_names!r} must be a sequence of str")
+    names = tuple(class_names)
+    if len(names) != len(centres) or len(set(names)) != len(names):
+        raise ValueError(f"{class_names=} must be {len(centres)} distinct names, "
+                         f"one per class centre")
+    return _Classes(centres, peaks, names)
+
+
+class _Planted(NamedTuple):
+    """The planted peak of each sample and its ground truth."""
+
+    centres: np.ndarray
+    widths: np.ndarray
+    amplitudes: np.ndarray
+    windows: np.ndarray
+    components: np.ndarray
+
+
+def _planted(gen, axis, y, classes: _Classes, *, centre_jitter, width_range,
+             amplitude_range) -> _Planted:
+    """Draw the planted peak of each sample (amplitude 0 for a class without one)."""
+    n_samples = y.size
+    has_peak = np.array([classes.centres[k] is not None for k in y])
+    nominal = np.array([classes.peaks[0] if c is None else c for c in
+                        (classes.centres[k] for k in y)])
     centres = nominal + gen.uniform(-centre_jitter, centre_jitter, n_samples)
-    widths = gen.uniform(w_lo, w_hi, n_samples)
-    amplitudes = np.where(has_peak, gen.uniform(a_lo, a_hi, n_samples), 0.0)
+    widths = gen.uniform(*width_range, n_samples)
+    amplitudes = np.where(has_peak, gen.uniform(*amplitude_range, n_samples), 0.0)
     windows = np.stack([centres - 3 * widths, centres + 3 * widths], axis=1)
     components = amplitudes[:, None] * _gauss(axis, centres[:, None], widths[:, None])
+    return _Planted(centres, widths, amplitudes, windows, components)
 
-    # decoys: anywhere on the axis but clear of every class's planted window
-    margin = 3 * (w_hi + dw_hi) + centre_jitter
-    grid = np.linspace(v0, v1, 4 * n_points)
+
+def _decoys(gen, axis, peaks, *, n_samples, n_decoys, margin, width_range, amplitude_range,
+            bounds, axis_range) -> tuple[np.ndarray, np.ndarray]:
+    """Draw the decoy peaks: anywhere on the axis but clear of every planted window.
+
+    Returns the sorted decoy centres ``(n_samples, n_decoys)`` and their sum per
+    sample ``(n_samples, n_points)``.
+    """
+    grid = np.linspace(*bounds, 4 * axis.size)
     allowed = np.all(np.abs(grid[:, None] - np.array(peaks)[None, :]) > margin, axis=1)
     if n_decoys and not allowed.any():
         raise ValueError(f"no room for decoys on {axis_range=} with margin {margin:g} around "
                          f"the class centres {peaks}")
-    decoy_centres = gen.choice(grid[allowed], size=(n_samples, n_decoys))
-    decoy_centres = np.sort(decoy_centres, axis=1)
-    decoy_widths = gen.uniform(dw_lo, dw_hi, (n_samples, n_decoys))
-    decoy_amps = gen.uniform(da_lo, da_hi, (n_samples, n_decoys))
-    decoys = np.einsum("bd,bdn->bn", decoy_amps,
-                       _gauss(axis, decoy_centres[..., None], decoy_widths[..., None]))
-
-    t = np.linspace(-1.0, 1.0, n_points)
-    coef = gen.uniform(-1.0, 1.0, (n_samples, 3)) * baseline_scale
-    baseline = coef[:, :1] + coef[:, 1:2] * t + coef[:, 2:] * t**2
-    x = baseline + decoys + components + noise * gen.standard_normal((n_samples, n_points))
-    return PlantedSpectra(
-        x=x, y=y, class_names=class_names, axis=axis, centres=centres, widths=widths,
-        amplitudes=amplitudes, windows=windows, components=components,
-        decoy_centres=decoy_centres,
-    )
+    centres = np.sort(gen.choice(grid[allowed], size=(n_samples, n_decoys)), axis=1)
+    widths = gen.uniform(*width_range, (n_samples, n_decoys))
+    amps = gen.uniform(*amplitude_range, (n_samples, n_decoys))
+    decoys = np.einsum("bd,bdn->bn", amps, _gauss(axis, centres[..., None], widths[..., None]))
+    return centres, decoys
 
 
 def _split(split: str) -> str:
-    if split not in _SPLITS:
-        raise ValueError(f"split={split!r} must be one of {_SPLITS}")
-    return split
+    return check_choice(split, _SPLITS, "split")
 
 
 def _open(name: str, path) -> dict[str, np.ndarray]:

@@ -25,7 +25,7 @@ from ._runtime import eval_mode, group_size
 from ._validation import check_instance, check_int
 from .imaging import ImagingConfig, to_image
 from .transform import SSQConfig
-from .transform import _ssq_tx as ssq_tx  # TODO(transform split): ._forward.ssq_tx
+from .transform._forward import ssq_tx
 
 __all__ = ["CoefficientClassifier", "probabilities"]
 

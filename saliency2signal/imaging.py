@@ -8,6 +8,10 @@ computed on image pixels (say a Grad-CAM map) back onto the grid by the adjoint 
 resize and flip — the exact chain rule for a linear map.
 
 Every step is recorded in one frozen, JSON-serialisable :class:`ImagingConfig`.
+
+May import: numpy, torch, Pillow and matplotlib (lazily, for :func:`heatmap_from_png`),
+``.limits``, ``._grid``, ``._serialize``, ``._validation``; never ``saliency``, ``mask`` or
+the explanation stages.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ import numpy as np
 import torch
 
 from . import limits
+from ._grid import magnitude
 from ._serialize import JSONDataclass
-from ._validation import as_tensor, check_positive
+from ._validation import as_tensor, check_bool, check_choice, check_positive
 
 __all__ = ["ImagingConfig", "COLORMAPS", "to_image", "pull_back", "heatmap_from_png"]
 
@@ -98,10 +103,9 @@ class ImagingConfig(JSONDataclass):
 
     def __post_init__(self):  # noqa: D105 - validation
         set_ = functools.partial(object.__setattr__, self)
-        for name, allowed in (("quantity", _QUANTITIES), ("scale", _SCALES),
-                              ("normalize", _NORMALIZE)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name}={getattr(self, name)!r} must be one of {allowed}")
+        check_choice(self.quantity, _QUANTITIES, "quantity")
+        check_choice(self.scale, _SCALES, "scale")
+        check_choice(self.normalize, _NORMALIZE, "normalize")
         set_("gain", check_positive(self.gain, "gain"))
         set_("top_db", check_positive(self.top_db, "top_db"))
         if self.normalize == "fixed":
@@ -123,12 +127,10 @@ class ImagingConfig(JSONDataclass):
             if len(self.size) != 2:
                 raise ValueError(f"size={self.size!r} must be (height, width)")
             set_("size", tuple(check_positive(v, "size", integer=True) for v in self.size))
-        if self.colormap is not None and self.colormap not in COLORMAPS:
-            raise ValueError(f"colormap={self.colormap!r} must be None or one of {COLORMAPS}")
+        check_choice(self.colormap, (None, *COLORMAPS), "colormap")
         set_("channels", check_positive(self.channels, "channels", integer=True))
-        for name in ("flip_rows", "antialias"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name}={getattr(self, name)!r} must be a bool")
+        set_("flip_rows", check_bool(self.flip_rows, "flip_rows"))
+        set_("antialias", check_bool(self.antialias, "antialias"))
 
     @property
     def n_channels(self) -> int:
@@ -262,18 +264,6 @@ class _PointwiseResize(torch.autograd.Function):
         return out, None
 
 
-def _magnitude(c: torch.Tensor) -> torch.Tensor:
-    """``|c|`` of a complex tensor; on the CPU without gradients through NumPy.
-
-    NumPy's complex ``abs`` is several times faster than torch's on the CPU (both are
-    ``hypot(re, im)``; they agree to an ulp or two). Tensors that need gradients or live
-    on another device use ``torch.abs``.
-    """
-    if c.device.type != "cpu" or (c.requires_grad and torch.is_grad_enabled()):
-        return c.abs()
-    return torch.from_numpy(np.abs(c.detach().resolve_conj().numpy()))
-
-
 def to_image(coef, config: ImagingConfig | None = None) -> torch.Tensor:
     """Make the model input ``(B, C, H, W)`` from coefficients ``(..., F, N)``.
 
@@ -305,7 +295,7 @@ def to_image(coef, config: ImagingConfig | None = None) -> torch.Tensor:
         raise ValueError(f"coef has shape {tuple(c.shape)}; expected (..., n_freqs, n_times)")
     if not (c.is_complex() or c.dtype.is_floating_point):
         raise TypeError(f"coef has dtype {c.dtype}; expected complex or floating point")
-    v = _magnitude(c) if c.is_complex() else c  # a real input is used as given (|Tx|)
+    v = magnitude(c) if c.is_complex() else c  # a real input is used as given (|Tx|)
     v = v.reshape(-1, 1, *v.shape[-2:])
     if _fuses(v, config):  # the same image and gradient, less work on the grid
         img = _PointwiseResize.apply(v, config)

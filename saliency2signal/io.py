@@ -43,6 +43,9 @@ written: PyTorch has deprecated TorchScript. Re-save such a model with
 
 Files are written atomically (a temporary file in the same folder, then a rename) and an
 existing file is never replaced unless ``overwrite=True``.
+
+May import: torch, ``limits``, ``_files``, ``_validation``, ``metadata``, ``models``;
+never a later stage (``saliency``, ``explanation``, ``evaluation``, ``cli``).
 """
 
 from __future__ import annotations
@@ -64,6 +67,7 @@ from torch import nn
 
 from . import limits
 from ._files import atomic_write
+from ._validation import check_instance
 from .metadata import LENGTH_POLICIES, ModelMetadata, check_compatible, check_sizes, fit_length
 from .models import ARCHITECTURES, architecture_sizes, build_model
 
@@ -254,10 +258,8 @@ def save_model(model: nn.Module, path, *, metadata: ModelMetadata,
     ...                                 architecture_kwargs=net.architecture_kwargs)
     True
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(metadata, ModelMetadata):
-        raise TypeError(f"metadata must be a ModelMetadata, got {type(metadata).__name__}")
+    check_instance(model, nn.Module, "model")
+    check_instance(metadata, ModelMetadata, "metadata")
     if format == "torchscript":
         raise ValueError("format='torchscript' is read-only: PyTorch has deprecated "
                          "TorchScript; write format='state_dict' (registered "

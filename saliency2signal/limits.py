@@ -8,7 +8,7 @@ anything of that size is built, and a file that asks for more is refused with a
 room to spare; raise a limit for work you trust with :func:`raised`, which applies to
 the calling thread (and its asyncio task) only.
 
-This module imports nothing else of the package.
+May import: the standard library only (nothing else of the package).
 
 Examples
 --------

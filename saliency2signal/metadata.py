@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from . import limits
-from ._validation import as_tensor
+from ._validation import as_tensor, check_choice, check_instance, check_int
 from ._version import __version__
 from .imaging import ImagingConfig
 from .transform import MIN_LENGTH, SSQConfig
@@ -104,12 +104,8 @@ class ModelMetadata:
 
     def __post_init__(self):  # noqa: D105 - validation
         set_ = object.__setattr__
-        if not isinstance(self.transform, SSQConfig):
-            raise TypeError(f"transform must be an SSQConfig, got "
-                            f"{type(self.transform).__name__}")
-        if not isinstance(self.imaging, ImagingConfig):
-            raise TypeError(f"imaging must be an ImagingConfig, got "
-                            f"{type(self.imaging).__name__}")
+        check_instance(self.transform, SSQConfig, "transform")
+        check_instance(self.imaging, ImagingConfig, "imaging")
         names = self.class_names
         if isinstance(names, str) or not isinstance(names, Sequence):
             raise TypeError(f"class_names={names!r} must be a sequence of strings")
@@ -118,23 +114,14 @@ class ModelMetadata:
         if len(names) < 2 or len(set(names)) != len(names):
             raise ValueError(f"class_names={names!r} must hold at least two distinct names")
         set_(self, "class_names", tuple(names))
-        n = self.n_times
-        if isinstance(n, bool) or not isinstance(n, int):
-            raise TypeError(f"n_times={n!r} must be an int")
-        if n < MIN_LENGTH:
-            raise ValueError(f"n_times={n} must be >= {MIN_LENGTH}")
-        if self.length_policy not in LENGTH_POLICIES:
-            raise ValueError(f"length_policy={self.length_policy!r} must be one of "
-                             f"{LENGTH_POLICIES}")
+        set_(self, "n_times", check_int(self.n_times, "n_times", minimum=MIN_LENGTH))
+        check_choice(self.length_policy, LENGTH_POLICIES, "length_policy")
         for name in ("axis_name", "axis_units", "package_version"):
-            if not isinstance(getattr(self, name), str):
-                raise TypeError(f"{name}={getattr(self, name)!r} must be a string")
-        if self.architecture is not None and not isinstance(self.architecture, str):
-            raise TypeError(f"architecture={self.architecture!r} must be a string or None")
+            check_instance(getattr(self, name), str, name)
+        if self.architecture is not None:
+            check_instance(self.architecture, str, "architecture", what="a string or None")
         for name in ("architecture_kwargs", "extra"):
-            value = getattr(self, name)
-            if not isinstance(value, Mapping):
-                raise TypeError(f"{name}={value!r} must be a mapping")
+            value = check_instance(getattr(self, name), Mapping, name, what="a mapping")
             try:  # a JSON round trip: validates and detaches from the caller's dict
                 set_(self, name, json.loads(json.dumps(dict(value), sort_keys=True)))
             except (TypeError, ValueError) as exc:
@@ -189,8 +176,7 @@ class ModelMetadata:
     @classmethod
     def from_dict(cls, d: Mapping) -> ModelMetadata:
         """Inverse of :meth:`to_dict`; wrong tags and unknown keys raise ``ValueError``."""
-        if not isinstance(d, Mapping):
-            raise TypeError(f"metadata must be a mapping, got {type(d).__name__}")
+        check_instance(d, Mapping, "metadata", what="a mapping")
         d = dict(d)
         tag, version = d.pop("format", None), d.pop("format_version", None)
         if tag != _FORMAT_TAG:
@@ -255,8 +241,7 @@ def check_compatible(metadata: ModelMetadata, x, *, images: bool = False, target
         ...
     ValueError: model expects n_times=286 (crop/pad: exact) but data has 300
     """
-    if not isinstance(metadata, ModelMetadata):
-        raise TypeError(f"metadata must be a ModelMetadata, got {type(metadata).__name__}")
+    check_instance(metadata, ModelMetadata, "metadata")
     xt = as_tensor(x, name="x")
     if images:
         if xt.ndim != 4:

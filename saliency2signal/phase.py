@@ -39,36 +39,37 @@ evaluation counts and the wall time.
 For non-negative signals (spectra) the low-pass channel together with
 ``nonnegative=True`` pins the rotation, and the plain SNR is meaningful. The low-pass
 row is one real row against a whole bank, so the least-squares fits weight it to carry
-as much as the bank does at its peak. Measured on the Coffee spectrum ``X_train[0]``
-(286 points, shifted to be >= 0; 100 iterations): with ``SSQConfig(wavelet='morlet',
-mu=4, nv=16, padtype=None, lowpass_row=True)`` and ``nonnegative=True`` the unaligned SNR
-is 31 dB (fast Griffin-Lim) and 36 dB (L-BFGS); with the default ``mu = 13.4`` it is
-6 dB, although the SC is -41 dB: the longer wavelets leave each peak (a separate
-region of the plane) free to rotate.
+as much as the bank does at its peak. A short Morlet (``mu=4``) ties each peak's phase
+down; longer wavelets leave each peak (a separate region of the plane) free to rotate,
+so a good SC can come with a poor unaligned SNR.
 
-**Spectra of 2048 points.** The same transform falls short at N = 2048: its bank then
-reaches down to 1/2048 cycles per sample, the low-pass row sees 3 FFT bins, and the
-rotation of everything above them is pinned only by the few long wavelets that overlap
-those bins. A rotation that costs ``s`` dB of SNR moves the SC to only about
-``-(s + 20)`` dB, so 100 iterations of fast Griffin-Lim end at SC -33 dB with an
-unaligned SNR of 5-18 dB (median 10; 12 peaks-on-baseline spectra of
-``benchmarks/bench_phase.py``). :func:`spectrum_config` keeps the bank above
-``fs / 256`` (about where it stops at the Coffee length) and lets the low-pass row carry
-the rest (19 bins, the baseline): the same rotation then shows at ``-(s + 3)`` dB, and
-100 iterations from ``init='zero-phase'`` reach 30.6-46.5 dB (median 37.6) with fast
-Griffin-Lim and 35-96 dB (median 67) with L-BFGS.
+**Long spectra.** For a few thousand points the same transform falls short: its bank
+reaches down to about ``1 / n`` cycles per sample, the low-pass row sees a few FFT bins,
+and the rotation of everything above them is pinned only by the few long wavelets that
+overlap those bins, so it barely shows in the SC. :func:`spectrum_config` keeps the bank
+above ``fs / 256`` and lets the low-pass row carry the rest (the baseline); the rotation
+then shows; start from ``init='zero-phase'`` (every phase 0, which is right at the centre
+of a non-negative peak).
 
 **Which transform.** The consistency projection uses ``W^+``, the canonical dual frame of
 the bank (``projection='dual'``): the least-squares real signal for given coefficients,
 exact and diagonal in frequency for periodic boundaries (``padtype=None``). The package's
 one-integral inverse :func:`~saliency2signal.icwt` (``projection='icwt'``) is a left
 inverse but not the least-squares one, so ``W icwt`` is an *oblique* projection and
-Griffin-Lim stalls with it: on a linear chirp (N = 2048, Morlet, nv = 16, periodic)
-fast Griffin-Lim reaches SC = -16 dB after 100 iterations with ``icwt`` and -35 dB with
-the dual. With padding (the default ``padtype='reflect'``) the transform is not
-circulant, the dual ignores the padded margins (8 % error on a consistent plane) and
-Griffin-Lim stops near -20 dB; the gradient methods are exact for any padding. Use
+Griffin-Lim stalls with it. With padding (the default ``padtype='reflect'``) the
+transform is not circulant, the dual ignores the padded margins and Griffin-Lim stops
+early; the gradient methods are exact for any padding. Use
 ``SSQConfig(wavelet='morlet', nv=16, padtype=None)`` for Griffin-Lim.
+
+The measured figures (spectral convergence and SNR per method, signal and bank) are in
+the README's phase-retrieval section, from ``benchmarks/bench_phase.py``.
+
+The numerics (metrics, dual frame, Griffin-Lim, gradient fits) live in the internal
+``_phase_core``; this module holds the public API, its checks and the PNG readers.
+
+May import: numpy, torch, ``_validation``, ``_phase_core``, ``transform`` (and its
+``_plan``), ``_scalogram_png`` (inside the PNG readers); never ``plot``, matplotlib or
+another stage.
 
 References
 ----------
@@ -81,17 +82,39 @@ References
 from __future__ import annotations
 
 import dataclasses
-import functools
-import math
 import os
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
-from ._validation import as_tensor, check_mask, check_positive, complex_dtype
-from .transform import MIN_LENGTH, SSQConfig, _bank, _check_n, cwt
+from ._phase_core import (
+    check_magnitude,
+    dual_frame,
+    dual_inverse,
+    fit_gradient,
+    griffin_lim,
+    hilbert_rotate,
+    phase_aligned_snr,
+    rms_estimate,
+    sc_db,
+    snr,
+    spectral_convergence,
+)
+from ._validation import (
+    as_tensor,
+    check_bool,
+    check_choice,
+    check_instance,
+    check_mask,
+    check_positive,
+    check_real,
+    complex_dtype,
+)
+from .transform import MIN_LENGTH, SSQConfig, cwt
+from .transform._plan import check_n
 
 __all__ = [
     "PhaseRetrievalResult",
@@ -107,8 +130,6 @@ __all__ = [
 
 _METHODS = ("fgla", "gla", "lbfgs", "adam", "sgd")
 _PROJECTIONS = ("dual", "icwt")
-#: Tikhonov floor of the dual frame, relative to its largest frame-operator eigenvalue.
-_DUAL_EPS = 1e-3
 
 
 # =========================================================================== result
@@ -151,176 +172,6 @@ class PhaseRetrievalResult:
     config: SSQConfig = field(repr=False)
 
 
-# =========================================================================== metrics
-def spectral_convergence(y, magnitude, config: SSQConfig, *, mask=None) -> np.ndarray:
-    """Spectral convergence ``20 log10(||M(|W(y)| - S)|| / ||M S||)`` in dB.
-
-    Parameters
-    ----------
-    y : array_like, shape (..., n_times)
-        Candidate signal(s).
-    magnitude : array_like, shape (..., n_freqs, n_times)
-        Target magnitudes ``S`` (complex input: its modulus).
-    config : SSQConfig
-    mask : array_like of bool or float, optional
-        Cells that count (default all).
-
-    Returns
-    -------
-    numpy.ndarray, shape (...)
-        0-d for a single signal.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from saliency2signal import SSQConfig, cwt
-    >>> from saliency2signal.phase import spectral_convergence
-    >>> cfg = SSQConfig(nv=8, padtype=None)
-    >>> x = np.cos(0.3 * np.arange(256))
-    >>> bool(spectral_convergence(x, cwt(x, cfg).Wx, cfg) < -200)
-    True
-    """
-    S = _magnitude(magnitude)
-    yt = as_tensor(y, name="y").to(S.dtype)
-    m = None if mask is None else check_mask(mask, S.shape, device=S.device)
-    return _sc_db(cwt(yt, config).Wx.abs(), S, m)
-
-
-def snr(y, x) -> np.ndarray:
-    """Plain signal-to-noise ratio ``10 log10(||x||^2 / ||y - x||^2)`` in dB.
-
-    Parameters
-    ----------
-    y, x : array_like, shape (..., n_times)
-        Estimate and reference.
-
-    Returns
-    -------
-    numpy.ndarray, shape (...)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from saliency2signal.phase import snr
-    >>> round(float(snr(np.array([1.0, 1.1]), np.array([1.0, 1.0]))), 2)
-    23.01
-    """
-    y, x = _np_pair(y, x)
-    err = np.sum((y - x) ** 2, axis=-1)
-    ref = np.sum(x**2, axis=-1)
-    with np.errstate(divide="ignore"):
-        return np.asarray(10.0 * np.log10(ref / err))
-
-
-def hilbert_rotate(x, theta: float):
-    """Rotate ``x`` in the plane of its Hilbert transform: ``cos(t) x - sin(t) H{x}``.
-
-    ``H`` is the discrete (periodic) Hilbert transform, the imaginary part of
-    ``scipy.signal.hilbert``. For an analytic wavelet bank with periodic boundaries the
-    rotated signal has the same ``|W|`` as ``x`` (up to its DC and Nyquist bins, which
-    the rotation leaves alone): the phase-retrieval ambiguity.
-
-    Parameters
-    ----------
-    x : array_like, shape (..., n_times)
-    theta : float
-        Angle in radians; ``pi`` is the sign flip.
-
-    Returns
-    -------
-    numpy.ndarray, shape (..., n_times)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from saliency2signal import SSQConfig, cwt
-    >>> from saliency2signal.phase import hilbert_rotate
-    >>> x = np.cos(0.3 * np.arange(512)) * np.hanning(512)
-    >>> cfg = SSQConfig(wavelet="morlet", nv=8, padtype=None)
-    >>> a, b = cwt(x, cfg).Wx.abs(), cwt(hilbert_rotate(x, 1.0), cfg).Wx.abs()
-    >>> bool(((a - b).norm() / a.norm()) < 1e-8)
-    True
-    """
-    x = _to_numpy(x, "x")
-    theta = float(theta)
-    return math.cos(theta) * x - math.sin(theta) * _hilbert(x)
-
-
-def phase_aligned_snr(y, x) -> np.ndarray:
-    """SNR after removing what the magnitudes cannot tell: mean and Hilbert rotation.
-
-    Both signals lose their mean; then ``x`` is replaced by its rotation
-    ``cos(t) x - sin(t) H{x}`` (same norm for zero-mean ``x``) closest to ``y``,
-    ``t = atan2(-<y, H x>, <y, x>)``, which also covers the global sign.
-
-    Parameters
-    ----------
-    y, x : array_like, shape (..., n_times)
-        Estimate and reference.
-
-    Returns
-    -------
-    numpy.ndarray, shape (...)
-        ``10 log10(||x_t||^2 / ||y - x_t||^2)`` in dB.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from saliency2signal.phase import hilbert_rotate, phase_aligned_snr, snr
-    >>> x = np.cos(0.2 * np.arange(400)) * np.hanning(400)
-    >>> y = hilbert_rotate(x, 2.0) + 5.0
-    >>> bool(phase_aligned_snr(y, x) > 100), bool(snr(y, x) < 0)
-    (True, True)
-    """
-    y, x = _np_pair(y, x)
-    y = y - y.mean(axis=-1, keepdims=True)
-    x = x - x.mean(axis=-1, keepdims=True)
-    hx = _hilbert(x)
-    theta = np.arctan2(-np.sum(y * hx, axis=-1), np.sum(y * x, axis=-1))[..., None]
-    xr = np.cos(theta) * x - np.sin(theta) * hx
-    return snr(y, xr)
-
-
-def _hilbert(x: np.ndarray) -> np.ndarray:
-    n = x.shape[-1]
-    h = np.zeros(n)
-    h[0] = 1.0
-    if n % 2 == 0:
-        h[n // 2] = 1.0
-        h[1 : n // 2] = 2.0
-    else:
-        h[1 : (n + 1) // 2] = 2.0
-    return np.fft.ifft(np.fft.fft(x, axis=-1) * h, axis=-1).imag
-
-
-def _to_numpy(a, name: str) -> np.ndarray:
-    t = as_tensor(a, name=name)
-    if t.is_complex():
-        raise TypeError(f"{name} has complex dtype {t.dtype}; expected a real signal")
-    arr = t.detach().cpu().numpy().astype(np.float64)
-    if arr.ndim == 0 or arr.shape[-1] == 0:
-        raise ValueError(f"{name} has shape {arr.shape}; expected (..., n_times)")
-    return arr
-
-
-def _np_pair(y, x):
-    y, x = _to_numpy(y, "y"), _to_numpy(x, "x")
-    if y.shape != x.shape:
-        raise ValueError(f"y of shape {y.shape} and x of shape {x.shape} differ")
-    return y, x
-
-
-def _sc_db(A: torch.Tensor, S: torch.Tensor, m) -> np.ndarray:
-    d, s = A - S, S
-    if m is not None:
-        d, s = d * m, s * m
-    num = d.flatten(-2).norm(dim=-1)
-    den = s.flatten(-2).norm(dim=-1)
-    ratio = (num / torch.where(den > 0, den, torch.ones_like(den))).detach().cpu().numpy()
-    with np.errstate(divide="ignore"):
-        return np.asarray(20.0 * np.log10(ratio))
-
-
 # =========================================================================== spectra
 #: Lowest wavelet frequency of :func:`spectrum_config`, in cycles per sample.
 SPECTRUM_FMIN = 1.0 / 256
@@ -351,8 +202,7 @@ def spectrum_config(
     fmin : float, optional
         Lowest centre frequency of the wavelet bank, in the units of ``fs``. Default
         ``fs / 256`` (:data:`SPECTRUM_FMIN` cycles per sample): about the lowest row
-        of the default bank at the Coffee length (286 samples), where fast
-        Griffin-Lim already reaches 31 dB.
+        of the default bank at the Coffee length (286 samples).
     mu : float
         Morlet centre frequency (4: short wavelets tie each peak's phase down).
     nv : int
@@ -378,15 +228,10 @@ def spectrum_config(
     ``cos(t) x - sin(t) H{x}`` of the part of ``x`` above the low-pass band; only the
     rows that overlap that band (whose sign non-negativity fixes) pin it, and the
     longest wavelets do so weakly. With the full bank at N = 2048 the low-pass band is
-    3 FFT bins wide and a rotation that costs ``s`` dB of SNR shows in the SC at about
-    ``-(s + 20)`` dB: 100 iterations of fast Griffin-Lim stop with it unresolved (12
-    peaks-on-baseline spectra: unaligned SNR 4.9-18.1 dB from noise, 15.1-30.9 dB from
-    ``init='zero-phase'``). Cut at ``fs / 256`` the band is 19 bins, the rotation shows at
-    ``-(s + 3)`` dB, and 100 iterations from ``init='zero-phase'`` reach 30.6-46.5 dB
-    (fast Griffin-Lim) and 35.2-96.2 dB (L-BFGS). Cutting higher helps further
-    (``fs / 64``: min 38.6, median 51.6 dB; from noise min 30.5 dB) at the price of
-    fewer wavelet rows and more left to the low-pass row; the tables are in the README
-    (``benchmarks/bench_phase.py``).
+    a few FFT bins wide and a rotation barely moves the SC, so Griffin-Lim stops with
+    it unresolved; cut at ``fs / 256`` the band is wider and the rotation shows. Cutting
+    higher helps further at the price of fewer wavelet rows and more left to the
+    low-pass row; the measured tables are in the README (``benchmarks/bench_phase.py``).
 
     Examples
     --------
@@ -414,7 +259,7 @@ def spectrum_config(
     >>> bool(snr(res.x, x) > 30)  # unaligned: no sign, rotation or mean left
     True
     """
-    n = _check_n(n)
+    n = check_n(n)
     fs = check_positive(fs, "fs")
     fmin = fs * SPECTRUM_FMIN if fmin is None else check_positive(fmin, "fmin")
     if fmin >= fs / 2:
@@ -428,52 +273,6 @@ def spectrum_config(
             f"frequency is {freqs.max():.4g}); choose a lower fmin"
         )
     return dataclasses.replace(full, scaletype=tuple(float(s) for s in keep))
-
-
-# =========================================================================== dual frame
-@dataclass(frozen=True)
-class _Dual:
-    filters: torch.Tensor  # (F, n_padded) real frequency responses, rows as Wx
-    inv_frame: torch.Tensor  # (n_padded,) 1 / (D(k) + eps), D even
-    n: int
-    n_padded: int
-    n_left: int
-    rms_gain: float  # sqrt(mean D): ||W y|| ~ rms_gain * ||y|| for white y
-    row0_weight: float  # weight of the low-pass row in the least-squares fits
-
-
-@functools.lru_cache(maxsize=8)
-def _dual(cfg: SSQConfig, n: int, dtype: torch.dtype, device: str) -> _Dual:
-    b = _bank(cfg, n, dtype, device)
-    filters = b.psih
-    bank_den = (filters.to(torch.float64) ** 2).sum(0)
-    w0 = 1.0
-    if cfg.lowpass_row:
-        # the one real row would weigh as little as one wavelet row against the whole
-        # bank: weight it so that the low-pass channel matters as much as the bank does
-        peak = float((bank_den + torch.cat([bank_den[:1], bank_den[1:].flip(0)])).max())
-        w0 = math.sqrt(peak / 2) / (b.css / 2.0)
-        row0 = (w0 * b.css / 2.0) * b.phi[None, :].to(filters.dtype)
-        filters = torch.cat([row0, filters])
-    den = (filters.to(torch.float64) ** 2).sum(0)
-    d = den + torch.cat([den[:1], den[1:].flip(0)])
-    inv = 1.0 / (d + _DUAL_EPS * d.max())
-    dbank = bank_den + torch.cat([bank_den[:1], bank_den[1:].flip(0)])
-    return _Dual(filters, inv.to(dtype), n, b.n_padded, b.n_left,
-                 float(torch.sqrt(dbank.mean() / 2)), w0)
-
-
-def _dual_inverse(W: torch.Tensor, dual: _Dual) -> torch.Tensor:
-    """Least-squares real signal for coefficients ``W`` (B, F, n) -> (B, n)."""
-    right = dual.n_padded - dual.n - dual.n_left
-    Wp = torch.nn.functional.pad(W, (dual.n_left, right)) if dual.n_padded != dual.n else W
-    Wh = torch.fft.fft(Wp, dim=-1)
-    if dual.row0_weight != 1.0:
-        Wh = torch.cat([Wh[..., :1, :] * dual.row0_weight, Wh[..., 1:, :]], dim=-2)
-    num = (dual.filters * Wh).sum(-2)
-    num_neg = torch.cat([num[..., :1], num[..., 1:].flip(-1)], dim=-1).conj()
-    y = torch.fft.ifft((num + num_neg) * dual.inv_frame, dim=-1).real
-    return y[..., dual.n_left : dual.n_left + dual.n]
 
 
 # =========================================================================== main API
@@ -571,22 +370,57 @@ def retrieve_phase(
     >>> round(float(phase_aligned_snr(res.x, x)))  # SC is not yet SNR: more iterations
     6
     """
-    if not isinstance(config, SSQConfig):
-        raise TypeError(f"config must be an SSQConfig, got {type(config).__name__}")
-    if method not in _METHODS:
-        raise ValueError(f"method={method!r} must be one of {_METHODS}")
-    if projection not in _PROJECTIONS:
-        raise ValueError(f"projection={projection!r} must be one of {_PROJECTIONS}")
+    check_instance(config, SSQConfig, "config")
+    check_choice(method, _METHODS, "method")
+    check_choice(projection, _PROJECTIONS, "projection")
     n_iter = check_positive(n_iter, "n_iter", integer=True)
-    alpha = float(alpha)
-    if not 0.0 <= alpha < 1.0:
-        raise ValueError(f"alpha={alpha!r} must be in [0, 1)")
+    alpha = check_real(alpha, "alpha", low=0.0, high=1.0, high_open=True)
     if lr is not None:
         lr = check_positive(lr, "lr")
-    if not isinstance(nonnegative, bool):
-        raise TypeError(f"nonnegative={nonnegative!r} must be a bool")
+    check_bool(nonnegative, "nonnegative")
 
-    S = _magnitude(magnitude)
+    S, m, known_lp, config, batch_shape = _problem(magnitude, config, mask, lowpass)
+    B, F, n = S.shape
+    dual = dual_frame(config, n, S.dtype, str(S.device))
+    y0 = _initial(init, rng, B, n, batch_shape, S, dual, m, nonnegative)
+    t0 = time.perf_counter()
+    if method in ("fgla", "gla"):
+        y, Wy, hist, n_it, n_ev = griffin_lim(
+            S, config, y0, m, dual, alpha=alpha if method == "fgla" else 0.0,
+            n_iter=n_iter, projection=projection, known_lp=known_lp,
+            nonnegative=nonnegative)
+    else:
+        y, hist, n_it, n_ev = fit_gradient(
+            S, config, y0, m, dual, method=method, n_iter=n_iter, lr=lr,
+            known_lp=known_lp, nonnegative=nonnegative)
+        Wy = cwt(y, config).Wx
+    elapsed = time.perf_counter() - t0
+    return PhaseRetrievalResult(
+        x=y.reshape(*batch_shape, n),
+        Wx=Wy.reshape(*batch_shape, F, n),
+        sc_db=sc_db(Wy.abs(), S, m).reshape(batch_shape),
+        sc_history=np.stack(hist).reshape(len(hist), *batch_shape),
+        n_iter=n_it,
+        n_evals=n_ev,
+        time_s=elapsed,
+        method=method,
+        config=config,
+    )
+
+
+class _Problem(NamedTuple):
+    """The checked inputs of :func:`retrieve_phase`, batch packed to ``B``."""
+
+    S: torch.Tensor  # (B, F, n) magnitudes, with the known low-pass row if one was given
+    mask: torch.Tensor | None  # (B, F, n) in S's dtype
+    known_lp: torch.Tensor | None  # (B, n) signed low-pass term
+    config: SSQConfig  # with lowpass_row=True if a low-pass term was given
+    batch_shape: torch.Size
+
+
+def _problem(magnitude, config: SSQConfig, mask, lowpass) -> _Problem:
+    """Check magnitudes, mask and low-pass term against each other and ``config``."""
+    S = check_magnitude(magnitude)
     batch_shape, (F, n) = S.shape[:-2], S.shape[-2:]
     if n < MIN_LENGTH:
         raise ValueError(f"magnitude has n_times={n}, below the minimum of {MIN_LENGTH}")
@@ -618,56 +452,14 @@ def retrieve_phase(
             f"magnitude has {F} rows but config gives {expected} for n_times={n}; pass "
             "the SSQConfig that produced it"
         )
-
-    dual = _dual(config, n, S.dtype, str(S.device))
-    y0 = _initial(init, rng, B, n, batch_shape, S, dual, m, nonnegative)
-    t0 = time.perf_counter()
-    if method in ("fgla", "gla"):
-        y, Wy, hist, n_it, n_ev = _griffin_lim(
-            S, config, y0, m, dual, alpha=alpha if method == "fgla" else 0.0,
-            n_iter=n_iter, projection=projection, known_lp=known_lp,
-            nonnegative=nonnegative)
-    else:
-        y, hist, n_it, n_ev = _gradient(
-            S, config, y0, m, dual, method=method, n_iter=n_iter, lr=lr,
-            known_lp=known_lp, nonnegative=nonnegative)
-        Wy = cwt(y, config).Wx
-    elapsed = time.perf_counter() - t0
-    return PhaseRetrievalResult(
-        x=y.reshape(*batch_shape, n),
-        Wx=Wy.reshape(*batch_shape, F, n),
-        sc_db=_sc_db(Wy.abs(), S, m).reshape(batch_shape),
-        sc_history=np.stack(hist).reshape(len(hist), *batch_shape),
-        n_iter=n_it,
-        n_evals=n_ev,
-        time_s=elapsed,
-        method=method,
-        config=config,
-    )
-
-
-def _magnitude(magnitude) -> torch.Tensor:
-    S = as_tensor(magnitude, name="magnitude")
-    if S.is_complex():
-        S = S.abs()
-    if S.dtype != torch.float32:
-        S = S.to(torch.float64)
-    if S.ndim < 2:
-        raise ValueError(
-            f"magnitude has shape {tuple(S.shape)}; expected (..., n_freqs, n_times)"
-        )
-    if not bool(torch.isfinite(S).all()):
-        raise ValueError("magnitude contains NaN or infinite values")
-    if bool((S < 0).any()):
-        raise ValueError(f"magnitude has negative values (min {float(S.min()):.3g})")
-    return S
+    return _Problem(S, m, known_lp, config, batch_shape)
 
 
 def _initial(init, rng, B, n, batch_shape, S, dual, m, nonnegative) -> torch.Tensor:
     if isinstance(init, str):
         if init != "zero-phase":
             raise ValueError(f"init={init!r} must be 'zero-phase', an array or a result")
-        y = _dual_inverse((S if m is None else S * m).to(complex_dtype(S.dtype)), dual)
+        y = dual_inverse((S if m is None else S * m).to(complex_dtype(S.dtype)), dual)
         return y.clamp(min=0) if nonnegative else y
     if init is not None:
         if isinstance(init, PhaseRetrievalResult):
@@ -679,112 +471,9 @@ def _initial(init, rng, B, n, batch_shape, S, dual, m, nonnegative) -> torch.Ten
             raise ValueError(f"init has shape {tuple(y.shape)}; expected {(*batch_shape, n)}")
         return y.to(S.device, S.dtype).reshape(B, n).clone()
     gen = np.random.default_rng(rng)
-    rms = _rms_estimate(S, dual, m)
+    rms = rms_estimate(S, dual, m)
     noise = torch.as_tensor(gen.standard_normal((B, n)), dtype=S.dtype, device=S.device)
     return noise * rms[:, None]
-
-
-def _rms_estimate(S, dual: _Dual, m) -> torch.Tensor:
-    """Signal RMS implied by the magnitudes, from the mean frame bound (white signal)."""
-    if m is None:
-        e = S.pow(2).sum((-2, -1)) / S[0].numel()
-    else:  # average energy per known cell
-        e = (S * m).pow(2).sum((-2, -1)) / m.sum((-2, -1)).clamp(min=1)
-    rms = e.sqrt() / dual.rms_gain
-    return torch.where(rms > 0, rms, torch.ones_like(rms))
-
-
-def _griffin_lim(S, cfg, y, m, dual, *, alpha, n_iter, projection, known_lp, nonnegative):
-    if projection == "dual":
-        def inverse(W):
-            return _dual_inverse(W, dual)
-    else:
-        from .transform import icwt
-
-        def inverse(W):
-            return icwt(W, cfg)
-    c0 = cfg.css() / 2.0
-    hist = []
-    c = cwt(y, cfg).Wx
-    t_prev = None
-    n_evals = 1
-    for _ in range(n_iter):
-        target = S * torch.exp(1j * c.angle()).to(c.dtype)
-        if m is not None:
-            target = torch.where(m > 0, target, c)
-        if known_lp is not None:
-            target[:, 0, :] = c0 * known_lp
-        y = inverse(target)
-        if nonnegative:
-            y = y.clamp(min=0)
-        t = cwt(y, cfg).Wx
-        n_evals += 1
-        hist.append(_sc_db(t.abs(), S, m))
-        c = t if t_prev is None or alpha == 0 else t + alpha * (t - t_prev)
-        t_prev = t
-    return y, t_prev, hist, n_iter, n_evals
-
-
-def _gradient(S, cfg, y0, m, dual, *, method, n_iter, lr, known_lp, nonnegative):
-    square = nonnegative and method == "lbfgs"
-    if square:  # y = u**2 >= 0, a smooth parametrisation for the quasi-Newton method
-        param = y0.clamp(min=0).add(1e-3 * float(y0.abs().max())).sqrt().requires_grad_(True)
-    else:
-        param = y0.clone().requires_grad_(True)
-    w = torch.ones_like(S) if m is None else m
-    if cfg.lowpass_row:
-        w = torch.cat([w[:, :1] * dual.row0_weight, w[:, 1:]], dim=1)
-    norm = (S * w).pow(2).sum().clamp(min=torch.finfo(S.dtype).tiny)
-    c0 = cfg.css() / 2.0
-    rms = float(_rms_estimate(S, dual, m).mean())
-    hist: list[np.ndarray] = []
-    count = [0]
-
-    def signal():
-        return param * param if square else param
-
-    def loss_fn():
-        W = cwt(signal(), cfg).Wx
-        A = W.abs()
-        count[0] += 1
-        hist.append(_sc_db(A.detach(), S, m))
-        if known_lp is not None:  # the real low-pass row is known with its sign
-            A = torch.cat([W[:, :1].real + (S[:, :1] - c0 * known_lp[:, None]), A[:, 1:]], 1)
-        if method == "sgd":  # the popular recipe: mean squared error of magnitudes
-            return ((A - S) * w).pow(2).mean()
-        loss = ((A - S) * w).pow(2).sum() / norm
-        return loss
-
-    if method == "lbfgs":
-        opt = torch.optim.LBFGS([param], lr=1.0 if lr is None else lr, max_iter=n_iter,
-                                max_eval=n_iter, history_size=20, tolerance_grad=0.0,
-                                tolerance_change=0.0, line_search_fn="strong_wolfe")
-
-        def closure():
-            opt.zero_grad()
-            loss = loss_fn()
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        n_it = int(opt.state[opt._params[0]].get("n_iter", 0))
-        return signal().detach(), hist, n_it, count[0]
-
-    if method == "adam":
-        opt = torch.optim.Adam([param], lr=(1.0 if lr is None else lr) * rms)
-    else:
-        # Gauss-Newton Hessian of mean((|Wy| - S)^2) is 2 W^T W / (B F n): bound by D_max
-        lmax = 2.0 / float(dual.inv_frame.min()) / S.numel()
-        opt = torch.optim.SGD([param], lr=0.5 / lmax if lr is None else lr)
-    for _ in range(n_iter):
-        opt.zero_grad()
-        loss = loss_fn()
-        loss.backward()
-        opt.step()
-        if nonnegative:
-            with torch.no_grad():
-                param.clamp_(min=0)
-    return param.detach(), hist, n_iter, count[0]
 
 
 # =========================================================================== images
@@ -837,7 +526,7 @@ def magnitudes_from_png(
     >>> import tempfile, pathlib
     >>> import numpy as np
     >>> from saliency2signal import SSQConfig, cwt
-    >>> from saliency2signal._drawing import export_scalogram_png
+    >>> from saliency2signal.drawing import export_scalogram_png
     >>> from saliency2signal.phase import magnitudes_from_png
     >>> cfg = SSQConfig(nv=8, padtype=None)
     >>> W = cwt(np.cos(0.3 * np.arange(256)), cfg).Wx
@@ -849,17 +538,17 @@ def magnitudes_from_png(
     """
     from pathlib import Path
 
-    from ._drawing import _area_mean, _read_rgb, _resolve_geometry
+    from ._scalogram_png import area_mean, read_rgb, resolve_geometry
 
     dynamic_range = check_positive(dynamic_range, "dynamic_range")
     peak = check_positive(peak, "peak")
     path = Path(path)
-    rgb, embedded = _read_rgb(path)
-    geom = _resolve_geometry(geometry, path, embedded)
+    rgb, embedded = read_rgb(path)
+    geom = resolve_geometry(geometry, path, embedded)
     gray = rgb.mean(axis=-1)
     if geom.cmap == "gray_r":
         gray = 255.0 - gray
-    t = np.clip(_area_mean(gray[::-1], geom.n_freqs, geom.n_times) / 255.0, 0.0, 1.0)
+    t = np.clip(area_mean(gray[::-1], geom.n_freqs, geom.n_times) / 255.0, 0.0, 1.0)
     if geom.scale == "log":
         mag = np.where(t > 0.5 / 255, 10.0 ** ((t - 1.0) * dynamic_range / 20.0), 0.0)
     else:
@@ -911,7 +600,7 @@ def reconstruct_from_png(
     >>> import tempfile, pathlib
     >>> import numpy as np
     >>> from saliency2signal import SSQConfig, cwt
-    >>> from saliency2signal._drawing import export_scalogram_png
+    >>> from saliency2signal.drawing import export_scalogram_png
     >>> from saliency2signal.phase import reconstruct_from_png
     >>> cfg = SSQConfig(wavelet="morlet", nv=16, padtype=None)
     >>> x = np.cos(2 * np.pi * 0.05 * np.arange(256))
@@ -923,11 +612,11 @@ def reconstruct_from_png(
     """
     from pathlib import Path
 
-    from ._drawing import _read_rgb, _resolve_geometry
+    from ._scalogram_png import read_rgb, resolve_geometry
 
     if config is None:
         path = Path(path)
-        geom = _resolve_geometry(geometry, path, _read_rgb(path)[1])
+        geom = resolve_geometry(geometry, path, read_rgb(path)[1])
         config = geom.ssq_config
         if config is None:
             raise ValueError(

@@ -3,30 +3,21 @@
 matplotlib is imported here only, so ``import saliency2signal`` stays free of it. Every
 function draws on given Axes (``ax=None`` means ``plt.gca()``), returns what it drew,
 and never calls ``plt.show()``.
+
+May import: numpy, matplotlib (inside the functions only), ``_grid``, ``_validation``,
+``transform``, ``artefacts`` (lazily, for :func:`interference`); never a module that
+the numeric API imports (``import saliency2signal`` must not pull matplotlib).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ._grid import geometric_edges, linear_edges
+from ._validation import check_axis, check_instance, to_numpy
 from .transform import SSQConfig
 
 __all__ = ["scalogram", "components", "interference"]
-
-
-def _np(a) -> np.ndarray:
-    if hasattr(a, "detach"):
-        a = a.detach().cpu().numpy()
-    return np.asarray(a)
-
-
-def _edges(centres: np.ndarray) -> np.ndarray:
-    """Cell edges around (possibly non-uniform, possibly descending) centres."""
-    c = np.asarray(centres, dtype=np.float64)
-    if c.size == 1:
-        return np.array([c[0] - 0.5, c[0] + 0.5])
-    mid = 0.5 * (c[1:] + c[:-1])
-    return np.concatenate([[c[0] - (mid[0] - c[0])], mid, [c[-1] + (c[-1] - mid[-1])]])
 
 
 def scalogram(coef, config: SSQConfig, *, ax=None, axis=None, labels=None, power: float = 0.5,
@@ -58,7 +49,7 @@ def scalogram(coef, config: SSQConfig, *, ax=None, axis=None, labels=None, power
     """
     import matplotlib.pyplot as plt
 
-    c = np.abs(_np(coef))
+    c = np.abs(to_numpy(coef, name="coef"))
     if c.ndim != 2:
         raise ValueError(f"coef has shape {c.shape}; expected (n_freqs, n_times)")
     n_freqs, n = c.shape
@@ -70,16 +61,14 @@ def scalogram(coef, config: SSQConfig, *, ax=None, axis=None, labels=None, power
     fe = config.freq_edges(n).copy()
     if config.lowpass_row:  # give the frequency-0 row a visible band below the first row
         fe[0] = fe[1] ** 2 / fe[2]
-    xs = np.arange(n, dtype=np.float64) if axis is None else _np(axis).astype(np.float64)
-    if xs.shape != (n,):
-        raise ValueError(f"axis has shape {xs.shape}; expected ({n},)")
-    mesh = ax.pcolormesh(_edges(xs), fe, c**power, shading="flat", cmap=cmap,
+    xs = np.arange(n, dtype=np.float64) if axis is None else check_axis(axis, n)
+    mesh = ax.pcolormesh(linear_edges(xs), fe, c**power, shading="flat", cmap=cmap,
                          rasterized=True)
     ax.set_yscale("log")
     ax.set_ylabel("frequency (cycles per sample)" if config.fs == 1 else "frequency")
     ax.set_xlabel("sample" if axis is None else "x")
     if labels is not None:
-        lab = _np(labels)
+        lab = to_numpy(labels, name="labels")
         if lab.shape != c.shape:
             raise ValueError(f"labels have shape {lab.shape}; expected {c.shape}")
         centres = np.sqrt(fe[1:] * fe[:-1])
@@ -122,14 +111,12 @@ def components(x, comps, *, x_ranges=None, axis=None, axes=None, names=None,
     """
     import matplotlib.pyplot as plt
 
-    xv = _np(x).astype(np.float64)
-    cs = np.atleast_2d(_np(comps).astype(np.float64))
+    xv = to_numpy(x, name="x").astype(np.float64)
+    cs = np.atleast_2d(to_numpy(comps, name="comps").astype(np.float64))
     if xv.ndim != 1 or cs.shape[-1] != xv.shape[0]:
         raise ValueError(f"x of shape {xv.shape} and comps of shape {cs.shape} do not match")
     n = xv.shape[0]
-    xs = np.arange(n, dtype=np.float64) if axis is None else _np(axis).astype(np.float64)
-    if xs.shape != (n,):
-        raise ValueError(f"axis has shape {xs.shape}; expected ({n},)")
+    xs = np.arange(n, dtype=np.float64) if axis is None else check_axis(axis, n)
     if x_ranges is not None and len(x_ranges) != len(cs):
         raise ValueError(f"{len(x_ranges)} x_ranges for {len(cs)} components")
     if axes is None:
@@ -141,7 +128,8 @@ def components(x, comps, *, x_ranges=None, axis=None, axes=None, names=None,
     for i, (ax, c) in enumerate(zip(axes, cs, strict=True)):
         ax.plot(xs, xv, color="0.65", lw=0.8, label="signal")
         if baseline is not None:
-            ax.plot(xs, _np(baseline), color="0.4", lw=0.8, ls="--", label="low-pass")
+            ax.plot(xs, to_numpy(baseline, name="baseline"), color="0.4", lw=0.8, ls="--",
+                    label="low-pass")
         if x_ranges is not None:
             lo, hi = sorted(map(float, x_ranges[i]))
             ax.axvspan(lo, hi, color="C0", alpha=0.12, lw=0)
@@ -209,26 +197,24 @@ def interference(artefacts, *, index=(), ax=None, ridges=None, axis=None, cmap: 
     """
     import matplotlib.pyplot as plt
 
-    from .artefacts import Interference, _as_index
+    from .artefacts import Interference
+    from .artefacts._records import batch_index
 
-    if not isinstance(artefacts, Interference):
-        raise TypeError(f"artefacts must be an Interference, got {type(artefacts).__name__}")
-    b = _as_index(index, artefacts.batch_shape)
+    check_instance(artefacts, Interference, "artefacts")
+    b = batch_index(index, artefacts.batch_shape)
     w = artefacts.inst_freq[b]
     e = artefacts.energy[b]
     n_rows, n = w.shape
     skip = int(artefacts.config.lowpass_row)
     thr = artefacts.params["min_energy"] if min_energy is None else float(min_energy)
-    xs = np.arange(n, dtype=np.float64) if axis is None else _np(axis).astype(np.float64)
-    if xs.shape != (n,):
-        raise ValueError(f"axis has shape {xs.shape}; expected ({n},)")
+    xs = np.arange(n, dtype=np.float64) if axis is None else check_axis(axis, n)
     ax = ax if ax is not None else plt.gca()
     cf = artefacts.cwt_freqs[skip:]
     img = np.where(e[skip:] >= thr, w[skip:], np.nan)
     shown = img[np.isfinite(img)]
     lims = (np.quantile(shown, 0.01), np.quantile(shown, 0.99)) if shown.size else (None, None)
-    fe = np.exp(_edges(np.log(cf)))
-    mesh = ax.pcolormesh(_edges(xs), fe, np.ma.masked_invalid(img), shading="flat",
+    fe = geometric_edges(cf)
+    mesh = ax.pcolormesh(linear_edges(xs), fe, np.ma.masked_invalid(img), shading="flat",
                          cmap=cmap, vmin=lims[0], vmax=lims[1], rasterized=True)
     ax.set_yscale("log")
     ax.set_ylabel("frequency (cycles per sample)" if artefacts.config.fs == 1 else "frequency")
@@ -241,7 +227,7 @@ def interference(artefacts, *, index=(), ax=None, ridges=None, axis=None, cmap: 
                              linewidths=1.0)
     lines = []
     if ridges is not None:
-        rr = np.atleast_2d(_np(ridges))
+        rr = np.atleast_2d(to_numpy(ridges, name="ridges"))
         if rr.ndim != 2 or rr.shape[-1] != n or not np.issubdtype(rr.dtype, np.integer):
             raise ValueError(
                 f"ridges have shape {rr.shape} and dtype {rr.dtype}; expected integer rows "

@@ -5,33 +5,118 @@ the time-frequency plane. :func:`extract_ridges` finds ``n_ridges`` of them, str
 first, by dynamic programming (after Iatsenko, McClintock & Stefanovska 2013, and
 ssqueezepy's ``extract_ridges``), batched over leading dimensions. :class:`Ridges`
 holds the result and turns it into band masks for :func:`~saliency2signal.issq_cwt`
-(via :func:`~saliency2signal.mask.ridge_band`).
+(via :func:`ridge_band`, which also builds bands around ridges found elsewhere, with
+ssqueezepy's ``cc``/``cw`` convention).
 
 Differences from ``ssqueezepy.extract_ridges`` 0.6.6 (see the Notes of
 :func:`extract_ridges`): correct rows when the plane has more rows than columns, edge
 ridges are cleared before the next ridge is searched, the jump penalty is in octaves,
 ties are broken deterministically, and the low-pass row (frequency 0) is never chosen.
+
+May import: numpy, ``._validation``, ``.transform``; never ``mask``, ``saliency`` or the
+explanation stages.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validation import as_tensor, check_coefficients
-from .mask import ridge_band
+from ._validation import (
+    check_choice,
+    check_coefficients,
+    check_instance,
+    check_int,
+    check_real,
+    to_numpy,
+)
 from .transform import SSQConfig
 
-__all__ = ["Ridges", "extract_ridges"]
+__all__ = ["Ridges", "extract_ridges", "ridge_band"]
 
 _PLANES = ("ssq", "cwt")
 _ORDERS = ("energy", "frequency")
 #: Largest number of float64 cells of the candidate array ``(batch, rows, jumps)``
 #: evaluated at once (about 32 MB); the batch is processed in chunks below that.
 _MAX_CELLS = 4_000_000
+
+
+# =========================================================================== bands
+def _int_array(x, name: str) -> np.ndarray:
+    """Return whole numbers (ints, or floats without a fraction) as int64."""
+    a = to_numpy(x, name=name)
+    if a.dtype == bool or np.iscomplexobj(a):
+        raise TypeError(f"{name} has dtype {a.dtype}; expected integers")
+    if not np.issubdtype(a.dtype, np.integer) and (
+        not np.all(np.isfinite(a)) or np.any(a != np.round(a))
+    ):
+        raise ValueError(f"{name} must hold whole numbers (row indices)")
+    return a.astype(np.int64)
+
+
+def ridge_band(center_rows, half_widths, *, n_freqs: int) -> np.ndarray:
+    """Boolean band of rows around one or several ridges, ssqueezepy's ``cc``/``cw`` style.
+
+    In column ``j`` the band holds rows ``cc[j] - cw[j] .. cc[j] + cw[j]`` (inclusive),
+    clipped to ``[0, n_freqs - 1]``; ``cc[j] == -1`` leaves the column empty.
+
+    Parameters
+    ----------
+    center_rows : array_like of int, shape (n_times,) or (..., n_ridges, n_times)
+        Centre row per column, in **our** row order (row 0 = lowest frequency); convert
+        ssqueezepy's row index ``i`` (highest first) with ``n_freqs - 1 - i``.
+    half_widths : int or array_like of int
+        Half-width per column, broadcast against ``center_rows``; >= 0.
+    n_freqs : int
+        Number of rows of the plane.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``(n_freqs, n_times)`` for a 1-D ``center_rows``, otherwise
+        ``(..., n_ridges, n_freqs, n_times)``.
+
+    Raises
+    ------
+    ValueError
+        For centres outside ``[-1, n_freqs - 1]``, negative half-widths, shapes that do
+        not broadcast.
+    TypeError
+        For non-integer rows or widths.
+
+    Examples
+    --------
+    >>> from saliency2signal.ridges import ridge_band
+    >>> ridge_band([0, 2, -1, 4], 1, n_freqs=5).astype(int)
+    array([[1, 0, 0, 0],
+           [1, 1, 0, 0],
+           [0, 1, 0, 0],
+           [0, 1, 0, 1],
+           [0, 0, 0, 1]])
+    """
+    n_freqs = check_int(n_freqs, "n_freqs", minimum=1)
+    cc = _int_array(center_rows, "center_rows")
+    cw = _int_array(half_widths, "half_widths")
+    if cc.ndim == 0:
+        raise ValueError("center_rows is a scalar; expected shape (n_times,) or (..., K, n_times)")
+    try:
+        cw = np.broadcast_to(cw, cc.shape)
+    except ValueError:
+        raise ValueError(
+            f"half_widths of shape {cw.shape} does not broadcast to center_rows of shape "
+            f"{cc.shape}"
+        ) from None
+    if np.any((cc < -1) | (cc >= n_freqs)):
+        raise ValueError(
+            f"center_rows must be in [-1, {n_freqs - 1}] (-1 = no band); got values in "
+            f"[{cc.min()}, {cc.max()}]"
+        )
+    if np.any(cw < 0):
+        raise ValueError(f"half_widths must be >= 0; got minimum {cw.min()}")
+    rows = np.arange(n_freqs).reshape(n_freqs, 1)
+    c, w = cc[..., None, :], cw[..., None, :]
+    return (c >= 0) & (rows >= c - w) & (rows <= c + w)
 
 
 # =========================================================================== result
@@ -106,44 +191,21 @@ class Ridges:
 
 
 # =========================================================================== checks
-def _check_real(value, name: str, *, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}={value!r} must be a real number")
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name}={value!r} must be finite and >= 0")
-    return value
-
-
-def _check_int(value, name: str, *, minimum: int, allow_none: bool = False):
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}={value!r} must be an integer")
-    if value < minimum:
-        raise ValueError(f"{name}={value!r} must be >= {minimum}")
-    return int(value)
-
-
 def _row_freqs(config, freqs, plane: str, n_times: int) -> np.ndarray:
     if freqs is not None:
         if config is not None:
             raise ValueError("pass either config or freqs, not both")
         if isinstance(freqs, np.ndarray):
             freqs = np.ascontiguousarray(freqs)  # torch cannot wrap negative strides
-        f = np.asarray(as_tensor(freqs, name="freqs"), dtype=np.float64)
+        f = to_numpy(freqs, name="freqs").astype(np.float64)
         if f.ndim != 1 or f.size < 1:
             raise ValueError(f"freqs has shape {f.shape}; expected (n_freqs,)")
         if not np.all(np.isfinite(f)) or np.any(f < 0) or np.any(np.diff(f) <= 0):
             raise ValueError("freqs must be finite, >= 0 and strictly ascending")
         return f
     config = SSQConfig() if config is None else config
-    if not isinstance(config, SSQConfig):
-        raise TypeError(f"config must be an SSQConfig, got {type(config).__name__}")
-    if not isinstance(plane, str) or plane not in _PLANES:
-        raise ValueError(f"plane={plane!r} must be one of {_PLANES}")
+    check_instance(config, SSQConfig, "config")
+    check_choice(plane, _PLANES, "plane")
     f = config.freqs(n_times) if plane == "ssq" else config.cwt_freqs(n_times)
     return np.asarray(f, dtype=np.float64)
 
@@ -351,12 +413,11 @@ def extract_ridges(
     >>> r.masks().shape  # one band per ridge, for issq_cwt(Tx, cfg, mask=...)
     (2, 114, 512)
     """
-    n_ridges = _check_int(n_ridges, "n_ridges", minimum=1)
-    penalty = _check_real(penalty, "penalty")
-    bw = _check_int(bw, "bw", minimum=0, allow_none=True)
-    max_jump = _check_real(max_jump, "max_jump", allow_none=True)
-    if not isinstance(order, str) or order not in _ORDERS:
-        raise ValueError(f"order={order!r} must be one of {_ORDERS}")
+    n_ridges = check_int(n_ridges, "n_ridges", minimum=1)
+    penalty = check_real(penalty, "penalty", low=0)
+    bw = None if bw is None else check_int(bw, "bw", minimum=0)
+    max_jump = None if max_jump is None else check_real(max_jump, "max_jump", low=0)
+    check_choice(order, _ORDERS, "order")
     if isinstance(coefficients, np.ndarray):
         coefficients = np.ascontiguousarray(coefficients)  # e.g. a flipped view
     coef = check_coefficients(coefficients, name="coefficients")

@@ -12,10 +12,9 @@ from PIL import Image, ImageDraw, PngImagePlugin
 from skimage.draw import polygon as raster_polygon
 
 from saliency2signal import SSQConfig, ssq_cwt
-from saliency2signal._drawing import (
-    PNG_TEXT_KEY,
+from saliency2signal._scalogram_png import PNG_TEXT_KEY, area_mean
+from saliency2signal.drawing import (
     ScalogramGeometry,
-    _area_mean,
     export_scalogram_png,
     marker_fraction,
     mask_from_png,
@@ -213,9 +212,9 @@ def test_marker_fraction_inverts_gray_blends(rng, marker):
 
 def test_area_mean_is_exact_for_fractional_footprints(rng):
     grid = rng.random((7, 9))
-    assert_allclose(_area_mean(np.kron(grid, np.ones((3, 4))), 7, 9), grid, rtol=1e-12)
+    assert_allclose(area_mean(np.kron(grid, np.ones((3, 4))), 7, 9), grid, rtol=1e-12)
     image = rng.random((10, 13))  # 10 pixel rows onto 4 cells: 2.5 pixels each
-    out = _area_mean(image, 4, 13)
+    out = area_mean(image, 4, 13)
     expected_row1 = (0.5 * image[2] + image[3] + image[4]) / 2.5
     assert_allclose(out[1], expected_row1, rtol=1e-12)
     assert_allclose(out.mean(), image.mean(), rtol=1e-12)

@@ -14,11 +14,11 @@ import torch
 from saliency2signal import SSQConfig, ssq_cwt
 from saliency2signal.evaluation import (
     Evaluation,
-    _midrank,
     evaluate,
     matched_regions,
     randomizable_blocks,
 )
+from saliency2signal.evaluation._metrics import midrank
 from saliency2signal.forward import probabilities
 from saliency2signal.imaging import ImagingConfig
 
@@ -102,14 +102,15 @@ def test_band_model_curves_are_the_real_pipeline(band_case):
     m = ev.methods["integrated_gradients"]
     e = m.explanation
     x = torch.from_numpy(a + b)
-    p0 = probabilities(model, x, transform_config=TCFG, imaging_config=ICFG, batch_size=8)[:, 1].numpy()
+    fwd = dict(transform_config=TCFG, imaging_config=ICFG, batch_size=8)
+    p0 = probabilities(model, x, **fwd)[:, 1].numpy()
     np.testing.assert_allclose(m.deletion[:, 0], p0, rtol=1e-10)
     np.testing.assert_allclose(m.null_deletion[:, :, 0], np.repeat(p0[:, None], 20, 1))
     # one step by hand: remove the top region's component and re-run the model
-    p1 = probabilities(model, x - torch.from_numpy(np.array(e.components[:, 0])), transform_config=TCFG, imaging_config=ICFG, batch_size=8)
+    p1 = probabilities(model, x - torch.from_numpy(np.array(e.components[:, 0])), **fwd)
     np.testing.assert_allclose(m.deletion[:, 1], p1[:, 1].numpy(), rtol=1e-8, atol=1e-12)
     # insertion starts from the zero signal; with everything inserted = only regions kept
-    pz = probabilities(model, torch.zeros_like(x), transform_config=TCFG, imaging_config=ICFG, batch_size=8)[:, 1].numpy()
+    pz = probabilities(model, torch.zeros_like(x), **fwd)[:, 1].numpy()
     np.testing.assert_allclose(m.insertion[:, 0], pz)
     # removing all regions, in either order, leaves the same signal
     for bb in range(3):
@@ -191,10 +192,10 @@ def test_matched_regions_area_energy_overlap_and_seed():
 
 def test_midrank():
     null = np.array([0.0, 1.0, 2.0, 3.0])
-    assert _midrank(2.0, null, higher_is_better=True) == 62.5
-    assert _midrank(2.0, null, higher_is_better=False) == 37.5
-    assert _midrank(9.0, null, higher_is_better=True) == 100.0
-    assert np.isnan(_midrank(np.nan, null, higher_is_better=True))
+    assert midrank(2.0, null, higher_is_better=True) == 62.5
+    assert midrank(2.0, null, higher_is_better=False) == 37.5
+    assert midrank(9.0, null, higher_is_better=True) == 100.0
+    assert np.isnan(midrank(np.nan, null, higher_is_better=True))
 
 
 def test_randomizable_blocks_of_the_cnn():

@@ -28,6 +28,8 @@ from saliency2signal.io import ModelMetadata, load_model
 
 # the package re-exports the function `explain`, which hides the module attribute
 explain_module = importlib.import_module("saliency2signal.explanation")
+# where explain() looks up the transform of each group of batches
+explain_shell = importlib.import_module("saliency2signal.explanation._explain")
 
 N = 256
 CENTER, SIGMA = 170, 3.0
@@ -185,8 +187,8 @@ def test_transform_groups_do_not_change_the_explanation(model, monkeypatch, grou
     per_signal = 2 * TCFG.n_freqs(N) * N * 2 * 4  # Tx and Wx, complex64
     monkeypatch.setattr(_runtime, "GROUP_BYTES", group_batches * 2 * per_signal)
     seen = []
-    original = explain_module.ssq_cwt
-    monkeypatch.setattr(explain_module, "ssq_cwt",
+    original = explain_shell.ssq_cwt
+    monkeypatch.setattr(explain_shell, "ssq_cwt",
                         lambda x, cfg: seen.append(x.shape[0]) or original(x, cfg))
     parts = explain(model, x, **kw)
     assert seen == ([2, 2, 1] if group_batches == 1 else [4, 1])
@@ -325,7 +327,7 @@ def no_deletion(model):
 
 def test_schema_file_is_a_valid_draft_2020_12_schema():
     assert SCHEMA_PATH.is_file()
-    assert SCHEMA_PATH.parent.parent == pathlib.Path(explain_module.__file__).parent
+    assert SCHEMA_PATH.parent.parent == pathlib.Path(explain_module.__file__).parent.parent
     schema = load_schema()
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
@@ -447,7 +449,7 @@ def test_interference_on_coffee():
 def test_fast_closing_equals_scikit_image(rng, shape, density):
     from skimage import morphology
 
-    from saliency2signal.mask import _closing
+    from saliency2signal.mask._morphology import binary_closing as _closing
 
     m = rng.random((37, 52)) < density
     np.testing.assert_array_equal(_closing(m, shape),
@@ -491,29 +493,14 @@ def test_explain_reads_one_transform(explained, model):
         e.components, components(res, masks=torch.tensor(e.labels), n_regions=r).numpy())
     b = 1
     minus = torch.tensor(e.signals[b] - e.components[b, : len(e.regions[b])])
-    p = probabilities(model, minus, transform_config=TCFG, imaging_config=ICFG, batch_size=1)[:, 1].numpy()
+    p = probabilities(model, minus, transform_config=TCFG, imaging_config=ICFG,
+                      batch_size=1)[:, 1].numpy()
     np.testing.assert_allclose([reg.p_after for reg in e.regions[b]], p, rtol=1e-5,
                                atol=1e-6)
 
 
-@pytest.mark.parametrize("group_bytes", [None, 1, 3])
-@pytest.mark.parametrize("forward_batch", [None, 1, 3, 7, 11, 50])
-def test_probabilities_forward_batches(model, forward_batch, group_bytes, monkeypatch):
-    from saliency2signal.forward import probabilities
-
-    x, _ = toy_data(11, seed=7)
-    xt = torch.as_tensor(x)
-    ref = probabilities(model, xt, transform_config=TCFG, imaging_config=ICFG, batch_size=11)
-    if group_bytes is not None:  # transforms held at once: one batch, or 3 batches
-        plane = TCFG.n_freqs(xt.shape[-1]) * xt.shape[-1] * 2 * xt.element_size()
-        monkeypatch.setattr(_runtime, "GROUP_BYTES", group_bytes * plane * 2)
-    got = probabilities(model, xt, transform_config=TCFG, imaging_config=ICFG, batch_size=2, forward_batch=forward_batch)
-    assert got.shape == (11, 2)
-    torch.testing.assert_close(got, ref, rtol=1e-6, atol=1e-7)
-
-
 # ------------------------------------------- the deletion checks' inference model
-def _coffee():
+def coffee():
     from saliency2signal import ssq_cwt, to_image
 
     root = pathlib.Path(__file__).resolve().parents[1]
@@ -524,74 +511,18 @@ def _coffee():
     return model, meta, x, images
 
 
-def test_inference_model_computes_the_same_function():
-    from saliency2signal._runtime import inference_model
-
-    model, _, _, images = _coffee()
-    model.train()  # left as it was: training mode, parameters
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    fast = inference_model(model, images[:1])
-    assert fast is not model
-    assert model.training and all(m.training for m in model.modules())
-    for k, v in model.state_dict().items():
-        assert torch.equal(v, before[k]), k
-    # batch norm folded into the convolutions, weights in channels-last order
-    kinds = {type(m).__name__ for m in fast.modules()}
-    assert "Conv2d" in kinds and "BatchNorm2d" not in kinds
-    conv = next(m for m in fast.modules() if isinstance(m, torch.nn.Conv2d))
-    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
-    with torch.no_grad():
-        model.eval()
-        torch.testing.assert_close(fast(images), model(images), rtol=1e-4, atol=1e-5)
-
-
-def test_inference_model_falls_back_to_the_model(model, monkeypatch):
-    from saliency2signal._runtime import inference_model
-
-    plain, _, _, images = _coffee()
-    legacy = load_model(pathlib.Path(__file__).resolve().parent / "data"
-                        / "legacy_torchscript.pt")
-    probe = torch.zeros(1, *legacy.metadata.input_shape)
-    assert inference_model(legacy.model, probe) is legacy.model  # TorchScript: as it is
-
-    def untraceable(*args, **kwargs):
-        raise RuntimeError("symbolically traced variables cannot be used as inputs to "
-                           "control flow")
-
-    monkeypatch.setattr(_runtime, "_fx_fuse", lambda: untraceable)
-    fast = inference_model(plain, images[:1])  # batch norm kept, channels-last still
-    assert fast is not plain
-    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
-
-    def broken(_):
-        raise RuntimeError("cannot copy")
-
-    monkeypatch.setattr(_runtime, "_fold_batch_norm", broken)
-    assert inference_model(plain, images[:1]) is plain
-
-    class Off(torch.nn.Module):  # builds, but computes something else
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, x):
-            return self.inner(x) + 1e-2
-
-    monkeypatch.setattr(_runtime, "_fold_batch_norm", Off)
-    assert inference_model(plain, images[:1]) is plain
-
-
 def test_deletion_with_the_inference_copy_matches_the_plain_model():
     """p_after from the optimised copy equals the plain model's, region by region."""
     from saliency2signal.forward import probabilities
 
-    model, meta, x, _ = _coffee()
+    model, meta, x, _ = coffee()
     e = explain(model, x[:3].numpy(), metadata=meta, n_steps=4)
     for b in range(3):
         k = len(e.regions[b])
         assert k
         minus = x[b] - torch.from_numpy(np.array(e.components[b, :k]))
-        p = probabilities(model, minus, transform_config=meta.transform, imaging_config=meta.imaging, batch_size=4)
+        p = probabilities(model, minus, transform_config=meta.transform,
+                          imaging_config=meta.imaging, batch_size=4)
         t = int(e.target[b])
         np.testing.assert_allclose([r.p_after for r in e.regions[b]], p[:, t].numpy(),
                                    rtol=1e-5, atol=1e-6)

@@ -316,7 +316,7 @@ def test_fast_path_backward_twice(rng):
 
 @pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
 def test_magnitude_equals_torch_abs(dtype):
-    from saliency2signal.imaging import _magnitude
+    from saliency2signal._grid import magnitude as _magnitude
 
     g = torch.Generator().manual_seed(3)
     scale = torch.logspace(-20, 20, 64, dtype=torch.float64).to(dtype)
@@ -344,7 +344,7 @@ def test_magnitude_equals_torch_abs(dtype):
 def test_in_place_imaging_equals_the_plain_chain(rng, quantity, scale, normalize):
     # without autograd, |c| of complex input is a fresh tensor that the steps update in
     # place: the same image, bit for bit; a real input is never written to
-    from saliency2signal.imaging import _magnitude
+    from saliency2signal._grid import magnitude as _magnitude
 
     cfg = ImagingConfig(quantity=quantity, scale=scale, gain=7.0, normalize=normalize,
                         size=(12, 40), **NORMALIZATIONS[normalize])

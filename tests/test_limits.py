@@ -138,7 +138,7 @@ def _png(path, height, width):
 
 def test_a_huge_png_is_refused_from_its_header(tmp_path):
     from saliency2signal.imaging import heatmap_from_png
-    from saliency2signal.mask import ScalogramGeometry, mask_from_png
+    from saliency2signal.drawing import ScalogramGeometry, mask_from_png
 
     png = _png(tmp_path / "huge.png", 3000, 4000)  # 12 Mpx, a few kB on disk
     assert png.stat().st_size < 2**20
@@ -159,7 +159,7 @@ def test_a_huge_png_is_refused_from_its_header(tmp_path):
 
 
 def test_a_sidecar_claiming_a_huge_grid_is_refused(tmp_path):
-    from saliency2signal.mask import ScalogramGeometry, mask_from_png
+    from saliency2signal.drawing import ScalogramGeometry, mask_from_png
 
     png = _png(tmp_path / "drawn.png", 20, 20)
     sidecar = ScalogramGeometry(n_freqs=20000, n_times=20000, upscale=(1, 1), width=20000,

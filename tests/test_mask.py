@@ -1,4 +1,4 @@
-"""Tests of saliency2signal.mask: thresholds, cleaning in physical units, regions, bands."""
+"""Tests of saliency2signal.mask: thresholds, cleaning in physical units, regions."""
 
 from __future__ import annotations
 
@@ -11,18 +11,19 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 
 from saliency2signal import SSQConfig, ssq_cwt
-from saliency2signal import mask as M
 from saliency2signal.mask import (
     AttributionMask,
     Region,
     attribution_mask,
     clean_mask,
     label_regions,
-    ridge_band,
     signed_attribution,
     threshold_map,
     validate_mask,
 )
+from saliency2signal.mask._morphology import remove_small, window_reduce
+from saliency2signal.mask._regions import Grid, records
+from saliency2signal.mask._threshold import cutoff_and_mask
 
 N = 64
 CFG = SSQConfig(nv=8)  # 41 rows, exactly 8 rows per octave from fs/64 to fs/2
@@ -203,7 +204,7 @@ def test_mass_threshold_equals_a_stable_argsort(rng, levels, fraction):
     k = int(np.searchsorted(np.cumsum(flat[order]), fraction * flat.sum())) + 1
     want = np.zeros(flat.size, dtype=bool)
     want[order[:k]] = True
-    cut, got = M._cutoff_and_mask(p, "mass", fraction)
+    cut, got = cutoff_and_mask(p, "mass", fraction)
     assert_array_equal(got.ravel(), want)
     assert cut == flat[order[k - 1]]
 
@@ -217,8 +218,8 @@ def test_records_boxes_and_labels_match_find_objects(rng, density):
 
     lab = measure.label(rng.random((F, N)) < density, connectivity=2)
     p = rng.exponential(size=(F, N))
-    grid = M._Grid.make(CFG, N, None, "ssq")
-    new, regions = M._records(lab, p, None, grid, 6)
+    grid = Grid.make(CFG, N, None, "ssq")
+    new, regions = records(lab, p, None, grid, 6)
     boxes = ndimage.find_objects(lab)
     assert lab.max() > 6 and len(regions) == 6
     for k, r in enumerate(regions, start=1):
@@ -245,7 +246,7 @@ def test_window_reduce_equals_scipy_min_max_filters(rng):
                     for axis, a in ((0, m), (1, m.T)):
                         want = ref(a, size, axis=axis, origin=before - size // 2,
                                    mode="reflect")
-                        assert_array_equal(M._window_reduce(a, size, before, axis, op),
+                        assert_array_equal(window_reduce(a, size, before, axis, op),
                                            want, err_msg=f"{n=} {size=} {before=}")
 
 
@@ -348,11 +349,11 @@ def test_remove_small_helper_on_installed_skimage(max_size, n_cells):
     m = np.zeros((8, 8), dtype=bool)
     m[0, 0:5] = True  # 5 cells
     m[4:6, 4:7] = True  # 6 cells
-    out = M._remove_small(m, max_size)
+    out = remove_small(m, max_size)
     assert int(out.sum()) == n_cells  # an object of max_size + 1 cells survives
     holes = np.ones((6, 6), dtype=bool)
     holes[2:4, 2:4] = False  # a 4-cell hole
-    filled = M._remove_small(holes, max_size, holes=True)
+    filled = remove_small(holes, max_size, holes=True)
     assert int(filled.sum()) == (36 if max_size >= 4 else 32)
 
 
@@ -368,7 +369,7 @@ def test_remove_small_helper_translates_old_signature(monkeypatch, holes, name):
 
     target = "remove_small_holes" if holes else "remove_small_objects"
     monkeypatch.setattr(skimage.morphology, target, old_api)
-    M._remove_small(np.eye(4, dtype=bool), 7, holes=holes, connectivity=2)
+    remove_small(np.eye(4, dtype=bool), 7, holes=holes, connectivity=2)
     assert calls == {name: 8, "connectivity": 2}  # "< 8 cells" means "<= 7 cells"
 
 
@@ -438,45 +439,6 @@ def test_two_tones_from_ssq_cwt():
 
 
 # =========================================================================== other masks
-def test_ridge_band_against_direct_construction(rng):
-    n_freqs, n = 12, 40
-    cc = rng.integers(-1, n_freqs, size=n)
-    cw = rng.integers(0, 4, size=n)
-    got = ridge_band(cc, cw, n_freqs=n_freqs)
-    start = np.clip(cc - cw, 0, n_freqs)
-    stop = np.clip(cc + cw + 1, 0, n_freqs)
-    cols = np.arange(n)
-    d = np.zeros((n_freqs + 1, n), dtype=int)
-    np.add.at(d, (start, cols), 1)
-    np.add.at(d, (stop, cols), -1)
-    expected = (np.cumsum(d, axis=0)[:-1] > 0) & (cc >= 0)
-    assert got.shape == (n_freqs, n)
-    assert_array_equal(got, expected)
-
-
-def test_ridge_band_edges_and_empty_columns():
-    got = ridge_band(np.array([0, 4, -1, 2]), np.array([2, 2, 5, 0]), n_freqs=5)
-    expected = np.array(
-        [
-            [1, 0, 0, 0],
-            [1, 0, 0, 0],
-            [1, 1, 0, 1],
-            [0, 1, 0, 0],
-            [0, 1, 0, 0],
-        ],
-        dtype=bool,
-    )
-    assert_array_equal(got, expected)
-
-
-def test_ridge_band_several_ridges(rng):
-    cc = rng.integers(-1, 10, size=(2, 3, 20))
-    got = ridge_band(torch.from_numpy(cc), 1, n_freqs=10)
-    assert got.shape == (2, 3, 10, 20)
-    one = ridge_band(cc[1, 2], np.ones(20, dtype=int), n_freqs=10)
-    assert_array_equal(got[1, 2], one)
-
-
 def test_validate_mask_keeps_type():
     b = validate_mask(np.ones((F, N), dtype=bool), CFG)
     assert b.dtype == bool
@@ -540,14 +502,6 @@ def test_attribution_mask_errors(args, kwargs, exc, match):
         (clean_mask, (GOOD, CFG), {}, TypeError, "boolean mask"),
         (label_regions, (GOOD > 0, CFG), {"attribution": -GOOD}, ValueError, "non-negative"),
         (threshold_map, (-GOOD,), {}, ValueError, "negative values"),
-        (ridge_band, ([0, 1], 1), {"n_freqs": 4.0}, TypeError, "n_freqs=4.0"),
-        (ridge_band, ([0, 5], 1), {"n_freqs": 4}, ValueError, r"center_rows must be in \[-1"),
-        (ridge_band, ([0, -2], 1), {"n_freqs": 4}, ValueError, "center_rows"),
-        (ridge_band, ([0, 1], -1), {"n_freqs": 4}, ValueError, "half_widths must be >= 0"),
-        (ridge_band, ([0, 1], [1, 1, 1]), {"n_freqs": 4}, ValueError, "does not broadcast"),
-        (ridge_band, ([0.5, 1], 1), {"n_freqs": 4}, ValueError, "whole numbers"),
-        (ridge_band, ([True, False], 1), {"n_freqs": 4}, TypeError, "expected integers"),
-        (ridge_band, (3, 1), {"n_freqs": 4}, ValueError, "scalar"),
     ],
 )
 def test_other_errors(func, args, kwargs, exc, match):

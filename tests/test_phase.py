@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from saliency2signal import SSQConfig, cwt
-from saliency2signal._drawing import export_scalogram_png
 from saliency2signal.cli import main
+from saliency2signal.drawing import export_scalogram_png
 from saliency2signal.phase import (
     PhaseRetrievalResult,
     hilbert_rotate,

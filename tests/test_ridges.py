@@ -19,8 +19,7 @@ import pytest
 import torch
 
 from saliency2signal import SSQConfig, ssq_cwt
-from saliency2signal.mask import ridge_band
-from saliency2signal.ridges import Ridges, extract_ridges
+from saliency2signal.ridges import Ridges, extract_ridges, ridge_band
 
 N = 1024
 CFG = SSQConfig(nv=16)
@@ -343,3 +342,62 @@ def test_bad_plane_with_explicit_freqs(coef, freqs, match):
 def test_bad_config_type():
     with pytest.raises(TypeError, match="SSQConfig"):
         extract_ridges(_plane(), {"nv": 16})
+
+
+# ----------------------------------------------------------------- ridge_band
+# (moved from test_mask.py with ridge_band itself)
+def test_ridge_band_against_direct_construction(rng):
+    n_freqs, n = 12, 40
+    cc = rng.integers(-1, n_freqs, size=n)
+    cw = rng.integers(0, 4, size=n)
+    got = ridge_band(cc, cw, n_freqs=n_freqs)
+    start = np.clip(cc - cw, 0, n_freqs)
+    stop = np.clip(cc + cw + 1, 0, n_freqs)
+    cols = np.arange(n)
+    d = np.zeros((n_freqs + 1, n), dtype=int)
+    np.add.at(d, (start, cols), 1)
+    np.add.at(d, (stop, cols), -1)
+    expected = (np.cumsum(d, axis=0)[:-1] > 0) & (cc >= 0)
+    assert got.shape == (n_freqs, n)
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_ridge_band_edges_and_empty_columns():
+    got = ridge_band(np.array([0, 4, -1, 2]), np.array([2, 2, 5, 0]), n_freqs=5)
+    expected = np.array(
+        [
+            [1, 0, 0, 0],
+            [1, 0, 0, 0],
+            [1, 1, 0, 1],
+            [0, 1, 0, 0],
+            [0, 1, 0, 0],
+        ],
+        dtype=bool,
+    )
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_ridge_band_several_ridges(rng):
+    cc = rng.integers(-1, 10, size=(2, 3, 20))
+    got = ridge_band(torch.from_numpy(cc), 1, n_freqs=10)
+    assert got.shape == (2, 3, 10, 20)
+    one = ridge_band(cc[1, 2], np.ones(20, dtype=int), n_freqs=10)
+    np.testing.assert_array_equal(got[1, 2], one)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "exc", "match"),
+    [
+        (([0, 1], 1), {"n_freqs": 4.0}, TypeError, "n_freqs=4.0"),
+        (([0, 5], 1), {"n_freqs": 4}, ValueError, r"center_rows must be in \[-1"),
+        (([0, -2], 1), {"n_freqs": 4}, ValueError, "center_rows"),
+        (([0, 1], -1), {"n_freqs": 4}, ValueError, "half_widths must be >= 0"),
+        (([0, 1], [1, 1, 1]), {"n_freqs": 4}, ValueError, "does not broadcast"),
+        (([0.5, 1], 1), {"n_freqs": 4}, ValueError, "whole numbers"),
+        (([True, False], 1), {"n_freqs": 4}, TypeError, "expected integers"),
+        ((3, 1), {"n_freqs": 4}, ValueError, "scalar"),
+    ],
+)
+def test_ridge_band_errors(args, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        ridge_band(*args, **kwargs)

@@ -13,7 +13,8 @@ import torch
 
 from saliency2signal import SSQConfig, ssq_cwt
 from saliency2signal.imaging import ImagingConfig, pull_back, to_image
-from saliency2signal.saliency import SaliencyResult, _window, attribute, time_gradient
+from saliency2signal.saliency import SaliencyResult, attribute, time_gradient
+from saliency2signal.saliency._options import window
 
 N = 256
 TCFG = SSQConfig(nv=16)
@@ -264,7 +265,7 @@ def test_shapley_value_sampling_two_regions_efficiency(rng):
 
 
 def test_occlusion_window_in_octaves_and_samples(rng):
-    rows, cols = _window((1.0, 32), TCFG.freqs(N), N, name="w")
+    rows, cols = window((1.0, 32), TCFG.freqs(N), N, name="w")
     assert (rows, cols) == (16, 32)  # nv=16 rows per octave
     x = signals(rng)
     icfg = ImagingConfig(normalize="none", size=(32, 32))
@@ -321,7 +322,7 @@ def test_integrated_gradients_falls_back_to_captum(rng, monkeypatch):
     # without Captum's (private) step rule, attribute() hands IG to Captum's class
     import captum.attr
 
-    import saliency2signal.saliency as sal
+    from saliency2signal.saliency import _methods
 
     x = signals(rng, dtype=np.float64)
     icfg = ImagingConfig(scale="log1p", size=(24, 32))
@@ -336,7 +337,7 @@ def test_integrated_gradients_falls_back_to_captum(rng, monkeypatch):
             return super().attribute(*args, **kwargs)
 
     monkeypatch.setattr(captum.attr, "IntegratedGradients", Counting)
-    monkeypatch.setattr(sal, "_approximation_parameters", lambda: None)
+    monkeypatch.setattr(_methods, "_approximation_parameters", lambda: None)
     via_captum = attribute(model, x, **kw)
     assert calls  # Captum's class did the work
     torch.testing.assert_close(via_captum.attribution, lean.attribution, rtol=1e-10,
@@ -374,7 +375,8 @@ def test_grid_model_clamp_is_identity_on_magnitudes():
     # 0 included, whatever subgradient torch's clamp_min takes at its bound
     from saliency2signal.forward import CoefficientClassifier
 
-    grid_model = CoefficientClassifier(torch.nn.Flatten(), imaging_config=ImagingConfig(normalize="none"),
+    grid_model = CoefficientClassifier(torch.nn.Flatten(),
+                                       imaging_config=ImagingConfig(normalize="none"),
                                        clamp=True)
     m = torch.tensor([[[-1.0, 0.0, 2.0], [0.0, -0.0, float("nan")]]],
                      dtype=torch.float64, requires_grad=True)

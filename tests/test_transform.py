@@ -1031,18 +1031,18 @@ def test_maprange_matches_ssqueezepy(maprange, scaletype, rng):
 def test_tx_only_transform_equals_ssq_cwt(rng, dtype, lowpass_row):
     # the deletion checks' transform skips Wx (the kernel gets a null Wx pointer): Tx
     # bit for bit, and only Tx's memory
-    from saliency2signal.transform import _ssq_tx
+    from saliency2signal.transform._forward import ssq_tx
 
     cfg = SSQConfig(nv=16, lowpass_row=lowpass_row, dtype=dtype)
     x = torch.from_numpy(rng.standard_normal((2, 4, 4096)))  # Tx dwarfs the workspace
     want = ssq_cwt(x, cfg).Tx
-    got, peak = traced_peak(lambda: _ssq_tx(x, cfg))
+    got, peak = traced_peak(lambda: ssq_tx(x, cfg))
     assert got.shape == want.shape and got.dtype == want.dtype
     assert torch.equal(got, want)
     tx_bytes = got.numel() * got.element_size()
     assert tx_bytes <= peak < 1.25 * tx_bytes, (peak, tx_bytes)  # a Wx would double it
     xg = x.clone().requires_grad_()  # never recorded for autograd
-    assert not _ssq_tx(xg, cfg).requires_grad
+    assert not ssq_tx(xg, cfg).requires_grad
 
 
 def test_fast_path_deals_every_signal_once(rng, monkeypatch):

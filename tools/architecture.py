@@ -127,6 +127,7 @@ def tree(root: Path = PACKAGE) -> list[tuple[str, int]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Print the report; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--private", action="store_true", help="only private imports")
     args = parser.parse_args(argv)

@@ -1,0 +1,214 @@
+"""Round-trip deletion and insertion curves of an explanation and of its matched null.
+
+The explanation's regions, ranked by attribution mass, are removed from the signal one
+after another (their components by the masked one-integral inverse), most relevant
+first (MoRF) and least relevant first (LeRF); the model's probability of the explained
+class after each step is the *deletion curve*. The *insertion curve* keeps only the
+regions added so far (starting from the zero signal). In the null, draw ``d`` of
+:func:`~saliency2signal.evaluation.matched_regions` for region ``k`` replaces region
+``k`` in the MoRF sequence.
+
+- :class:`CurveSettings`: the null and insertion options of a run.
+- :class:`Curves`: the measured curves and how closely the null matched the energy.
+- :func:`measure_curves`: all curves of one explanation, in one batched forward pass.
+
+May import: numpy, torch, the public names of ``inverse``, ``imaging`` and
+``forward`` (and ``Explanation`` for type hints), ``_runtime``, ``evaluation._null``;
+never ``evaluation._methods`` or ``evaluation._core``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+import torch
+
+from .._runtime import inference_model
+from ..forward import probabilities
+from ..imaging import to_image
+from ..inverse import components
+from ._null import matched_regions
+
+if TYPE_CHECKING:
+    from ..explanation import Explanation
+
+__all__ = ["CurveSettings", "Curves", "measure_curves"]
+
+
+@dataclass(frozen=True)
+class CurveSettings:
+    """How the curves are measured.
+
+    ``n_null`` matched random regions per region, accepted within ``energy_tolerance``
+    (relative) and overlapping the region by at most ``max_overlap``; ``insertion``
+    and ``null_insertion`` switch on the insertion curves and their null.
+    """
+
+    n_null: int
+    energy_tolerance: float
+    max_overlap: float
+    insertion: bool
+    null_insertion: bool
+
+
+@dataclass(frozen=True, eq=False)
+class Curves:
+    """Deletion and insertion curves of ``B`` signals with at most ``R`` regions.
+
+    Point ``k`` is the target probability after ``k`` regions are deleted (or
+    inserted); points beyond a signal's own number of regions are NaN.
+
+    Attributes
+    ----------
+    deletion, deletion_lerf, insertion : numpy.ndarray, shape (B, R + 1)
+        MoRF deletion, LeRF deletion and MoRF insertion (NaN without insertion).
+    null_deletion, null_insertion : numpy.ndarray, shape (B, n_null, R + 1)
+        The same with the matched random regions (NaN without the insertion null).
+    energy_match : numpy.ndarray, shape (B, R)
+        Median ``|ln(E_random / E_region)|`` of each region's draws.
+    """
+
+    deletion: np.ndarray
+    deletion_lerf: np.ndarray
+    insertion: np.ndarray
+    null_deletion: np.ndarray
+    null_insertion: np.ndarray
+    energy_match: np.ndarray
+
+
+class _Job(NamedTuple):
+    """Where one modified signal's probability goes: ``curves[kind][signal, draw, step]``."""
+
+    signal: int
+    kind: str
+    draw: int
+    step: int
+
+
+def _cumulative(masks: list[np.ndarray], shape) -> np.ndarray:
+    """``out[k]``: the union of the first ``k`` masks (``out[0]`` empty)."""
+    out = np.zeros((len(masks) + 1, *shape), dtype=bool)
+    for k, m in enumerate(masks):
+        out[k + 1] = out[k] | m
+    return out
+
+
+def _stacks(labels: np.ndarray, n_regions: int, energy: np.ndarray,
+            settings: CurveSettings, rng: np.random.Generator):
+    """Cumulative masks of one signal (MoRF, LeRF, each null draw); energy match per region."""
+    shape = labels.shape
+    regs = [labels == k + 1 for k in range(n_regions)]
+    stacks = {"morf": _cumulative(regs, shape), "lerf": _cumulative(regs[::-1], shape)}
+    draws, match = [], []
+    for region in regs:
+        m, lr = matched_regions(region, energy, n=settings.n_null, rng=rng,
+                                tolerance=settings.energy_tolerance,
+                                max_overlap=settings.max_overlap)
+        draws.append(m)
+        match.append(np.median(lr))
+    for d in range(settings.n_null if n_regions else 0):
+        stacks[("null", d)] = _cumulative([dr[d] for dr in draws], shape)[1:]
+    return stacks, match
+
+
+def _kinds(key, x: torch.Tensor, c: torch.Tensor, settings: CurveSettings):
+    """Return the curves a stack's components feed: ``(kind, modified signals)``."""
+    if key == "lerf":
+        return (("lerf", x - c),)
+    if key == "morf":
+        return (("morf", x - c),) + ((("ins", c),) if settings.insertion else ())
+    return (("ndel", x - c),) + ((("nins", c),) if settings.null_insertion else ())
+
+
+def _signal_jobs(e: Explanation, b: int, stacks: dict, settings: CurveSettings):
+    """Return the modified signals of signal ``b`` (one inverse) and their jobs."""
+    x = torch.from_numpy(np.array(e.signals[b], dtype=np.float64))
+    tx = torch.from_numpy(np.array(e.Tx[b]))
+    big = np.concatenate(list(stacks.values()))
+    comp = components(tx.to(torch.complex128), e.transform_config,
+                      masks=torch.from_numpy(big)).to(torch.float64)
+    jobs, signals = [], []
+    pos = 0
+    for key, stack in stacks.items():
+        cnt = stack.shape[0]
+        c = comp[pos:pos + cnt]
+        pos += cnt
+        first = 0 if key in ("morf", "lerf") else 1  # a null stack starts at one region
+        draw = key[1] if isinstance(key, tuple) else 0
+        for kind, sig in _kinds(key, x, c, settings):
+            for j in range(cnt):
+                jobs.append(_Job(b, kind, draw, first + j))
+                signals.append(sig[j])
+    return jobs, signals
+
+
+def _target_probabilities(model, e: Explanation, signals: list[torch.Tensor], jobs, *,
+                          batch_size: int, device) -> np.ndarray:
+    """Probability of each job's signal's target class (forward passes only)."""
+    dtype = torch.float64 if e.signals.dtype == np.float64 else torch.float32
+    xs = torch.stack(signals).to(device=device, dtype=dtype)
+    with torch.no_grad():
+        probe = to_image(torch.from_numpy(np.array(e.Tx[:1])).to(device), e.imaging_config)
+    fwd = inference_model(model, probe)  # forward passes only: the optimised copy
+    probs = probabilities(fwd, xs, transform_config=e.transform_config,
+                          imaging_config=e.imaging_config, batch_size=batch_size)
+    probs = probs.cpu().numpy()
+    tgt = np.asarray(e.target)
+    return np.array([float(p[int(tgt[j.signal])]) for j, p in zip(jobs, probs, strict=True)])
+
+
+def measure_curves(model, e: Explanation, labels: np.ndarray, n_regions: np.ndarray,
+                   settings: CurveSettings, *, rng: np.random.Generator, batch_size: int,
+                   device) -> Curves:
+    """Measure the deletion and insertion curves of an explanation and of its null.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The classifier (its inference copy runs the forward passes).
+    e : Explanation
+        The explanation (signals, coefficients, targets, probabilities).
+    labels : numpy.ndarray of int, shape (B, F, N)
+        Region labels (region ``k`` is ``labels == k``, ranked by attribution mass).
+    n_regions : numpy.ndarray of int, shape (B,)
+    settings : CurveSettings
+    rng : numpy.random.Generator
+        Draws the null (signal by signal, region by region).
+    batch_size : int
+        Signals per forward pass.
+    device : torch.device
+
+    Returns
+    -------
+    Curves
+    """
+    n_b = labels.shape[0]
+    r_max = int(n_regions.max()) if n_b else 0
+    curve = {k: np.full((n_b, r_max + 1), np.nan) for k in ("morf", "lerf", "ins")}
+    null = {k: np.full((n_b, settings.n_null, r_max + 1), np.nan) for k in ("ndel", "nins")}
+    match = np.full((n_b, r_max), np.nan)
+    jobs, signals = [], []
+    for b in range(n_b):
+        r = int(n_regions[b])
+        energy = np.abs(np.asarray(e.Tx[b])) ** 2
+        stacks, matched = _stacks(labels[b], r, energy, settings, rng)
+        match[b, :r] = matched
+        more_jobs, more_signals = _signal_jobs(e, b, stacks, settings)
+        jobs += more_jobs
+        signals += more_signals
+    if signals:
+        values = _target_probabilities(model, e, signals, jobs, batch_size=batch_size,
+                                       device=device)
+        for j, v in zip(jobs, values, strict=True):
+            if j.kind in null:
+                null[j.kind][j.signal, j.draw, j.step] = v
+            else:
+                curve[j.kind][j.signal, j.step] = v
+    p0 = e.probabilities[np.arange(n_b), e.target] if n_b else np.zeros(0)
+    null["ndel"][:, :, 0] = p0[:, None]
+    if settings.null_insertion:
+        null["nins"][:, :, 0] = curve["ins"][:, :1]
+    return Curves(deletion=curve["morf"], deletion_lerf=curve["lerf"], insertion=curve["ins"],
+                  null_deletion=null["ndel"], null_insertion=null["nins"], energy_match=match)

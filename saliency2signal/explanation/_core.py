@@ -1,0 +1,325 @@
+"""The core of :func:`~saliency2signal.explain`: one prepared batch in, one result out.
+
+:func:`explain_batch` takes a batch of signals that is already checked, fitted to the
+model's length, on its device and in its dtype (with, optionally, their transform) and
+returns a :class:`BatchResult`: attribution on the transform's grid, regions, one
+component per region, the energy book-keeping and, per region, the effect of deleting
+its component and the interference flag. No argument parsing, no loop over batches, no
+progress: this is what :func:`~saliency2signal.explain`, a streaming runner or a
+distributed one calls per batch. :func:`assemble` concatenates the batches' results
+into an :class:`~saliency2signal.explanation.Explanation`.
+
+Internal: plain names for the modules of :mod:`saliency2signal.explanation`.
+May import: numpy, torch, ``_validation``, ``forward``, ``imaging``, ``inverse``,
+``mask``, ``saliency``, ``transform``, ``artefacts`` (inside a function) and its sibling
+``_result``; never ``_explain`` (it imports this).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .._validation import check_bool, check_int, check_real, readonly
+from ..forward import probabilities
+from ..imaging import ImagingConfig
+from ..inverse import decompose_regions
+from ..mask import Region, attribution_mask
+from ..saliency import attribute
+from ..transform import SSQConfig, SSQResult, decompose, ssq_cwt
+from ._result import Explanation, RegionEffect
+
+__all__ = ["AxisInfo", "BatchResult", "ExplainSettings", "assemble", "explain_batch"]
+
+
+@dataclass(frozen=True)
+class ExplainSettings:
+    """The options of one explanation run, the same for every batch (validated).
+
+    Attributes
+    ----------
+    method : str
+        Attribution method (:func:`~saliency2signal.saliency.attribute`).
+    keep_mass : float
+        Fraction of the positive attribution mass the mask keeps, in ``(0, 1]``.
+    max_regions : int
+        Most regions per signal (>= 1).
+    min_share : float
+        Smallest share of the positive attribution mass a region keeps, in ``[0, 1)``.
+    deletion, interference : bool
+        Measure the effect of deleting each region; flag synchrosqueezing interference.
+    n_steps : int
+        Integration steps for ``'integrated_gradients'`` (>= 1).
+    batch_size : int
+        Signals per transform of the deletion test (>= 1).
+    mask_options, attribute_options : mapping or None
+        Extra arguments of :func:`~saliency2signal.mask.attribution_mask` and of
+        :func:`~saliency2signal.saliency.attribute`.
+    """
+
+    method: str = "integrated_gradients"
+    keep_mass: float = 0.8
+    max_regions: int = 5
+    min_share: float = 0.02
+    deletion: bool = True
+    interference: bool = False
+    n_steps: int = 32
+    batch_size: int = 16
+    mask_options: Mapping | None = None
+    attribute_options: Mapping | None = None
+
+    def __post_init__(self):
+        checked = {
+            "keep_mass": check_real(self.keep_mass, "keep_mass", low=0, high=1,
+                                    low_open=True),
+            "min_share": check_real(self.min_share, "min_share", low=0, high=1,
+                                    high_open=True),
+            "max_regions": check_int(self.max_regions, "max_regions", minimum=1),
+            "batch_size": check_int(self.batch_size, "batch_size", minimum=1),
+            "n_steps": check_int(self.n_steps, "n_steps", minimum=1),
+            "deletion": check_bool(self.deletion, "deletion"),
+            "interference": check_bool(self.interference, "interference"),
+        }
+        for name, value in checked.items():
+            object.__setattr__(self, name, value)
+
+    def attribute_kwargs(self) -> dict:
+        """Extra arguments of ``attribute``: the given ones, plus ``n_steps`` for IG."""
+        kwargs = dict(self.attribute_options or {})
+        if self.method == "integrated_gradients":
+            kwargs.setdefault("n_steps", self.n_steps)
+        return kwargs
+
+    def record(self) -> dict:
+        """Return the ``settings`` of the report (JSON-compatible)."""
+        return {"keep_mass": self.keep_mass, "max_regions": self.max_regions,
+                "min_share": self.min_share, "deletion": self.deletion,
+                "interference": self.interference, "n_steps": self.n_steps,
+                "mask_options": json.loads(json.dumps(dict(self.mask_options or {}),
+                                                      default=str))}
+
+
+@dataclass(frozen=True, eq=False)
+class BatchResult:
+    """What :func:`explain_batch` found for ``b`` signals (NumPy arrays on the CPU).
+
+    Attributes
+    ----------
+    regions : tuple of tuple of RegionEffect
+        ``regions[i][k]``: region ``k + 1`` of signal ``i``.
+    attribution : numpy.ndarray, shape (b, F, N)
+    labels : numpy.ndarray of int, shape (b, F, N)
+    components : numpy.ndarray, shape (b, max_regions, N)
+    Tx : numpy.ndarray of complex, shape (b, F, N)
+    lowpass : numpy.ndarray, shape (b, N)
+    probabilities : numpy.ndarray, shape (b, K)
+    target : numpy.ndarray of int, shape (b,)
+    convergence_delta : numpy.ndarray or None, shape (b,)
+    energy : dict of str to numpy.ndarray
+        ``components`` (b, max_regions) and the other fractions (b,).
+    unseen_lowpass, unseen_residual : numpy.ndarray, shape (b,)
+    """
+
+    regions: tuple
+    attribution: np.ndarray
+    labels: np.ndarray
+    components: np.ndarray
+    Tx: np.ndarray
+    lowpass: np.ndarray
+    probabilities: np.ndarray
+    target: np.ndarray
+    convergence_delta: np.ndarray | None
+    energy: dict
+    unseen_lowpass: np.ndarray
+    unseen_residual: np.ndarray
+
+    @property
+    def n_regions(self) -> int:
+        """Most regions of any signal of the batch."""
+        return max((len(r) for r in self.regions), default=0)
+
+
+@dataclass(frozen=True, eq=False)
+class AxisInfo:
+    """The x axis of a run: one value per sample (as the model saw them), name, units."""
+
+    values: np.ndarray
+    name: str = "sample"
+    units: str = "samples"
+
+
+def _numpy(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().numpy()
+
+
+def explain_batch(model: torch.nn.Module, x: torch.Tensor, *, transform_config: SSQConfig,
+                  imaging_config: ImagingConfig, settings: ExplainSettings,
+                  ssq: SSQResult | None = None, target: torch.Tensor | None = None,
+                  axis: np.ndarray | None = None, forward_model: torch.nn.Module | None = None,
+                  device: torch.device | str = "cpu") -> BatchResult:
+    """Explain one prepared batch of signals.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Image classifier ``(B, C, H, W) -> (B, K)``.
+    x : torch.Tensor, shape (b, N)
+        Finite real signals of the model's length, on ``device``, in the run's dtype.
+    transform_config : SSQConfig
+    imaging_config : ImagingConfig
+    settings : ExplainSettings
+    ssq : SSQResult, optional
+        ``ssq_cwt(x, transform_config)`` when the caller already has it.
+    target : torch.Tensor of int, shape (b,), optional
+        Class to explain per signal; default the predicted class.
+    axis : numpy.ndarray, shape (N,), optional
+        x value of each sample, for the regions' ``x_range`` (default: samples).
+    forward_model : torch.nn.Module, optional
+        The model of the deletion test's forward passes (default ``model``), e.g.
+        :func:`saliency2signal._runtime.inference_model`.
+    device : str or torch.device
+
+    Returns
+    -------
+    BatchResult
+    """
+    tcfg = transform_config
+    if ssq is None:
+        with torch.no_grad():
+            ssq = ssq_cwt(x, tcfg)
+    res = attribute(model, x, transform_config=tcfg, imaging_config=imaging_config,
+                    method=settings.method, target=target, device=device, result=ssq,
+                    **settings.attribute_kwargs())
+    am = attribution_mask(res.attribution, tcfg, value=settings.keep_mass,
+                          max_regions=settings.max_regions, axis=axis,
+                          min_share=settings.min_share, coefficients=ssq.Tx,
+                          **dict(settings.mask_options or {}))
+    labels = torch.from_numpy(np.array(am.labels, dtype=np.int64)).to(device)
+    book = decompose_regions(x, tcfg, masks=labels, result=ssq,
+                             n_regions=settings.max_regions)
+    fractions = book.energy_fractions()
+    unseen = decompose(x, tcfg, result=ssq).energy_fractions()
+    comps = book.components  # == inverse.components(ssq, masks=labels), computed once
+    p_after: list[list[float | None]] = [[None] * len(r) for r in am.regions]
+    if settings.deletion:
+        p_after = _deletion(model if forward_model is None else forward_model, x, comps,
+                            am.regions, res.target, transform_config=tcfg,
+                            imaging_config=imaging_config, batch_size=settings.batch_size)
+    flags = _interference(x, tcfg, am.labels) if settings.interference else {}
+    p_before = res.probabilities.gather(1, res.target.reshape(-1, 1))[:, 0]
+    regions = tuple(
+        tuple(_effect(reg, float(fractions["components"][i, k]), float(p_before[i]),
+                      p_after[i][k], flags.get((i, reg.label)))
+              for k, reg in enumerate(rs))
+        for i, rs in enumerate(am.regions))
+    return BatchResult(
+        regions=regions,
+        attribution=_numpy(res.attribution),
+        labels=np.asarray(am.labels),
+        components=_numpy(comps),
+        Tx=_numpy(ssq.Tx),
+        lowpass=_numpy(ssq.lowpass),
+        probabilities=_numpy(res.probabilities),
+        target=_numpy(res.target),
+        convergence_delta=None if res.convergence_delta is None
+        else _numpy(res.convergence_delta),
+        energy={key: _numpy(v) for key, v in fractions.items()},
+        unseen_lowpass=_numpy(unseen["lowpass"]),
+        unseen_residual=_numpy(unseen["residual"]),
+    )
+
+
+def _deletion(model, x, comps, regions: Sequence[Sequence[Region]], target, *,
+              transform_config, imaging_config, batch_size) -> list[list[float | None]]:
+    """Probability of the target class for each signal minus each of its components.
+
+    One forward pass over all regions of the batch; ``None`` for no region.
+    """
+    pairs = [(i, k) for i, rs in enumerate(regions) for k in range(len(rs))]
+    out: list[list[float | None]] = [[None] * len(r) for r in regions]
+    if not pairs:
+        return out
+    minus = torch.stack([x[i] - comps[i, k].to(x.dtype) for i, k in pairs])
+    p = probabilities(model, minus, transform_config=transform_config,
+                      imaging_config=imaging_config, batch_size=batch_size,
+                      forward_batch=len(pairs))
+    for j, (i, k) in enumerate(pairs):
+        out[i][k] = float(p[j, int(target[i])])
+    return out
+
+
+def _interference(x, tcfg, labels) -> dict[tuple[int, int], dict]:
+    """Interference flags by ``(signal, region label)``."""
+    from ..artefacts import detect_interference, flag_regions
+
+    flags = flag_regions(labels, detect_interference(x, tcfg))
+    return {(f["index"][0], f["label"]): {"flagged": f["flagged"],
+                                          "overlap_fraction": f["overlap_fraction"],
+                                          "message": f["message"]}
+            for f in flags}
+
+
+def _effect(region: Region, energy: float, p_before: float, p_after: float | None,
+            flag: dict | None) -> RegionEffect:
+    return RegionEffect(
+        region=region,
+        component_energy=energy,
+        p_before=p_before if p_after is not None else None,
+        p_after=p_after,
+        drop=None if p_after is None else p_before - p_after,
+        interference=flag,
+    )
+
+
+def assemble(batches: Sequence[BatchResult], *, signals: np.ndarray,
+             settings: ExplainSettings, axis: AxisInfo, class_names: Sequence[str],
+             target_mode: str, given_labels: np.ndarray | None,
+             transform_config: SSQConfig, imaging_config: ImagingConfig,
+             original_n_times: int, length_policy: str | None) -> Explanation:
+    """Concatenate the batches' results (in signal order) into one read-only Explanation.
+
+    The region axis of ``components`` and ``energy['components']`` is cut to the most
+    regions of any signal.
+    """
+    r_max = max((b.n_regions for b in batches), default=0)
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(b, name) for b in batches])
+
+    probs = cat("probabilities")
+    energy = {key: readonly(np.concatenate([b.energy[key] for b in batches]))
+              for key in batches[0].energy}
+    energy["components"] = readonly(energy["components"][:, :r_max])
+    deltas = [b.convergence_delta for b in batches if b.convergence_delta is not None]
+    return Explanation(
+        signals=readonly(signals),
+        components=readonly(cat("components")[:, :r_max]),
+        regions=tuple(r for b in batches for r in b.regions),
+        attribution=readonly(cat("attribution")),
+        labels=readonly(cat("labels")),
+        Tx=readonly(cat("Tx")),
+        lowpass=readonly(cat("lowpass")),
+        probabilities=readonly(probs),
+        predictions=readonly(probs.argmax(-1)),
+        target=readonly(cat("target").astype(np.int64)),
+        given_labels=None if given_labels is None else readonly(given_labels),
+        energy=energy,
+        unseen_lowpass=readonly(cat("unseen_lowpass")),
+        unseen_residual=readonly(cat("unseen_residual")),
+        convergence_delta=readonly(np.concatenate(deltas)) if deltas else None,
+        axis=readonly(np.asarray(axis.values, dtype=np.float64)),
+        axis_name=axis.name,
+        axis_units=axis.units,
+        class_names=tuple(class_names),
+        method=settings.method,
+        target_mode=target_mode,
+        transform_config=transform_config,
+        imaging_config=imaging_config,
+        original_n_times=original_n_times,
+        length_policy=length_policy,
+        settings=settings.record(),
+    )

@@ -1,0 +1,362 @@
+"""The shell of :func:`~saliency2signal.explain`: arguments in, one Explanation out.
+
+:func:`explain` checks the arguments, resolves the configurations (from model metadata
+or given), applies the length policy, casts the signals, fits the axis, reads the
+classes and the targets, then runs :func:`~._core.explain_batch` batch by batch (the
+transforms of as many batches as fit in the runtime's group budget in one call) and
+hands the per-batch results to :func:`~._core.assemble`.
+
+Internal: the public name is :func:`saliency2signal.explanation.explain`.
+May import: numpy, torch, ``_runtime``, ``_validation``, ``imaging``, ``metadata``,
+``transform`` and its siblings ``_core`` and ``_result``; never matplotlib, nor a
+stage that imports this (``evaluation``, ``cli``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from .._runtime import (
+    default_mask_options,
+    eval_mode,
+    group_size,
+    inference_model,
+    resolve_configs,
+)
+from .._validation import as_tensor, check_axis, check_callable, check_instance, torch_dtype
+from ..imaging import ImagingConfig, to_image
+from ..metadata import ModelMetadata, check_compatible, fit_length
+from ..transform import MIN_LENGTH, SSQConfig, SSQResult, ssq_cwt
+from ._core import AxisInfo, BatchResult, ExplainSettings, assemble, explain_batch
+from ._result import Explanation
+
+__all__ = ["explain"]
+
+_TARGET_MODES = ("predicted", "label")
+
+
+def explain(
+    model: torch.nn.Module,
+    x,
+    *,
+    metadata: ModelMetadata | None = None,
+    transform_config: SSQConfig | None = None,
+    imaging_config: ImagingConfig | None = None,
+    class_names: Sequence[str] | None = None,
+    method: str = "integrated_gradients",
+    target="predicted",
+    labels=None,
+    axis=None,
+    keep_mass: float = 0.8,
+    max_regions: int = 5,
+    min_share: float = 0.02,
+    batch_size: int = 16,
+    device: str | torch.device = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+    deletion: bool = True,
+    interference: bool = False,
+    n_steps: int = 32,
+    mask_options: Mapping | None = None,
+    attribute_options: Mapping | None = None,
+) -> Explanation:
+    """Explain a model's decisions on signals as regions, components and deletion effects.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Classifier of ``(B, C, H, W)`` images returning ``(B, K)`` logits, on
+        ``device``. Eval mode during the call; each submodule's mode is restored.
+    x : array_like, shape (n_times,) or (B, n_times)
+        Real signals.
+    metadata : ModelMetadata, optional
+        From :func:`~saliency2signal.io.load_model`: supplies the transform, imaging,
+        class names, axis name and units and the length policy (signals are cropped or
+        padded by :func:`~saliency2signal.metadata.fit_length`). Otherwise pass
+        ``transform_config`` and ``imaging_config`` (and optionally ``class_names``).
+    transform_config : SSQConfig, optional
+    imaging_config : ImagingConfig, optional
+    class_names : sequence of str, optional
+        Default: the metadata's, else ``'class 0'``, ``'class 1'``, ...
+    method : str
+        Attribution method, see :data:`saliency2signal.saliency.METHODS`.
+    target : {'predicted', 'label'} or int or array_like of int
+        Class to explain: each signal's predicted class, its given label (needs
+        ``labels``), or fixed class indices (one, or one per signal).
+    labels : array_like of int or str, shape (B,), optional
+        True classes (indices or class names), reported and used by ``target='label'``.
+    axis : array_like, shape (n_times,), optional
+        x value of each sample as given (cropped or extended with the signals); default
+        ``arange(n) / fs`` in the metadata's units, else samples.
+    keep_mass : float
+        Fraction of the positive attribution mass the mask keeps (``0 < keep_mass <= 1``).
+    max_regions : int
+        Most regions per signal (largest attribution mass first).
+    min_share : float
+        Regions holding less than this share of the positive attribution mass are
+        dropped (``0 <= min_share < 1``, default 0.02). A mass threshold also keeps
+        specks of a few cells; inverted, such a speck can carry far more of the signal
+        than its attribution says (on the low-pass row it is a whole baseline). See
+        :func:`~saliency2signal.mask.attribution_mask`.
+    batch_size : int
+        Signals per attribution call (and per transform of the deletion test, whose
+        forward pass takes all regions of those signals at once).
+    device : str or torch.device
+        Where to compute.
+    progress : callable, optional
+        ``progress(done, total)`` after each batch, ``total = B``.
+    deletion : bool
+        Measure the effect of deleting each region's component (one forward pass per
+        region).
+    interference : bool
+        Flag regions that coincide with synchrosqueezing interference
+        (:func:`~saliency2signal.artefacts.detect_interference`).
+    n_steps : int
+        Integration steps for ``'integrated_gradients'``.
+    mask_options : mapping, optional
+        Extra arguments of :func:`~saliency2signal.mask.attribution_mask` (``closing``,
+        ``min_duration``, ``sign``, ...). Default: a closing over one image pixel's
+        footprint on the grid when the imaging resizes.
+    attribute_options : mapping, optional
+        Extra arguments of :func:`~saliency2signal.saliency.attribute` (``baselines``,
+        ``layer``, ...).
+
+    Returns
+    -------
+    Explanation
+
+    Raises
+    ------
+    ValueError
+        Signals whose length does not fit the model (naming both), configs that differ
+        from the metadata, unknown ``target`` modes, labels out of range or missing for
+        ``target='label'``, ``keep_mass`` outside ``(0, 1]``, a bad ``axis``.
+    TypeError
+        Wrong types for the model, configs, labels or counts.
+
+    Notes
+    -----
+    Signals are cast to the dtype of the model's parameters (float32 for
+    :class:`~saliency2signal.models.ScalogramCNN`) unless the transform fixes a dtype.
+    The deletion test subtracts the *linear* masked inverse of the region, which is not
+    exactly a signal whose transform lacks those cells (see
+    :func:`~saliency2signal.inverse.consistent_inverse`); it asks "does the model still
+    decide the same without this part of the signal?", measured on the real pipeline.
+    On the CPU these forward passes use an inference-optimised copy of the model (batch
+    norm folded into the convolutions, channels-last memory order; the same function to
+    float32 rounding, checked on a probe image, else the model itself).
+    The low-pass term (mean, slow baseline) is never in the image unless
+    ``lowpass_row=True``; its energy fraction is reported as ``unseen``.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from saliency2signal import SSQConfig
+    >>> from saliency2signal.imaging import ImagingConfig
+    >>> _ = torch.manual_seed(0)
+    >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16 * 16, 2))
+    >>> t = np.arange(128)
+    >>> x = np.exp(-0.5 * ((t - 64) / 3.0) ** 2).astype(np.float32)
+    >>> e = explain(model, x, transform_config=SSQConfig(nv=8),
+    ...             imaging_config=ImagingConfig(normalize="none", size=(16, 16)),
+    ...             max_regions=2, n_steps=8)
+    >>> e.components.shape[0], e.attribution.shape
+    (1, (1, 49, 128))
+    >>> sorted(e.to_json()["samples"][0])[:4]
+    ['convergence_delta', 'energy', 'index', 'label']
+    """
+    check_instance(model, torch.nn.Module, "model")
+    tcfg, icfg, names = resolve_configs(metadata, transform_config, imaging_config,
+                                         class_names)
+    settings = ExplainSettings(
+        method=method, keep_mass=keep_mass, max_regions=max_regions, min_share=min_share,
+        deletion=deletion, interference=interference, n_steps=n_steps,
+        batch_size=batch_size, mask_options=mask_options,
+        attribute_options=attribute_options)
+    if progress is not None:
+        check_callable(progress, "progress", signature="(done, total)")
+    dev = torch.device(device)
+    xt, n_given = _prepare_signals(x, model, metadata, tcfg, dev)
+    n_b, n = int(xt.shape[0]), int(xt.shape[-1])
+    axis_info, mask_axis = _resolve_axis(axis, metadata, tcfg, n_given, n)
+
+    # The transforms of as many batches as fit in GROUP_BYTES (Tx and Wx) run in one
+    # call, ahead of those batches' torch work: one call's fixed costs, and no torch
+    # OpenMP threads left spinning by a forward pass just before. The first group's is
+    # made here and also serves the probe image.
+    group = group_size(settings.batch_size, 2 * tcfg.n_freqs(n) * n * 2 * xt.element_size())
+    with torch.no_grad():
+        first = ssq_cwt(xt[:group], tcfg)
+        probe_image = to_image(first.Tx[:1], icfg)
+    with eval_mode(model), torch.no_grad():
+        n_classes = int(model(probe_image).shape[-1])
+    names = _class_names(names, n_classes)
+    targets = _resolve_targets(target, labels, names, n_classes, n_b)
+    if settings.mask_options is None:
+        settings = dataclasses.replace(settings,
+                                       mask_options=default_mask_options(tcfg, icfg, n))
+    # the deletion checks' forward passes run an inference-optimised copy, built once
+    forward_model = inference_model(model, probe_image) if settings.deletion else None
+    batches = _run_batches(model, xt, first, group=group, targets=targets,
+                           settings=settings, transform_config=tcfg, imaging_config=icfg,
+                           axis=mask_axis, forward_model=forward_model, device=dev,
+                           progress=progress)
+    return assemble(batches, signals=xt.cpu().numpy(), settings=settings, axis=axis_info,
+                    class_names=names, target_mode=targets.mode, given_labels=targets.given,
+                    transform_config=tcfg, imaging_config=icfg, original_n_times=n_given,
+                    length_policy=None if metadata is None else metadata.length_policy)
+
+
+def _run_batches(model, xt: torch.Tensor, first: SSQResult, *, group: int,
+                 targets: _Targets, settings: ExplainSettings, transform_config: SSQConfig,
+                 imaging_config: ImagingConfig, axis: np.ndarray | None,
+                 forward_model: torch.nn.Module | None, device: torch.device,
+                 progress: Callable[[int, int], None] | None) -> list[BatchResult]:
+    """Explain ``xt`` batch by batch; ``first`` is the transform of the first group."""
+    n_b, bs = int(xt.shape[0]), settings.batch_size
+    ssq_group = first
+    results = []
+    for s in range(0, n_b, bs):
+        if s and s % group == 0:
+            with torch.no_grad():
+                ssq_group = ssq_cwt(xt[s:s + group], transform_config)
+        xb = xt[s:s + bs]
+        # the batch's slice of the group's transform: the attribution, the regions'
+        # energies, the components and the energy book-keeping all read it
+        a, b = s % group, s % group + xb.shape[0]
+        ssq = dataclasses.replace(ssq_group, Tx=ssq_group.Tx[a:b], Wx=ssq_group.Wx[a:b],
+                                  lowpass=ssq_group.lowpass[a:b])
+        tb = None if targets.per_signal is None else torch.as_tensor(
+            targets.per_signal[s:s + bs])
+        results.append(explain_batch(
+            model, xb, transform_config=transform_config, imaging_config=imaging_config,
+            settings=settings, ssq=ssq, target=tb, axis=axis, forward_model=forward_model,
+            device=device))
+        if progress is not None:
+            progress(min(s + bs, n_b), n_b)
+    return results
+
+
+# ------------------------------------------------------------------ arguments
+def _prepare_signals(x, model: torch.nn.Module, metadata: ModelMetadata | None,
+                     tcfg: SSQConfig, device: torch.device) -> tuple[torch.Tensor, int]:
+    """Signals as ``(B, N)`` of the model's length, dtype and device; and N as given.
+
+    Cast to the transform's dtype, else to the dtype of the model's parameters.
+    """
+    xt = as_tensor(x, name="x")
+    if xt.is_complex() or not (xt.dtype.is_floating_point or xt.dtype in (
+            torch.int32, torch.int64)):
+        raise TypeError(f"x has dtype {xt.dtype}; expected real signals")
+    if xt.ndim not in (1, 2):
+        raise ValueError(f"x has shape {tuple(xt.shape)}; expected (n_times,) or "
+                         "(n_signals, n_times)")
+    xt = xt.reshape(-1, xt.shape[-1])
+    n_given = int(xt.shape[-1])
+    if metadata is not None:
+        check_compatible(metadata, xt)
+        xt = fit_length(xt, metadata)
+    n = int(xt.shape[-1])
+    if n < MIN_LENGTH:
+        raise ValueError(f"x has n_times={n}; the transform needs at least {MIN_LENGTH}")
+    dtype = torch_dtype(tcfg.dtype)
+    if dtype is None:
+        param = next(iter(model.parameters()), None)
+        dtype = param.dtype if param is not None else torch.float32
+    xt = xt.detach().to(device=device, dtype=dtype)
+    if not bool(torch.isfinite(xt).all()):
+        raise ValueError("x contains NaN or inf")
+    return xt, n_given
+
+
+def _resolve_axis(axis, metadata: ModelMetadata | None, tcfg: SSQConfig, n_given: int,
+                  n: int) -> tuple[AxisInfo, np.ndarray | None]:
+    """Return the run's axis, and the x values the mask reads (``None``: samples).
+
+    A given axis is cropped or extended (at its last step) with the signals; with
+    metadata and no axis, ``tcfg.times(n)`` in the metadata's units.
+    """
+    values = None
+    if axis is not None:
+        values = check_axis(axis, n_given)
+        if n <= n_given:
+            values = values[:n]
+        else:
+            step = (values[-1] - values[0]) / (n_given - 1)
+            values = np.concatenate([values, values[-1] + step * np.arange(1, n - n_given + 1)])
+    if metadata is not None:
+        name, units = metadata.axis_name, metadata.axis_units
+        if values is None:
+            values = tcfg.times(n)
+    elif values is not None:
+        name, units = "x", "axis units"
+    else:
+        name, units = "sample", "samples"
+    shown = np.arange(n, dtype=np.float64) if values is None else values
+    return AxisInfo(values=shown, name=name, units=units), values
+
+
+def _class_names(names: Sequence[str] | None, n_classes: int) -> tuple[str, ...]:
+    if names is None:
+        names = tuple(f"class {i}" for i in range(n_classes))
+    if len(names) != n_classes:
+        raise ValueError(f"class_names has {len(names)} names but the model outputs "
+                         f"{n_classes} classes")
+    return tuple(names)
+
+
+class _Targets(NamedTuple):
+    """How the explained classes were chosen, the given labels, the class per signal."""
+
+    mode: str
+    given: np.ndarray | None
+    per_signal: np.ndarray | None  # None: each signal's predicted class
+
+
+def _resolve_targets(target, labels, names: Sequence[str], n_classes: int,
+                     n_b: int) -> _Targets:
+    given = None
+    if labels is not None:
+        given = _class_index(labels, names, n_classes, "labels").reshape(-1)
+        if given.shape[0] != n_b:
+            raise ValueError(f"labels has {given.shape[0]} entries for {n_b} signals")
+    if isinstance(target, str):
+        if target not in _TARGET_MODES:
+            raise ValueError(f"target={target!r} must be one of {_TARGET_MODES} or class "
+                             "indices")
+        if target == "label" and given is None:
+            raise ValueError("target='label' needs labels=")
+        return _Targets(target, given, given if target == "label" else None)
+    if isinstance(target, (bool, float)):
+        raise TypeError(f"target={target!r} must be an int, class indices or a mode")
+    per_signal = _class_index(target, names, n_classes, "target")
+    if np.ndim(target) == 0:
+        per_signal = np.broadcast_to(per_signal, (n_b,)).copy()
+    per_signal = per_signal.reshape(-1)
+    if per_signal.shape[0] != n_b:
+        raise ValueError(f"target has {per_signal.shape[0]} entries for {n_b} signals")
+    return _Targets("fixed", given, per_signal)
+
+
+def _class_index(v, class_names: Sequence[str], n_classes: int, name: str) -> np.ndarray:
+    """Labels or targets as class indices (ints or class names)."""
+    arr = np.asarray(v)
+    if arr.dtype.kind in "US":
+        lookup = {n: i for i, n in enumerate(class_names)}
+        bad = [s for s in arr.ravel().tolist() if s not in lookup]
+        if bad:
+            raise ValueError(f"{name} holds {bad[0]!r}, not one of the classes "
+                             f"{tuple(class_names)}")
+        return np.vectorize(lookup.__getitem__, otypes=[np.int64])(arr)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} has dtype {arr.dtype}; expected class indices or names")
+    arr = arr.astype(np.int64)
+    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
+        bad_v = int(arr.min() if arr.min() < 0 else arr.max())
+        raise ValueError(f"{name}={bad_v} is out of range for a model with {n_classes} "
+                         "classes")
+    return arr

@@ -1,0 +1,256 @@
+"""The report of an explanation: its figures, its HTML page and its folder's files.
+
+- :func:`draw`: one signal's explanation on one Axes (:meth:`Explanation.plot`).
+- :func:`write_report`: the files of a report folder (:meth:`Explanation.save` writes
+  them into a temporary folder and renames it into place): ``report.json``,
+  ``components.npz``, ``index.html`` and three PNG figures per signal.
+
+The explanation is passed in; nothing here imports the result classes, so they can
+import this. matplotlib is imported inside the functions that draw.
+
+Internal: plain names for the modules of :mod:`saliency2signal.explanation`.
+May import: numpy, matplotlib (inside functions), ``_validation``, ``plot``; never a
+sibling module.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import pathlib
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .._validation import check_choice, check_index
+
+if TYPE_CHECKING:
+    from ._result import Explanation, RegionEffect
+
+__all__ = ["KINDS", "draw", "write_report"]
+
+#: What :func:`draw` can draw.
+KINDS = ("overlay", "components", "scalogram", "attribution")
+
+
+def _axis_label(e: Explanation) -> str:
+    return f"{e.axis_name} ({e.axis_units})"
+
+
+def draw(e: Explanation, index: int = 0, *, kind: str = "overlay", ax=None):
+    """Draw signal ``index`` of ``e`` on ``ax``; see :meth:`Explanation.plot`."""
+    check_choice(kind, KINDS, "kind")
+    b = check_index(index, e.n_samples, "index")
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        ax = plt.gca()
+    if kind in ("scalogram", "attribution"):
+        from .. import plot
+
+        if kind == "scalogram":
+            plot.scalogram(e.Tx[b], e.transform_config, ax=ax, axis=e.axis,
+                           labels=e.labels[b])
+        else:
+            plot.scalogram(np.clip(e.attribution[b], 0, None), e.transform_config,
+                           ax=ax, axis=e.axis, labels=e.labels[b], power=1.0,
+                           cmap="viridis")
+        ax.set_xlabel(_axis_label(e))
+        return ax
+    regs, xs = e.regions[b], e.axis
+    if kind == "overlay":
+        ax.plot(xs, e.signals[b], color="0.5", lw=0.9, label="signal")
+    for k, r in enumerate(regs):
+        color = f"C{(k % 9) + 1}"
+        if kind == "overlay":
+            lo, hi = sorted(r.x_range)
+            ax.axvspan(lo, hi, color=color, alpha=0.12, lw=0)
+        ax.plot(xs, e.components[b, k], color=color, lw=1.2, label=f"region {r.label}")
+    if kind == "components" and not regs:
+        ax.text(0.5, 0.5, "no regions", transform=ax.transAxes, ha="center")
+    ax.set_xlabel(_axis_label(e))
+    if xs[0] > xs[-1]:
+        ax.set_xlim(xs[0], xs[-1])
+    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    return ax
+
+
+def write_report(e: Explanation, folder: pathlib.Path, *, figures: bool) -> None:
+    """Write the report files of ``e`` into the existing, empty ``folder``."""
+    report = e.to_json()
+    (folder / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    with open(folder / "components.npz", "wb") as fh:
+        np.savez_compressed(
+            fh, components=e.components, labels=e.labels, masks=e.masks,
+            attribution=e.attribution, signals=e.signals, lowpass=e.lowpass,
+            axis=e.axis, probabilities=e.probabilities,
+            predictions=e.predictions, target=e.target,
+            freqs=e.transform_config.freqs(e.signals.shape[-1]),
+        )
+    pngs = [_figures(e, b, folder) if figures else {} for b in range(e.n_samples)]
+    (folder / "index.html").write_text(_html(report, pngs), encoding="utf-8")
+
+
+# ------------------------------------------------------------------ figures
+def _figures(e: Explanation, b: int, folder: pathlib.Path) -> dict[str, str]:
+    """Write the three PNG figures of signal ``b``; return kind -> file name."""
+    from matplotlib.figure import Figure
+
+    stem = f"sample_{b:04d}"
+    out = {"spectrum": f"{stem}_spectrum.png", "scalogram": f"{stem}_scalogram.png",
+           "components": f"{stem}_components.png"}
+    # 1. the spectrum with each component overlaid and its x-range shaded
+    _spectrum_figure(e, b).savefig(folder / out["spectrum"], dpi=100)
+    # 2. the scalogram and the attribution, with the region contours
+    fig = Figure(figsize=(8, 6.5))
+    _fixed_layout(fig, 2, left=0.9, top=0.3, gap=0.4)
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    draw(e, b, kind="scalogram", ax=ax1)
+    ax1.set_title("|Tx| with region contours", fontsize=10, loc="left", y=1.0)
+    ax1.set_xlabel("")  # shared with the panel below
+    draw(e, b, kind="attribution", ax=ax2)
+    ax2.set_title(f"attribution ({e.method}, positive part)", fontsize=10, loc="left",
+                  y=1.0)
+    fig.savefig(folder / out["scalogram"], dpi=100)
+    # 3. the components alone
+    fig = Figure(figsize=(8, 3))
+    _fixed_layout(fig, 1, left=0.65, top=0.15)
+    draw(e, b, kind="components", ax=fig.subplots())
+    fig.savefig(folder / out["components"], dpi=100)
+    return out
+
+
+def _spectrum_figure(e: Explanation, b: int):
+    """Draw the signal with each region's component in its own panel below the title."""
+    from matplotlib.figure import Figure
+
+    from .. import plot
+
+    regs = e.regions[b]
+    n_panels = max(len(regs), 1)
+    fig = Figure(figsize=(8, 2.2 * n_panels + 0.8))
+    _fixed_layout(fig, n_panels, left=0.65, top=0.6, gap=0.4)
+    axes = list(fig.subplots(n_panels, 1, sharex=True, squeeze=False)[:, 0])
+    if regs:
+        plot.components(e.signals[b], e.components[b, : len(regs)],
+                        x_ranges=[r.x_range for r in regs], axis=e.axis, axes=axes,
+                        names=[_region_title(r, e) for r in regs],
+                        baseline=None if e.lowpass_in_image else e.lowpass[b])
+    else:
+        axes[0].plot(e.axis, e.signals[b], color="0.5", lw=0.9)
+        axes[0].set_title("no region above the threshold", fontsize=10, loc="left", y=1.0)
+    axes[-1].set_xlabel(_axis_label(e))
+    fig.suptitle(_prediction_line(e, b), fontsize=10, y=1 - 0.1 / fig.get_figheight(),
+                 va="top")
+    return fig
+
+
+def _fixed_layout(fig, n_rows: int, *, left: float, top: float, bottom: float = 0.55,
+                  right: float = 0.15, gap: float = 0.0) -> None:
+    """Margins and gaps of a column of ``n_rows`` axes, in inches (no layout engine).
+
+    Constrained layout measures every tick label and title by drawing the figure once
+    more before saving; these figures have a fixed structure (titles above the panels,
+    y tick labels of a few characters), so margins in inches do the same job for less.
+    """
+    w, h = fig.get_size_inches()
+    axes_h = (h - top - bottom - gap * (n_rows - 1)) / n_rows
+    fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h,
+                        top=1 - top / h, hspace=gap / axes_h)
+
+
+def _prediction_line(e: Explanation, b: int) -> str:
+    names = e.class_names
+    p, t = int(e.predictions[b]), int(e.target[b])
+    return (f"signal {b}: predicted {names[p]} (p = {e.probabilities[b, p]:.3f}); "
+            f"explaining {names[t]} (p = {e.probabilities[b, t]:.3f})")
+
+
+def _region_title(r: RegionEffect, e: Explanation) -> str:
+    lo, hi = r.x_range
+    text = (f"region {r.label}: {e.axis_name} {lo:.4g}-{hi:.4g} {e.axis_units}, "
+            f"{100 * r.region.mass_share:.0f} % of attribution")
+    if r.drop is not None:
+        text += f", deleting it: p {r.p_before:.3f} -> {r.p_after:.3f}"
+    return text
+
+
+# ------------------------------------------------------------------ HTML
+def _fmt(v, spec: str = ".4g") -> str:
+    return "&ndash;" if v is None else format(v, spec)
+
+
+_STYLE = ("<style>body{font-family:sans-serif;max-width:70em;margin:auto}"
+          "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 6px;"
+          "text-align:right}img{max-width:100%}</style>")
+
+_TABLE_HEAD = ("<table><tr><th>region</th><th>x-range ({units})</th>"
+               "<th>band (cycles/sample)</th><th>peak width (samples)</th>"
+               "<th>attribution share</th><th>component energy</th>"
+               "<th>p before</th><th>p after deletion</th><th>drop</th>"
+               "<th>interference</th></tr>")
+
+
+def _html(report: dict, pngs: list[dict]) -> str:
+    """Build the report's ``index.html``: one section per signal, relative links only."""
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<title>saliency2signal explanation</title>",
+        _STYLE + "</head><body>",
+        "<h1>saliency2signal explanation</h1>",
+        f"<p>Method: {esc(report['method'])}; classes: "
+        f"{esc(', '.join(report['class_names']))}; {report['n_samples']} signal(s) of "
+        f"{report['n_times']} samples; data: <a href=\"report.json\">report.json</a>, "
+        "<a href=\"components.npz\">components.npz</a>.</p>",
+    ]
+    for s, figs in zip(report["samples"], pngs, strict=True):
+        parts.extend(_html_sample(s, figs, report))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _html_sample(s: dict, figs: dict, report: dict) -> list[str]:
+    """Return the ``<section>`` of one ``samples`` entry of the report, as lines."""
+    esc = html.escape
+    b = s["index"]
+    p_pred = s["probabilities"][s["predicted_class"]]
+    p_tgt = s["probabilities"][s["target_class"]]
+    label = "" if s["label"] is None else f"; label {esc(report['class_names'][s['label']])}"
+    parts = [
+        f'<section id="sample-{b}"><h2>Signal {b}</h2>',
+        f"<p>Predicted <b>{esc(s['predicted_class'])}</b> (p = {_fmt(p_pred, '.3f')}); "
+        f"explained class <b>{esc(s['target_class'])}</b> (p = {_fmt(p_tgt, '.3f')})"
+        f"{label}. Energy never shown to the model: "
+        f"{_fmt(100 * s['unseen']['total'], '.1f')} % ({esc(s['unseen']['note'])}).</p>",
+    ]
+    if s["regions"]:
+        parts.append(_TABLE_HEAD.format(units=esc(report["axis"]["units"])))
+        parts.extend(_html_row(r) for r in s["regions"])
+        parts.append("</table>")
+    else:
+        parts.append("<p>No region above the attribution threshold.</p>")
+    for kind in ("spectrum", "scalogram", "components"):
+        if kind in figs:
+            name = esc(figs[kind])
+            parts.append(f'<p><a href="{name}"><img src="{name}" alt="{kind} of signal '
+                         f'{b}"></a></p>')
+    parts.append("</section>")
+    return parts
+
+
+def _html_row(r: dict) -> str:
+    """One ``regions`` entry of the report as a table row."""
+    d = r["deletion"] or {}
+    w = r["width_samples"]
+    inter = r["interference"]
+    flag = "&ndash;" if inter is None else ("yes" if inter["flagged"] else "no")
+    return (f"<tr><td>{r['label']}</td>"
+            f"<td>{_fmt(r['x_range'][0])} &ndash; {_fmt(r['x_range'][1])}</td>"
+            f"<td>{_fmt(r['band'][0])} &ndash; {_fmt(r['band'][1])}</td>"
+            f"<td>{_fmt(w[0], '.3g')} &ndash; {_fmt(w[1], '.3g')}</td>"
+            f"<td>{_fmt(r['attribution_share'], '.2f')}</td>"
+            f"<td>{_fmt(r['component_energy'], '.3f')}</td>"
+            f"<td>{_fmt(d.get('p_before'), '.3f')}</td>"
+            f"<td>{_fmt(d.get('p_after'), '.3f')}</td>"
+            f"<td>{_fmt(d.get('drop'), '.3f')}</td><td>{flag}</td></tr>")

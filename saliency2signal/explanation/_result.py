@@ -1,0 +1,336 @@
+"""The result classes of :func:`~saliency2signal.explain`: what it found, as data and JSON.
+
+- :class:`RegionEffect`: one region of one signal (the mask's record, the energy of its
+  component, the effect of deleting it, the interference flag).
+- :class:`Explanation`: read-only arrays for ``B`` signals, per-region records,
+  :meth:`~Explanation.to_json` (the JSON Schema at
+  ``saliency2signal/schemas/explanation.schema.json``), :meth:`~Explanation.plot` and
+  :meth:`~Explanation.save`, both drawn and written by ``_report``.
+
+Internal: plain names for the modules of :mod:`saliency2signal.explanation`.
+May import: numpy, ``_files``, ``_validation``, ``_version``, ``imaging``, ``mask``,
+``transform`` and its siblings ``_schema`` and ``_report``; never ``_core`` or
+``_explain`` (they import this), nor matplotlib at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._files import atomic_dir
+from .._validation import finite_or_none
+from .._version import __version__
+from ..imaging import ImagingConfig
+from ..mask import Region
+from ..transform import SSQConfig
+from ._report import draw, write_report
+from ._schema import SCHEMA, SCHEMA_VERSION
+
+__all__ = ["Explanation", "RegionEffect"]
+
+
+@dataclass(frozen=True)
+class RegionEffect:
+    """One region of one signal: where it is, what it holds and what deleting it does.
+
+    Attributes
+    ----------
+    region : Region
+        The mask's record (grid extent, ``x_range``, ``band``, widths, shares).
+    component_energy : float
+        ``||c||**2 / ||x||**2`` of the region's component ``c``.
+    p_before, p_after, drop : float or None
+        Probability of the explained class for the signal and for the signal minus
+        ``c`` (transform and image recomputed); ``drop = p_before - p_after``. ``None``
+        when ``deletion=False``.
+    interference : dict or None
+        ``flagged``, ``overlap_fraction`` and ``message`` from
+        :func:`~saliency2signal.artefacts.flag_regions`, when checked.
+    """
+
+    region: Region
+    component_energy: float
+    p_before: float | None = None
+    p_after: float | None = None
+    drop: float | None = None
+    interference: dict | None = None
+
+    @property
+    def label(self) -> int:
+        """Label of the region in the label image (1 = largest attribution mass)."""
+        return self.region.label
+
+    @property
+    def x_range(self) -> tuple[float, float]:
+        """x-range of the region in axis units (samples without an axis)."""
+        return self.region.x_range
+
+    def to_dict(self) -> dict:
+        """JSON-compatible record (a ``regions`` entry of the report's schema)."""
+        r = self.region.to_dict()
+        deletion = None
+        if self.p_before is not None:
+            deletion = {"p_before": finite_or_none(self.p_before),
+                        "p_after": finite_or_none(self.p_after),
+                        "drop": finite_or_none(self.drop)}
+        return {
+            "label": int(r["label"]),
+            "x_range": r["x_range"],
+            "duration": r["duration"],
+            "cols": r["cols"],
+            "rows": r["rows"],
+            "band": r["band"],
+            "bandwidth_octaves": r["bandwidth"],
+            "width_samples": r["width_samples"],
+            "width_x": r["width_x"],
+            "area": int(r["area"]),
+            "attribution_share": r["mass_share"],
+            "coefficient_energy_share": r["energy_share"],
+            "component_energy": finite_or_none(self.component_energy),
+            "deletion": deletion,
+            "interference": None if self.interference is None else dict(self.interference),
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """Result of :func:`explain` for ``B`` signals of ``N`` samples (read-only arrays).
+
+    Attributes
+    ----------
+    signals : numpy.ndarray, shape (B, N)
+        The signals as the model saw them (after the length policy).
+    components : numpy.ndarray, shape (B, R, N)
+        One component per region (``R`` = most regions of any signal; missing regions
+        of a signal are zeros).
+    regions : tuple of tuple of RegionEffect
+        ``regions[b][k]`` is region ``k + 1`` of signal ``b``.
+    attribution : numpy.ndarray, shape (B, F, N)
+        Attribution on the transform's grid (lowest frequency in row 0).
+    labels : numpy.ndarray of int, shape (B, F, N)
+        Region labels (0 = background).
+    Tx : numpy.ndarray of complex, shape (B, F, N)
+        The synchrosqueezed transform of ``signals``.
+    lowpass : numpy.ndarray, shape (B, N)
+        The low-pass term of :func:`~saliency2signal.decompose` (whether or not the
+        image showed it).
+    probabilities : numpy.ndarray, shape (B, K)
+        Class probabilities of the unmodified signals.
+    predictions, target : numpy.ndarray of int, shape (B,)
+        Arg-max class and explained class.
+    given_labels : numpy.ndarray of int or None, shape (B,)
+        The labels passed to :func:`explain`.
+    energy : dict of str to numpy.ndarray
+        ``components`` (B, R) and ``uncovered``, ``overlap``, ``lowpass``,
+        ``residual``, ``cross`` (B,): fractions of ``||x||**2``.
+    unseen_lowpass, unseen_residual : numpy.ndarray, shape (B,)
+        Energy fractions of the low-pass term and of the residual.
+    convergence_delta : numpy.ndarray or None, shape (B,)
+    axis : numpy.ndarray, shape (N,)
+        x value of each sample (``arange(N)`` without an axis).
+    axis_name, axis_units : str
+    class_names : tuple of str
+    method, target_mode : str
+    transform_config : SSQConfig
+    imaging_config : ImagingConfig
+    original_n_times : int
+    length_policy : str or None
+    settings : dict
+    """
+
+    signals: np.ndarray
+    components: np.ndarray
+    regions: tuple
+    attribution: np.ndarray
+    labels: np.ndarray
+    Tx: np.ndarray = field(repr=False)
+    lowpass: np.ndarray = field(repr=False)
+    probabilities: np.ndarray = field(repr=False)
+    predictions: np.ndarray = field(repr=False)
+    target: np.ndarray = field(repr=False)
+    given_labels: np.ndarray | None = field(repr=False)
+    energy: dict = field(repr=False)
+    unseen_lowpass: np.ndarray = field(repr=False)
+    unseen_residual: np.ndarray = field(repr=False)
+    convergence_delta: np.ndarray | None = field(repr=False)
+    axis: np.ndarray = field(repr=False)
+    axis_name: str = "sample"
+    axis_units: str = "samples"
+    class_names: tuple = ()
+    method: str = "integrated_gradients"
+    target_mode: str = "predicted"
+    transform_config: SSQConfig = field(default_factory=SSQConfig, repr=False)
+    imaging_config: ImagingConfig = field(default_factory=ImagingConfig, repr=False)
+    original_n_times: int = 0
+    length_policy: str | None = None
+    settings: dict = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ derived
+    @property
+    def n_samples(self) -> int:
+        """Number of signals ``B``."""
+        return int(self.signals.shape[0])
+
+    @property
+    def masks(self) -> np.ndarray:
+        """Union of each signal's regions, bool ``(B, F, N)``."""
+        return self.labels > 0
+
+    @property
+    def lowpass_in_image(self) -> bool:
+        """Whether the image showed the low-pass row (``lowpass_row=True``)."""
+        return bool(self.transform_config.lowpass_row)
+
+    @property
+    def unseen(self) -> np.ndarray:
+        """Energy fraction the image never showed, shape ``(B,)``.
+
+        The residual, plus the low-pass term unless the plane carries it as row 0.
+        """
+        extra = 0.0 if self.lowpass_in_image else self.unseen_lowpass
+        return self.unseen_residual + extra
+
+    # ------------------------------------------------------------------ JSON
+    def to_json(self) -> dict:
+        """JSON-compatible dictionary following the report's JSON Schema.
+
+        The schema is the file at :data:`~saliency2signal.explanation.SCHEMA_PATH`
+        (``saliency2signal/schemas/explanation.schema.json``); validate with
+        ``jsonschema.validate(e.to_json(), load_schema())``.
+
+        Returns
+        -------
+        dict
+            Only ``dict``, ``list``, ``str``, ``int``, ``float``, ``bool`` and ``None``.
+        """
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "package_version": __version__,
+            "method": self.method,
+            "target_mode": self.target_mode,
+            "class_names": list(self.class_names),
+            "n_samples": self.n_samples,
+            "n_times": int(self.signals.shape[-1]),
+            "n_freqs": int(self.labels.shape[-2]),
+            "original_n_times": int(self.original_n_times),
+            "length_policy": self.length_policy,
+            "axis": {"name": self.axis_name, "units": self.axis_units,
+                     "values": [float(v) for v in self.axis]},
+            "transform": self.transform_config.to_dict(),
+            "imaging": self.imaging_config.to_dict(),
+            "lowpass_in_image": self.lowpass_in_image,
+            "settings": json.loads(json.dumps(self.settings)),
+            "samples": [self._sample_json(b) for b in range(self.n_samples)],
+        }
+
+    def _sample_json(self, b: int) -> dict:
+        """Return the ``samples`` entry of signal ``b``."""
+        names = list(self.class_names)
+        energy = {k: finite_or_none(v[b].sum() if k == "components" else v[b])
+                  for k, v in self.energy.items()}
+        return {
+            "index": b,
+            "prediction": int(self.predictions[b]),
+            "predicted_class": names[int(self.predictions[b])],
+            "target": int(self.target[b]),
+            "target_class": names[int(self.target[b])],
+            "label": None if self.given_labels is None else int(self.given_labels[b]),
+            "probabilities": {n: finite_or_none(p)
+                              for n, p in zip(names, self.probabilities[b], strict=True)},
+            "convergence_delta": None if self.convergence_delta is None
+            else finite_or_none(self.convergence_delta[b]),
+            "energy": energy,
+            "unseen": {
+                "lowpass": finite_or_none(self.unseen_lowpass[b]),
+                "residual": finite_or_none(self.unseen_residual[b]),
+                "lowpass_in_image": self.lowpass_in_image,
+                "total": finite_or_none(self.unseen[b]),
+                "note": _unseen_note(self.lowpass_in_image),
+            },
+            "regions": [r.to_dict() for r in self.regions[b]],
+        }
+
+    # ------------------------------------------------------------------ figures
+    def plot(self, index: int = 0, *, kind: str = "overlay", ax=None):
+        """Draw one signal's explanation on one Axes.
+
+        Parameters
+        ----------
+        index : int
+            Which signal.
+        kind : {'overlay', 'components', 'scalogram', 'attribution'}
+            ``'overlay'``: the signal with every component overlaid and each region's
+            x-range shaded; ``'components'``: the components alone; ``'scalogram'``:
+            ``|Tx|`` with the region contours; ``'attribution'``: the positive
+            attribution with the region contours.
+        ax : matplotlib.axes.Axes, optional
+            Default ``plt.gca()``.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``kind`` or an ``index`` out of range.
+        """
+        return draw(self, index, kind=kind, ax=ax)
+
+    # ------------------------------------------------------------------ save
+    def save(self, out_dir, *, figures: bool = True, overwrite: bool = False) -> pathlib.Path:
+        """Write a report folder, atomically.
+
+        The folder is built as a hidden temporary sibling of ``out_dir`` and renamed into
+        place only when every file is written; on any error the temporary folder is
+        removed and nothing appears at ``out_dir``.
+
+        Parameters
+        ----------
+        out_dir : str or os.PathLike
+            Folder to create; its parent must exist.
+        figures : bool
+            Write the PNG figures (three per signal) and link them from ``index.html``.
+        overwrite : bool
+            Replace an existing ``out_dir`` (removed only after the new folder is
+            complete).
+
+        Returns
+        -------
+        pathlib.Path
+            ``out_dir``.
+
+        Raises
+        ------
+        ValueError
+            If ``out_dir`` exists and ``overwrite`` is false, or its parent folder does
+            not exist.
+
+        Notes
+        -----
+        Files: ``report.json`` (:meth:`to_json`), ``components.npz`` (``components``
+        (B, R, N), ``labels`` and ``masks`` (B, F, N), ``attribution`` (B, F, N),
+        ``signals`` and ``lowpass`` (B, N), ``axis`` (N,), ``probabilities`` (B, K),
+        ``predictions``, ``target`` (B,), ``freqs`` (F,)), ``index.html`` and, with
+        ``figures``, ``sample_XXXX_spectrum.png``, ``sample_XXXX_scalogram.png`` and
+        ``sample_XXXX_components.png`` per signal.
+        """
+        return atomic_dir(out_dir, lambda tmp: self._write(tmp, figures=figures),
+                          overwrite=overwrite)
+
+    def _write(self, folder: pathlib.Path, *, figures: bool) -> None:
+        """Write the report's files into the temporary ``folder`` (see ``_report``)."""
+        write_report(self, folder, figures=figures)
+
+
+def _unseen_note(lowpass_in_image: bool) -> str:
+    if lowpass_in_image:
+        return ("the image showed the low-pass row (lowpass_row=True): only the residual "
+                "was never shown")
+    return ("the image never showed the low-pass term (mean and slow baseline) nor the "
+            "residual; no region can contain them")
