@@ -36,17 +36,31 @@ from saliency2signal.evaluation import evaluate
 from saliency2signal.io import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
-METHODS = ("integrated_gradients", "saliency", "saliency+smoothgrad", "layer_gradcam",
-           "occlusion", "shapley_value_sampling", "time_gradient")
+METHODS = (
+    "integrated_gradients",
+    "saliency",
+    "saliency+smoothgrad",
+    "layer_gradcam",
+    "occlusion",
+    "shapley_value_sampling",
+    "time_gradient",
+)
 OPTIONS = {"shapley_value_sampling": {"n_samples": 2}, "saliency+smoothgrad": {"nt_samples": 8}}
 COLUMNS = [
-    ("deletion_auc", "del. AUC"), ("null_deletion_auc", "null del. AUC"),
-    ("deletion_lerf_auc", "LeRF AUC"), ("insertion_auc", "ins. AUC"),
-    ("top_drop", "top drop"), ("top_drop_percentile", "top-drop pct"),
-    ("share_top_drop_beats_95", "beats 95 %"), ("energy_in_window", "energy in window"),
-    ("share_energy_in_window_80", "share >= 0.8"), ("relevance_mass", "rel. mass"),
-    ("relevance_rank", "rel. rank"), ("correlation", "corr."),
-    ("randomized_spearman", "rand. Spearman"), ("seconds", "s"),
+    ("deletion_auc", "del. AUC"),
+    ("null_deletion_auc", "null del. AUC"),
+    ("deletion_lerf_auc", "LeRF AUC"),
+    ("insertion_auc", "ins. AUC"),
+    ("top_drop", "top drop"),
+    ("top_drop_percentile", "top-drop pct"),
+    ("share_top_drop_beats_95", "beats 95 %"),
+    ("energy_in_window", "energy in window"),
+    ("share_energy_in_window_80", "share >= 0.8"),
+    ("relevance_mass", "rel. mass"),
+    ("relevance_rank", "rel. rank"),
+    ("correlation", "corr."),
+    ("randomized_spearman", "rand. Spearman"),
+    ("seconds", "s"),
 ]
 
 
@@ -58,8 +72,7 @@ def _fmt(v) -> str:
 
 def table(rows: list[dict]) -> str:
     cols = [c for c in COLUMNS if any(r.get(c[0]) is not None for r in rows)]
-    out = ["| method | " + " | ".join(h for _, h in cols) + " |",
-           "|---|" + "---|" * len(cols)]
+    out = ["| method | " + " | ".join(h for _, h in cols) + " |", "|---|" + "---|" * len(cols)]
     for r in rows:
         out.append(f"| {r['method']} | " + " | ".join(_fmt(r.get(k)) for k, _ in cols) + " |")
     return "\n".join(out)
@@ -75,11 +88,18 @@ def run_dataset(name: str, methods, n_null: int) -> dict:
             n = data.x.shape[-1]
             opts.update(sliding_window_shapes=(1.0, n / 16), strides=(1.0, n / 16))
         start = time.perf_counter()
-        ev = evaluate(loaded.model, data.x, metadata=loaded.metadata, labels=data.y,
-                      axis=data.axis, truth=data if name == "planted" else None,
-                      methods=(method,), n_null=n_null,
-                      randomization="cascade" if method == "integrated_gradients" else "full",
-                      method_options={method: opts} if opts else None)
+        ev = evaluate(
+            loaded.model,
+            data.x,
+            metadata=loaded.metadata,
+            labels=data.y,
+            axis=data.axis,
+            truth=data if name == "planted" else None,
+            methods=(method,),
+            n_null=n_null,
+            randomization="cascade" if method == "integrated_gradients" else "full",
+            method_options={method: opts} if opts else None,
+        )
         row = ev.table()[0]
         row["wall_seconds"] = round(time.perf_counter() - start, 1)
         rows.append(row)
@@ -105,17 +125,23 @@ def main() -> None:
     p.add_argument("--skip-default", action="store_true")
     args = p.parse_args()
     torch.manual_seed(0)
-    result = {"machine": {"cpu": platform.processor() or platform.machine(),
-                          "cores": torch.get_num_threads(), "torch": torch.__version__,
-                          "python": platform.python_version()},
-              "params": {"n_null": args.n_null, "methods": args.methods.split(","),
-                         "options": OPTIONS}, "datasets": {}}
+    result = {
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "cores": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+        "params": {"n_null": args.n_null, "methods": args.methods.split(","), "options": OPTIONS},
+        "datasets": {},
+    }
     total = time.perf_counter()
     if not args.skip_default:
         secs = default_run_seconds()
         result["default_coffee_seconds"] = round(secs, 1)
-        print(f"default evaluate run on Coffee (28 spectra): {secs:.1f} s (goal < 300 s)",
-              flush=True)
+        print(
+            f"default evaluate run on Coffee (28 spectra): {secs:.1f} s (goal < 300 s)", flush=True
+        )
     for name in args.datasets.split(","):
         result["datasets"][name] = run_dataset(name, args.methods.split(","), args.n_null)
         print(f"\n### {name} ({result['datasets'][name]['n_signals']} test spectra)\n")

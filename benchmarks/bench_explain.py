@@ -129,8 +129,7 @@ class _Timers:
         return timed
 
     def __enter__(self):
-        for (mod, name, func), (_, _, stage, carve) in zip(self._originals, TARGETS,
-                                                           strict=True):
+        for (mod, name, func), (_, _, stage, carve) in zip(self._originals, TARGETS, strict=True):
             if name == "inference_model":  # time the deletion checks' forward passes
                 func = self._timed_result(func)
             setattr(mod, name, self._wrap(func, stage, carve))
@@ -161,9 +160,13 @@ def _inference_copy(model, meta, x, repeats: int, clock) -> dict:
                     f(images)
                 times[name].append((clock() - t0) / 20)
     med = {k: float(np.median(v)) for k, v in times.items()}
-    return {"images": 16, "kind": type(fast).__name__,
-            "seconds_plain": med["plain"], "seconds_copy": med["inference_copy"],
-            "speedup": med["plain"] / med["inference_copy"]}
+    return {
+        "images": 16,
+        "kind": type(fast).__name__,
+        "seconds_plain": med["plain"],
+        "seconds_copy": med["inference_copy"],
+        "speedup": med["plain"] / med["inference_copy"],
+    }
 
 
 def run(repeats: int, figure_repeats: int, clock_name: str = "wall") -> dict:
@@ -227,39 +230,61 @@ def run(repeats: int, figure_repeats: int, clock_name: str = "wall") -> dict:
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--figure-repeats", type=int, default=2,
-                   help="timed saves with figures (0: none)")
-    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                   help="wall time (default) or the process's CPU time")
+    p.add_argument(
+        "--figure-repeats", type=int, default=2, help="timed saves with figures (0: none)"
+    )
+    p.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall time (default) or the process's CPU time",
+    )
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = p.parse_args(argv)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = run(args.repeats, args.figure_repeats, args.clock)
-    print(f"{res['n_spectra']} Coffee test spectra, bundled model, IG-32, best of "
-          f"{args.repeats} ({args.clock} time, {res['torch_threads']} torch threads):")
-    print("| without figures | spectra/s | attribution | outside it | figures + HTML "
-          "| with figures |")
+    print(
+        f"{res['n_spectra']} Coffee test spectra, bundled model, IG-32, best of "
+        f"{args.repeats} ({args.clock} time, {res['torch_threads']} torch threads):"
+    )
+    print(
+        "| without figures | spectra/s | attribution | outside it | figures + HTML "
+        "| with figures |"
+    )
     print("|---:|---:|---:|---:|---:|---:|")
-    fig = ("not timed |" if res["seconds_figures"] is None else
-           f"{res['seconds_figures']:.1f} s ({res['n_figures']} PNG) | "
-           f"{res['spectra_per_s_with_figures']:.2f}/s |")
-    print(f"| {res['seconds_no_figures']:.2f} s | {res['spectra_per_s_no_figures']:.1f} | "
-          f"{res['seconds_attribution']:.2f} s | "
-          f"{100 * res['share_outside_attribution']:.1f} % | {fig}")
+    fig = (
+        "not timed |"
+        if res["seconds_figures"] is None
+        else f"{res['seconds_figures']:.1f} s ({res['n_figures']} PNG) | "
+        f"{res['spectra_per_s_with_figures']:.2f}/s |"
+    )
+    print(
+        f"| {res['seconds_no_figures']:.2f} s | {res['spectra_per_s_no_figures']:.1f} | "
+        f"{res['seconds_attribution']:.2f} s | "
+        f"{100 * res['share_outside_attribution']:.1f} % | {fig}"
+    )
     lo, hi = res["share_outside_attribution_range"]
-    print(f"share outside the attribution over the {args.repeats} repeats: median "
-          f"{100 * res['share_outside_attribution_median']:.1f} %, "
-          f"range {100 * lo:.1f}-{100 * hi:.1f} %")
-    print("outside the attribution: " + ", ".join(
-        f"{k} {v:.3f} s" for k, v in res["seconds_outside_by_stage"].items()))
-    print(f"of the deletion checks, {res['seconds_deletion_model']:.3f} s in the model's "
-          f"forward passes: {100 * res['share_outside_model']:.1f} % of the run outside "
-          "the model")
+    print(
+        f"share outside the attribution over the {args.repeats} repeats: median "
+        f"{100 * res['share_outside_attribution_median']:.1f} %, "
+        f"range {100 * lo:.1f}-{100 * hi:.1f} %"
+    )
+    print(
+        "outside the attribution: "
+        + ", ".join(f"{k} {v:.3f} s" for k, v in res["seconds_outside_by_stage"].items())
+    )
+    print(
+        f"of the deletion checks, {res['seconds_deletion_model']:.3f} s in the model's "
+        f"forward passes: {100 * res['share_outside_model']:.1f} % of the run outside "
+        "the model"
+    )
     ic = res["inference_copy"]
-    print(f"deletion checks' inference copy ({ic['kind']}): {1e3 * ic['seconds_copy']:.2f} ms "
-          f"per forward pass of {ic['images']} images against {1e3 * ic['seconds_plain']:.2f} "
-          f"ms for the plain model ({ic['speedup']:.2f}x, medians)")
+    print(
+        f"deletion checks' inference copy ({ic['kind']}): {1e3 * ic['seconds_copy']:.2f} ms "
+        f"per forward pass of {ic['images']} images against {1e3 * ic['seconds_plain']:.2f} "
+        f"ms for the plain model ({ic['speedup']:.2f}x, medians)"
+    )
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     return res

@@ -51,8 +51,11 @@ def _run(args: list[str], cwd: Path) -> dict:
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         first = err.read().decode(errors="replace").strip().splitlines()
-    return {"status": proc.returncode, "peak_mb": usage.ru_maxrss / 1024,
-            "stderr": (first[-1] if first else "")[:160]}
+    return {
+        "status": proc.returncode,
+        "peak_mb": usage.ru_maxrss / 1024,
+        "stderr": (first[-1] if first else "")[:160],
+    }
 
 
 def _craft_model(src: Path, out: Path, **changes) -> Path:
@@ -84,8 +87,8 @@ def craft(folder: Path) -> dict[str, tuple[Path, list[str]]]:
     import torch
     from PIL import Image
 
-    from saliency2signal.io import load_model, save_model
     from saliency2signal.drawing import ScalogramGeometry
+    from saliency2signal.io import load_model, save_model
 
     models = ["info", "explain", "evaluate"]
     files = {}
@@ -93,14 +96,15 @@ def craft(folder: Path) -> dict[str, tuple[Path, list[str]]]:
         "n_times=1e8": {"n_times": 100_000_000},
         "image 25000^2": {"imaging.size": [25000, 25000]},
         "widths 9000": {"architecture_kwargs.widths": [9000, 9000, 9000]},
-        "4096-wide first block": {"architecture_kwargs.widths": [4096, 64],
-                                  "imaging.size": [1024, 1024]},
+        "4096-wide first block": {
+            "architecture_kwargs.widths": [4096, 64],
+            "imaging.size": [1024, 1024],
+        },
     }.items():
         path = folder / f"model_{len(files)}.pt"
         files[name] = (_craft_model(MODEL, path, **changes), models)
     loaded = load_model(MODEL)
-    good = save_model(loaded.model, folder / "good.pt2", metadata=loaded.metadata,
-                      format="export")
+    good = save_model(loaded.model, folder / "good.pt2", metadata=loaded.metadata, format="export")
     with zipfile.ZipFile(good) as z:
         members = [(i.filename, z.read(i)) for i in z.infolist()]
     bomb = folder / "jsonbomb.pt2"
@@ -128,17 +132,21 @@ def craft(folder: Path) -> dict[str, tuple[Path, list[str]]]:
     # data files, read by explain with the genuine model
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(
-        header, {"descr": "<f8", "fortran_order": False, "shape": (1000, 200_000)})
+        header, {"descr": "<f8", "fortran_order": False, "shape": (1000, 200_000)}
+    )
     npz = folder / "databomb.npz"
-    with zipfile.ZipFile(npz, "w", compression=zipfile.ZIP_DEFLATED) as z, \
-            z.open("x.npy", "w", force_zip64=True) as f:
+    with (
+        zipfile.ZipFile(npz, "w", compression=zipfile.ZIP_DEFLATED) as z,
+        z.open("x.npy", "w", force_zip64=True) as f,
+    ):
         f.write(header.getvalue())
         for _ in range(200):
             f.write(bytes(8 * 10**6))
     files["npz array inflating to 1.6 GB"] = (npz, ["explain-data"])
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(
-        header, {"descr": "<f8", "fortran_order": False, "shape": (10**5, 10**5)})
+        header, {"descr": "<f8", "fortran_order": False, "shape": (10**5, 10**5)}
+    )
     liar = folder / "liar.npy"
     liar.write_bytes(header.getvalue() + bytes(8000))
     files["npy header declaring 80 GB"] = (liar, ["explain-data"])
@@ -147,8 +155,11 @@ def craft(folder: Path) -> dict[str, tuple[Path, list[str]]]:
     files["96-megapixel PNG"] = (png, ["reconstruct"])
     drawn = folder / "drawn.png"
     Image.fromarray(np.full((20, 20), 128, dtype=np.uint8)).save(drawn)
-    drawn.with_suffix(".json").write_text(ScalogramGeometry(
-        n_freqs=20000, n_times=20000, upscale=(1, 1), width=20000, height=20000).to_json())
+    drawn.with_suffix(".json").write_text(
+        ScalogramGeometry(
+            n_freqs=20000, n_times=20000, upscale=(1, 1), width=20000, height=20000
+        ).to_json()
+    )
     files["sidecar claiming a 20000^2 grid"] = (drawn, ["reconstruct"])
     return files
 
@@ -178,41 +189,61 @@ def main(argv=None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         subprocess.run([sys.executable, __file__, "--craft-into", str(folder)], check=True)
-        crafted = {k: (Path(v[0]), v[1]) for k, v in
-                   json.loads((folder / "manifest.json").read_text()).items()}
+        crafted = {
+            k: (Path(v[0]), v[1])
+            for k, v in json.loads((folder / "manifest.json").read_text()).items()
+        }
         with np.load(ROOT / "data" / "coffee.npz", allow_pickle=False) as z:
             np.save(folder / "two.npy", z["X_test"][:2])
         data = folder / "two.npy"
         base = _run([sys.executable, "-c", "import torch"], folder)
-        rows.append({"file": "(none)", "bytes": 0, "command": "python -c 'import torch'",
-                     **base})
+        rows.append({"file": "(none)", "bytes": 0, "command": "python -c 'import torch'", **base})
         for kind in ("info", "explain", "evaluate"):
             out = folder / f"genuine_{kind}"
-            rows.append({"file": "models/coffee.pt (genuine)", "bytes": MODEL.stat().st_size,
-                         "command": kind, **_run(_command(kind, MODEL, data, out), folder)})
+            rows.append(
+                {
+                    "file": "models/coffee.pt (genuine)",
+                    "bytes": MODEL.stat().st_size,
+                    "command": kind,
+                    **_run(_command(kind, MODEL, data, out), folder),
+                }
+            )
         for name, (path, kinds) in crafted.items():
             size = path.stat().st_size
             assert size < 2 * 2**20, (name, size)
             for kind in kinds:
                 out = folder / f"out_{len(rows)}"
                 res = _run(_command(kind, path, data, out), folder)
-                rows.append({"file": name, "bytes": size,
-                             "command": kind.replace("-data", ""), **res})
+                rows.append(
+                    {"file": name, "bytes": size, "command": kind.replace("-data", ""), **res}
+                )
         payload_ran = (folder / "PWNED").exists()
     for r in rows:
         r["excess_mb"] = r["peak_mb"] - base["peak_mb"]
     print("| crafted file | bytes | command | status | peak MB | over `import torch` | stderr |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['file']} | {r['bytes']} | {r['command']} | {r['status']} | "
-              f"{r['peak_mb']:.0f} | {r['excess_mb']:+.0f} | {r['stderr'][:90]} |")
+        print(
+            f"| {r['file']} | {r['bytes']} | {r['command']} | {r['status']} | "
+            f"{r['peak_mb']:.0f} | {r['excess_mb']:+.0f} | {r['stderr'][:90]} |"
+        )
     worst = max(rows[4:], key=lambda r: r["peak_mb"])
-    print(f"worst crafted run: {worst['file']} / {worst['command']}: {worst['peak_mb']:.0f} MB "
-          f"({worst['excess_mb']:+.0f} MB over importing torch); any code run: {payload_ran}")
-    version = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__)"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    res = {"rows": rows, "payload_ran": payload_ran, "python": platform.python_version(),
-           "torch": version}
+    print(
+        f"worst crafted run: {worst['file']} / {worst['command']}: {worst['peak_mb']:.0f} MB "
+        f"({worst['excess_mb']:+.0f} MB over importing torch); any code run: {payload_ran}"
+    )
+    version = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.__version__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    res = {
+        "rows": rows,
+        "payload_ran": payload_ran,
+        "python": platform.python_version(),
+        "torch": version,
+    }
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     return res

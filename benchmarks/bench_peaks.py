@@ -118,9 +118,16 @@ def split_peaks() -> list[dict]:
             for i, (name, truth) in enumerate(parts.items()):
                 got = comps[i] if (lp or name != "baseline") else res.lowpass.numpy()
                 source = "region" if (lp or name != "baseline") else "lowpass term"
-                rows.append({"split": split, "lowpass_row": lp, "part": name,
-                             "source": source, "corr": _corr(got, truth),
-                             "rel": _rel(got, truth)})
+                rows.append(
+                    {
+                        "split": split,
+                        "lowpass_row": lp,
+                        "part": name,
+                        "source": source,
+                        "corr": _corr(got, truth),
+                        "rel": _rel(got, truth),
+                    }
+                )
     return rows
 
 
@@ -134,10 +141,21 @@ def run_study(reference: bool = True) -> dict:
         "lone_peaks": lone,
         "split": split,
         "seconds": {"lone_peaks": t1 - t0, "split": t2 - t1},
-        "setup": {"N": N, "nv": NV, "wavelet": "gmw(3, 60)", "sigmas": list(SIGMAS),
-                  "narrow": NARROW, "broad": BROAD, "dtype": "float64"},
-        "machine": {"python": platform.python_version(), "torch": torch.__version__,
-                    "numpy": np.__version__, "processor": platform.processor()},
+        "setup": {
+            "N": N,
+            "nv": NV,
+            "wavelet": "gmw(3, 60)",
+            "sigmas": list(SIGMAS),
+            "narrow": NARROW,
+            "broad": BROAD,
+            "dtype": "float64",
+        },
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "processor": platform.processor(),
+        },
     }
 
 
@@ -148,14 +166,20 @@ def markdown(study: dict) -> str:
         "|---:|---:|---:|---:|",
     ]
     for r in study["lone_peaks"]:
-        ref = (f"{r['ssqueezepy_corr']:.3f} / {r['ssqueezepy_rel']:.3f}"
-               if "ssqueezepy_corr" in r else "n/a")
+        ref = (
+            f"{r['ssqueezepy_corr']:.3f} / {r['ssqueezepy_rel']:.3f}"
+            if "ssqueezepy_corr" in r
+            else "n/a"
+        )
         lines.append(
             f"| {r['sigma']} ({r['fwhm']}) | {ref} | {r['ours_corr']:.3f} / "
             f"{r['ours_rel']:.3f} | {r['lowpass_row_corr']:.4f} / {r['lowpass_row_rel']:.3f} |"
         )
-    lines += ["", "| split | low-pass row | part | from | corr | rel L2 |",
-              "|---|---|---|---|---:|---:|"]
+    lines += [
+        "",
+        "| split | low-pass row | part | from | corr | rel L2 |",
+        "|---|---|---|---|---:|---:|",
+    ]
     for r in study["split"]:
         lines.append(
             f"| {r['split']} | {'yes' if r['lowpass_row'] else 'no'} | {r['part']} | "
@@ -169,8 +193,9 @@ def markdown(study: dict) -> str:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="also write the figures to this JSON file")
-    parser.add_argument("--no-reference", action="store_true",
-                        help="skip ssqueezepy (column shows n/a)")
+    parser.add_argument(
+        "--no-reference", action="store_true", help="skip ssqueezepy (column shows n/a)"
+    )
     args = parser.parse_args(argv)
     study = run_study(reference=not args.no_reference)
     print(markdown(study))

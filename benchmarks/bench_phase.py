@@ -104,8 +104,11 @@ def peaks_on_baseline(n=N_SPECTRUM, *, rng=0, n_peaks=None, widths=(3.0, 60.0), 
 
 def spectra_2048(seeds=SPECTRUM_SEEDS) -> dict:
     """The N = 2048 study spectra, ``{(kind, seed): x}``."""
-    return {(kind, seed): peaks_on_baseline(rng=seed, **kw)
-            for kind, kw in KINDS.items() for seed in seeds}
+    return {
+        (kind, seed): peaks_on_baseline(rng=seed, **kw)
+        for kind, kw in KINDS.items()
+        for seed in seeds
+    }
 
 
 def lowpass_band(config: SSQConfig, n: int) -> np.ndarray:
@@ -154,19 +157,35 @@ def run_spectra(n_iter=100, seeds=SPECTRUM_SEEDS) -> list[dict]:
             per = []
             for (kind, seed), x in xs.items():
                 S = cwt(x, cfg).Wx.abs()
-                res = retrieve_phase(S, cfg, method=method, n_iter=n_iter, init=init, rng=0,
-                                     nonnegative=True)
-                per.append({"kind": kind, "seed": seed, "sc": float(res.sc_db),
-                            "snr": float(snr(res.x, x)),
-                            "snr_rot": best_rotation_snr(res.x.numpy(), x, band),
-                            "time_s": res.time_s, "n_evals": res.n_evals})
+                res = retrieve_phase(
+                    S, cfg, method=method, n_iter=n_iter, init=init, rng=0, nonnegative=True
+                )
+                per.append(
+                    {
+                        "kind": kind,
+                        "seed": seed,
+                        "sc": float(res.sc_db),
+                        "snr": float(snr(res.x, x)),
+                        "snr_rot": best_rotation_snr(res.x.numpy(), x, band),
+                        "time_s": res.time_s,
+                        "n_evals": res.n_evals,
+                    }
+                )
             snrs = [p["snr"] for p in per]
-            rows.append({"setting": label, "method": method, "rows": cfg.n_freqs(N_SPECTRUM),
-                         "n_iter": n_iter, "sc_median": float(np.median([p["sc"] for p in per])),
-                         "snr_min": min(snrs), "snr_median": float(np.median(snrs)),
-                         "snr_rot_median": float(np.median([p["snr_rot"] for p in per])),
-                         "time_s": float(np.mean([p["time_s"] for p in per])),
-                         "per_spectrum": per})
+            rows.append(
+                {
+                    "setting": label,
+                    "method": method,
+                    "rows": cfg.n_freqs(N_SPECTRUM),
+                    "n_iter": n_iter,
+                    "sc_median": float(np.median([p["sc"] for p in per])),
+                    "snr_min": min(snrs),
+                    "snr_median": float(np.median(snrs)),
+                    "snr_rot_median": float(np.median([p["snr_rot"] for p in per])),
+                    "time_s": float(np.mean([p["time_s"] for p in per])),
+                    "per_spectrum": per,
+                }
+            )
     return rows
 
 
@@ -189,12 +208,19 @@ def run_fmin(n_iter=100, seeds=SPECTRUM_SEEDS) -> list[dict]:
             for init, out in (("zero-phase", zp), (None, noise)):
                 res = retrieve_phase(S, cfg, n_iter=n_iter, init=init, rng=0, nonnegative=True)
                 out.append(float(snr(res.x, x)))
-        rows.append({"fmin_bins": bins, "fmin": (cfg.cwt_freqs(N_SPECTRUM)[1]),
-                     "rows": cfg.n_freqs(N_SPECTRUM),
-                     "lowpass_bins": int(band[: N_SPECTRUM // 2].sum()),
-                     "visibility_db": float(np.median(vis)),
-                     "zp_min": min(zp), "zp_median": float(np.median(zp)),
-                     "noise_min": min(noise), "noise_median": float(np.median(noise))})
+        rows.append(
+            {
+                "fmin_bins": bins,
+                "fmin": (cfg.cwt_freqs(N_SPECTRUM)[1]),
+                "rows": cfg.n_freqs(N_SPECTRUM),
+                "lowpass_bins": int(band[: N_SPECTRUM // 2].sum()),
+                "visibility_db": float(np.median(vis)),
+                "zp_min": min(zp),
+                "zp_median": float(np.median(zp)),
+                "noise_min": min(noise),
+                "noise_median": float(np.median(noise)),
+            }
+        )
     return rows
 
 
@@ -222,8 +248,7 @@ def run(iters=ITERS, methods=METHODS) -> tuple[list[dict], list[dict]]:
         for method in methods:
             row = {"signal": name, "n": len(x), "method": method}
             for it in iters:
-                res = retrieve_phase(S, cfg, method=method, n_iter=it, rng=0,
-                                     nonnegative=spectrum)
+                res = retrieve_phase(S, cfg, method=method, n_iter=it, rng=0, nonnegative=spectrum)
                 metric = snr if spectrum else phase_aligned_snr
                 row[f"sc_{it}"] = float(res.sc_db)
                 row[f"snr_{it}"] = float(metric(res.x, x))
@@ -241,9 +266,14 @@ def run(iters=ITERS, methods=METHODS) -> tuple[list[dict], list[dict]]:
     ):
         res = retrieve_phase(cwt(chirp, cfg).Wx.abs(), cfg, n_iter=100, rng=0, projection=proj)
         lb = retrieve_phase(cwt(chirp, cfg).Wx.abs(), cfg, method="lbfgs", n_iter=100, rng=0)
-        settings.append({"setting": label, "fgla_sc_100": float(res.sc_db),
-                         "lbfgs_sc_100": float(lb.sc_db),
-                         "fgla_snr_100": float(phase_aligned_snr(res.x, chirp))})
+        settings.append(
+            {
+                "setting": label,
+                "fgla_sc_100": float(res.sc_db),
+                "lbfgs_sc_100": float(lb.sc_db),
+                "fgla_snr_100": float(phase_aligned_snr(res.x, chirp)),
+            }
+        )
     return rows, settings
 
 
@@ -257,31 +287,45 @@ def markdown(rows, settings, iters=ITERS) -> str:
         cells += [f"{r[f'snr_{i}']:.1f}" for i in iters]
         cells.append(f"{r['ms_per_iter']:.1f}")
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "| chirp N=2048, 100 iterations | fgla SC | fgla SNR (aligned) | lbfgs SC |",
-              "|---|---|---|---|"]
+    lines += [
+        "",
+        "| chirp N=2048, 100 iterations | fgla SC | fgla SNR (aligned) | lbfgs SC |",
+        "|---|---|---|---|",
+    ]
     for s in settings:
-        lines.append(f"| {s['setting']} | {s['fgla_sc_100']:.1f} | {s['fgla_snr_100']:.1f} | "
-                     f"{s['lbfgs_sc_100']:.1f} |")
+        lines.append(
+            f"| {s['setting']} | {s['fgla_sc_100']:.1f} | {s['fgla_snr_100']:.1f} | "
+            f"{s['lbfgs_sc_100']:.1f} |"
+        )
     return "\n".join(lines)
 
 
 def markdown_spectra(rows, fmin_rows) -> str:
     head = f"N=2048 spectra ({len(rows[0]['per_spectrum'])}), {rows[0]['n_iter']} iterations"
-    lines = [f"| {head} | method | rows | SC median | "
-             "SNR min | SNR median | SNR, best rotation removed | s/run |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"| {head} | method | rows | SC median | "
+        "SNR min | SNR median | SNR, best rotation removed | s/run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['setting']} | {r['method']} | {r['rows']} | {r['sc_median']:.1f} | "
-                     f"{r['snr_min']:.1f} | {r['snr_median']:.1f} | {r['snr_rot_median']:.1f} | "
-                     f"{r['time_s']:.1f} |")
-    lines += ["", "| lowest wavelet frequency (cycles/sample) | rows | low-pass bins | SC+SNR of "
-              "a rotation | fgla zero-phase SNR min / median | fgla noise SNR min / median |",
-              "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['setting']} | {r['method']} | {r['rows']} | {r['sc_median']:.1f} | "
+            f"{r['snr_min']:.1f} | {r['snr_median']:.1f} | {r['snr_rot_median']:.1f} | "
+            f"{r['time_s']:.1f} |"
+        )
+    lines += [
+        "",
+        "| lowest wavelet frequency (cycles/sample) | rows | low-pass bins | SC+SNR of "
+        "a rotation | fgla zero-phase SNR min / median | fgla noise SNR min / median |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in fmin_rows:
         name = "full bank" if r["fmin_bins"] is None else f"{r['fmin_bins']}/2048"
-        lines.append(f"| {name} ({r['fmin']:.5f}) | {r['rows']} | {r['lowpass_bins']} | "
-                     f"{r['visibility_db']:.1f} | {r['zp_min']:.1f} / {r['zp_median']:.1f} | "
-                     f"{r['noise_min']:.1f} / {r['noise_median']:.1f} |")
+        lines.append(
+            f"| {name} ({r['fmin']:.5f}) | {r['rows']} | {r['lowpass_bins']} | "
+            f"{r['visibility_db']:.1f} | {r['zp_min']:.1f} / {r['zp_median']:.1f} | "
+            f"{r['noise_min']:.1f} / {r['noise_median']:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -301,13 +345,27 @@ def main(argv=None) -> int:
     print()
     print(markdown_spectra(spec_rows, fmin_rows))
     if args.json:
-        meta = {"torch": torch.__version__, "python": platform.python_version(),
-                "threads": args.threads, "iters": list(iters),
-                "spectra_n_iter": n_iter, "spectra_seeds": list(seeds)}
-        Path(args.json).write_text(json.dumps({"meta": meta, "results": rows,
-                                               "settings": settings,
-                                               "spectra_2048": spec_rows,
-                                               "fmin_2048": fmin_rows}, indent=1) + "\n")
+        meta = {
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "threads": args.threads,
+            "iters": list(iters),
+            "spectra_n_iter": n_iter,
+            "spectra_seeds": list(seeds),
+        }
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "meta": meta,
+                    "results": rows,
+                    "settings": settings,
+                    "spectra_2048": spec_rows,
+                    "fmin_2048": fmin_rows,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
     return 0
 
 

@@ -53,9 +53,19 @@ def criteria(keep_mass: float, min_share: float, d=None) -> dict:
     d = load_planted("test") if d is None else d
     truth = {"components": d.components, "windows": d.windows, "axis": d.axis}
     t0 = time.perf_counter()
-    ev = evaluate(model, d.x, metadata=meta, truth=truth, labels=d.y, n_null=50,
-                  randomization="full", insertion=False, seed=0, keep_mass=keep_mass,
-                  min_share=min_share)
+    ev = evaluate(
+        model,
+        d.x,
+        metadata=meta,
+        truth=truth,
+        labels=d.y,
+        n_null=50,
+        randomization="full",
+        insertion=False,
+        seed=0,
+        keep_mass=keep_mass,
+        min_share=min_share,
+    )
     seconds = time.perf_counter() - t0
     m = ev.methods["integrated_gradients"]
     s = m.scores
@@ -63,13 +73,15 @@ def criteria(keep_mass: float, min_share: float, d=None) -> dict:
     ok = planted & (ev.target == d.y)
     beaten = s["top_drop_beaten"] >= 0.95
     return {
-        "keep_mass": keep_mass, "min_share": min_share,
+        "keep_mass": keep_mass,
+        "min_share": min_share,
         "a_union": float(np.mean(s["energy_in_window"][ok] >= 0.8)),
         "a_top_region": float(np.mean(s["energy_in_window_top"][ok] >= 0.8)),
         "b_planted": float(np.mean(beaten[planted])),
         "b_all": float(np.mean(beaten)),
         "c_spearman": float(np.nanmean(m.randomization["spearman"][-1])),
-        "n_planted": int(planted.sum()), "n_correct_planted": int(ok.sum()),
+        "n_planted": int(planted.sum()),
+        "n_correct_planted": int(ok.sum()),
         "accuracy": float(np.mean(m.explanation.predictions == d.y)),
         "seconds": seconds,
     }
@@ -78,19 +90,29 @@ def criteria(keep_mass: float, min_share: float, d=None) -> dict:
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    p.add_argument("--fresh", type=int, default=0, metavar="N",
-                   help="also evaluate on N freshly drawn spectra (rng=777)")
+    p.add_argument(
+        "--fresh",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also evaluate on N freshly drawn spectra (rng=777)",
+    )
     args = p.parse_args(argv)
     rows = []
-    print("| keep_mass | min_share | (a) union | (a) top region | (b) planted | (b) all 60 "
-          "| (c) Spearman | s |")
+    print(
+        "| keep_mass | min_share | (a) union | (a) top region | (b) planted | (b) all 60 "
+        "| (c) Spearman | s |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for keep, share in SETTINGS:
         r = criteria(keep, share)
         rows.append(r)
-        print(f"| {keep} | {share} | {r['a_union']:.2f} | {r['a_top_region']:.2f} | "
-              f"{r['b_planted']:.2f} | {r['b_all']:.2f} | {r['c_spearman']:.2f} | "
-              f"{r['seconds']:.0f} |", flush=True)
+        print(
+            f"| {keep} | {share} | {r['a_union']:.2f} | {r['a_top_region']:.2f} | "
+            f"{r['b_planted']:.2f} | {r['b_all']:.2f} | {r['c_spearman']:.2f} | "
+            f"{r['seconds']:.0f} |",
+            flush=True,
+        )
     fresh = []
     if args.fresh:
         d = make_planted_spectra(args.fresh, rng=777)
@@ -98,12 +120,21 @@ def main(argv=None) -> dict:
         for keep in (0.8, 0.5):
             r = criteria(keep, 0.02, d)
             fresh.append(r)
-            print(f"{args.fresh} fresh spectra, keep_mass={keep}: accuracy "
-                  f"{r['accuracy']:.3f}, (a) union {r['a_union']:.2f}, top region "
-                  f"{r['a_top_region']:.2f} ({r['n_correct_planted']} correctly classified "
-                  f"planted spectra)", flush=True)
-    res = {"rows": rows, "fresh": fresh, "n_fresh": args.fresh, "torch": torch.__version__,
-           "python": platform.python_version(), "torch_threads": torch.get_num_threads()}
+            print(
+                f"{args.fresh} fresh spectra, keep_mass={keep}: accuracy "
+                f"{r['accuracy']:.3f}, (a) union {r['a_union']:.2f}, top region "
+                f"{r['a_top_region']:.2f} ({r['n_correct_planted']} correctly classified "
+                f"planted spectra)",
+                flush=True,
+            )
+    res = {
+        "rows": rows,
+        "fresh": fresh,
+        "n_fresh": args.fresh,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "torch_threads": torch.get_num_threads(),
+    }
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
     return res

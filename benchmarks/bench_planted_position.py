@@ -36,9 +36,18 @@ import train_models  # noqa: E402
 
 SEED = 20240505
 CENTRES = (800.0, 1300.0)
-KEYS = ("n_samples", "n_truth", "mean_regions", "share_energy_in_window_80",
-        "energy_in_window", "energy_in_window_top", "share_top_drop_beats_95",
-        "top_drop_percentile", "correlation", "randomized_spearman")
+KEYS = (
+    "n_samples",
+    "n_truth",
+    "mean_regions",
+    "share_energy_in_window_80",
+    "energy_in_window",
+    "energy_in_window_top",
+    "share_top_drop_beats_95",
+    "top_drop_percentile",
+    "correlation",
+    "randomized_spearman",
+)
 
 
 def main(argv=None) -> dict:
@@ -58,19 +67,35 @@ def main(argv=None) -> dict:
         torch.set_num_threads(threads)
     acc = train_models.accuracy_on(out.model, out.metadata, test)
     start = time.perf_counter()
-    ev = evaluate(out.model, test.x, metadata=out.metadata, truth=test, labels=test.y,
-                  randomization="full", insertion=False)
+    ev = evaluate(
+        out.model,
+        test.x,
+        metadata=out.metadata,
+        truth=test,
+        labels=test.y,
+        randomization="full",
+        insertion=False,
+    )
     row = ev.table()[0]
-    res = {"class_centres": list(CENTRES), "test_accuracy": acc,
-           "evaluate_seconds": round(time.perf_counter() - start, 1),
-           **{k: row[k] for k in KEYS}}
-    print(f"position classes {CENTRES}: test accuracy {acc:.2f}, IG over all "
-          f"{row['n_samples']} test spectra (every one carries a planted peak):")
-    print(f"  (a) share with >= 0.8 of the recovered energy in the window: "
-          f"{row['share_energy_in_window_80']:.2f} (median share "
-          f"{row['energy_in_window']:.2f}, top region alone {row['energy_in_window_top']:.2f})")
-    print(f"  (b) share whose top region beats >= 95 % of its null: "
-          f"{row['share_top_drop_beats_95']:.2f}")
+    res = {
+        "class_centres": list(CENTRES),
+        "test_accuracy": acc,
+        "evaluate_seconds": round(time.perf_counter() - start, 1),
+        **{k: row[k] for k in KEYS},
+    }
+    print(
+        f"position classes {CENTRES}: test accuracy {acc:.2f}, IG over all "
+        f"{row['n_samples']} test spectra (every one carries a planted peak):"
+    )
+    print(
+        f"  (a) share with >= 0.8 of the recovered energy in the window: "
+        f"{row['share_energy_in_window_80']:.2f} (median share "
+        f"{row['energy_in_window']:.2f}, top region alone {row['energy_in_window_top']:.2f})"
+    )
+    print(
+        f"  (b) share whose top region beats >= 95 % of its null: "
+        f"{row['share_top_drop_beats_95']:.2f}"
+    )
     print(f"  (c) Spearman after full randomisation: {row['randomized_spearman']:.2f}")
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1) + "\n")

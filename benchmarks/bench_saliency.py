@@ -58,15 +58,21 @@ def make_cnn(seed: int = 0, kind: str = "bundled") -> torch.nn.Module:
         from saliency2signal.models import ScalogramCNN
 
         return ScalogramCNN(in_channels=1, n_classes=4).eval()
-    return torch.nn.Sequential(OrderedDict(
-        conv1=torch.nn.Conv2d(1, 8, 3, padding=1), relu1=torch.nn.ReLU(),
-        pool1=torch.nn.MaxPool2d(2),
-        conv2=torch.nn.Conv2d(8, 16, 3, padding=1), relu2=torch.nn.ReLU(),
-        pool2=torch.nn.MaxPool2d(2),
-        conv3=torch.nn.Conv2d(16, 32, 3, padding=1), relu3=torch.nn.ReLU(),
-        gap=torch.nn.AdaptiveAvgPool2d(1), flat=torch.nn.Flatten(),
-        fc=torch.nn.Linear(32, 4),
-    )).eval()
+    return torch.nn.Sequential(
+        OrderedDict(
+            conv1=torch.nn.Conv2d(1, 8, 3, padding=1),
+            relu1=torch.nn.ReLU(),
+            pool1=torch.nn.MaxPool2d(2),
+            conv2=torch.nn.Conv2d(8, 16, 3, padding=1),
+            relu2=torch.nn.ReLU(),
+            pool2=torch.nn.MaxPool2d(2),
+            conv3=torch.nn.Conv2d(16, 32, 3, padding=1),
+            relu3=torch.nn.ReLU(),
+            gap=torch.nn.AdaptiveAvgPool2d(1),
+            flat=torch.nn.Flatten(),
+            fc=torch.nn.Linear(32, 4),
+        )
+    ).eval()
 
 
 def cpu_model() -> str:
@@ -94,8 +100,7 @@ def run_case(args, n: int, nv: int) -> dict:
     x = np.cos(2 * np.pi * (20 * t + 80 * t**2)) + 0.3 * rng.standard_normal((args.batch, n))
     x = torch.from_numpy(x.astype(np.float32))
     tcfg = SSQConfig(nv=nv)
-    icfg = ImagingConfig(scale="log1p", gain=20.0, normalize="none",
-                         size=(args.size, args.size))
+    icfg = ImagingConfig(scale="log1p", gain=20.0, normalize="none", size=(args.size, args.size))
     model = make_cnn(kind=args.model)
     n_freqs = tcfg.n_freqs(n)
 
@@ -105,19 +110,28 @@ def run_case(args, n: int, nv: int) -> dict:
     ibs = args.internal_batch_size
 
     def ours():
-        return attribute(model, x, transform_config=tcfg, imaging_config=icfg,
-                         method="integrated_gradients", n_steps=args.steps,
-                         internal_batch_size=ibs, target=target)
+        return attribute(
+            model,
+            x,
+            transform_config=tcfg,
+            imaging_config=icfg,
+            method="integrated_gradients",
+            n_steps=args.steps,
+            internal_batch_size=ibs,
+            target=target,
+        )
 
     def captum_image():
         img = images.clone().requires_grad_(True)
-        return IntegratedGradients(model).attribute(img, target=target, n_steps=args.steps,
-                                                    internal_batch_size=ibs)
+        return IntegratedGradients(model).attribute(
+            img, target=target, n_steps=args.steps, internal_batch_size=ibs
+        )
 
     def lean_image():
         with torch.enable_grad():
-            return lean_integrated_gradients(model, images, 0.0, target, n_steps=args.steps,
-                                         internal_batch_size=ibs)
+            return lean_integrated_gradients(
+                model, images, 0.0, target, n_steps=args.steps, internal_batch_size=ibs
+            )
 
     def transform_only():
         with torch.no_grad():
@@ -129,8 +143,13 @@ def run_case(args, n: int, nv: int) -> dict:
         with torch.no_grad():
             return to_image(mag, icfg)
 
-    cases = {"ours": ours, "captum-image": captum_image, "lean-image": lean_image,
-             "transform": transform_only, "imaging": imaging_only}
+    cases = {
+        "ours": ours,
+        "captum-image": captum_image,
+        "lean-image": lean_image,
+        "transform": transform_only,
+        "imaging": imaging_only,
+    }
     for fn in cases.values():  # warm-up: filter bank cache, allocator, Captum import
         fn()
     times: dict[str, list[float]] = {k: [] for k in cases}
@@ -140,56 +159,84 @@ def run_case(args, n: int, nv: int) -> dict:
 
     best = {k: min(v) for k, v in times.items()}
     med = {k: statistics.median(v) for k, v in times.items()}
-    return {"n": n, "nv": nv, "n_freqs": n_freqs, "ms_per_signal": times, "best": best,
-            "median": med, "ratio_best": best["ours"] / best["captum-image"],
-            "ratio_median": med["ours"] / med["captum-image"],
-            "ratio_lean_best": best["ours"] / best["lean-image"],
-            "ratio_lean_median": med["ours"] / med["lean-image"]}
+    return {
+        "n": n,
+        "nv": nv,
+        "n_freqs": n_freqs,
+        "ms_per_signal": times,
+        "best": best,
+        "median": med,
+        "ratio_best": best["ours"] / best["captum-image"],
+        "ratio_median": med["ours"] / med["captum-image"],
+        "ratio_lean_best": best["ours"] / best["lean-image"],
+        "ratio_lean_median": med["ours"] / med["lean-image"],
+    }
 
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--grids", default="256:16,512:16,1024:32",
-                   help="comma-separated n:nv cases (signal length : voices per octave)")
+    p.add_argument(
+        "--grids",
+        default="256:16,512:16,1024:32",
+        help="comma-separated n:nv cases (signal length : voices per octave)",
+    )
     p.add_argument("--batch", type=int, default=8, help="signals per call")
     p.add_argument("--steps", type=int, default=32, help="IG steps")
     p.add_argument("--size", type=int, default=128, help="image height = width")
     p.add_argument("--internal-batch-size", type=int, default=128)
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--model", default="bundled", choices=["bundled", "tiny"],
-                   help="the package's ScalogramCNN (default) or a tiny 3-conv network")
+    p.add_argument(
+        "--model",
+        default="bundled",
+        choices=["bundled", "tiny"],
+        help="the package's ScalogramCNN (default) or a tiny 3-conv network",
+    )
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = p.parse_args(argv)
 
     cases = [tuple(int(v) for v in c.split(":")) for c in args.grids.split(",")]
     results = [run_case(args, n, nv) for n, nv in cases]
 
-    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads), Python {sys.version.split()[0]}")
-    print(f"{args.batch} signals per call, images {args.size} x {args.size}, IG "
-          f"n_steps={args.steps}, internal_batch_size={args.internal_batch_size}, "
-          f"repeats={args.repeats}; ms per signal, best (median)\n")
-    print("| N | nv | grid F x N | grid cells / image pixels | ours | captum-image | "
-          "lean-image | transform | imaging | ratio ours / captum-image | "
-          "ratio ours / lean-image |")
+    print(
+        f"CPU: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), Python {sys.version.split()[0]}"
+    )
+    print(
+        f"{args.batch} signals per call, images {args.size} x {args.size}, IG "
+        f"n_steps={args.steps}, internal_batch_size={args.internal_batch_size}, "
+        f"repeats={args.repeats}; ms per signal, best (median)\n"
+    )
+    print(
+        "| N | nv | grid F x N | grid cells / image pixels | ours | captum-image | "
+        "lean-image | transform | imaging | ratio ours / captum-image | "
+        "ratio ours / lean-image |"
+    )
     print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         b, m = r["best"], r["median"]
         cells = r["n_freqs"] * r["n"] / args.size**2
-        cols = " | ".join(f"{b[k]:.1f} ({m[k]:.1f})" for k in
-                          ("ours", "captum-image", "lean-image", "transform", "imaging"))
-        print(f"| {r['n']} | {r['nv']} | {r['n_freqs']} x {r['n']} | {cells:.1f} | {cols} | "
-              f"**{r['ratio_best']:.2f}** ({r['ratio_median']:.2f}) | "
-              f"{r['ratio_lean_best']:.2f} ({r['ratio_lean_median']:.2f}) |")
+        cols = " | ".join(
+            f"{b[k]:.1f} ({m[k]:.1f})"
+            for k in ("ours", "captum-image", "lean-image", "transform", "imaging")
+        )
+        print(
+            f"| {r['n']} | {r['nv']} | {r['n_freqs']} x {r['n']} | {cells:.1f} | {cols} | "
+            f"**{r['ratio_best']:.2f}** ({r['ratio_median']:.2f}) | "
+            f"{r['ratio_lean_best']:.2f} ({r['ratio_lean_median']:.2f}) |"
+        )
     met = [f"{r['n']}:{r['nv']}" for r in results if r["ratio_median"] <= 1.2]
     print(f"\ngoal ratio <= 1.2 (median) met for: {', '.join(met) or 'none'}")
     lean = [f"{r['n']}:{r['nv']}" for r in results if r["ratio_lean_median"] <= 1.2]
     print(f"ours / lean-image <= 1.2 (median) for: {', '.join(lean) or 'none'}")
 
     out = {
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(),
-                    "torch": torch.__version__, "threads": torch.get_num_threads(),
-                    "python": sys.version.split()[0]},
+        "machine": {
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "python": sys.version.split()[0],
+        },
         "params": vars(args),
         "results": results,
     }

@@ -104,8 +104,7 @@ def _cpu_model() -> str:
 
 def _git(*args: str) -> str:
     try:
-        out = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True,
-                             timeout=10)
+        out = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10)
         return out.stdout.strip() if out.returncode == 0 else "?"
     except (OSError, subprocess.SubprocessError):
         return "?"
@@ -170,8 +169,12 @@ def _timed(fn) -> float:
 
 def _summary(times: list[float], batch: int) -> dict:
     per = [1e3 * t / batch for t in times]
-    return {"ms_per_signal_best": min(per), "ms_per_signal_median": statistics.median(per),
-            "ms_per_signal_all": per, "repeats": len(per)}
+    return {
+        "ms_per_signal_best": min(per),
+        "ms_per_signal_median": statistics.median(per),
+        "ms_per_signal_all": per,
+        "repeats": len(per),
+    }
 
 
 def _keep_going(times: list[float], repeats: int, budget: float) -> bool:
@@ -261,8 +264,11 @@ def time_fft_floor(n: int, nv: int, batch: int, repeats: int, budget: float) -> 
         return total
 
     res = {"F": f, "n_padded": npad, "chunk": cs, "chunk_source": cs_src}
-    for name, one_pass in (("scipy", scipy_pass), ("scipy-blocked", blocked_pass),
-                           ("torch", torch_pass)):
+    for name, one_pass in (
+        ("scipy", scipy_pass),
+        ("scipy-blocked", blocked_pass),
+        ("torch", torch_pass),
+    ):
         scipy.fft.ifft(work[:1], axis=-1, overwrite_x=True, workers=_CORES)  # plan caches
         torch.fft.ifft(src_t[:1], dim=-1, out=out_t[:1])
         times: list[float] = []
@@ -366,8 +372,14 @@ print(json.dumps({{'baseline_rss': base, 'import_peak_rss': import_peak,
 def run_py(code: str, env: dict | None = None, timeout: float = 1800) -> dict:
     """Run ``python -c code`` in a fresh interpreter; parse the JSON on its last line."""
     try:
-        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           env={**os.environ, **(env or {})}, timeout=timeout, cwd=REPO)
+        p = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            timeout=timeout,
+            cwd=REPO,
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     lines = p.stdout.strip().splitlines()
@@ -388,8 +400,11 @@ def startup(runs: int, cold_numba: bool) -> dict:
         if not ok:
             res[lib] = {"error": all_runs[0]["error"]}
             continue
-        entry = {"runs": ok, "import_s": statistics.median(r["import_s"] for r in ok),
-                 "torch_loaded": ok[0]["torch_loaded"]}
+        entry = {
+            "runs": ok,
+            "import_s": statistics.median(r["import_s"] for r in ok),
+            "torch_loaded": ok[0]["torch_loaded"],
+        }
         if "first_call_s" in ok[0]:
             entry["first_call_s"] = statistics.median(r["first_call_s"] for r in ok)
         if lib == "ssqueezepy":
@@ -398,16 +413,16 @@ def startup(runs: int, cold_numba: bool) -> dict:
         res[lib] = entry
     if cold_numba and ssqueezepy is not None:
         with tempfile.TemporaryDirectory(prefix="numba_cold_") as d:
-            code = _PRELUDE + _STARTUP.format(imp=_IMPORT["ssqueezepy"],
-                                              call=_CALL["ssqueezepy"])
+            code = _PRELUDE + _STARTUP.format(imp=_IMPORT["ssqueezepy"], call=_CALL["ssqueezepy"])
             res["ssqueezepy_cold_numba"] = run_py(code, env={"NUMBA_CACHE_DIR": d})
     return res
 
 
 def memory(lib: str, batch: int, n: int, nv: int) -> dict:
     """Peak RSS of one batched call of ``lib`` in a fresh subprocess."""
-    code = _PRELUDE + _MEMORY.format(imp=_IMPORT[lib], call=_CALL[lib], batch=batch, n=n, nv=nv,
-                          torch_input=lib == "ours")
+    code = _PRELUDE + _MEMORY.format(
+        imp=_IMPORT[lib], call=_CALL[lib], batch=batch, n=n, nv=nv, torch_input=lib == "ours"
+    )
     return run_py(code)
 
 
@@ -420,8 +435,10 @@ def _fmt_ms(v: float | None) -> str:
 
 def table(cases: list[dict]) -> str:
     """The throughput table in markdown."""
-    head = ("| N | nv | rows F | ssqueezepy ms/signal | ours ms/signal | speed-up "
-            "| FFT floor ms/signal | ours/floor |")
+    head = (
+        "| N | nv | rows F | ssqueezepy ms/signal | ours ms/signal | speed-up "
+        "| FFT floor ms/signal | ours/floor |"
+    )
     lines = [head, "|" + "---:|" * 8]
     for c in cases:
         ours = c["time"]["ours"]["ms_per_signal_best"]
@@ -448,9 +465,11 @@ def _mem_line(label: str, m: dict | None, why: str = "pass --big-ref") -> str:
     caveat = "" if m["hwm_reset"] else "; high-water mark not reset, call may be less"
     if m["hwm_reset"] and m["ru_maxrss"] > m["peak_rss"] + 2**20:
         caveat += f"; ru_maxrss {_gb(m['ru_maxrss'])}, inherited peak"
-    return (f"{label}: peak {_gb(m['peak_rss'])} = baseline {_gb(m['baseline_rss'])} "
-            f"+ call {_gb(m['call_rss'])} (Tx+Wx outputs {_gb(m['out_bytes'])}; "
-            f"call {m['call_s']:.1f} s{caveat})")
+    return (
+        f"{label}: peak {_gb(m['peak_rss'])} = baseline {_gb(m['baseline_rss'])} "
+        f"+ call {_gb(m['call_rss'])} (Tx+Wx outputs {_gb(m['out_bytes'])}; "
+        f"call {m['call_s']:.1f} s{caveat})"
+    )
 
 
 def report(res: dict, args) -> str:
@@ -466,8 +485,9 @@ def report(res: dict, args) -> str:
         "",
     ]
     if res["cases"]:
-        reps = sorted({c["time"][k]["repeats"] for c in res["cases"] for k in c["time"]
-                       if k != "rows"})
+        reps = sorted(
+            {c["time"][k]["repeats"] for c in res["cases"] for k in c["time"] if k != "rows"}
+        )
         nrep = f"{reps[0]}" if reps[0] == reps[-1] else f"{reps[0]}-{reps[-1]}"
         out += [
             f"CPU, float32, batch {args.batch}, best of {nrep} repeats "
@@ -479,11 +499,11 @@ def report(res: dict, args) -> str:
             table(res["cases"]),
             "",
         ]
-        bad = [c for c in res["cases"]
-               if len(set(c["time"]["rows"].values())) > 1]
+        bad = [c for c in res["cases"] if len(set(c["time"]["rows"].values())) > 1]
         for c in bad:
-            out.append(f"WARNING: row counts differ at N={c['n']} nv={c['nv']}: "
-                       f"{c['time']['rows']}")
+            out.append(
+                f"WARNING: row counts differ at N={c['n']} nv={c['nv']}: {c['time']['rows']}"
+            )
     su = res["startup"]
 
     def s(lib, key):
@@ -494,31 +514,39 @@ def report(res: dict, args) -> str:
     if "import_s" in su.get("torch", {}) and "import_s" in su.get("ours", {}):
         torch_share = f" (import torch alone: {s('torch', 'import_s')})"
     also = " (also imports torch)" if su.get("ssqueezepy", {}).get("torch_loaded") else ""
-    out.append(f"- Import (fresh process, median of {args.startup_runs}): "
-               f"saliency2signal {s('ours', 'import_s')}{torch_share}; "
-               f"ssqueezepy {s('ssqueezepy', 'import_s')}{also}.")
-    line = (f"- First call, (1, 1024) nv=64: ours {s('ours', 'first_call_s')}; "
-            f"ssqueezepy {s('ssqueezepy', 'first_call_s')}")
+    out.append(
+        f"- Import (fresh process, median of {args.startup_runs}): "
+        f"saliency2signal {s('ours', 'import_s')}{torch_share}; "
+        f"ssqueezepy {s('ssqueezepy', 'import_s')}{also}."
+    )
+    line = (
+        f"- First call, (1, 1024) nv=64: ours {s('ours', 'first_call_s')}; "
+        f"ssqueezepy {s('ssqueezepy', 'first_call_s')}"
+    )
     sq = su.get("ssqueezepy", {})
     if "numba_cache_misses" in sq:
         warm = all(m == 0 for m in sq["numba_cache_misses"]) and all(sq["numba_cache_hits"])
-        line += (f" (numba on-disk cache {'warm' if warm else 'COLD'}: hits "
-                 f"{sq['numba_cache_hits']}, misses {sq['numba_cache_misses']})")
+        line += (
+            f" (numba on-disk cache {'warm' if warm else 'COLD'}: hits "
+            f"{sq['numba_cache_hits']}, misses {sq['numba_cache_misses']})"
+        )
     cold = su.get("ssqueezepy_cold_numba")
     if cold and "first_call_s" in cold:
-        line += (f"; with an empty numba cache {cold['first_call_s']:.2f} s "
-                 f"({cold['numba_cache_misses']} compilations)")
+        line += (
+            f"; with an empty numba cache {cold['first_call_s']:.2f} s "
+            f"({cold['numba_cache_misses']} compilations)"
+        )
     out.append(line + ".")
     mem = res["memory"]
     out.append(_mem_line("- Memory 64 x 1024 nv=64, ours", mem.get("ours_64x1024")))
-    out.append(_mem_line("- Memory 64 x 1024 nv=64, ssqueezepy",
-                         mem.get("ssqueezepy_64x1024")))
+    out.append(_mem_line("- Memory 64 x 1024 nv=64, ssqueezepy", mem.get("ssqueezepy_64x1024")))
     if args.quick:
         out.append("- Memory 32 x 16384 nv=64: not run (--quick)")
     else:
         out.append(_mem_line("- Memory 32 x 16384 nv=64, ours", mem.get("ours_32x16384")))
-        out.append(_mem_line("- Memory 32 x 16384 nv=64, ssqueezepy",
-                             mem.get("ssqueezepy_32x16384")))
+        out.append(
+            _mem_line("- Memory 32 x 16384 nv=64, ssqueezepy", mem.get("ssqueezepy_32x16384"))
+        )
     out.append(f"\nTotal benchmark time: {res['total_s']:.0f} s")
     return "\n".join(out)
 
@@ -526,21 +554,39 @@ def report(res: dict, args) -> str:
 # =========================================================================== main
 def parse_args(argv=None):
     """Command line."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true",
-                   help="only N=1024, nv=64, fewer repeats, no 32 x 16384 memory case")
-    p.add_argument("--repeats", type=int, default=None,
-                   help="max timed repeats per case and library (default 5, quick 3)")
-    p.add_argument("--budget", type=float, default=None,
-                   help="seconds per case and library after which repeats stop "
-                        "(at least 2 are done; default 20, quick 10)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="only N=1024, nv=64, fewer repeats, no 32 x 16384 memory case",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=None,
+        help="max timed repeats per case and library (default 5, quick 3)",
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds per case and library after which repeats stop "
+        "(at least 2 are done; default 20, quick 10)",
+    )
     p.add_argument("--batch", type=int, default=64, help="signals per call (default 64)")
-    p.add_argument("--startup-runs", type=int, default=None,
-                   help="fresh processes per import/first-call measurement (default 3, "
-                        "quick 1)")
-    p.add_argument("--big-ref", action="store_true",
-                   help="also run ssqueezepy at 32 x 16384 nv=64 (~14 GB, minutes)")
+    p.add_argument(
+        "--startup-runs",
+        type=int,
+        default=None,
+        help="fresh processes per import/first-call measurement (default 3, quick 1)",
+    )
+    p.add_argument(
+        "--big-ref",
+        action="store_true",
+        help="also run ssqueezepy at 32 x 16384 nv=64 (~14 GB, minutes)",
+    )
     p.add_argument("--json", metavar="PATH", help="also save all results as JSON")
     a = p.parse_args(argv)
     a.repeats = a.repeats or (3 if a.quick else 5)
@@ -556,8 +602,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     t_start = time.perf_counter()
     res = {"args": vars(args), "machine": machine_info(), "cases": [], "memory": {}}
-    grid = [(1024, 64)] if args.quick else [(n, nv) for n in (286, 1024, 4096)
-                                             for nv in (32, 64)]
+    grid = [(1024, 64)] if args.quick else [(n, nv) for n in (286, 1024, 4096) for nv in (32, 64)]
     log("start-up (fresh processes) ...")
     res["startup"] = startup(args.startup_runs, cold_numba=not args.quick)
     mem_cases = [("ours", 64, 1024)]

@@ -39,8 +39,12 @@ def find_root() -> Path:
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="explain_coffee_out", help="output folder")
-    p.add_argument("--per-class", type=int, default=None,
-                   help="first N test spectra of each class (default: all 15 + 13)")
+    p.add_argument(
+        "--per-class",
+        type=int,
+        default=None,
+        help="first N test spectra of each class (default: all 15 + 13)",
+    )
     args = p.parse_args(argv)
     OUT, PER_CLASS = args.out, args.per_class  # the notebook's parameters cell
     ROOT = find_root()
@@ -49,8 +53,9 @@ def main(argv=None) -> dict:
     model, meta = load_model(ROOT / "models" / "coffee.pt")
     with np.load(ROOT / "data" / "coffee.npz", allow_pickle=False) as z:
         x_all, y_all, axis = z["X_test"], z["y_test"], z["axis"]
-    pick = np.concatenate([np.flatnonzero(y_all == k)[:PER_CLASS]
-                           for k in range(len(meta.class_names))])
+    pick = np.concatenate(
+        [np.flatnonzero(y_all == k)[:PER_CLASS] for k in range(len(meta.class_names))]
+    )
     x, y = x_all[pick], y_all[pick]
     out = Path(OUT)
     out.mkdir(parents=True, exist_ok=True)
@@ -59,18 +64,21 @@ def main(argv=None) -> dict:
     # %% Explain: saliency -> regions -> one segment per region -> deletion test
     e = explain(model, x, metadata=meta, axis=axis, labels=y)
     accuracy = float(np.mean(e.predictions == y))
-    print(f"accuracy {accuracy:.3f}; regions per spectrum: "
-          f"{[len(r) for r in e.regions]}")
+    print(f"accuracy {accuracy:.3f}; regions per spectrum: {[len(r) for r in e.regions]}")
 
     # %% The regions of the first spectrum of each class
     for b in (0, len(x) - 1):
-        print(f"spectrum {b} ({meta.class_names[y[b]]}), predicted "
-              f"{meta.class_names[e.predictions[b]]} (p = {e.probabilities[b].max():.3f})")
+        print(
+            f"spectrum {b} ({meta.class_names[y[b]]}), predicted "
+            f"{meta.class_names[e.predictions[b]]} (p = {e.probabilities[b].max():.3f})"
+        )
         for r in e.regions[b]:
             lo, hi = r.x_range
-            print(f"  region {r.label}: {e.axis_name} {lo:5.0f}-{hi:5.0f}, "
-                  f"{100 * r.region.mass_share:4.1f} % of the attribution, "
-                  f"deleting it: p {r.p_before:.3f} -> {r.p_after:.3f}")
+            print(
+                f"  region {r.label}: {e.axis_name} {lo:5.0f}-{hi:5.0f}, "
+                f"{100 * r.region.mass_share:4.1f} % of the attribution, "
+                f"deleting it: p {r.p_before:.3f} -> {r.p_after:.3f}"
+            )
 
     # %% Overlay the recovered segments on the original spectra (columns: classes)
     n_rows = min(3, *np.bincount(y))
@@ -80,8 +88,12 @@ def main(argv=None) -> dict:
     for k in range(n_cols):
         for i, b in enumerate(np.flatnonzero(y == k)[:n_rows]):
             ax = e.plot(int(b), kind="overlay", ax=grid[i, k])
-            ax.set_title(f"spectrum {b}: {meta.class_names[y[b]]}, predicted "
-                         f"{meta.class_names[e.predictions[b]]}", fontsize=9, loc="left")
+            ax.set_title(
+                f"spectrum {b}: {meta.class_names[y[b]]}, predicted "
+                f"{meta.class_names[e.predictions[b]]}",
+                fontsize=9,
+                loc="left",
+            )
     fig.suptitle("Coffee test spectra with the segments that carried the decision")
     fig.savefig(out / "coffee_overlay.png", dpi=90)
 
@@ -100,8 +112,9 @@ def main(argv=None) -> dict:
         "n_spectra": int(len(x)),
         "accuracy": accuracy,
         "regions_per_spectrum": [len(r) for r in e.regions],
-        "attribution_share_kept": [float(sum(r.region.mass_share for r in rs))
-                                   for rs in e.regions],
+        "attribution_share_kept": [
+            float(sum(r.region.mass_share for r in rs)) for rs in e.regions
+        ],
         "segment_energy": [float(v) for v in e.energy["components"].sum(axis=1)],
         "largest_drop": [float(v) for v in top],
         "x_ranges": [[list(r.x_range) for r in rs] for rs in e.regions],
@@ -109,8 +122,10 @@ def main(argv=None) -> dict:
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     e.save(out / "report", figures=False, overwrite=True)
     print(f"median largest drop of p(class) on deleting one segment: {np.median(top):.3f}")
-    print(f"wrote {out / 'coffee_overlay.png'}, {out / 'coffee_spectrum0_plane.png'}, "
-          f"{out / 'summary.json'} and {out / 'report'}")
+    print(
+        f"wrote {out / 'coffee_overlay.png'}, {out / 'coffee_spectrum0_plane.png'}, "
+        f"{out / 'summary.json'} and {out / 'report'}"
+    )
     return summary
 
 

@@ -51,8 +51,9 @@ def main(argv=None) -> dict:
     rows = np.nonzero(band[:, 0])[0]
     edges = cfg.freq_edges(len(n))
     axes[0].axhspan(edges[rows[0]], edges[rows[-1] + 1], color="c", alpha=0.25, lw=0)
-    axes[0].set(yscale="log", ylabel="frequency (cycles/sample)",
-                title="|Tx|^(1/2) and the mask (shaded)")
+    axes[0].set(
+        yscale="log", ylabel="frequency (cycles/sample)", title="|Tx|^(1/2) and the mask (shaded)"
+    )
     axes[1].plot(t[:300], tone[:300], "k", lw=2, label="tone (truth)")
     axes[1].plot(t[:300], part[:300], "C1--", label="masked inverse")
     axes[1].legend(loc="upper right")

@@ -68,8 +68,11 @@ SETTINGS = {
         "size": (64, 64),
         "antialias": False,
         "architecture_kwargs": {"widths": [16, 32, 64, 64]},
-        "epochs": 30, "batch_size": 8, "lr": 1e-3,
-        "axis_name": "index", "axis_units": "point",
+        "epochs": 30,
+        "batch_size": 8,
+        "lr": 1e-3,
+        "axis_name": "index",
+        "axis_units": "point",
     },
     "planted": {
         "loader": load_planted,
@@ -81,26 +84,41 @@ SETTINGS = {
         # coordinate channels: the class depends on the absolute position of the peak;
         # six blocks as before
         "architecture_kwargs": {"widths": [16, 32, 32, 64, 64, 64], "coord_channels": True},
-        "epochs": 30, "batch_size": 8, "lr": 1e-3,
-        "axis_name": "wavenumber", "axis_units": "cm^-1",
+        "epochs": 30,
+        "batch_size": 8,
+        "lr": 1e-3,
+        "axis_name": "wavenumber",
+        "axis_units": "cm^-1",
     },
 }
 
 
-def imaging_config(x: np.ndarray, transform: SSQConfig, *, scale: str,
-                   size: tuple[int, int], antialias: bool) -> ImagingConfig:
+def imaging_config(
+    x: np.ndarray, transform: SSQConfig, *, scale: str, size: tuple[int, int], antialias: bool
+) -> ImagingConfig:
     """``ImagingConfig`` with a fixed mean/std measured on the training images."""
-    raw = make_images(x, transform_config=transform,
-                      imaging_config=ImagingConfig(scale=scale, normalize="none", size=size,
-                                                   antialias=antialias))
-    return ImagingConfig(scale=scale, normalize="meanstd", mean=round(float(raw.mean()), 6),
-                         std=round(float(raw.std()), 6), size=size, antialias=antialias)
+    raw = make_images(
+        x,
+        transform_config=transform,
+        imaging_config=ImagingConfig(
+            scale=scale, normalize="none", size=size, antialias=antialias
+        ),
+    )
+    return ImagingConfig(
+        scale=scale,
+        normalize="meanstd",
+        mean=round(float(raw.mean()), 6),
+        std=round(float(raw.std()), 6),
+        size=size,
+        antialias=antialias,
+    )
 
 
 def accuracy_on(model: torch.nn.Module, metadata, test) -> float:
     """Accuracy on a test split, computed as a user of the model file would."""
-    images = make_images(test.x, transform_config=metadata.transform,
-                         imaging_config=metadata.imaging)
+    images = make_images(
+        test.x, transform_config=metadata.transform, imaging_config=metadata.imaging
+    )
     with torch.no_grad():
         pred = model(images).argmax(1).numpy()
     return float((pred == test.y).mean())
@@ -109,13 +127,26 @@ def accuracy_on(model: torch.nn.Module, metadata, test) -> float:
 def train_one(name: str, spec: dict, seed: int):
     """Train on the train split of ``name`` with ``seed``; return the trained classifier."""
     train = spec["loader"]("train")
-    icfg = imaging_config(train.x, spec["transform"], scale=spec["scale"], size=spec["size"],
-                          antialias=spec["antialias"])
+    icfg = imaging_config(
+        train.x,
+        spec["transform"],
+        scale=spec["scale"],
+        size=spec["size"],
+        antialias=spec["antialias"],
+    )
     return train_classifier(
-        train.x, train.y, transform_config=spec["transform"], imaging_config=icfg,
-        class_names=train.class_names, epochs=spec["epochs"],
-        batch_size=spec["batch_size"], lr=spec["lr"], seed=seed, val_fraction=0.0,
-        architecture_kwargs=spec["architecture_kwargs"], axis_name=spec["axis_name"],
+        train.x,
+        train.y,
+        transform_config=spec["transform"],
+        imaging_config=icfg,
+        class_names=train.class_names,
+        epochs=spec["epochs"],
+        batch_size=spec["batch_size"],
+        lr=spec["lr"],
+        seed=seed,
+        val_fraction=0.0,
+        architecture_kwargs=spec["architecture_kwargs"],
+        axis_name=spec["axis_name"],
         axis_units=spec["axis_units"],
     )
 
@@ -131,17 +162,22 @@ def main(names=tuple(SETTINGS)) -> dict:
     torch.set_num_threads(1)  # thread count changes float summation order
     report_path = HERE / "training_report.json"
     old = json.loads(report_path.read_text()) if report_path.exists() else {}
-    report = {"package_version": __version__, "torch": torch.__version__,
-              "numpy": np.__version__, "python": sys.version.split()[0],
-              "platform": platform.platform(), "seed": SEED, "threads": 1}
+    report = {
+        "package_version": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "seed": SEED,
+        "threads": 1,
+    }
     report.update({name: old[name] for name in SETTINGS if name not in names and name in old})
     for name in names:
         spec = SETTINGS[name]
         start = time.perf_counter()
         out = train_one(name, spec, SEED)
         runtime = time.perf_counter() - start
-        path = save_model(out.model, HERE / f"{name}.pt", metadata=out.metadata,
-                          overwrite=True)
+        path = save_model(out.model, HERE / f"{name}.pt", metadata=out.metadata, overwrite=True)
         loaded = load_model(path)
         test = spec["loader"]("test")
         acc = accuracy_on(loaded.model, loaded.metadata, test)
@@ -150,10 +186,14 @@ def main(names=tuple(SETTINGS)) -> dict:
             o = train_one(name, spec, seed)
             others[str(seed)] = accuracy_on(o.model, o.metadata, test)
         report[name] = {
-            "file": path.name, "file_bytes": path.stat().st_size,
-            "test_accuracy": acc, "n_test": test.n_samples,
-            "train_accuracy": out.train_accuracy, "n_train": int(out.train_indices.size),
-            "seed": SEED, "training_seconds": round(runtime, 1),
+            "file": path.name,
+            "file_bytes": path.stat().st_size,
+            "test_accuracy": acc,
+            "n_test": test.n_samples,
+            "train_accuracy": out.train_accuracy,
+            "n_train": int(out.train_indices.size),
+            "seed": SEED,
+            "training_seconds": round(runtime, 1),
             "other_seeds": {"test_accuracy": others},
             "transform": json.loads(out.metadata.transform.to_json()),
             "imaging": json.loads(out.metadata.imaging.to_json()),
@@ -161,17 +201,26 @@ def main(names=tuple(SETTINGS)) -> dict:
             "training": dict(out.metadata.extra["training"]),
             "history_train_loss": [round(h.train_loss, 5) for h in out.history],
         }
-        print(f"{name}: test accuracy {acc:.4f} ({test.n_samples} spectra), train "
-              f"{out.train_accuracy:.4f}, {runtime:.1f} s, other seeds {others}", flush=True)
-    report = {**{k: v for k, v in report.items() if k not in SETTINGS},
-              **{name: report[name] for name in SETTINGS if name in report}}
+        print(
+            f"{name}: test accuracy {acc:.4f} ({test.n_samples} spectra), train "
+            f"{out.train_accuracy:.4f}, {runtime:.1f} s, other seeds {others}",
+            flush=True,
+        )
+    report = {
+        **{k: v for k, v in report.items() if k not in SETTINGS},
+        **{name: report[name] for name in SETTINGS if name in report},
+    }
     report_path.write_text(json.dumps(report, indent=2) + "\n")
     return report
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=sorted(SETTINGS), action="append",
-                        help="train only this model (repeatable); default: all")
+    parser.add_argument(
+        "--only",
+        choices=sorted(SETTINGS),
+        action="append",
+        help="train only this model (repeatable); default: all",
+    )
     args = parser.parse_args()
     main(tuple(args.only) if args.only else tuple(SETTINGS))

@@ -30,8 +30,10 @@ __all__ = ["STALE_AGE_S", "atomic_dir", "atomic_write", "check_output", "remove_
 STALE_AGE_S = 24 * 3600
 
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
-_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>\d+)\.[^.]+"
-                        r"\.(?P<kind>tmp|old|probe)")
+_TEMP_NAME = re.compile(
+    r"\.(?P<name>.+)\.(?P<host>[0-9a-f]{8})-(?P<pid>\d+)\.[^.]+"
+    r"\.(?P<kind>tmp|old|probe)"
+)
 _AT_FDCWD = -100
 _RENAME_NOREPLACE = 1
 
@@ -114,8 +116,15 @@ def remove_stale(path) -> list[Path]:
     return removed
 
 
-def check_output(path, *, inputs=(), overwrite: bool = False, folder: bool = False,
-                 parents: bool = False, exists_message: str | None = None) -> None:
+def check_output(
+    path,
+    *,
+    inputs=(),
+    overwrite: bool = False,
+    folder: bool = False,
+    parents: bool = False,
+    exists_message: str | None = None,
+) -> None:
     """Check, before any work, that ``path`` may be written; remove stale temporaries.
 
     Parameters
@@ -154,13 +163,13 @@ def check_output(path, *, inputs=(), overwrite: bool = False, folder: bool = Fal
         if target == src:
             raise ValueError(f"{shown}: refusing to overwrite an input file")
         if src.is_relative_to(target):
-            raise ValueError(f"{shown}: refusing to overwrite a folder that holds the input "
-                             f"{str(inp)!r}")
+            raise ValueError(
+                f"{shown}: refusing to overwrite a folder that holds the input {str(inp)!r}"
+            )
         if target.is_relative_to(src):
             raise ValueError(f"{shown}: cannot write inside the input {str(inp)!r}")
     if os.path.islink(path) and not os.path.exists(path):
-        raise ValueError(f"{shown}: a dangling symbolic link; remove it or choose another "
-                         "output")
+        raise ValueError(f"{shown}: a dangling symbolic link; remove it or choose another output")
     absolute = path.absolute()
     remove_stale(absolute)
     if os.path.lexists(path):
@@ -171,8 +180,9 @@ def check_output(path, *, inputs=(), overwrite: bool = False, folder: bool = Fal
         if not folder and path.is_dir():
             raise ValueError(f"{shown}: is a folder; give a file name")
         if not overwrite:
-            raise ValueError(exists_message or f"{shown!r} already exists; pass "
-                             "overwrite=True to replace it")
+            raise ValueError(
+                exists_message or f"{shown!r} already exists; pass overwrite=True to replace it"
+            )
     parent = absolute.parent
     base = parent
     while not os.path.lexists(base):
@@ -185,8 +195,9 @@ def check_output(path, *, inputs=(), overwrite: bool = False, folder: bool = Fal
     try:
         os.rmdir(tempfile.mkdtemp(dir=base, prefix=_prefix(name), suffix=".probe"))
     except OSError as exc:
-        raise OSError(exc.errno, f"cannot write {shown!r}: folder {str(base)!r}: "
-                      f"{exc.strerror}") from None
+        raise OSError(
+            exc.errno, f"cannot write {shown!r}: folder {str(base)!r}: {exc.strerror}"
+        ) from None
 
 
 def _renameat2(src, dst, flags: int) -> bool:
@@ -196,8 +207,7 @@ def _renameat2(src, dst, flags: int) -> bool:
         fn = libc.renameat2
     except (OSError, AttributeError):
         return False
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
-                   ctypes.c_uint]
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     if fn(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
         return True
     err = ctypes.get_errno()
@@ -256,8 +266,9 @@ def _write_error(path: Path, folder: Path, exc: BaseException) -> OSError | None
         except (OSError, AttributeError):
             full = False
         if full:
-            return OSError(errno.ENOSPC, f"cannot write {str(path)!r}: "
-                           f"{os.strerror(errno.ENOSPC)}")
+            return OSError(
+                errno.ENOSPC, f"cannot write {str(path)!r}: {os.strerror(errno.ENOSPC)}"
+            )
     return None
 
 
@@ -292,8 +303,9 @@ def _run_writer(writer, tmp, path: Path, folder: Path) -> None:
         raise err from exc
 
 
-def atomic_write(path, writer, *, overwrite: bool = True, inputs=(),
-                 parents: bool = False) -> Path:
+def atomic_write(
+    path, writer, *, overwrite: bool = True, inputs=(), parents: bool = False
+) -> Path:
     """Write ``path`` all at once: ``writer(tmp)`` fills a temporary sibling, then rename.
 
     Parameters
@@ -341,8 +353,10 @@ def atomic_write(path, writer, *, overwrite: bool = True, inputs=(),
             try:
                 _rename_noreplace(tmp, path)
             except FileExistsError:
-                raise ValueError(f"{str(path)!r} already exists (made by another process "
-                                 "meanwhile); pass overwrite=True to replace it") from None
+                raise ValueError(
+                    f"{str(path)!r} already exists (made by another process "
+                    "meanwhile); pass overwrite=True to replace it"
+                ) from None
     except BaseException:
         if tmp is not None and os.path.lexists(tmp):
             os.unlink(tmp)
@@ -398,13 +412,15 @@ def atomic_dir(path, writer, *, overwrite: bool = False, inputs=()) -> Path:
             _rename_noreplace(tmp, path)
         except FileExistsError:
             if not overwrite:
-                raise ValueError(f"{str(path)!r} already exists (made by another process "
-                                 "meanwhile); pass overwrite=True to replace it") from None
+                raise ValueError(
+                    f"{str(path)!r} already exists (made by another process "
+                    "meanwhile); pass overwrite=True to replace it"
+                ) from None
             if path.is_symlink() or not path.is_dir():
-                raise ValueError(f"{str(path)!r}: exists and is not a folder; refusing to "
-                                 "replace it") from None
-            aside = Path(tempfile.mkdtemp(dir=parent, prefix=_prefix(path.name),
-                                          suffix=".old"))
+                raise ValueError(
+                    f"{str(path)!r}: exists and is not a folder; refusing to replace it"
+                ) from None
+            aside = Path(tempfile.mkdtemp(dir=parent, prefix=_prefix(path.name), suffix=".old"))
             os.rename(path, aside / "old")
             _rename_noreplace(tmp, path)
             shutil.rmtree(aside, ignore_errors=True)

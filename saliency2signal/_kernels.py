@@ -45,8 +45,9 @@ __all__ = [
 WORKSPACE_BYTES = 256 * 2**20
 
 #: Threads of the CPU fast path (the cores this process may run on).
-WORKERS = max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-              else (os.cpu_count() or 1))
+WORKERS = max(
+    1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+)
 
 
 def can_use_fast_path(x: torch.Tensor) -> bool:
@@ -94,8 +95,9 @@ def synchrosqueeze(wx: torch.Tensor, dwx: torch.Tensor, bank, mode: str) -> torc
         k = bins(w, bank.grid, wx.shape[-2])
     weights = bank.weights[:, None]
     summand = (wx.abs() if mode == "abs" else wx) * weights
-    summand = torch.where(valid, summand, torch.zeros((), dtype=summand.dtype,
-                                                      device=summand.device))
+    summand = torch.where(
+        valid, summand, torch.zeros((), dtype=summand.dtype, device=summand.device)
+    )
     return torch.zeros_like(summand).scatter_add(-2, k, summand)
 
 
@@ -159,8 +161,7 @@ class _Dealer:
         return range(start, self._next)
 
 
-def _process_signals(xh, bank, dealer, need_d, squeeze, out_wx, out_dwx, out_tx,
-                     fft_workers):
+def _process_signals(xh, bank, dealer, need_d, squeeze, out_wx, out_dwx, out_tx, fft_workers):
     """Transform the signals ``dealer`` hands out (indices into ``xh``), in this thread.
 
     The work is done block by block: ``rows`` consecutive rows of one signal's plane
@@ -180,17 +181,32 @@ def _process_signals(xh, bank, dealer, need_d, squeeze, out_wx, out_dwx, out_tx,
     a = np.empty((per_group * R, n_pad), dtype=cdt)
     d = np.empty_like(a) if need_d else None
     g = bank.grid
-    sq_tail = (float(bank.threshold), _KIND_CODE[g.kind], is_double, g.lo0, g.step0, g.lo1,
-               g.step1, int(g.first_fine))
+    sq_tail = (
+        float(bank.threshold),
+        _KIND_CODE[g.kind],
+        is_double,
+        g.lo0,
+        g.step0,
+        g.lo1,
+        g.step1,
+        int(g.first_fine),
+    )
     while group := dealer.take(per_group):
         for r0 in range(0, F, R):
             rows = min(F, r0 + R) - r0
             stride = rows * n_pad * itemsize  # bytes between the signals of the block
             for i, b in enumerate(group):
-                _ext.modulate(xh[b].data_ptr(), bank.psih[r0].data_ptr(),
-                              bank.deriv.data_ptr(), a.ctypes.data + i * stride,
-                              0 if d is None else d.ctypes.data + i * stride, rows, n_pad,
-                              bank.n_pos, is_double)
+                _ext.modulate(
+                    xh[b].data_ptr(),
+                    bank.psih[r0].data_ptr(),
+                    bank.deriv.data_ptr(),
+                    a.ctypes.data + i * stride,
+                    0 if d is None else d.ctypes.data + i * stride,
+                    rows,
+                    n_pad,
+                    bank.n_pos,
+                    is_double,
+                )
             m = len(group) * rows
             wpad = scipy.fft.ifft(a[:m], axis=-1, overwrite_x=True, workers=fft_workers)
             dpad = None
@@ -198,22 +214,39 @@ def _process_signals(xh, bank, dealer, need_d, squeeze, out_wx, out_dwx, out_tx,
                 dpad = scipy.fft.ifft(d[:m], axis=-1, overwrite_x=True, workers=fft_workers)
             for i, b in enumerate(group):
                 if squeeze:
-                    _ext.squeeze(wpad.ctypes.data + i * stride, dpad.ctypes.data + i * stride,
-                                 0 if out_wx is None else out_wx[b, r0].data_ptr(),
-                                 out_tx[b].data_ptr(),
-                                 bank.weights[r0].data_ptr(), rows, n_pad, n_left, n, F,
-                                 *sq_tail)
+                    _ext.squeeze(
+                        wpad.ctypes.data + i * stride,
+                        dpad.ctypes.data + i * stride,
+                        0 if out_wx is None else out_wx[b, r0].data_ptr(),
+                        out_tx[b].data_ptr(),
+                        bank.weights[r0].data_ptr(),
+                        rows,
+                        n_pad,
+                        n_left,
+                        n,
+                        F,
+                        *sq_tail,
+                    )
                 else:
-                    out_wx[b, r0 : r0 + rows].numpy()[...] = (
-                        wpad[i * rows : (i + 1) * rows, n_left : n_left + n])
+                    out_wx[b, r0 : r0 + rows].numpy()[...] = wpad[
+                        i * rows : (i + 1) * rows, n_left : n_left + n
+                    ]
                 if out_dwx is not None:
-                    out_dwx[b, r0 : r0 + rows].numpy()[...] = (
-                        dpad[i * rows : (i + 1) * rows, n_left : n_left + n])
+                    out_dwx[b, r0 : r0 + rows].numpy()[...] = dpad[
+                        i * rows : (i + 1) * rows, n_left : n_left + n
+                    ]
 
 
-def analyze_fast(xh: torch.Tensor, bank, *, derivative: bool, squeeze: str | None,
-                 out_wx: torch.Tensor | None, out_dwx: torch.Tensor | None,
-                 out_tx: torch.Tensor | None) -> None:
+def analyze_fast(
+    xh: torch.Tensor,
+    bank,
+    *,
+    derivative: bool,
+    squeeze: str | None,
+    out_wx: torch.Tensor | None,
+    out_dwx: torch.Tensor | None,
+    out_tx: torch.Tensor | None,
+) -> None:
     """Run the CPU, no-autograd path into preallocated contiguous outputs.
 
     ``out_tx`` must be zero on entry. ``out_wx`` may be None when squeezing (Tx alone is
@@ -237,7 +270,6 @@ def analyze_fast(xh: torch.Tensor, bank, *, derivative: bool, squeeze: str | Non
     # signals are dealt a block at a time, not split in advance: a thread that gets less
     # of a core (another process, a spinning OpenMP thread) simply takes fewer
     dealer = _Dealer(B)
-    futures = [_pool().submit(_process_signals, *args, dealer, *tail, 1)
-               for _ in range(n_threads)]
+    futures = [_pool().submit(_process_signals, *args, dealer, *tail, 1) for _ in range(n_threads)]
     for f in futures:
         f.result()

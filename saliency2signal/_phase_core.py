@@ -222,9 +222,7 @@ def check_magnitude(magnitude) -> torch.Tensor:
     if S.dtype != torch.float32:
         S = S.to(torch.float64)
     if S.ndim < 2:
-        raise ValueError(
-            f"magnitude has shape {tuple(S.shape)}; expected (..., n_freqs, n_times)"
-        )
+        raise ValueError(f"magnitude has shape {tuple(S.shape)}; expected (..., n_freqs, n_times)")
     if not bool(torch.isfinite(S).all()):
         raise ValueError("magnitude contains NaN or infinite values")
     if bool((S < 0).any()):
@@ -268,8 +266,9 @@ def dual_frame(cfg: SSQConfig, n: int, dtype: torch.dtype, device: str) -> DualF
     d = den + torch.cat([den[:1], den[1:].flip(0)])
     inv = 1.0 / (d + DUAL_EPS * d.max())
     dbank = bank_den + torch.cat([bank_den[:1], bank_den[1:].flip(0)])
-    return DualFrame(filters, inv.to(dtype), n, b.n_padded, b.n_left,
-                 float(torch.sqrt(dbank.mean() / 2)), w0)
+    return DualFrame(
+        filters, inv.to(dtype), n, b.n_padded, b.n_left, float(torch.sqrt(dbank.mean() / 2)), w0
+    )
 
 
 def dual_inverse(W: torch.Tensor, dual: DualFrame) -> torch.Tensor:
@@ -298,11 +297,14 @@ def rms_estimate(S, dual: DualFrame, m) -> torch.Tensor:
 def griffin_lim(S, cfg, y, m, dual, *, alpha, n_iter, projection, known_lp, nonnegative):
     """Run (fast) Griffin-Lim from ``y``; return ``(y, Wy, sc_history, n_iter, n_evals)``."""
     if projection == "dual":
+
         def inverse(W):
             return dual_inverse(W, dual)
     else:
+
         def inverse(W):
             return icwt(W, cfg)
+
     c0 = cfg.css() / 2.0
     hist = []
     c = cwt(y, cfg).Wx
@@ -357,9 +359,16 @@ def fit_gradient(S, cfg, y0, m, dual, *, method, n_iter, lr, known_lp, nonnegati
         return loss
 
     if method == "lbfgs":
-        opt = torch.optim.LBFGS([param], lr=1.0 if lr is None else lr, max_iter=n_iter,
-                                max_eval=n_iter, history_size=20, tolerance_grad=0.0,
-                                tolerance_change=0.0, line_search_fn="strong_wolfe")
+        opt = torch.optim.LBFGS(
+            [param],
+            lr=1.0 if lr is None else lr,
+            max_iter=n_iter,
+            max_eval=n_iter,
+            history_size=20,
+            tolerance_grad=0.0,
+            tolerance_change=0.0,
+            line_search_fn="strong_wolfe",
+        )
 
         def closure():
             opt.zero_grad()

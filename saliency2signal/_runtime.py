@@ -75,8 +75,11 @@ def _fx_fuse():
     at import); torch 2.14 defines them lazily. Nothing of TorchScript is used here.
     """
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.script_method` is deprecated",
-                                category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore",
+            message=r"`torch\.jit\.script_method` is deprecated",
+            category=DeprecationWarning,
+        )
         from torch.fx.experimental.optimization import fuse
     return fuse
 
@@ -109,14 +112,18 @@ def inference_model(model: torch.nn.Module, probe: torch.Tensor) -> torch.nn.Mod
     try:
         with eval_mode(model), torch.no_grad():
             # the wrapper in eval mode too: eval_mode restores a wrapper's mode later
-            fast = _ChannelsLast(_fold_batch_norm(model)
-                                 .to(memory_format=torch.channels_last)).eval()
+            fast = _ChannelsLast(
+                _fold_batch_norm(model).to(memory_format=torch.channels_last)
+            ).eval()
             ref, got = model(probe), fast(probe)
     except Exception:  # noqa: BLE001 - any failure: the plain model serves
         return model
-    if (not isinstance(got, torch.Tensor) or not isinstance(ref, torch.Tensor)
-            or got.shape != ref.shape
-            or not torch.allclose(got, ref, rtol=1e-4, atol=1e-4 * float(ref.abs().max()))):
+    if (
+        not isinstance(got, torch.Tensor)
+        or not isinstance(ref, torch.Tensor)
+        or got.shape != ref.shape
+        or not torch.allclose(got, ref, rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
+    ):
         return model
     return fast
 
@@ -133,8 +140,9 @@ def group_size(batch_size: int, signal_bytes: int) -> int:
 
 
 # ------------------------------------------------------------------ configurations
-def resolve_configs(metadata, transform_config, imaging_config, class_names
-                    ) -> tuple[SSQConfig, ImagingConfig, tuple[str, ...] | None]:
+def resolve_configs(
+    metadata, transform_config, imaging_config, class_names
+) -> tuple[SSQConfig, ImagingConfig, tuple[str, ...] | None]:
     """Return the transform, imaging and class names of a run (metadata's or given).
 
     With ``metadata``, any config or class names given as well must equal the model's.
@@ -142,20 +150,28 @@ def resolve_configs(metadata, transform_config, imaging_config, class_names
     """
     if metadata is not None:
         if not isinstance(metadata, ModelMetadata):
-            raise TypeError(f"metadata must be a ModelMetadata (from load_model), got "
-                            f"{type(metadata).__name__}")
-        for name, given, own in (("transform_config", transform_config, metadata.transform),
-                                 ("imaging_config", imaging_config, metadata.imaging)):
+            raise TypeError(
+                f"metadata must be a ModelMetadata (from load_model), got "
+                f"{type(metadata).__name__}"
+            )
+        for name, given, own in (
+            ("transform_config", transform_config, metadata.transform),
+            ("imaging_config", imaging_config, metadata.imaging),
+        ):
             if given is not None and given != own:
-                raise ValueError(f"{name}={given!r} differs from the model's {own!r}; "
-                                 "leave it out when passing metadata")
+                raise ValueError(
+                    f"{name}={given!r} differs from the model's {own!r}; "
+                    "leave it out when passing metadata"
+                )
         if class_names is not None and tuple(class_names) != metadata.class_names:
-            raise ValueError(f"class_names={tuple(class_names)} differ from the model's "
-                             f"{metadata.class_names}")
+            raise ValueError(
+                f"class_names={tuple(class_names)} differ from the model's {metadata.class_names}"
+            )
         return metadata.transform, metadata.imaging, metadata.class_names
     if transform_config is None or imaging_config is None:
-        raise ValueError("pass metadata= (from load_model) or both transform_config= and "
-                         "imaging_config=")
+        raise ValueError(
+            "pass metadata= (from load_model) or both transform_config= and imaging_config="
+        )
     if not isinstance(transform_config, SSQConfig):
         raise TypeError(f"transform_config={transform_config!r} must be an SSQConfig")
     if not isinstance(imaging_config, ImagingConfig):

@@ -49,6 +49,7 @@ ORIENTATION = "lowest-frequency-at-bottom"
 CMAPS = ("gray", "gray_r")
 SCALES = ("linear", "log")
 
+
 # =========================================================================== geometry
 @dataclass(frozen=True)
 class ScalogramGeometry(JSONDataclass):
@@ -232,7 +233,6 @@ def check_tolerance(tolerance) -> float:
     return check_real(tolerance, "tolerance", low=0, high=255, low_open=True, high_open=True)
 
 
-
 def read_rgb(path: Path) -> tuple[np.ndarray, str | None]:
     """Pixels as float64 ``(H, W, 3)`` (alpha composited on white) and the text chunk."""
     from PIL import Image, UnidentifiedImageError
@@ -241,8 +241,11 @@ def read_rgb(path: Path) -> tuple[np.ndarray, str | None]:
         raise FileNotFoundError(f"no such image file: {str(path)!r}")
     try:
         with Image.open(path) as im:  # reads the header only
-            limits.check("max_png_pixels", im.width * im.height,
-                         what=f"{str(path)!r} ({im.width} x {im.height} pixels)")
+            limits.check(
+                "max_png_pixels",
+                im.width * im.height,
+                what=f"{str(path)!r} ({im.width} x {im.height} pixels)",
+            )
             im.load()
             embedded = im.info.get(PNG_TEXT_KEY)
             if "A" in im.getbands() or "transparency" in im.info:
@@ -259,8 +262,11 @@ def read_rgb(path: Path) -> tuple[np.ndarray, str | None]:
 def _checked(geometry: ScalogramGeometry, source: Path) -> ScalogramGeometry:
     """Return a geometry read from ``source`` once its grid is within the limits."""
     cells = geometry.n_freqs * geometry.n_times
-    limits.check("max_grid_cells", cells, what=f"{str(source)!r} names a grid of "
-                 f"{geometry.n_freqs} x {geometry.n_times} cells")
+    limits.check(
+        "max_grid_cells",
+        cells,
+        what=f"{str(source)!r} names a grid of {geometry.n_freqs} x {geometry.n_times} cells",
+    )
     return geometry
 
 
@@ -280,8 +286,11 @@ def resolve_geometry(geometry, path: Path, embedded: str | None) -> ScalogramGeo
     source = Path(geometry) if geometry is not None else path.with_suffix(".json")
     if geometry is not None or source.is_file():
         try:
-            limits.check("max_metadata_bytes", source.stat().st_size,
-                         what=f"the geometry record {str(source)!r}")
+            limits.check(
+                "max_metadata_bytes",
+                source.stat().st_size,
+                what=f"the geometry record {str(source)!r}",
+            )
             return _checked(ScalogramGeometry.from_json(source.read_text()), source)
         except OSError as exc:
             raise ValueError(f"could not read geometry file {str(source)!r}: {exc}") from None

@@ -167,8 +167,7 @@ def check_mask(mask, shape: torch.Size, *, device, name: str = "mask") -> torch.
         ) from None
     if torch.broadcast_shapes(m.shape, shape) != shape:
         raise ValueError(
-            f"{name} of shape {tuple(m.shape)} would enlarge coefficients of shape "
-            f"{tuple(shape)}"
+            f"{name} of shape {tuple(m.shape)} would enlarge coefficients of shape {tuple(shape)}"
         )
     if m.dtype != torch.bool and not bool(torch.isfinite(m).all()):
         raise ValueError(f"{name} contains NaN or infinite values")
@@ -202,8 +201,7 @@ def torch_dtype(name: str | None) -> torch.dtype | None:
 
 
 # ------------------------------------------------------------------ scalars
-def check_int(value, name: str, *, minimum: int | None = None,
-              maximum: int | None = None) -> int:
+def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """Return ``value`` as an ``int`` if it is an integer within ``[minimum, maximum]``.
 
     ``bool`` and floats (even ``3.0``) are a ``TypeError``; NumPy integers are accepted.
@@ -225,8 +223,15 @@ def _interval(low, high, low_open: bool, high_open: bool) -> str:
     return f"{left}{lo}, {hi}{right}"
 
 
-def check_real(value, name: str, *, low: float | None = None, high: float | None = None,
-               low_open: bool = False, high_open: bool = False) -> float:
+def check_real(
+    value,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """Return ``value`` as a finite ``float`` within the interval given by its bounds.
 
     ``low_open``/``high_open`` exclude the bound itself. Non-numbers and ``bool`` are a

@@ -47,8 +47,16 @@ def open_atomic_errors():
         raise CLIError(str(exc)) from None
 
 
-_KINDS = {"b": "boolean", "c": "complex", "O": "object", "U": "text", "S": "bytes",
-          "V": "structured", "M": "datetime", "m": "timedelta"}
+_KINDS = {
+    "b": "boolean",
+    "c": "complex",
+    "O": "object",
+    "U": "text",
+    "S": "bytes",
+    "V": "structured",
+    "M": "datetime",
+    "m": "timedelta",
+}
 
 
 def _load_signals(path: Path, key: str | None = None) -> np.ndarray:
@@ -58,8 +66,10 @@ def _load_signals(path: Path, key: str | None = None) -> np.ndarray:
 
 def _real(x: np.ndarray, source) -> np.ndarray:
     if x.dtype.kind not in "iuf":
-        raise CLIError(f"{source}: holds {_KINDS.get(x.dtype.kind, str(x.dtype))} values "
-                       f"(dtype {x.dtype}); signals and axes must be real numbers")
+        raise CLIError(
+            f"{source}: holds {_KINDS.get(x.dtype.kind, str(x.dtype))} values "
+            f"(dtype {x.dtype}); signals and axes must be real numbers"
+        )
     return x.astype(np.float64) if x.dtype.kind in "iu" else x
 
 
@@ -71,12 +81,15 @@ def _as_labels(y, source) -> np.ndarray:
     if y.dtype.kind in "iu":
         return y.astype(np.int64)
     if y.dtype.kind != "f":
-        raise CLIError(f"{source}: labels must be integers, got "
-                       f"{_KINDS.get(y.dtype.kind, str(y.dtype))} values (dtype {y.dtype})")
+        raise CLIError(
+            f"{source}: labels must be integers, got "
+            f"{_KINDS.get(y.dtype.kind, str(y.dtype))} values (dtype {y.dtype})"
+        )
     bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)))
     if bad.size:
-        raise CLIError(f"{source}: labels must be integers, but label {int(bad[0])} is "
-                       f"{float(y[bad[0]])!r}")
+        raise CLIError(
+            f"{source}: labels must be integers, but label {int(bad[0])} is {float(y[bad[0]])!r}"
+        )
     return y.astype(np.int64)
 
 
@@ -87,23 +100,25 @@ def _check_declared(path: Path, f, size: int, what: str) -> None:
     few bytes could ask for gigabytes.
     """
     fmt = np.lib.format
-    read = {(1, 0): fmt.read_array_header_1_0,
-            (2, 0): fmt.read_array_header_2_0}.get(fmt.read_magic(f))
+    read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(
+        fmt.read_magic(f)
+    )
     if read is None:  # version 3.0 (UTF-8 field names): rare, left to np.load
         return
     shape, _, dtype = read(f)
     declared = math.prod(shape) * dtype.itemsize
     if not dtype.hasobject and declared > size:
-        raise CLIError(f"{path}: the array declares {declared} bytes but {what} holds "
-                       f"{size} (a truncated or crafted file)")
+        raise CLIError(
+            f"{path}: the array declares {declared} bytes but {what} holds "
+            f"{size} (a truncated or crafted file)"
+        )
 
 
 def _check_npz_member(path: Path, archive: zipfile.ZipFile, key: str) -> None:
     """Refuse an array that would inflate, or whose header declares more than it holds."""
     info = archive.getinfo(f"{key}.npy")
     try:
-        limits.check_inflation(info.file_size, info.compress_size,
-                               what=f"{path}: array {key!r}")
+        limits.check_inflation(info.file_size, info.compress_size, what=f"{path}: array {key!r}")
     except ValueError as exc:
         raise CLIError(str(exc)) from None
     with archive.open(info) as f:
@@ -138,8 +153,16 @@ def _load_array(path: Path, key: str | None = None) -> np.ndarray:
             raise CLIError(f"{path}: unsupported format {suffix!r} (use .npy, .npz or .csv)")
     except CLIError:
         raise
-    except (ValueError, EOFError, KeyError, NotImplementedError, SyntaxError,
-            tokenize.TokenError, zipfile.BadZipFile, zlib.error) as exc:
+    except (
+        ValueError,
+        EOFError,
+        KeyError,
+        NotImplementedError,
+        SyntaxError,
+        tokenize.TokenError,
+        zipfile.BadZipFile,
+        zlib.error,
+    ) as exc:
         # numpy's refusal to unpickle object arrays, empty, truncated and corrupt files
         # (a damaged header, deflate stream or zip directory)
         raise CLIError(f"{path}: cannot read signals ({exc or type(exc).__name__})") from None
@@ -154,14 +177,22 @@ def _inputs(args) -> list[Path]:
     return [Path(v) for v in (getattr(args, n, None) for n in names) if v]
 
 
-def _check_out(out: Path, args, *, folder: bool, overwrite: bool,
-               parents: bool = False) -> None:
+def _check_out(out: Path, args, *, folder: bool, overwrite: bool, parents: bool = False) -> None:
     """Refuse, before any computation, an output that cannot or must not be written."""
-    exists = (f"{out}: output folder exists (pass --overwrite to replace it)" if folder
-              else f"{out}: already exists; choose another --out")
+    exists = (
+        f"{out}: output folder exists (pass --overwrite to replace it)"
+        if folder
+        else f"{out}: already exists; choose another --out"
+    )
     with open_atomic_errors():
-        check_output(out, inputs=_inputs(args), overwrite=overwrite, folder=folder,
-                     parents=parents, exists_message=exists)
+        check_output(
+            out,
+            inputs=_inputs(args),
+            overwrite=overwrite,
+            folder=folder,
+            parents=parents,
+            exists_message=exists,
+        )
 
 
 def _atomic_savez(path: Path, inputs: list[Path], **arrays) -> None:
@@ -178,9 +209,14 @@ def _config_from_args(args):
     from .transform import SSQConfig
 
     return SSQConfig(
-        wavelet=args.wavelet, nv=args.nv, scaletype=args.scaletype, fs=args.fs,
+        wavelet=args.wavelet,
+        nv=args.nv,
+        scaletype=args.scaletype,
+        fs=args.fs,
         padtype=None if args.padtype == "none" else args.padtype,
-        mu=args.mu, gamma=args.gamma, beta=args.beta,
+        mu=args.mu,
+        gamma=args.gamma,
+        beta=args.beta,
         dtype="float64" if args.float64 else "float32",
     )
 
@@ -197,12 +233,19 @@ def _cmd_transform(args) -> int:
     cfg = _config_from_args(args)
     res = ssq_cwt(x, cfg)
     _atomic_savez(
-        out, _inputs(args),
-        Tx=res.Tx.numpy(), Wx=res.Wx.numpy(), freqs=res.freqs, scales=res.scales,
-        lowpass=res.lowpass.numpy(), config=np.array(cfg.to_json()),
+        out,
+        _inputs(args),
+        Tx=res.Tx.numpy(),
+        Wx=res.Wx.numpy(),
+        freqs=res.freqs,
+        scales=res.scales,
+        lowpass=res.lowpass.numpy(),
+        config=np.array(cfg.to_json()),
     )
-    print(f"wrote {out}: Tx {tuple(res.Tx.shape)} ({res.Tx.dtype}), rows ascending in "
-          f"frequency {res.freqs[0]:.4g}..{res.freqs[-1]:.4g}")
+    print(
+        f"wrote {out}: Tx {tuple(res.Tx.shape)} ({res.Tx.dtype}), rows ascending in "
+        f"frequency {res.freqs[0]:.4g}..{res.freqs[-1]:.4g}"
+    )
     return 0
 
 
@@ -249,8 +292,9 @@ def _cmd_reconstruct(args) -> int:
     config = _read_config(Path(args.config)) if args.config else None
     opts = dict(method=args.method, n_iter=args.iters, rng=args.seed)
     if data.suffix.lower() == ".png":
-        res = phase.reconstruct_from_png(data, config=config, n=args.n,
-                                         dynamic_range=args.dynamic_range, **opts)
+        res = phase.reconstruct_from_png(
+            data, config=config, n=args.n, dynamic_range=args.dynamic_range, **opts
+        )
     else:
         if config is None:
             raise CLIError(f"{data}: magnitudes need --config CONFIG.json (an SSQConfig)")
@@ -260,8 +304,10 @@ def _cmd_reconstruct(args) -> int:
         res = phase.retrieve_phase(mags, config, **opts)
     _atomic_save_npy(out, _inputs(args), res.x.numpy())
     sc = np.atleast_1d(res.sc_db)
-    print(f"wrote {out}: x {tuple(res.x.shape)}, {res.method} {res.n_iter} iterations, "
-          f"SC {sc.max():.1f} dB (worst), {res.time_s:.2f} s")
+    print(
+        f"wrote {out}: x {tuple(res.x.shape)}, {res.method} {res.n_iter} iterations, "
+        f"SC {sc.max():.1f} dB (worst), {res.time_s:.2f} s"
+    )
     return 0
 
 
@@ -307,19 +353,33 @@ def _cmd_train(args) -> int:
     def progress(stats) -> None:  # one line per epoch, redrawn in place on a terminal
         end = "\n" if stats.epoch == args.epochs or not sys.stderr.isatty() else "\r"
         bar = "#" * int(20 * stats.epoch / args.epochs)
-        print(f"[{bar:<20}] epoch {stats.epoch}/{args.epochs} loss {stats.train_loss:.3f} "
-              f"train acc {stats.train_accuracy:.3f} val acc {stats.val_accuracy:.3f}",
-              end=end, file=sys.stderr, flush=True)
+        print(
+            f"[{bar:<20}] epoch {stats.epoch}/{args.epochs} loss {stats.train_loss:.3f} "
+            f"train acc {stats.train_accuracy:.3f} val acc {stats.val_accuracy:.3f}",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
 
     trained = train_classifier(
-        x, y, transform_config=cfg, imaging_config=imaging, class_names=names,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-        val_fraction=args.val_fraction, progress=progress,
+        x,
+        y,
+        transform_config=cfg,
+        imaging_config=imaging,
+        class_names=names,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        progress=progress,
     )
     save_model(trained.model, out, metadata=trained.metadata, format=args.format)
     last = trained.history[-1]
-    print(f"wrote {out}: {len(names)} classes, train acc {last.train_accuracy:.3f}, "
-          f"val acc {last.val_accuracy:.3f}")
+    print(
+        f"wrote {out}: {len(names)} classes, train acc {last.train_accuracy:.3f}, "
+        f"val acc {last.val_accuracy:.3f}"
+    )
     return 0
 
 
@@ -333,8 +393,12 @@ def _progress_bar(label: str):
         if not tty and done not in (total,) and done % max(1, total // 10):
             return
         bar = "#" * int(20 * done / max(total, 1))
-        print(f"{label} [{bar:<20}] {done}/{total}", end="\r" if tty and done < total
-              else "\n", file=sys.stderr, flush=True)
+        print(
+            f"{label} [{bar:<20}] {done}/{total}",
+            end="\r" if tty and done < total else "\n",
+            file=sys.stderr,
+            flush=True,
+        )
 
     return show
 
@@ -391,16 +455,26 @@ def _cmd_explain(args) -> int:
     loaded = _load_for_run(inputs.model, args.device)
     target = _parse_target(args.target)
     ex = explain(
-        loaded.model, x, metadata=loaded.metadata, method=args.method, target=target,
-        labels=labels, axis=axis, keep_mass=args.keep_mass, max_regions=args.max_regions,
+        loaded.model,
+        x,
+        metadata=loaded.metadata,
+        method=args.method,
+        target=target,
+        labels=labels,
+        axis=axis,
+        keep_mass=args.keep_mass,
+        max_regions=args.max_regions,
         min_share=args.min_share,
-        batch_size=args.batch_size, device=args.device,
+        batch_size=args.batch_size,
+        device=args.device,
         progress=_progress_bar("explaining"),
     )
     path = ex.save(inputs.out, figures=not args.no_figures, overwrite=args.overwrite)
     n = len(ex.predictions)
-    print(f"wrote {path}: {n} signal(s), report.json, components.npz"
-          f"{'' if args.no_figures else ', figures, index.html'}")
+    print(
+        f"wrote {path}: {n} signal(s), report.json, components.npz"
+        f"{'' if args.no_figures else ', figures, index.html'}"
+    )
     return 0
 
 
@@ -430,16 +504,16 @@ def _parse_target(target: str):
     try:
         return int(target)
     except ValueError:
-        raise CLIError(f"--target={target!r} must be predicted, label or a class "
-                       "index") from None
+        raise CLIError(f"--target={target!r} must be predicted, label or a class index") from None
 
 
 def _read_labels(path: Path, x: np.ndarray) -> np.ndarray:
     labels = _load_array(path)
     n_sig = 1 if x.ndim == 1 else x.shape[0]
     if labels.ndim != 1 or labels.shape[0] != n_sig:
-        raise CLIError(f"{path}: {labels.shape[0] if labels.ndim else 0} labels "
-                       f"for {n_sig} signals")
+        raise CLIError(
+            f"{path}: {labels.shape[0] if labels.ndim else 0} labels for {n_sig} signals"
+        )
     return _as_labels(labels, path)
 
 
@@ -469,16 +543,33 @@ def _cmd_evaluate(args) -> int:
         bar(count[0], total)
 
     ev = evaluate(
-        loaded.model, x, metadata=loaded.metadata, methods=methods, target=target,
-        labels=labels, axis=axis, truth=truth, n_null=args.n_null,
-        randomization=args.randomization, keep_mass=args.keep_mass,
-        max_regions=args.max_regions, min_share=args.min_share, seed=args.seed,
+        loaded.model,
+        x,
+        metadata=loaded.metadata,
+        methods=methods,
+        target=target,
+        labels=labels,
+        axis=axis,
+        truth=truth,
+        n_null=args.n_null,
+        randomization=args.randomization,
+        keep_mass=args.keep_mass,
+        max_regions=args.max_regions,
+        min_share=args.min_share,
+        seed=args.seed,
         batch_size=args.batch_size,
-        device=args.device, progress=progress,
+        device=args.device,
+        progress=progress,
     )
     path = ev.save(inputs.out, figures=not args.no_figures, overwrite=args.overwrite)
-    cols = ["method", "deletion_auc", "null_deletion_auc", "top_drop_percentile",
-            "share_top_drop_beats_95", "insertion_auc"]
+    cols = [
+        "method",
+        "deletion_auc",
+        "null_deletion_auc",
+        "top_drop_percentile",
+        "share_top_drop_beats_95",
+        "insertion_auc",
+    ]
     if truth is not None:
         cols += ["energy_in_window", "share_energy_in_window_80"]
     if args.randomization != "none":
@@ -486,12 +577,18 @@ def _cmd_evaluate(args) -> int:
     rows = ev.table()
     print("  ".join(cols))
     for r in rows:
-        print("  ".join(r["method"] if c == "method" else
-                        ("-" if r.get(c) is None else f"{r[c]:.3f}") for c in cols))
-    print(f"wrote {path}: {len(ev.target)} signal(s), {len(rows)} method(s), summary.csv, "
-          f"samples.csv, evaluation.json, curves.npz"
-          f"{'' if args.no_figures else ', figures'}"
-          f"{'' if truth is None else '; ground truth from ' + data.name}")
+        print(
+            "  ".join(
+                r["method"] if c == "method" else ("-" if r.get(c) is None else f"{r[c]:.3f}")
+                for c in cols
+            )
+        )
+    print(
+        f"wrote {path}: {len(ev.target)} signal(s), {len(rows)} method(s), summary.csv, "
+        f"samples.csv, evaluation.json, curves.npz"
+        f"{'' if args.no_figures else ', figures'}"
+        f"{'' if truth is None else '; ground truth from ' + data.name}"
+    )
     return 0
 
 
@@ -499,10 +596,18 @@ def _cmd_info(args) -> int:
     from .io import FORMAT_DESCRIPTIONS, load_model
 
     loaded = load_model(args.model, trust=args.trust)
-    print(json.dumps({"file": str(loaded.path), "format": loaded.format,
-                      "format_description": FORMAT_DESCRIPTIONS[loaded.format],
-                      "metadata": json.loads(loaded.metadata.to_json())},
-                     indent=2, sort_keys=True))
+    print(
+        json.dumps(
+            {
+                "file": str(loaded.path),
+                "format": loaded.format,
+                "format_description": FORMAT_DESCRIPTIONS[loaded.format],
+                "metadata": json.loads(loaded.metadata.to_json()),
+            },
+            indent=2,
+            sort_keys=True,
+        )
+    )
     return 0
 
 
@@ -521,30 +626,48 @@ def _parser() -> argparse.ArgumentParser:
         "carried back to the signal.",
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    p.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
-                   help="raise a size limit for input you trust, e.g. "
-                   "--limit max_image_pixels=4194304 (before the command; repeatable; "
-                   "names: see saliency2signal.limits.Limits)")
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="raise a size limit for input you trust, e.g. "
+        "--limit max_image_pixels=4194304 (before the command; repeatable; "
+        "names: see saliency2signal.limits.Limits)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
-    for add in (_add_transform, _add_reconstruct, _add_train, _add_explain, _add_evaluate,
-                _add_info):
+    for add in (
+        _add_transform,
+        _add_reconstruct,
+        _add_train,
+        _add_explain,
+        _add_evaluate,
+        _add_info,
+    ):
         add(sub)
     return p
 
 
 def _add_transform_options(p, *, helps: bool) -> None:
     """Add the SSQConfig options shared by ``transform`` and ``train``."""
+
     def h(text):
         return text if helps else None
 
     p.add_argument("--wavelet", choices=["gmw", "morlet"], default="gmw")
     p.add_argument("--nv", type=int, default=32, help=h("voices per octave (default 32)"))
-    p.add_argument("--scaletype", default="log-piecewise",
-                   help=h("log | log-piecewise | linear [:maximal|:minimal|:naive]"))
+    p.add_argument(
+        "--scaletype",
+        default="log-piecewise",
+        help=h("log | log-piecewise | linear [:maximal|:minimal|:naive]"),
+    )
     p.add_argument("--fs", type=float, default=1.0, help=h("sampling rate (default 1)"))
     if helps:
-        p.add_argument("--padtype", default="reflect",
-                       choices=["reflect", "zero", "symmetric", "replicate", "wrap", "none"])
+        p.add_argument(
+            "--padtype",
+            default="reflect",
+            choices=["reflect", "zero", "symmetric", "replicate", "wrap", "none"],
+        )
     else:
         p.add_argument("--padtype", default="reflect")
     p.add_argument("--mu", type=float, default=13.4, help=h("Morlet centre frequency"))
@@ -563,26 +686,40 @@ def _add_transform(sub) -> None:
 
 
 def _add_reconstruct(sub) -> None:
-    r = sub.add_parser("reconstruct",
-                       help="a signal from magnitude-only scalograms (phase retrieval)")
-    r.add_argument("data", help="|W| as .npy/.npz (F, N) or (B, F, N), or a scalogram .png "
-                   "from export_scalogram_png (geometry sidecar beside it)")
-    r.add_argument("--config", help="SSQConfig JSON (or a geometry sidecar); default for a "
-                   "PNG: the configuration recorded in its geometry")
+    r = sub.add_parser(
+        "reconstruct", help="a signal from magnitude-only scalograms (phase retrieval)"
+    )
+    r.add_argument(
+        "data",
+        help="|W| as .npy/.npz (F, N) or (B, F, N), or a scalogram .png "
+        "from export_scalogram_png (geometry sidecar beside it)",
+    )
+    r.add_argument(
+        "--config",
+        help="SSQConfig JSON (or a geometry sidecar); default for a "
+        "PNG: the configuration recorded in its geometry",
+    )
     r.add_argument("--n", type=int, help="signal length (default: the number of columns)")
     r.add_argument("--out", required=True, help="output .npy of the signal(s)")
     r.add_argument("--method", default="fgla", choices=["fgla", "gla", "lbfgs", "adam", "sgd"])
     r.add_argument("--iters", type=int, default=100, help="iterations (default 100)")
     r.add_argument("--seed", type=int, default=0, help="seed of the random start")
-    r.add_argument("--dynamic-range", type=float, default=60.0,
-                   help="dB range of a log-scale PNG (default 60)")
+    r.add_argument(
+        "--dynamic-range",
+        type=float,
+        default=60.0,
+        help="dB range of a log-scale PNG (default 60)",
+    )
     r.set_defaults(func=_cmd_reconstruct)
 
 
 def _add_train(sub) -> None:
     tr = sub.add_parser("train", help="train the bundled CNN on labelled signals, reproducibly")
-    tr.add_argument("data", help=".npz with signals and labels (x/y or X_train/y_train; "
-                    "class_names if present), or .npy/.csv signals with --labels")
+    tr.add_argument(
+        "data",
+        help=".npz with signals and labels (x/y or X_train/y_train; "
+        "class_names if present), or .npy/.csv signals with --labels",
+    )
     tr.add_argument("--out", required=True, help="output model file (self-describing)")
     tr.add_argument("--key", help="signals array in an .npz")
     tr.add_argument("--label-key", help="labels array in an .npz")
@@ -595,9 +732,13 @@ def _add_train(sub) -> None:
     tr.add_argument("--lr", type=float, default=1e-3)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--val-fraction", type=float, default=0.2)
-    tr.add_argument("--format", default="state_dict", choices=["state_dict", "export"],
-                    help="model file format (default state_dict: weights-only state dict "
-                    "+ JSON metadata; export: a torch.export .pt2 program)")
+    tr.add_argument(
+        "--format",
+        default="state_dict",
+        choices=["state_dict", "export"],
+        help="model file format (default state_dict: weights-only state dict "
+        "+ JSON metadata; export: a torch.export .pt2 program)",
+    )
     _add_transform_options(tr, helps=False)
     tr.add_argument("--float64", action="store_true", help="transform in float64")
     tr.set_defaults(func=_cmd_train)
@@ -606,19 +747,29 @@ def _add_train(sub) -> None:
 def _add_region_options(p, *, out_default: str) -> None:
     """Add the options ``explain`` and ``evaluate`` share: inputs, target, regions, run."""
     p.add_argument("model", help="a model file written by `saliency2signal train` / save_model")
-    p.add_argument("data", help=".npy (N,) or (B, N), .npz (x / X_test / the first array; "
-                   "axis and labels are read from it when present), or .csv")
+    p.add_argument(
+        "data",
+        help=".npy (N,) or (B, N), .npz (x / X_test / the first array; "
+        "axis and labels are read from it when present), or .csv",
+    )
     p.add_argument("--out", help=f"new output folder (default: {out_default})")
     p.add_argument("--key", help="signals array in an .npz")
     p.add_argument("--target", default="predicted", help="predicted | label | INDEX")
     p.add_argument("--labels", help="labels file (.npy/.csv), one integer per signal")
     p.add_argument("--axis", help="x-axis values (.npy/.csv), e.g. wavenumbers")
-    p.add_argument("--keep-mass", type=float, default=0.8,
-                   help="fraction of the positive attribution mass kept (default 0.8)")
+    p.add_argument(
+        "--keep-mass",
+        type=float,
+        default=0.8,
+        help="fraction of the positive attribution mass kept (default 0.8)",
+    )
     p.add_argument("--max-regions", type=int, default=5)
-    p.add_argument("--min-share", type=float, default=0.02,
-                   help="drop regions below this share of the attribution mass "
-                   "(default 0.02)")
+    p.add_argument(
+        "--min-share",
+        type=float,
+        default=0.02,
+        help="drop regions below this share of the attribution mass (default 0.02)",
+    )
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--no-figures", action="store_true", help="report and arrays only")
@@ -630,27 +781,45 @@ def _add_explain(sub) -> None:
 
     ex = sub.add_parser("explain", help="which parts of each signal made the model decide")
     _add_region_options(ex, out_default="DATA_explained")
-    ex.add_argument("--method", default="integrated_gradients",
-                    help=f"attribution method: {' | '.join(METHODS)}; METHOD+smoothgrad "
-                    "(smoothgrad_sq, vargrad) for a noise tunnel")
+    ex.add_argument(
+        "--method",
+        default="integrated_gradients",
+        help=f"attribution method: {' | '.join(METHODS)}; METHOD+smoothgrad "
+        "(smoothgrad_sq, vargrad) for a noise tunnel",
+    )
     ex.set_defaults(func=_cmd_explain)
 
 
 def _add_evaluate(sub) -> None:
-    ev = sub.add_parser("evaluate", help="are the explanations faithful? round-trip deletion "
-                        "against matched random regions, ground truth, randomisation")
+    ev = sub.add_parser(
+        "evaluate",
+        help="are the explanations faithful? round-trip deletion "
+        "against matched random regions, ground truth, randomisation",
+    )
     _add_region_options(ev, out_default="DATA_evaluated")
-    ev.add_argument("--methods", default="integrated_gradients",
-                    help="comma-separated attribution methods (as for explain; "
-                    "saliency+smoothgrad for a noise tunnel) and time_gradient (default "
-                    "integrated_gradients); from an .npz, ground truth (components_* and "
-                    "windows_*, matched to --key) is read too")
-    ev.add_argument("--n-null", type=int, default=50,
-                    help="matched random regions per explanation region (default 50)")
-    ev.add_argument("--randomization", default="cascade", choices=["cascade", "full", "none"],
-                    help="model-randomisation sanity check (default cascade)")
-    ev.add_argument("--no-truth", action="store_true",
-                    help="ignore ground-truth arrays in the .npz")
+    ev.add_argument(
+        "--methods",
+        default="integrated_gradients",
+        help="comma-separated attribution methods (as for explain; "
+        "saliency+smoothgrad for a noise tunnel) and time_gradient (default "
+        "integrated_gradients); from an .npz, ground truth (components_* and "
+        "windows_*, matched to --key) is read too",
+    )
+    ev.add_argument(
+        "--n-null",
+        type=int,
+        default=50,
+        help="matched random regions per explanation region (default 50)",
+    )
+    ev.add_argument(
+        "--randomization",
+        default="cascade",
+        choices=["cascade", "full", "none"],
+        help="model-randomisation sanity check (default cascade)",
+    )
+    ev.add_argument(
+        "--no-truth", action="store_true", help="ignore ground-truth arrays in the .npz"
+    )
     ev.add_argument("--seed", type=int, default=0, help="seed of the null draws (default 0)")
     ev.set_defaults(func=_cmd_evaluate)
 
@@ -658,8 +827,11 @@ def _add_evaluate(sub) -> None:
 def _add_info(sub) -> None:
     info = sub.add_parser("info", help="show a model file's format and embedded configuration")
     info.add_argument("model")
-    info.add_argument("--trust", action="store_true",
-                      help="allow unpickling (only for files you trust: it can run code)")
+    info.add_argument(
+        "--trust",
+        action="store_true",
+        help="allow unpickling (only for files you trust: it can run code)",
+    )
     info.set_defaults(func=_cmd_info)
 
 
@@ -693,8 +865,9 @@ def _limit_changes(items: list[str]) -> dict[str, int]:
         try:
             changes[name.strip()] = int(value)  # int() takes 4_194_304 too
         except ValueError:
-            raise CLIError(f"--limit {item!r} must be NAME=INTEGER, e.g. "
-                           "max_image_pixels=4194304") from None
+            raise CLIError(
+                f"--limit {item!r} must be NAME=INTEGER, e.g. max_image_pixels=4194304"
+            ) from None
     return changes
 
 
@@ -716,12 +889,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"saliency2signal {args.command}: error: {_os_message(exc)}", file=sys.stderr)
         return 1
     except MemoryError:
-        print(f"saliency2signal {args.command}: error: out of memory; process fewer "
-              "signals at a time", file=sys.stderr)
+        print(
+            f"saliency2signal {args.command}: error: out of memory; process fewer "
+            "signals at a time",
+            file=sys.stderr,
+        )
         return 2
     except Exception as exc:  # noqa: BLE001 - a user sees one line, never a traceback
-        print(f"saliency2signal {args.command}: internal error: {type(exc).__name__}: "
-              f"{_one_line(exc)}", file=sys.stderr)
+        print(
+            f"saliency2signal {args.command}: internal error: {type(exc).__name__}: "
+            f"{_one_line(exc)}",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print(f"saliency2signal {args.command}: interrupted", file=sys.stderr)

@@ -139,8 +139,9 @@ def _range(value, name: str, *, positive: bool = True) -> tuple[float, float]:
     except (TypeError, ValueError):
         raise TypeError(f"{name}={value!r} must be a pair of numbers (lo, hi)") from None
     if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi) or (positive and lo <= 0):
-        raise ValueError(f"{name}={value!r} must be finite with {'0 < ' if positive else ''}"
-                         f"lo <= hi")
+        raise ValueError(
+            f"{name}={value!r} must be finite with {'0 < ' if positive else ''}lo <= hi"
+        )
     return lo, hi
 
 
@@ -256,30 +257,56 @@ def make_planted_spectra(
     centre_jitter = check_real(centre_jitter, "centre_jitter", low=0)
     baseline_scale = check_real(baseline_scale, "baseline_scale", low=0)
     noise = check_real(noise, "noise", low=0)
-    classes = _classes(class_centres, class_names, bounds=(v0, v1), axis_range=axis_range,
-                       width_hi=width_range[1], centre_jitter=centre_jitter)
+    classes = _classes(
+        class_centres,
+        class_names,
+        bounds=(v0, v1),
+        axis_range=axis_range,
+        width_hi=width_range[1],
+        centre_jitter=centre_jitter,
+    )
     gen = _rng(rng)
 
     # the draws, in the order that made the bundled data and models
     axis = np.linspace(v0, v1, n_points)
     y = gen.permutation(np.arange(n_samples) % len(classes.centres)).astype(np.int64)
-    planted = _planted(gen, axis, y, classes, centre_jitter=centre_jitter,
-                       width_range=width_range, amplitude_range=amplitude_range)
+    planted = _planted(
+        gen,
+        axis,
+        y,
+        classes,
+        centre_jitter=centre_jitter,
+        width_range=width_range,
+        amplitude_range=amplitude_range,
+    )
     margin = 3 * (width_range[1] + decoy_width_range[1]) + centre_jitter
-    decoy_centres, decoys = _decoys(gen, axis, classes.peaks, n_samples=n_samples,
-                                    n_decoys=n_decoys,
-                                    margin=margin, width_range=decoy_width_range,
-                                    amplitude_range=decoy_amplitude_range,
-                                    bounds=(v0, v1), axis_range=axis_range)
+    decoy_centres, decoys = _decoys(
+        gen,
+        axis,
+        classes.peaks,
+        n_samples=n_samples,
+        n_decoys=n_decoys,
+        margin=margin,
+        width_range=decoy_width_range,
+        amplitude_range=decoy_amplitude_range,
+        bounds=(v0, v1),
+        axis_range=axis_range,
+    )
     t = np.linspace(-1.0, 1.0, n_points)
     coef = gen.uniform(-1.0, 1.0, (n_samples, 3)) * baseline_scale
     baseline = coef[:, :1] + coef[:, 1:2] * t + coef[:, 2:] * t**2
-    x = (baseline + decoys + planted.components
-         + noise * gen.standard_normal((n_samples, n_points)))
+    x = baseline + decoys + planted.components + noise * gen.standard_normal((n_samples, n_points))
     return PlantedSpectra(
-        x=x, y=y, class_names=classes.names, axis=axis, centres=planted.centres,
-        widths=planted.widths, amplitudes=planted.amplitudes, windows=planted.windows,
-        components=planted.components, decoy_centres=decoy_centres,
+        x=x,
+        y=y,
+        class_names=classes.names,
+        axis=axis,
+        centres=planted.centres,
+        widths=planted.widths,
+        amplitudes=planted.amplitudes,
+        windows=planted.windows,
+        components=planted.components,
+        decoy_centres=decoy_centres,
     )
 
 
@@ -291,8 +318,9 @@ class _Classes(NamedTuple):
     names: tuple[str, ...]
 
 
-def _classes(class_centres, class_names, *, bounds, axis_range, width_hi: float,
-             centre_jitter: float) -> _Classes:
+def _classes(
+    class_centres, class_names, *, bounds, axis_range, width_hi: float, centre_jitter: float
+) -> _Classes:
     """Check the class centres (their windows inside the axis) and name the classes."""
     if isinstance(class_centres, str) or not isinstance(class_centres, Sequence):
         raise TypeError(f"class_centres={class_centres!r} must be a sequence")
@@ -307,17 +335,21 @@ def _classes(class_centres, class_names, *, bounds, axis_range, width_hi: float,
     v0, v1 = bounds
     for c in peaks:
         if not v0 + 3 * width_hi + centre_jitter <= c <= v1 - 3 * width_hi - centre_jitter:
-            raise ValueError(f"class centre {c} with its window (3 * {width_hi} + "
-                             f"{centre_jitter}) must lie inside {axis_range=}")
+            raise ValueError(
+                f"class centre {c} with its window (3 * {width_hi} + "
+                f"{centre_jitter}) must lie inside {axis_range=}"
+            )
     if class_names is None:
-        return _Classes(centres, peaks,
-                        tuple("absent" if c is None else f"peak@{c:g}" for c in centres))
+        return _Classes(
+            centres, peaks, tuple("absent" if c is None else f"peak@{c:g}" for c in centres)
+        )
     if isinstance(class_names, str) or not isinstance(class_names, Sequence):
         raise TypeError(f"class_names={class_names!r} must be a sequence of str")
     names = tuple(class_names)
     if len(names) != len(centres) or len(set(names)) != len(names):
-        raise ValueError(f"{class_names=} must be {len(centres)} distinct names, "
-                         f"one per class centre")
+        raise ValueError(
+            f"{class_names=} must be {len(centres)} distinct names, one per class centre"
+        )
     return _Classes(centres, peaks, names)
 
 
@@ -331,13 +363,15 @@ class _Planted(NamedTuple):
     components: np.ndarray
 
 
-def _planted(gen, axis, y, classes: _Classes, *, centre_jitter, width_range,
-             amplitude_range) -> _Planted:
+def _planted(
+    gen, axis, y, classes: _Classes, *, centre_jitter, width_range, amplitude_range
+) -> _Planted:
     """Draw the planted peak of each sample (amplitude 0 for a class without one)."""
     n_samples = y.size
     has_peak = np.array([classes.centres[k] is not None for k in y])
-    nominal = np.array([classes.peaks[0] if c is None else c for c in
-                        (classes.centres[k] for k in y)])
+    nominal = np.array(
+        [classes.peaks[0] if c is None else c for c in (classes.centres[k] for k in y)]
+    )
     centres = nominal + gen.uniform(-centre_jitter, centre_jitter, n_samples)
     widths = gen.uniform(*width_range, n_samples)
     amplitudes = np.where(has_peak, gen.uniform(*amplitude_range, n_samples), 0.0)
@@ -346,8 +380,19 @@ def _planted(gen, axis, y, classes: _Classes, *, centre_jitter, width_range,
     return _Planted(centres, widths, amplitudes, windows, components)
 
 
-def _decoys(gen, axis, peaks, *, n_samples, n_decoys, margin, width_range, amplitude_range,
-            bounds, axis_range) -> tuple[np.ndarray, np.ndarray]:
+def _decoys(
+    gen,
+    axis,
+    peaks,
+    *,
+    n_samples,
+    n_decoys,
+    margin,
+    width_range,
+    amplitude_range,
+    bounds,
+    axis_range,
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw the decoy peaks: anywhere on the axis but clear of every planted window.
 
     Returns the sorted decoy centres ``(n_samples, n_decoys)`` and their sum per
@@ -356,8 +401,10 @@ def _decoys(gen, axis, peaks, *, n_samples, n_decoys, margin, width_range, ampli
     grid = np.linspace(*bounds, 4 * axis.size)
     allowed = np.all(np.abs(grid[:, None] - np.array(peaks)[None, :]) > margin, axis=1)
     if n_decoys and not allowed.any():
-        raise ValueError(f"no room for decoys on {axis_range=} with margin {margin:g} around "
-                         f"the class centres {peaks}")
+        raise ValueError(
+            f"no room for decoys on {axis_range=} with margin {margin:g} around "
+            f"the class centres {peaks}"
+        )
     centres = np.sort(gen.choice(grid[allowed], size=(n_samples, n_decoys)), axis=1)
     widths = gen.uniform(*width_range, (n_samples, n_decoys))
     amps = gen.uniform(*amplitude_range, (n_samples, n_decoys))
@@ -374,7 +421,8 @@ def _open(name: str, path) -> dict[str, np.ndarray]:
     if not file.is_file():
         raise FileNotFoundError(
             f"{str(file)!r} not found: the data sets ship in the source repository's data/ "
-            f"folder (use a checkout or an editable install, or pass path=)")
+            f"folder (use a checkout or an editable install, or pass path=)"
+        )
     with np.load(file, allow_pickle=False) as npz:
         return {k: npz[k] for k in npz.files}
 
@@ -413,8 +461,10 @@ def load_coffee(split: str = "train", *, path=None) -> LabelledSpectra:
     split = _split(split)
     arrays = _open("coffee.npz", path)
     return LabelledSpectra(
-        x=arrays[f"X_{split}"], y=arrays[f"y_{split}"].astype(np.int64),
-        class_names=tuple(str(c) for c in arrays["class_names"]), axis=arrays["axis"],
+        x=arrays[f"X_{split}"],
+        y=arrays[f"y_{split}"].astype(np.int64),
+        class_names=tuple(str(c) for c in arrays["class_names"]),
+        axis=arrays["axis"],
     )
 
 
@@ -453,7 +503,9 @@ def load_planted(split: str = "train", *, path=None) -> PlantedSpectra:
     split = _split(split)
     arrays = _open("planted.npz", path)
     return PlantedSpectra(
-        x=arrays[f"X_{split}"], y=arrays[f"y_{split}"].astype(np.int64),
-        class_names=tuple(str(c) for c in arrays["class_names"]), axis=arrays["axis"],
+        x=arrays[f"X_{split}"],
+        y=arrays[f"y_{split}"].astype(np.int64),
+        class_names=tuple(str(c) for c in arrays["class_names"]),
+        axis=arrays["axis"],
         **{k: arrays[f"{k}_{split}"] for k in _TRUTH},
     )

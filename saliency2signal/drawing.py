@@ -434,5 +434,3 @@ def mask_from_png(
     if soft:
         return cells
     return cells >= min_fraction - 1e-9
-
-

@@ -86,9 +86,15 @@ class CoefficientClassifier(nn.Module):
         return self.imaging_config.to_json()
 
 
-def probabilities(model: nn.Module, x: torch.Tensor, *, transform_config: SSQConfig,
-                  imaging_config: ImagingConfig, batch_size: int = 16,
-                  forward_batch: int | None = None) -> torch.Tensor:
+def probabilities(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    transform_config: SSQConfig,
+    imaging_config: ImagingConfig,
+    batch_size: int = 16,
+    forward_batch: int | None = None,
+) -> torch.Tensor:
     """Class probabilities of signals: ``softmax(model(to_image(|ssq_cwt(x)|)))``.
 
     Eval mode, no gradients. The transforms (``Tx`` only) of as many signals as fit in
@@ -127,8 +133,11 @@ def probabilities(model: nn.Module, x: torch.Tensor, *, transform_config: SSQCon
     check_instance(transform_config, SSQConfig, "transform_config")
     check_instance(imaging_config, ImagingConfig, "imaging_config")
     batch_size = check_int(batch_size, "batch_size", minimum=1)
-    fb = batch_size if forward_batch is None else check_int(forward_batch, "forward_batch",
-                                                             minimum=1)
+    fb = (
+        batch_size
+        if forward_batch is None
+        else check_int(forward_batch, "forward_batch", minimum=1)
+    )
     out: list[torch.Tensor] = []
     pending: list[torch.Tensor] = []
     n_pending = 0
@@ -140,9 +149,9 @@ def probabilities(model: nn.Module, x: torch.Tensor, *, transform_config: SSQCon
     group = group_size(batch_size, transform_config.n_freqs(n) * n * 2 * x.element_size())
     with eval_mode(model), torch.no_grad():
         for g in range(0, n_b, group):
-            tx = ssq_tx(x[g:g + group], transform_config)
+            tx = ssq_tx(x[g : g + group], transform_config)
             for s in range(0, tx.shape[0], batch_size):
-                pending.append(to_image(tx[s:s + batch_size], imaging_config))
+                pending.append(to_image(tx[s : s + batch_size], imaging_config))
                 n_pending += pending[-1].shape[0]
                 while n_pending >= fb:
                     images = pending[0] if len(pending) == 1 else torch.cat(pending)

@@ -110,8 +110,9 @@ class ImagingConfig(JSONDataclass):
         set_("top_db", check_positive(self.top_db, "top_db"))
         if self.normalize == "fixed":
             if self.fixed_range is None or len(self.fixed_range) != 2:
-                raise ValueError(f"normalize='fixed' needs fixed_range=(lo, hi), got "
-                                 f"{self.fixed_range!r}")
+                raise ValueError(
+                    f"normalize='fixed' needs fixed_range=(lo, hi), got {self.fixed_range!r}"
+                )
             lo, hi = (float(v) for v in self.fixed_range)
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
                 raise ValueError(f"fixed_range={self.fixed_range!r} needs finite lo < hi")
@@ -152,8 +153,9 @@ def _per_image(v: torch.Tensor, fn):
 
 
 def _resize(img: torch.Tensor, config: ImagingConfig) -> torch.Tensor:
-    return torch.nn.functional.interpolate(img, size=config.size, mode="bilinear",
-                                           align_corners=False, antialias=config.antialias)
+    return torch.nn.functional.interpolate(
+        img, size=config.size, mode="bilinear", align_corners=False, antialias=config.antialias
+    )
 
 
 def _resizes(shape, config: ImagingConfig) -> bool:
@@ -181,16 +183,23 @@ def _affine(config: ImagingConfig) -> tuple[float, float] | None:
 
 def _pointwise_only(config: ImagingConfig) -> bool:
     """Whether the steps before the geometry are power, ``log1p`` and constants only."""
-    return (config.scale != "db" and config.normalize != "minmax"
-            and config.normalize != "standardize")
+    return (
+        config.scale != "db" and config.normalize != "minmax" and config.normalize != "standardize"
+    )
 
 
 def _fuses(v: torch.Tensor, config: ImagingConfig) -> bool:
     """Whether :class:`_PointwiseResize` makes this image (same values, cheaper gradient)."""
-    pointwise = (config.quantity == "power" or config.scale == "log1p"
-                 or _affine(config) is not None)
-    return (pointwise and _pointwise_only(config) and _resizes(v.shape, config)
-            and torch.is_grad_enabled() and v.requires_grad)
+    pointwise = (
+        config.quantity == "power" or config.scale == "log1p" or _affine(config) is not None
+    )
+    return (
+        pointwise
+        and _pointwise_only(config)
+        and _resizes(v.shape, config)
+        and torch.is_grad_enabled()
+        and v.requires_grad
+    )
 
 
 def _pointwise(v: torch.Tensor, config: ImagingConfig, *, own: bool) -> torch.Tensor:
@@ -200,8 +209,7 @@ def _pointwise(v: torch.Tensor, config: ImagingConfig, *, own: bool) -> torch.Te
     it is ``own`` (made by the caller for this image, no autograd), else on a fresh
     tensor made by the first step. Returns ``v`` when the config has no such step.
     """
-    power, log1p, affine = (config.quantity == "power", config.scale == "log1p",
-                            _affine(config))
+    power, log1p, affine = (config.quantity == "power", config.scale == "log1p", _affine(config))
     buf = v if own else None
     if power:
         buf = buf.mul_(v) if buf is not None else torch.mul(v, v)
@@ -236,8 +244,11 @@ class _PointwiseResize(torch.autograd.Function):
         img = _resize(buf, config)
         q1 = None
         if log1p:  # log1p(q)' = 1 / (q + 1): the buffer is free now, keep q + 1 in it
-            q1 = torch.mul(v, v, out=buf).mul_(config.gain) if power else torch.mul(
-                v, config.gain, out=buf)
+            q1 = (
+                torch.mul(v, v, out=buf).mul_(config.gain)
+                if power
+                else torch.mul(v, config.gain, out=buf)
+            )
             q1.add_(1)
         ctx.config, ctx.grid_shape = config, v.shape
         ctx.save_for_backward(v if power else None, q1)
@@ -249,10 +260,14 @@ class _PointwiseResize(torch.autograd.Function):
         config = ctx.config
         v, q1 = ctx.saved_tensors
         # the adjoint of the resize: the backward autograd records for F.interpolate
-        adjoint = (torch.ops.aten._upsample_bilinear2d_aa_backward if config.antialias
-                   else torch.ops.aten.upsample_bilinear2d_backward)
-        out = adjoint(grad.contiguous(), list(config.size), list(ctx.grid_shape), False,
-                      None, None)
+        adjoint = (
+            torch.ops.aten._upsample_bilinear2d_aa_backward
+            if config.antialias
+            else torch.ops.aten.upsample_bilinear2d_backward
+        )
+        out = adjoint(
+            grad.contiguous(), list(config.size), list(ctx.grid_shape), False, None, None
+        )
         # autograd's formulas for the steps, last step first, in place
         affine = _affine(config)
         if affine is not None:
@@ -387,8 +402,9 @@ def pull_back(heatmap, config: ImagingConfig, grid_shape: tuple[int, int]) -> to
         h = h.sum(-3)
     batch = h.shape[:-2]
     hb = h.reshape(-1, 1, *h.shape[-2:])
-    probe = torch.zeros((hb.shape[0], 1, *grid_shape), dtype=h.dtype, device=h.device,
-                        requires_grad=True)
+    probe = torch.zeros(
+        (hb.shape[0], 1, *grid_shape), dtype=h.dtype, device=h.device, requires_grad=True
+    )
     with torch.enable_grad():
         img = _geometry(probe, config)
         (grad,) = torch.autograd.grad(img, probe, grad_outputs=hb)
@@ -424,8 +440,11 @@ def heatmap_from_png(path, *, colormap: str | None = None) -> np.ndarray:
 
     try:
         with Image.open(path) as im:  # reads the header only
-            limits.check("max_png_pixels", im.width * im.height,
-                         what=f"{str(path)!r} ({im.width} x {im.height} pixels)")
+            limits.check(
+                "max_png_pixels",
+                im.width * im.height,
+                what=f"{str(path)!r} ({im.width} x {im.height} pixels)",
+            )
             rgb = np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
     except (OSError, UnidentifiedImageError) as exc:
         raise ValueError(f"{path}: cannot read the heatmap image ({exc})") from None

@@ -93,10 +93,10 @@ READ_FORMATS = ("state_dict", "export", "torchscript", "pickle")
 #: One line per format, for ``saliency2signal info``.
 FORMAT_DESCRIPTIONS = {
     "state_dict": "weights-only state dict + JSON metadata (torch.save; rebuilt from "
-                  "saliency2signal.models)",
+    "saliency2signal.models)",
     "export": "torch.export program (.pt2) + JSON metadata",
     "torchscript": "TorchScript archive + JSON metadata (legacy, read-only: PyTorch has "
-                   "deprecated TorchScript; re-save with save_model)",
+    "deprecated TorchScript; re-save with save_model)",
     "pickle": "pickled module + JSON metadata (loaded with trust=True)",
 }
 #: Name of the JSON block inside TorchScript and export archives.
@@ -118,8 +118,10 @@ def _quiet_jit_load():
     with warnings.catch_warnings():
         for category in (DeprecationWarning, FutureWarning):
             warnings.filterwarnings(
-                "ignore", message=r"`torch\.jit\.load` is (deprecated|not supported)",
-                category=category)
+                "ignore",
+                message=r"`torch\.jit\.load` is (deprecated|not supported)",
+                category=category,
+            )
         yield
 
 
@@ -182,13 +184,17 @@ def _probe(model: nn.Module, metadata: ModelMetadata, where: str) -> None:
         with torch.no_grad():
             out = model(x)
     except Exception as exc:  # any failure of the network on its documented input
-        raise ValueError(f"{where}: the network fails on input of shape {tuple(x.shape)} "
-                         f"(channels, image size from the metadata): {exc}") from None
+        raise ValueError(
+            f"{where}: the network fails on input of shape {tuple(x.shape)} "
+            f"(channels, image size from the metadata): {exc}"
+        ) from None
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, metadata.n_classes):
         shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"{where}: the metadata gives n_classes={metadata.n_classes} "
-                         f"{metadata.class_names} but the network outputs {shape} for one "
-                         "image")
+        raise ValueError(
+            f"{where}: the metadata gives n_classes={metadata.n_classes} "
+            f"{metadata.class_names} but the network outputs {shape} for one "
+            "image"
+        )
 
 
 def _atomic_write(path: pathlib.Path, writer, *, overwrite: bool) -> None:
@@ -200,13 +206,18 @@ def _architecture_of(model: nn.Module, metadata: ModelMetadata) -> ModelMetadata
     """Fill in the architecture of a registered model if the metadata has none."""
     name = type(model).__name__
     if metadata.architecture is None and ARCHITECTURES.get(name) is type(model):
-        return metadata.replace(architecture=name,
-                                architecture_kwargs=model.architecture_kwargs)
+        return metadata.replace(architecture=name, architecture_kwargs=model.architecture_kwargs)
     return metadata
 
 
-def save_model(model: nn.Module, path, *, metadata: ModelMetadata,
-               format: str | None = None, overwrite: bool = False) -> pathlib.Path:
+def save_model(
+    model: nn.Module,
+    path,
+    *,
+    metadata: ModelMetadata,
+    format: str | None = None,
+    overwrite: bool = False,
+) -> pathlib.Path:
     """Write a network and its metadata to one self-describing file.
 
     Parameters
@@ -261,12 +272,16 @@ def save_model(model: nn.Module, path, *, metadata: ModelMetadata,
     check_instance(model, nn.Module, "model")
     check_instance(metadata, ModelMetadata, "metadata")
     if format == "torchscript":
-        raise ValueError("format='torchscript' is read-only: PyTorch has deprecated "
-                         "TorchScript; write format='state_dict' (registered "
-                         "architectures) or 'export'")
+        raise ValueError(
+            "format='torchscript' is read-only: PyTorch has deprecated "
+            "TorchScript; write format='state_dict' (registered "
+            "architectures) or 'export'"
+        )
     if format is not None and format not in FORMATS:
-        raise ValueError(f"format={format!r} must be one of {FORMATS} (or None: "
-                         "'state_dict' for a registered architecture, else 'export')")
+        raise ValueError(
+            f"format={format!r} must be one of {FORMATS} (or None: "
+            "'state_dict' for a registered architecture, else 'export')"
+        )
     path = pathlib.Path(os.fspath(path))
     metadata = _architecture_of(model, metadata)
     if format is None:
@@ -308,34 +323,45 @@ def _to_export(model: nn.Module, metadata: ModelMetadata):
         model = model.module
     if isinstance(model, torch.jit.ScriptModule):
         name = getattr(model, "original_name", type(model).__name__)
-        raise ValueError(f"cannot torch.export the TorchScript module {name!r}: "
-                         "TorchScript is read-only here; save the original Python module, "
-                         "or give metadata.architecture and format='state_dict'")
+        raise ValueError(
+            f"cannot torch.export the TorchScript module {name!r}: "
+            "TorchScript is read-only here; save the original Python module, "
+            "or give metadata.architecture and format='state_dict'"
+        )
     try:
-        return torch.export.export(model, (_example(metadata, model, 2),),
-                                   dynamic_shapes=({0: torch.export.Dim.DYNAMIC},))
+        return torch.export.export(
+            model, (_example(metadata, model, 2),), dynamic_shapes=({0: torch.export.Dim.DYNAMIC},)
+        )
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ValueError(f"cannot torch.export {type(model).__name__}: "
-                         f"{type(exc).__name__}: {first[:300]}") from None
+        raise ValueError(
+            f"cannot torch.export {type(model).__name__}: {type(exc).__name__}: {first[:300]}"
+        ) from None
 
 
 def _state_dict_container(model: nn.Module, metadata: ModelMetadata, text: str) -> dict:
 
     if metadata.architecture is None:
-        raise ValueError(f"format='state_dict' needs a registered architecture, but "
-                         f"{type(model).__name__} has none in the metadata; use "
-                         "format='export'")
+        raise ValueError(
+            f"format='state_dict' needs a registered architecture, but "
+            f"{type(model).__name__} has none in the metadata; use "
+            "format='export'"
+        )
     state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
     try:  # the file must load back into the named architecture
-        build_model(metadata.architecture,
-                    **metadata.architecture_kwargs).load_state_dict(state)
+        build_model(metadata.architecture, **metadata.architecture_kwargs).load_state_dict(state)
     except (RuntimeError, ValueError) as exc:
-        raise ValueError(f"the weights of {type(model).__name__} do not fit architecture="
-                         f"{metadata.architecture!r} {dict(metadata.architecture_kwargs)}: "
-                         f"{exc}") from None
-    return {"format": _STATE_DICT_TAG, "format_version": _FORMAT_VERSION,
-            "metadata": text, "state_dict": state}
+        raise ValueError(
+            f"the weights of {type(model).__name__} do not fit architecture="
+            f"{metadata.architecture!r} {dict(metadata.architecture_kwargs)}: "
+            f"{exc}"
+        ) from None
+    return {
+        "format": _STATE_DICT_TAG,
+        "format_version": _FORMAT_VERSION,
+        "metadata": text,
+        "state_dict": state,
+    }
 
 
 # =========================================================================== load
@@ -380,18 +406,21 @@ def _check_members(path: pathlib.Path) -> list[str]:
     for info in infos:
         name = info.filename
         if name in seen:
-            raise ValueError(f"{str(path)!r} holds the member {name!r} twice (a crafted or "
-                             "corrupt archive: readers differ on which copy they take)")
+            raise ValueError(
+                f"{str(path)!r} holds the member {name!r} twice (a crafted or "
+                "corrupt archive: readers differ on which copy they take)"
+            )
         seen.add(name)
-        if (name.startswith("/") or "\\" in name or "\x00" in name
-                or ".." in name.split("/")):
+        if name.startswith("/") or "\\" in name or "\x00" in name or ".." in name.split("/"):
             raise ValueError(f"{str(path)!r} holds a member with a suspicious name {name!r}")
         # torch writes its archives uncompressed: only a crafted file inflates
-        limits.check_inflation(info.file_size, info.compress_size,
-                               what=f"{str(path)!r}: member {name!r}")
+        limits.check_inflation(
+            info.file_size, info.compress_size, what=f"{str(path)!r}: member {name!r}"
+        )
         if name.rsplit("/", 1)[-1] == METADATA_FILENAME:
-            limits.check("max_metadata_bytes", info.file_size,
-                         what=f"{str(path)!r}: the metadata block")
+            limits.check(
+                "max_metadata_bytes", info.file_size, what=f"{str(path)!r}: the metadata block"
+            )
     return [info.filename for info in infos]
 
 
@@ -402,15 +431,18 @@ def _detect(path: pathlib.Path) -> str:
     names = _check_members(path)
     parts = [n.split("/") for n in names]
     if any(p[-1] == "archive_format" for p in parts) or any(
-            p[-1] == "serialized_exported_program.json" for p in parts):
+        p[-1] == "serialized_exported_program.json" for p in parts
+    ):
         return "export"
     if any(len(p) > 2 and p[1] == "code" for p in parts) or any(
-            p[-1] == "constants.pkl" for p in parts):
+        p[-1] == "constants.pkl" for p in parts
+    ):
         return "torchscript"
     if any(p[-1] == "data.pkl" for p in parts):
         return "torch_save"
-    raise ValueError(f"{str(path)!r} is a zip archive but not a TorchScript, torch.export or "
-                     "torch.save file")
+    raise ValueError(
+        f"{str(path)!r} is a zip archive but not a TorchScript, torch.export or torch.save file"
+    )
 
 
 def _check_export_archive(path: pathlib.Path) -> None:
@@ -420,31 +452,39 @@ def _check_export_archive(path: pathlib.Path) -> None:
     with zipfile.ZipFile(path) as zf:
         for name in zf.namelist():
             base = name.split("/", 1)[-1]
-            if base.endswith("_config.json") and (base.startswith(pt2.WEIGHTS_DIR)
-                                                  or base.startswith(pt2.CONSTANTS_DIR)):
+            if base.endswith("_config.json") and (
+                base.startswith(pt2.WEIGHTS_DIR) or base.startswith(pt2.CONSTANTS_DIR)
+            ):
                 config = json.loads(zf.read(name)).get("config", {})
                 for key, entry in config.items():
                     if entry.get("use_pickle"):
-                        raise ValueError(_REFUSAL.format(path=str(path),
-                                                         why=f"pickled tensor {key!r}"))
+                        raise ValueError(
+                            _REFUSAL.format(path=str(path), why=f"pickled tensor {key!r}")
+                        )
                     pname = str(entry.get("path_name", ""))
                     if base.startswith(pt2.CONSTANTS_DIR) and not pname.startswith(
-                            pt2.TENSOR_CONSTANT_FILENAME_PREFIX):
-                        raise ValueError(_REFUSAL.format(
-                            path=str(path), why=f"constant {key!r} is an object {pname!r}"))
+                        pt2.TENSOR_CONSTANT_FILENAME_PREFIX
+                    ):
+                        raise ValueError(
+                            _REFUSAL.format(
+                                path=str(path), why=f"constant {key!r} is an object {pname!r}"
+                            )
+                        )
             elif name.endswith((".pt", ".pkl")):
                 try:
-                    torch.load(io.BytesIO(zf.read(name)), weights_only=True,
-                               map_location="cpu")
+                    torch.load(io.BytesIO(zf.read(name)), weights_only=True, map_location="cpu")
                 except pickle.UnpicklingError as exc:
                     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                    raise ValueError(_REFUSAL.format(
-                        path=str(path), why=f"member {name!r}: {first[:200]}")) from None
+                    raise ValueError(
+                        _REFUSAL.format(path=str(path), why=f"member {name!r}: {first[:200]}")
+                    ) from None
 
 
 def _corrupt(path: pathlib.Path, exc: BaseException) -> ValueError:
-    return ValueError(f"cannot read model file {str(path)!r}: {type(exc).__name__}: "
-                      f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}")
+    return ValueError(
+        f"cannot read model file {str(path)!r}: {type(exc).__name__}: "
+        f"{str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ''}"
+    )
 
 
 @contextlib.contextmanager
@@ -458,8 +498,10 @@ def _naming(path: pathlib.Path):
 
 def _parse_metadata(text, path: pathlib.Path) -> ModelMetadata:
     if not text:
-        raise ValueError(f"{str(path)!r} has no {METADATA_FILENAME} block: it was not "
-                         "written by saliency2signal.io.save_model")
+        raise ValueError(
+            f"{str(path)!r} has no {METADATA_FILENAME} block: it was not "
+            "written by saliency2signal.io.save_model"
+        )
     with _naming(path):
         limits.check("max_metadata_bytes", len(text), what="the metadata block")
     try:
@@ -472,8 +514,9 @@ def _parse_metadata(text, path: pathlib.Path) -> ModelMetadata:
     return metadata
 
 
-def load_model(path, *, trust: bool = False, device: str | torch.device = "cpu",
-               rebuild: bool = False) -> LoadedModel:
+def load_model(
+    path, *, trust: bool = False, device: str | torch.device = "cpu", rebuild: bool = False
+) -> LoadedModel:
     """Load a model file written by :func:`save_model`, whatever its format.
 
     Parameters
@@ -535,8 +578,13 @@ def load_model(path, *, trust: bool = False, device: str | torch.device = "cpu",
         if not trust:
             try:
                 _check_export_archive(path)
-            except (OSError, zipfile.BadZipFile, RuntimeError, KeyError,
-                    json.JSONDecodeError) as exc:
+            except (
+                OSError,
+                zipfile.BadZipFile,
+                RuntimeError,
+                KeyError,
+                json.JSONDecodeError,
+            ) as exc:
                 raise _corrupt(path, exc) from None
         extra = {METADATA_FILENAME: ""}
         try:
@@ -570,12 +618,16 @@ def load_model(path, *, trust: bool = False, device: str | torch.device = "cpu",
 
 def _from_container(obj, path: pathlib.Path, device: torch.device):
     if not isinstance(obj, dict) or obj.get("format") != _STATE_DICT_TAG:
-        raise ValueError(f"{str(path)!r} is a torch.save file but not a saliency2signal "
-                         "model file (no 'format': 'saliency2signal.state_dict' entry)")
+        raise ValueError(
+            f"{str(path)!r} is a torch.save file but not a saliency2signal "
+            "model file (no 'format': 'saliency2signal.state_dict' entry)"
+        )
     version = obj.get("format_version")
     if not isinstance(version, int) or version > _FORMAT_VERSION:
-        raise ValueError(f"{str(path)!r} has format_version={version!r}; this version of "
-                         f"saliency2signal reads <= {_FORMAT_VERSION}")
+        raise ValueError(
+            f"{str(path)!r} has format_version={version!r}; this version of "
+            f"saliency2signal reads <= {_FORMAT_VERSION}"
+        )
     metadata = _parse_metadata(obj.get("metadata"), path)
     if isinstance(obj.get("module"), nn.Module):  # only reachable with trust=True
         return obj["module"].to(device), metadata, "pickle"
@@ -590,14 +642,18 @@ def _check_architecture(metadata: ModelMetadata) -> None:
     if metadata.architecture not in ARCHITECTURES:
         return
     try:
-        n_params, largest = architecture_sizes(metadata.architecture, metadata.input_shape,
-                                               **metadata.architecture_kwargs)
+        n_params, largest = architecture_sizes(
+            metadata.architecture, metadata.input_shape, **metadata.architecture_kwargs
+        )
     except (ValueError, TypeError):  # malformed arguments: building them fails anyway
         return
     name = f"{metadata.architecture} {dict(metadata.architecture_kwargs)}"
     limits.check("max_parameters", n_params, what=f"{name} with {n_params} parameters")
-    limits.check("max_activations", largest,
-                 what=f"{name} on {metadata.input_shape} images (largest activation)")
+    limits.check(
+        "max_activations",
+        largest,
+        what=f"{name} on {metadata.input_shape} images (largest activation)",
+    )
 
 
 def _check_exported(program) -> None:
@@ -615,14 +671,17 @@ def _check_exported(program) -> None:
             for d in getattr(v, "shape", ()):
                 size *= d if isinstance(d, int) else 1
             largest = max(largest, size)
-    limits.check("max_parameters", n_params,
-                 what=f"an exported program with {n_params} parameters")
-    limits.check("max_activations", largest,
-                 what="an exported program's largest activation for one image")
+    limits.check(
+        "max_parameters", n_params, what=f"an exported program with {n_params} parameters"
+    )
+    limits.check(
+        "max_activations", largest, what="an exported program's largest activation for one image"
+    )
 
 
-def _build_with(state: dict, metadata: ModelMetadata, path: pathlib.Path,
-                device: torch.device) -> nn.Module:
+def _build_with(
+    state: dict, metadata: ModelMetadata, path: pathlib.Path, device: torch.device
+) -> nn.Module:
 
     if metadata.architecture is None:
         raise ValueError(f"{str(path)!r}: the metadata names no architecture to rebuild")
@@ -630,13 +689,15 @@ def _build_with(state: dict, metadata: ModelMetadata, path: pathlib.Path,
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise ValueError(f"{str(path)!r}: the weights do not fit architecture="
-                         f"{metadata.architecture!r}: {exc}") from None
+        raise ValueError(
+            f"{str(path)!r}: the weights do not fit architecture={metadata.architecture!r}: {exc}"
+        ) from None
     return model.to(device)
 
 
-def _rebuild(model: nn.Module, metadata: ModelMetadata, path: pathlib.Path,
-             device: torch.device) -> nn.Module:
+def _rebuild(
+    model: nn.Module, metadata: ModelMetadata, path: pathlib.Path, device: torch.device
+) -> nn.Module:
     inner = model.module if isinstance(model, _ExportedModule) else model
     state = {k: v.detach() for k, v in inner.state_dict().items()}
     return _build_with(state, metadata, path, device)

@@ -90,7 +90,8 @@ class Limits:
 
 _DEFAULT = Limits()
 _CURRENT: contextvars.ContextVar[Limits | None] = contextvars.ContextVar(
-    "saliency2signal_limits", default=None)
+    "saliency2signal_limits", default=None
+)
 
 
 def current() -> Limits:
@@ -143,9 +144,11 @@ def check(name: str, value: int, *, what: str) -> None:
     """
     cap = getattr(current(), name)
     if value > cap:
-        raise ValueError(f"{what} needs {value}, more than {name}={cap}; for input you "
-                         f"trust, raise it with saliency2signal.limits.raised({name}=...) "
-                         f"or the command-line option --limit {name}=...")
+        raise ValueError(
+            f"{what} needs {value}, more than {name}={cap}; for input you "
+            f"trust, raise it with saliency2signal.limits.raised({name}=...) "
+            f"or the command-line option --limit {name}=..."
+        )
 
 
 def check_inflation(size: int, compressed: int, *, what: str) -> None:
@@ -168,8 +171,10 @@ def check_inflation(size: int, compressed: int, *, what: str) -> None:
     """
     cap = current().max_inflation
     if size > _INFLATE_FLOOR and size > cap * max(compressed, 1):
-        raise ValueError(f"{what} would inflate {size // max(compressed, 1)} times (from "
-                         f"{compressed} to {size} bytes), more than max_inflation={cap}; "
-                         "for input you trust, raise it with "
-                         "saliency2signal.limits.raised(max_inflation=...) or the "
-                         "command-line option --limit max_inflation=...")
+        raise ValueError(
+            f"{what} would inflate {size // max(compressed, 1)} times (from "
+            f"{compressed} to {size} bytes), more than max_inflation={cap}; "
+            "for input you trust, raise it with "
+            "saliency2signal.limits.raised(max_inflation=...) or the "
+            "command-line option --limit max_inflation=..."
+        )

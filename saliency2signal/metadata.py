@@ -182,9 +182,11 @@ class ModelMetadata:
         if tag != _FORMAT_TAG:
             raise ValueError(f"metadata format={tag!r} is not {_FORMAT_TAG!r}")
         if not isinstance(version, int) or version > _FORMAT_VERSION:
-            raise ValueError(f"metadata format_version={version!r} is not supported (this "
-                             f"is saliency2signal {_package_version()}, which reads "
-                             f"version <= {_FORMAT_VERSION}); upgrade saliency2signal")
+            raise ValueError(
+                f"metadata format_version={version!r} is not supported (this "
+                f"is saliency2signal {_package_version()}, which reads "
+                f"version <= {_FORMAT_VERSION}); upgrade saliency2signal"
+            )
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
@@ -206,8 +208,14 @@ class ModelMetadata:
 
 
 # =========================================================================== compatibility
-def check_compatible(metadata: ModelMetadata, x, *, images: bool = False, target=None,
-                     class_names: Sequence[str] | None = None) -> None:
+def check_compatible(
+    metadata: ModelMetadata,
+    x,
+    *,
+    images: bool = False,
+    target=None,
+    class_names: Sequence[str] | None = None,
+) -> None:
     """Raise ``ValueError`` if data does not fit a model; return ``None`` if it does.
 
     Parameters
@@ -245,21 +253,28 @@ def check_compatible(metadata: ModelMetadata, x, *, images: bool = False, target
     xt = as_tensor(x, name="x")
     if images:
         if xt.ndim != 4:
-            raise ValueError(f"images have shape {tuple(xt.shape)}; the model expects "
-                             f"(batch, {', '.join(map(str, metadata.input_shape))})")
+            raise ValueError(
+                f"images have shape {tuple(xt.shape)}; the model expects "
+                f"(batch, {', '.join(map(str, metadata.input_shape))})"
+            )
         c, hw = xt.shape[1], tuple(xt.shape[-2:])
         if c != metadata.n_channels:
-            raise ValueError(f"model expects {metadata.n_channels} image channel(s) but "
-                             f"data has {c}")
+            raise ValueError(
+                f"model expects {metadata.n_channels} image channel(s) but data has {c}"
+            )
         if hw != metadata.image_shape:
-            raise ValueError(f"model expects images of (H, W)={metadata.image_shape} but "
-                             f"data has {hw}")
+            raise ValueError(
+                f"model expects images of (H, W)={metadata.image_shape} but data has {hw}"
+            )
     else:
         if xt.ndim == 0:
             raise ValueError("x is 0-d (a scalar); expected signals (..., n_times)")
         n, m, policy = xt.shape[-1], metadata.n_times, metadata.length_policy
-        bad = (policy == "exact" and n != m) or (policy == "crop" and n < m) or (
-            policy == "pad" and n > m)
+        bad = (
+            (policy == "exact" and n != m)
+            or (policy == "crop" and n < m)
+            or (policy == "pad" and n > m)
+        )
         if bad:
             raise ValueError(f"model expects n_times={m} (crop/pad: {policy}) but data has {n}")
     if target is not None:
@@ -268,11 +283,14 @@ def check_compatible(metadata: ModelMetadata, x, *, images: bool = False, target
             raise TypeError(f"target has dtype {t.dtype}; expected integer class indices")
         if t.numel() and (int(t.min()) < 0 or int(t.max()) >= metadata.n_classes):
             bad_t = int(t.min()) if int(t.min()) < 0 else int(t.max())
-            raise ValueError(f"model has n_classes={metadata.n_classes} "
-                             f"{metadata.class_names} but target asks for class {bad_t}")
+            raise ValueError(
+                f"model has n_classes={metadata.n_classes} "
+                f"{metadata.class_names} but target asks for class {bad_t}"
+            )
     if class_names is not None and tuple(class_names) != metadata.class_names:
-        raise ValueError(f"model classes {metadata.class_names} differ from data classes "
-                         f"{tuple(class_names)}")
+        raise ValueError(
+            f"model classes {metadata.class_names} differ from data classes {tuple(class_names)}"
+        )
 
 
 def fit_length(x, metadata: ModelMetadata) -> torch.Tensor:

@@ -386,13 +386,30 @@ def retrieve_phase(
     t0 = time.perf_counter()
     if method in ("fgla", "gla"):
         y, Wy, hist, n_it, n_ev = griffin_lim(
-            S, config, y0, m, dual, alpha=alpha if method == "fgla" else 0.0,
-            n_iter=n_iter, projection=projection, known_lp=known_lp,
-            nonnegative=nonnegative)
+            S,
+            config,
+            y0,
+            m,
+            dual,
+            alpha=alpha if method == "fgla" else 0.0,
+            n_iter=n_iter,
+            projection=projection,
+            known_lp=known_lp,
+            nonnegative=nonnegative,
+        )
     else:
         y, hist, n_it, n_ev = fit_gradient(
-            S, config, y0, m, dual, method=method, n_iter=n_iter, lr=lr,
-            known_lp=known_lp, nonnegative=nonnegative)
+            S,
+            config,
+            y0,
+            m,
+            dual,
+            method=method,
+            n_iter=n_iter,
+            lr=lr,
+            known_lp=known_lp,
+            nonnegative=nonnegative,
+        )
         Wy = cwt(y, config).Wx
     elapsed = time.perf_counter() - t0
     return PhaseRetrievalResult(
@@ -619,10 +636,7 @@ def reconstruct_from_png(
         geom = resolve_geometry(geometry, path, read_rgb(path)[1])
         config = geom.ssq_config
         if config is None:
-            raise ValueError(
-                f"{str(path)!r} records no transform configuration; pass config="
-            )
+            raise ValueError(f"{str(path)!r} records no transform configuration; pass config=")
         geometry = geom
-    mag = magnitudes_from_png(path, geometry=geometry, n=n, dynamic_range=dynamic_range,
-                              peak=peak)
+    mag = magnitudes_from_png(path, geometry=geometry, n=n, dynamic_range=dynamic_range, peak=peak)
     return retrieve_phase(mag, config, **kwargs)

@@ -20,8 +20,17 @@ from .transform import SSQConfig
 __all__ = ["scalogram", "components", "interference"]
 
 
-def scalogram(coef, config: SSQConfig, *, ax=None, axis=None, labels=None, power: float = 0.5,
-              cmap: str = "magma", label_colors=None):
+def scalogram(
+    coef,
+    config: SSQConfig,
+    *,
+    ax=None,
+    axis=None,
+    labels=None,
+    power: float = 0.5,
+    cmap: str = "magma",
+    label_colors=None,
+):
     """Draw ``|coef|**power`` on exact time and frequency axes.
 
     Parameters
@@ -62,8 +71,9 @@ def scalogram(coef, config: SSQConfig, *, ax=None, axis=None, labels=None, power
     if config.lowpass_row:  # give the frequency-0 row a visible band below the first row
         fe[0] = fe[1] ** 2 / fe[2]
     xs = np.arange(n, dtype=np.float64) if axis is None else check_axis(axis, n)
-    mesh = ax.pcolormesh(linear_edges(xs), fe, c**power, shading="flat", cmap=cmap,
-                         rasterized=True)
+    mesh = ax.pcolormesh(
+        linear_edges(xs), fe, c**power, shading="flat", cmap=cmap, rasterized=True
+    )
     ax.set_yscale("log")
     ax.set_ylabel("frequency (cycles per sample)" if config.fs == 1 else "frequency")
     ax.set_xlabel("sample" if axis is None else "x")
@@ -74,13 +84,18 @@ def scalogram(coef, config: SSQConfig, *, ax=None, axis=None, labels=None, power
         centres = np.sqrt(fe[1:] * fe[:-1])
         colors = list(label_colors or ["c", "y", "lime", "w", "orange", "deepskyblue"])
         for i, k in enumerate(np.unique(lab[lab > 0])):
-            ax.contour(xs, centres, (lab == k).astype(float), levels=[0.5],
-                       colors=[colors[i % len(colors)]], linewidths=1.0)
+            ax.contour(
+                xs,
+                centres,
+                (lab == k).astype(float),
+                levels=[0.5],
+                colors=[colors[i % len(colors)]],
+                linewidths=1.0,
+            )
     return mesh
 
 
-def components(x, comps, *, x_ranges=None, axis=None, axes=None, names=None,
-               baseline=None):
+def components(x, comps, *, x_ranges=None, axis=None, axes=None, names=None, baseline=None):
     """One panel per component: the original spectrum over the region, and the component.
 
     A spectroscopist reads a component against the spectrum it came from, so each
@@ -120,22 +135,39 @@ def components(x, comps, *, x_ranges=None, axis=None, axes=None, names=None,
     if x_ranges is not None and len(x_ranges) != len(cs):
         raise ValueError(f"{len(x_ranges)} x_ranges for {len(cs)} components")
     if axes is None:
-        fig, axes = plt.subplots(len(cs), 1, figsize=(8, 2.2 * len(cs) + 0.6), sharex=True,
-                                 squeeze=False, constrained_layout=True)
+        fig, axes = plt.subplots(
+            len(cs),
+            1,
+            figsize=(8, 2.2 * len(cs) + 0.6),
+            sharex=True,
+            squeeze=False,
+            constrained_layout=True,
+        )
         axes = list(axes[:, 0])
     elif len(axes) != len(cs):
         raise ValueError(f"{len(axes)} axes for {len(cs)} components")
     for i, (ax, c) in enumerate(zip(axes, cs, strict=True)):
         ax.plot(xs, xv, color="0.65", lw=0.8, label="signal")
         if baseline is not None:
-            ax.plot(xs, to_numpy(baseline, name="baseline"), color="0.4", lw=0.8, ls="--",
-                    label="low-pass")
+            ax.plot(
+                xs,
+                to_numpy(baseline, name="baseline"),
+                color="0.4",
+                lw=0.8,
+                ls="--",
+                label="low-pass",
+            )
         if x_ranges is not None:
             lo, hi = sorted(map(float, x_ranges[i]))
             ax.axvspan(lo, hi, color="C0", alpha=0.12, lw=0)
             inside = (xs >= lo) & (xs <= hi)
-            ax.plot(np.where(inside, xs, np.nan), np.where(inside, xv, np.nan), color="k",
-                    lw=1.6, label="signal over the region")
+            ax.plot(
+                np.where(inside, xs, np.nan),
+                np.where(inside, xv, np.nan),
+                color="k",
+                lw=1.6,
+                label="signal over the region",
+            )
         ax.plot(xs, c, color=f"C{(i % 9) + 1}", lw=1.4, label="component")
         if names is not None:
             ax.set_title(str(names[i]), fontsize=10, loc="left", y=1.0)
@@ -147,8 +179,17 @@ def components(x, comps, *, x_ranges=None, axis=None, axes=None, names=None,
     return axes
 
 
-def interference(artefacts, *, index=(), ax=None, ridges=None, axis=None, cmap: str = "viridis",
-                 color: str = "r", min_energy: float | None = None) -> dict:
+def interference(
+    artefacts,
+    *,
+    index=(),
+    ax=None,
+    ridges=None,
+    axis=None,
+    cmap: str = "viridis",
+    color: str = "r",
+    min_energy: float | None = None,
+) -> dict:
     """Phase transform of one signal with its flagged interference and optional ridges.
 
     Each CWT cell is coloured by its reassigned frequency ``w`` (the phase transform),
@@ -214,8 +255,16 @@ def interference(artefacts, *, index=(), ax=None, ridges=None, axis=None, cmap: 
     shown = img[np.isfinite(img)]
     lims = (np.quantile(shown, 0.01), np.quantile(shown, 0.99)) if shown.size else (None, None)
     fe = geometric_edges(cf)
-    mesh = ax.pcolormesh(linear_edges(xs), fe, np.ma.masked_invalid(img), shading="flat",
-                         cmap=cmap, vmin=lims[0], vmax=lims[1], rasterized=True)
+    mesh = ax.pcolormesh(
+        linear_edges(xs),
+        fe,
+        np.ma.masked_invalid(img),
+        shading="flat",
+        cmap=cmap,
+        vmin=lims[0],
+        vmax=lims[1],
+        rasterized=True,
+    )
     ax.set_yscale("log")
     ax.set_ylabel("frequency (cycles per sample)" if artefacts.config.fs == 1 else "frequency")
     ax.set_xlabel("sample" if axis is None else "x")
@@ -223,8 +272,9 @@ def interference(artefacts, *, index=(), ax=None, ridges=None, axis=None, cmap: 
     contour = None
     m = artefacts.mask[b][skip:]
     if m.any():
-        contour = ax.contour(xs, sf[skip:], m.astype(float), levels=[0.5], colors=[color],
-                             linewidths=1.0)
+        contour = ax.contour(
+            xs, sf[skip:], m.astype(float), levels=[0.5], colors=[color], linewidths=1.0
+        )
     lines = []
     if ridges is not None:
         rr = np.atleast_2d(to_numpy(ridges, name="ridges"))

@@ -21,8 +21,9 @@ PACKAGE = ROOT / "saliency2signal"
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("architecture", ROOT / "tools" /
-                                                  "architecture.py")
+    spec = importlib.util.spec_from_file_location(
+        "architecture", ROOT / "tools" / "architecture.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -53,8 +54,9 @@ def _module_imports(path: pathlib.Path, *, top_level_only: bool) -> set[str]:
 
 
 def _graph(*, top_level_only: bool) -> dict[str, set[str]]:
-    return {ARCH._dotted(p): _module_imports(p, top_level_only=top_level_only)
-            for p in ARCH._modules()}
+    return {
+        ARCH._dotted(p): _module_imports(p, top_level_only=top_level_only) for p in ARCH._modules()
+    }
 
 
 def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -67,7 +69,7 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (found := visit(nxt)):
                 return found
         state[node] = 2
@@ -114,13 +116,21 @@ def test_io_and_models_do_not_import_each_other():
 
 
 def test_shared_layers_import_no_stage_that_uses_them():
-    stages = {"saliency2signal.saliency", "saliency2signal.explanation",
-              "saliency2signal.evaluation", "saliency2signal.cli", "saliency2signal.io"}
+    stages = {
+        "saliency2signal.saliency",
+        "saliency2signal.explanation",
+        "saliency2signal.evaluation",
+        "saliency2signal.cli",
+        "saliency2signal.io",
+    }
     graph = _graph(top_level_only=False)
-    for layer in ("saliency2signal._runtime", "saliency2signal._validation",
-                  "saliency2signal.forward", "saliency2signal.metadata"):
-        used = {m for m in graph[layer] if any(m == s or m.startswith(s + ".")
-                                               for s in stages)}
+    for layer in (
+        "saliency2signal._runtime",
+        "saliency2signal._validation",
+        "saliency2signal.forward",
+        "saliency2signal.metadata",
+    ):
+        used = {m for m in graph[layer] if any(m == s or m.startswith(s + ".") for s in stages)}
         assert not used, (layer, used)
 
 
@@ -151,7 +161,19 @@ def _ruff() -> list[str]:
 
 @pytest.mark.parametrize("command", [["format", "--check"], ["check"]])
 def test_ruff(command):
-    out = subprocess.run([*_ruff(), *command, "saliency2signal", "tests", "benchmarks",
-                          "tools", "examples", "models"],
-                         cwd=ROOT, capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            *_ruff(),
+            *command,
+            "saliency2signal",
+            "tests",
+            "benchmarks",
+            "tools",
+            "examples",
+            "models",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stdout + out.stderr

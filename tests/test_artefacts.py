@@ -88,8 +88,9 @@ def test_quiet_on_single_tones_and_resolved_pairs(name, delta, rng):
     # the tones were seen (rows with energy), they just do not wiggle
     active = res.row_energy >= 0.05
     assert active.sum() > 5
-    strength = np.sum(res.row_energy[active] * res.row_wiggle[active]) / res.row_energy[
-        active].sum()
+    strength = (
+        np.sum(res.row_energy[active] * res.row_wiggle[active]) / res.row_energy[active].sum()
+    )
     assert strength < 0.1
 
 
@@ -107,7 +108,8 @@ def test_batched_equals_one_by_one(dtype, rng):
         np.testing.assert_array_equal(res.mask[i, 0], one.mask)
         np.testing.assert_allclose(res.row_wiggle[i, 0], one.row_wiggle, rtol=1e-6)
         assert [f.period_samples for f in res.findings_at((i, 0))] == pytest.approx(
-            [f.period_samples for f in one.findings], rel=1e-6)
+            [f.period_samples for f in one.findings], rel=1e-6
+        )
     assert not res.mask[1, 0].any()
     assert res.findings_at((1, 0)) == ()
 
@@ -153,9 +155,15 @@ def test_results_are_json_and_read_only(rng):
 
 
 # =========================================================================== advice
-@pytest.mark.parametrize(("delta", "before"), [
-    (0.005, "gmw"), (0.01, "gmw"), (0.02, "morlet13.4"), (0.1, "morlet5"),
-])
+@pytest.mark.parametrize(
+    ("delta", "before"),
+    [
+        (0.005, "gmw"),
+        (0.01, "gmw"),
+        (0.02, "morlet13.4"),
+        (0.1, "morlet5"),
+    ],
+)
 @pytest.mark.parametrize("which", ["morlet", "gmw"])
 def test_advised_wavelet_removes_the_wiggle(delta, before, which, rng):
     x = pair(delta, rng)
@@ -292,14 +300,17 @@ def test_plot_interference_quiet_has_no_outline(rng):
 
 
 # =========================================================================== errors
-@pytest.mark.parametrize(("kwargs", "exc", "match"), [
-    ({"min_energy": 0.0}, ValueError, "min_energy"),
-    ({"min_energy": 1.5}, ValueError, "min_energy"),
-    ({"min_wiggle": -1.0}, ValueError, "min_wiggle"),
-    ({"margin": -1.0}, ValueError, "margin"),
-    ({"min_wiggle": "1"}, TypeError, "min_wiggle"),
-    ({"config": "gmw"}, TypeError, "SSQConfig"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"min_energy": 0.0}, ValueError, "min_energy"),
+        ({"min_energy": 1.5}, ValueError, "min_energy"),
+        ({"min_wiggle": -1.0}, ValueError, "min_wiggle"),
+        ({"margin": -1.0}, ValueError, "margin"),
+        ({"min_wiggle": "1"}, TypeError, "min_wiggle"),
+        ({"config": "gmw"}, TypeError, "SSQConfig"),
+    ],
+)
 def test_detect_bad_arguments(kwargs, exc, match, rng):
     with pytest.raises(exc, match=match):
         detect_interference(pair(0.01, rng, n=256), **kwargs)
@@ -317,17 +328,20 @@ def test_detect_bad_inputs(rng):
         detect_interference(np.full(256, np.nan))
 
 
-@pytest.mark.parametrize(("args", "kwargs", "exc", "match"), [
-    ((0.0,), {}, ValueError, "spacing"),
-    ((-0.1,), {}, ValueError, "spacing"),
-    (("0.1",), {}, TypeError, "spacing"),
-    ((0.1,), {"tol": 1.0}, ValueError, "tol"),
-    ((0.1,), {"tol": 0.0}, ValueError, "tol"),
-    ((0.01,), {"f": 0.5}, ValueError, "Nyquist"),
-    ((0.01,), {"f": -0.1}, ValueError, "f="),
-    ((0.1,), {"gamma": 0.0}, ValueError, "gamma"),
-    ((0.1,), {"config": {"nv": 16}}, TypeError, "SSQConfig"),
-])
+@pytest.mark.parametrize(
+    ("args", "kwargs", "exc", "match"),
+    [
+        ((0.0,), {}, ValueError, "spacing"),
+        ((-0.1,), {}, ValueError, "spacing"),
+        (("0.1",), {}, TypeError, "spacing"),
+        ((0.1,), {"tol": 1.0}, ValueError, "tol"),
+        ((0.1,), {"tol": 0.0}, ValueError, "tol"),
+        ((0.01,), {"f": 0.5}, ValueError, "Nyquist"),
+        ((0.01,), {"f": -0.1}, ValueError, "f="),
+        ((0.1,), {"gamma": 0.0}, ValueError, "gamma"),
+        ((0.1,), {"config": {"nv": 16}}, TypeError, "SSQConfig"),
+    ],
+)
 def test_advise_bad_arguments(args, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         advise_wavelet(*args, **kwargs)
@@ -347,8 +361,7 @@ def test_flag_regions_bad_inputs(close_pair, rng):
     with pytest.raises(ValueError, match="min_overlap"):
         flag_regions(good, art, min_overlap=1.0)
     batched = detect_interference(np.stack([pair(0.0, rng, n=256)] * 2))
-    am = attribution_mask(np.ones(batched.mask.shape[1:]), GMW, threshold="absolute",
-                          value=0.5)
+    am = attribution_mask(np.ones(batched.mask.shape[1:]), GMW, threshold="absolute", value=0.5)
     with pytest.raises(ValueError, match="index"):
         flag_regions(am.regions, batched)
     with pytest.raises(ValueError, match="index"):

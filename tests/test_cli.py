@@ -90,8 +90,12 @@ def test_train_then_info(tmp_path, rng, capsys):
     data = tmp_path / "d.npz"
     np.savez(data, x=x, y=y, class_names=np.array(["left", "right"]))
     model = tmp_path / "m.pt"
-    assert main(["train", str(data), "--out", str(model), "--epochs", "2", "--size", "16",
-                 "--nv", "8"]) == 0
+    assert (
+        main(
+            ["train", str(data), "--out", str(model), "--epochs", "2", "--size", "16", "--nv", "8"]
+        )
+        == 0
+    )
     captured = capsys.readouterr()
     assert "epoch 2/2" in captured.err and "wrote" in captured.out
     assert main(["info", str(model)]) == 0
@@ -107,8 +111,25 @@ def test_train_writes_an_export_program_on_request(tmp_path, rng, capsys):
     data = tmp_path / "d.npz"
     np.savez(data, x=x, y=y)
     model = tmp_path / "m.pt2"
-    assert main(["train", str(data), "--out", str(model), "--epochs", "1", "--size", "16",
-                 "--nv", "8", "--format", "export"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(data),
+                "--out",
+                str(model),
+                "--epochs",
+                "1",
+                "--size",
+                "16",
+                "--nv",
+                "8",
+                "--format",
+                "export",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["info", str(model)]) == 0
     info = json.loads(capsys.readouterr().out)
@@ -134,11 +155,28 @@ def test_explain_end_to_end_and_refusals(tmp_path, rng, capsys):
     data = tmp_path / "d.npz"
     np.savez(data, x=x, y=y, class_names=np.array(["left", "right"]))
     model = tmp_path / "m.pt"
-    assert main(["train", str(data), "--out", str(model), "--epochs", "2", "--size", "16",
-                 "--nv", "8"]) == 0
+    assert (
+        main(
+            ["train", str(data), "--out", str(model), "--epochs", "2", "--size", "16", "--nv", "8"]
+        )
+        == 0
+    )
     out = tmp_path / "report"
-    assert main(["explain", str(model), str(data), "--out", str(out), "--max-regions", "2",
-                 "--no-figures"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(model),
+                str(data),
+                "--out",
+                str(out),
+                "--max-regions",
+                "2",
+                "--no-figures",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "report.json").read_text())
     assert len(report["samples"]) == len(x)
     with np.load(out / "components.npz", allow_pickle=False) as z:
@@ -167,14 +205,28 @@ def test_explain_end_to_end_and_refusals(tmp_path, rng, capsys):
     assert not bad_out.exists()
     capsys.readouterr()
     # a region share outside [0, 1)
-    assert main(["explain", str(model), str(data), "--out", str(bad_out),
-                 "--min-share", "1.5"]) == 2
+    assert (
+        main(["explain", str(model), str(data), "--out", str(bad_out), "--min-share", "1.5"]) == 2
+    )
     err = capsys.readouterr().err
     assert "min_share=1.5" in err and err.count("\n") == 1 and not bad_out.exists()
     # the share is recorded, and regions below it are gone
     kept = tmp_path / "kept"
-    assert main(["explain", str(model), str(data), "--out", str(kept), "--min-share", "0.3",
-                 "--no-figures"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(model),
+                str(data),
+                "--out",
+                str(kept),
+                "--min-share",
+                "0.3",
+                "--no-figures",
+            ]
+        )
+        == 0
+    )
     rep = json.loads((kept / "report.json").read_text())
     assert rep["settings"]["min_share"] == 0.3
     shares = [r["attribution_share"] for smp in rep["samples"] for r in smp["regions"]]
@@ -233,17 +285,32 @@ def coffee_two(tmp_path):
 
 
 @pytest.mark.parametrize("command", ["explain", "evaluate"])
-@pytest.mark.parametrize(("labels", "match"), [
-    (np.array([0.7, 1.4]), r"labels must be integers, but label 0 is 0\.7"),
-    (np.array([0.0, np.nan]), "label 1 is nan"),
-    (np.array([True, False]), "labels must be integers, got boolean"),
-])
+@pytest.mark.parametrize(
+    ("labels", "match"),
+    [
+        (np.array([0.7, 1.4]), r"labels must be integers, but label 0 is 0\.7"),
+        (np.array([0.0, np.nan]), "label 1 is nan"),
+        (np.array([True, False]), "labels must be integers, got boolean"),
+    ],
+)
 def test_labels_are_never_truncated(tmp_path, capsys, coffee_two, command, labels, match):
     data, _ = coffee_two
     np.save(tmp_path / "y.npy", labels)
     out = tmp_path / "out"
-    assert main([command, str(ROOT / "models" / "coffee.pt"), str(data), "--labels",
-                 str(tmp_path / "y.npy"), "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                command,
+                str(ROOT / "models" / "coffee.pt"),
+                str(data),
+                "--labels",
+                str(tmp_path / "y.npy"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and re.search(match, err), err
     assert not out.exists()
@@ -253,23 +320,50 @@ def test_integral_float_labels_are_accepted(tmp_path, capsys, coffee_two):
     data, _ = coffee_two
     np.save(tmp_path / "y.npy", np.array([0.0, 1.0]))
     out = tmp_path / "out"
-    assert main(["explain", str(ROOT / "models" / "coffee.pt"), str(data), "--labels",
-                 str(tmp_path / "y.npy"), "--target", "label", "--out", str(out),
-                 "--no-figures"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                str(ROOT / "models" / "coffee.pt"),
+                str(data),
+                "--labels",
+                str(tmp_path / "y.npy"),
+                "--target",
+                "label",
+                "--out",
+                str(out),
+                "--no-figures",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "report.json").read_text())
     assert [s["target"] for s in report["samples"]] == [0, 1]
 
 
-@pytest.mark.parametrize(("convert", "kind"), [
-    (lambda x: x > x.mean(), "boolean"),
-    (lambda x: x.astype(np.complex64), "complex"),
-])
+@pytest.mark.parametrize(
+    ("convert", "kind"),
+    [
+        (lambda x: x > x.mean(), "boolean"),
+        (lambda x: x.astype(np.complex64), "complex"),
+    ],
+)
 def test_non_real_signals_are_refused(tmp_path, capsys, coffee_two, convert, kind):
     _, x = coffee_two
     np.save(tmp_path / "odd.npy", convert(x))
     out = tmp_path / "out"
-    assert main(["explain", str(ROOT / "models" / "coffee.pt"), str(tmp_path / "odd.npy"),
-                 "--out", str(out)]) == 2
+    assert (
+        main(
+            [
+                "explain",
+                str(ROOT / "models" / "coffee.pt"),
+                str(tmp_path / "odd.npy"),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"holds {kind} values" in err, err
     assert not out.exists()

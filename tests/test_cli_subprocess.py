@@ -20,8 +20,13 @@ def run(console_script, tmp_path):
     """Run the console script with arguments, in ``tmp_path``; return the completed run."""
 
     def _run(*args):
-        return subprocess.run([console_script, *map(str, args)], cwd=tmp_path,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [console_script, *map(str, args)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     return _run
 
@@ -118,19 +123,30 @@ def test_info_into_a_closed_pipe_ends_quietly(tmp_path, console_script):
     read_end, write_end = os.pipe()
     os.close(read_end)  # closed before the command writes a byte: every write fails
     try:
-        done = subprocess.run([exe, "info", str(MODEL)], stdout=write_end,
-                              stderr=subprocess.PIPE, text=True, timeout=300)
+        done = subprocess.run(
+            [exe, "info", str(MODEL)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
     finally:
         os.close(write_end)
     assert (done.returncode, done.stderr) == (0, "")
     # as a user types it
-    done = subprocess.run(["bash", "-c", f'set -o pipefail; "{exe}" info "{MODEL}" | head -1'],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    done = subprocess.run(
+        ["bash", "-c", f'set -o pipefail; "{exe}" info "{MODEL}" | head -1'],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert (done.returncode, done.stdout, done.stderr) == (0, "{\n", "")
 
 
-@pytest.mark.parametrize("args", [("explain",), ("explian", "x"),
-                                  ("explain", "a", "b", "--keep-mass", "lots")])
+@pytest.mark.parametrize(
+    "args", [("explain",), ("explian", "x"), ("explain", "a", "b", "--keep-mass", "lots")]
+)
 def test_argument_errors_are_one_line(run, args):
     done = run(*args)
     assert done.returncode == 2 and done.stdout == ""

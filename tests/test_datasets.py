@@ -51,10 +51,12 @@ def test_ground_truth_presence(rng):
     assert np.all(d.amplitudes[d.y == 1] >= 0.5)
     # the component is a Gaussian of the recorded centre, width and amplitude
     expected = d.amplitudes[:, None] * np.exp(
-        -0.5 * ((d.axis - d.centres[:, None]) / d.widths[:, None]) ** 2)
+        -0.5 * ((d.axis - d.centres[:, None]) / d.widths[:, None]) ** 2
+    )
     assert_allclose(d.components, expected, rtol=1e-12, atol=0)
-    assert_allclose(d.windows, np.stack([d.centres - 3 * d.widths,
-                                         d.centres + 3 * d.widths], axis=1))
+    assert_allclose(
+        d.windows, np.stack([d.centres - 3 * d.widths, d.centres + 3 * d.widths], axis=1)
+    )
     # the planted peak sits in its window: > 99 % of its energy, its maximum inside
     inside = d.window_mask()
     present = d.present
@@ -85,8 +87,7 @@ def test_residual_has_no_class_information(rng):
 
 
 def test_position_classes():
-    d = make_planted_spectra(10, class_centres=(800.0, 1300.0), class_names=["lo", "hi"],
-                             rng=0)
+    d = make_planted_spectra(10, class_centres=(800.0, 1300.0), class_names=["lo", "hi"], rng=0)
     assert d.class_names == ("lo", "hi")
     assert np.all(d.present)
     assert_array_equal(np.abs(d.centres - 1300) <= 10, d.y == 1)
@@ -103,18 +104,21 @@ def test_seed_reproducible(seed):
     assert not np.array_equal(a.x, c.x)
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"n_samples": 0}, "n_samples=0"),
-    ({"n_points": 8}, "n_points=8"),
-    ({"n_decoys": -1}, "n_decoys=-1"),
-    ({"noise": -0.1}, "noise=-0.1"),
-    ({"width_range": (5.0, 1.0)}, "width_range"),
-    ({"class_centres": (None,)}, "at least two"),
-    ({"class_centres": (None, None)}, "distinct"),
-    ({"class_centres": (None, 300.0)}, "inside axis_range"),
-    ({"class_names": ["a"]}, "class_names"),
-    ({"rng": -1}, "rng=-1"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_samples": 0}, "n_samples=0"),
+        ({"n_points": 8}, "n_points=8"),
+        ({"n_decoys": -1}, "n_decoys=-1"),
+        ({"noise": -0.1}, "noise=-0.1"),
+        ({"width_range": (5.0, 1.0)}, "width_range"),
+        ({"class_centres": (None,)}, "at least two"),
+        ({"class_centres": (None, None)}, "distinct"),
+        ({"class_centres": (None, 300.0)}, "inside axis_range"),
+        ({"class_names": ["a"]}, "class_names"),
+        ({"rng": -1}, "rng=-1"),
+    ],
+)
 def test_bad_values(kwargs, match):
     args = {"n_samples": 4, **kwargs}
     with pytest.raises(ValueError, match=match):
@@ -135,8 +139,7 @@ def test_data_dir_is_the_repository_data_folder():
 @pytest.mark.parametrize("split", ["train", "test"])
 def test_coffee_file(split):
     with np.load(DATA_DIR / "coffee.npz", allow_pickle=False) as npz:
-        assert {"X_train", "y_train", "X_test", "y_test", "axis",
-                "class_names"} <= set(npz.files)
+        assert {"X_train", "y_train", "X_test", "y_test", "axis", "class_names"} <= set(npz.files)
     d = load_coffee(split)
     assert isinstance(d, LabelledSpectra)
     assert d.x.shape == (28, 286)
@@ -148,8 +151,9 @@ def test_coffee_file(split):
 @pytest.mark.parametrize(("split", "n"), [("train", 120), ("test", 60)])
 def test_planted_file(split, n):
     with np.load(DATA_DIR / "planted.npz", allow_pickle=False) as npz:
-        expected = {"axis", "class_names"} | {f"{k}_{s}" for k in ("X", "y", *TRUTH)
-                                               for s in ("train", "test")}
+        expected = {"axis", "class_names"} | {
+            f"{k}_{s}" for k in ("X", "y", *TRUTH) for s in ("train", "test")
+        }
         assert set(npz.files) == expected
     d = load_planted(split)
     assert d.x.shape == d.components.shape == (n, 400)
@@ -167,8 +171,10 @@ def test_planted_file_regenerates():
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)  # defines main() only; nothing is written
     gen = np.random.default_rng(script.SEED)
-    fresh = {"train": make_planted_spectra(script.N_TRAIN, rng=gen),
-             "test": make_planted_spectra(script.N_TEST, rng=gen)}
+    fresh = {
+        "train": make_planted_spectra(script.N_TRAIN, rng=gen),
+        "test": make_planted_spectra(script.N_TEST, rng=gen),
+    }
     for split, d in fresh.items():
         stored = load_planted(split)
         assert_array_equal(stored.y, d.y)
@@ -190,8 +196,7 @@ def report():
     return json.loads((MODELS / "training_report.json").read_text())
 
 
-@pytest.mark.parametrize(("name", "loader"), [("coffee", load_coffee),
-                                              ("planted", load_planted)])
+@pytest.mark.parametrize(("name", "loader"), [("coffee", load_coffee), ("planted", load_planted)])
 def test_committed_model(name, loader, report):
     path = MODELS / f"{name}.pt"
     assert path.stat().st_size < 2 * 1024**2
@@ -205,8 +210,7 @@ def test_committed_model(name, loader, report):
     test = loader("test")
     assert meta.n_times == test.n_points
     assert meta.class_names == test.class_names
-    images = make_images(test.x, transform_config=meta.transform,
-                         imaging_config=meta.imaging)
+    images = make_images(test.x, transform_config=meta.transform, imaging_config=meta.imaging)
     with torch.no_grad():
         pred = loaded.model(images).argmax(1).numpy()
     accuracy = float((pred == test.y).mean())

@@ -38,8 +38,9 @@ def test_lowpass_completes_the_inverse_on_coffee(spectra, nv):
     resid = np.linalg.norm(d.residual.numpy(), axis=-1) / norm
     assert resid.max() < 1e-3
     # and the bookkeeping adds up exactly
-    np.testing.assert_allclose((d.lowpass + d.oscillatory + d.residual).numpy(), x,
-                               rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        (d.lowpass + d.oscillatory + d.residual).numpy(), x, rtol=0, atol=1e-12
+    )
     fr = d.energy_fractions()
     assert np.all((fr["lowpass"].numpy() > 0.1) & (fr["lowpass"].numpy() < 0.5))
 
@@ -49,11 +50,15 @@ def test_ssqueezepy_misses_what_our_lowpass_carries(spectra):
     x = spectra[:4]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = np.stack([
-            ssqueezepy.issq_cwt(ssqueezepy.ssq_cwt(xi, ("gmw", {"dtype": "float64"}), nv=32)[0],
-                                ("gmw", {"dtype": "float64"}))
-            for xi in x
-        ])
+        ref = np.stack(
+            [
+                ssqueezepy.issq_cwt(
+                    ssqueezepy.ssq_cwt(xi, ("gmw", {"dtype": "float64"}), nv=32)[0],
+                    ("gmw", {"dtype": "float64"}),
+                )
+                for xi in x
+            ]
+        )
     ref_err = np.linalg.norm(x - ref, axis=-1) / np.linalg.norm(x, axis=-1)
     cfg = SSQConfig(nv=32, dtype="float64")
     res = ssq_cwt(x, cfg)
@@ -76,5 +81,6 @@ def test_lowpass_row_makes_the_plane_complete(spectra):
     # a mask on row 0 alone gives back exactly the low-pass term
     mask = np.zeros(res.Tx.shape[-2:], dtype=bool)
     mask[0] = True
-    np.testing.assert_allclose(issq_cwt(res.Tx, cfg, mask=mask).numpy(),
-                               res.lowpass.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        issq_cwt(res.Tx, cfg, mask=mask).numpy(), res.lowpass.numpy(), rtol=0, atol=1e-12
+    )

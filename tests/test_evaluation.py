@@ -40,7 +40,7 @@ class BandModel(torch.nn.Module):
             self.head.bias.copy_(torch.tensor([0.0, -offset]))
 
     def forward(self, img):
-        return self.head(img[:, 0, self.r0:self.r1, :].mean((-2, -1))[:, None])
+        return self.head(img[:, 0, self.r0 : self.r1, :].mean((-2, -1))[:, None])
 
 
 def _band_rows(f0: float) -> tuple[int, int]:
@@ -68,8 +68,18 @@ def band_case():
         level = float(img[:, 0, r0:r1].mean())
         model.head.weight[1, 0] = 2.2 / level
     truth = {"components": a, "windows": np.tile([0.0, N - 1.0], (3, 1))}
-    ev = evaluate(model, a + b, transform_config=TCFG, imaging_config=ICFG, truth=truth,
-                  n_null=20, max_regions=3, randomization="cascade", n_steps=16, seed=1)
+    ev = evaluate(
+        model,
+        a + b,
+        transform_config=TCFG,
+        imaging_config=ICFG,
+        truth=truth,
+        n_null=20,
+        max_regions=3,
+        randomization="cascade",
+        n_steps=16,
+        seed=1,
+    )
     return ev, model, a, b
 
 
@@ -116,7 +126,7 @@ def test_band_model_curves_are_the_real_pipeline(band_case):
     for bb in range(3):
         r = int(m.n_regions[bb])
         assert m.deletion[bb, r] == pytest.approx(m.deletion_lerf[bb, r], abs=1e-12)
-        assert np.all(np.isnan(m.deletion[bb, r + 1:]))
+        assert np.all(np.isnan(m.deletion[bb, r + 1 :]))
 
 
 def test_band_model_randomization_restores_parameters(band_case):
@@ -141,8 +151,17 @@ def test_model_ignoring_the_input_is_no_better_than_the_null(rng):
             return torch.stack([torch.zeros_like(s), 1.0 + s], -1)
 
     a, b = _tones(rng, 4)
-    ev = evaluate(Ignore(), a + b, transform_config=TCFG, imaging_config=ICFG, n_null=20,
-                  max_regions=2, randomization="none", n_steps=8, methods=("saliency",))
+    ev = evaluate(
+        Ignore(),
+        a + b,
+        transform_config=TCFG,
+        imaging_config=ICFG,
+        n_null=20,
+        max_regions=2,
+        randomization="none",
+        n_steps=8,
+        methods=("saliency",),
+    )
     s = ev.methods["saliency"].scores
     assert np.all(np.abs(s["top_drop"]) < 1e-8)
     row = ev.table()[0]
@@ -152,8 +171,16 @@ def test_model_ignoring_the_input_is_no_better_than_the_null(rng):
 
 def test_time_gradient_baseline_gives_time_windows(band_case):
     ev0, model, a, b = band_case
-    ev = evaluate(model, a + b, transform_config=TCFG, imaging_config=ICFG, n_null=5,
-                  max_regions=2, randomization="none", methods=("time_gradient",))
+    ev = evaluate(
+        model,
+        a + b,
+        transform_config=TCFG,
+        imaging_config=ICFG,
+        n_null=5,
+        max_regions=2,
+        randomization="none",
+        methods=("time_gradient",),
+    )
     m = ev.methods["time_gradient"]
     lab = m.explanation.labels
     # a region is a set of columns over all rows
@@ -169,8 +196,7 @@ def test_matched_regions_area_energy_overlap_and_seed():
     region = np.zeros((40, 100), bool)
     region[10:14, 20:35] = True
     region[14, 20:25] = True
-    masks, lr = matched_regions(region, energy, n=50, rng=np.random.default_rng(5),
-                                tolerance=0.1)
+    masks, lr = matched_regions(region, energy, n=50, rng=np.random.default_rng(5), tolerance=0.1)
     assert masks.shape == (50, 40, 100)
     assert np.all(masks.sum((1, 2)) == region.sum())
     e0 = energy[region].sum()
@@ -178,8 +204,7 @@ def test_matched_regions_area_energy_overlap_and_seed():
     np.testing.assert_allclose(np.abs(np.log(e / e0)), lr, atol=1e-9)
     assert np.all(lr <= np.log(1.1) + 1e-12)
     assert np.all((masks & region).sum((1, 2)) <= 0.5 * region.sum())
-    again, _ = matched_regions(region, energy, n=50, rng=np.random.default_rng(5),
-                               tolerance=0.1)
+    again, _ = matched_regions(region, energy, n=50, rng=np.random.default_rng(5), tolerance=0.1)
     assert np.array_equal(masks, again)
     # an impossible energy match falls back to the closest placements
     energy2 = np.ones((40, 100))
@@ -203,11 +228,9 @@ def test_randomizable_blocks_of_the_cnn():
     from saliency2signal.models import ScalogramCNN
 
     net = ScalogramCNN(widths=(4, 8, 8))
-    assert randomizable_blocks(net) == ["features.0", "features.1", "features.2",
-                                        "classifier"]
+    assert randomizable_blocks(net) == ["features.0", "features.1", "features.2", "classifier"]
     # a legacy TorchScript file (release 0.1.0) has the same blocks as its architecture
-    legacy = load_model(pathlib.Path(__file__).resolve().parent / "data"
-                        / "legacy_torchscript.pt")
+    legacy = load_model(pathlib.Path(__file__).resolve().parent / "data" / "legacy_torchscript.pt")
     rebuilt = ScalogramCNN(**legacy.metadata.architecture_kwargs)
     assert randomizable_blocks(legacy.model) == randomizable_blocks(rebuilt)
     assert randomizable_blocks(legacy.model) == ["features.0", "features.1", "classifier"]
@@ -220,12 +243,22 @@ def test_cascade_on_a_cnn_changes_the_model_and_restores_it(rng):
     net = ScalogramCNN(widths=(4, 8), n_classes=2).double().eval()
     before = {k: v.clone() for k, v in net.state_dict().items()}
     a, b = _tones(rng, 2)
-    ev = evaluate(net, a + b, transform_config=TCFG,
-                  imaging_config=ImagingConfig(normalize="minmax", size=(16, 32)),
-                  n_null=3, max_regions=2, n_steps=8, methods=("saliency",))
+    ev = evaluate(
+        net,
+        a + b,
+        transform_config=TCFG,
+        imaging_config=ImagingConfig(normalize="minmax", size=(16, 32)),
+        n_null=3,
+        max_regions=2,
+        n_steps=8,
+        methods=("saliency",),
+    )
     r = ev.methods["saliency"].randomization
-    assert r["steps"] == ["classifier", "classifier, features.1",
-                          "classifier, features.1, features.0"]
+    assert r["steps"] == [
+        "classifier",
+        "classifier, features.1",
+        "classifier, features.1, features.0",
+    ]
     assert r["spearman"].shape == r["ssim"].shape == r["spearman_tf"].shape == (3, 2)
     for k, v in net.state_dict().items():
         assert torch.equal(v, before[k]), k
@@ -237,11 +270,21 @@ def test_truth_metrics_by_hand(band_case):
     union = m.explanation.components.sum(1)
     # a window covering the first half: energy share computed directly
     truth = {"components": union, "windows": np.tile([0.0, N / 2 - 0.5], (3, 1))}
-    ev2 = evaluate(model, a + b, transform_config=TCFG, imaging_config=ICFG, truth=truth,
-                   n_null=2, max_regions=3, randomization="none", n_steps=16, seed=1)
+    ev2 = evaluate(
+        model,
+        a + b,
+        transform_config=TCFG,
+        imaging_config=ICFG,
+        truth=truth,
+        n_null=2,
+        max_regions=3,
+        randomization="none",
+        n_steps=16,
+        seed=1,
+    )
     s = ev2.methods["integrated_gradients"].scores
     np.testing.assert_allclose(s["correlation"], 1.0, atol=1e-12)
-    half = (union[:, : N // 2] ** 2).sum(1) / (union ** 2).sum(1)
+    half = (union[:, : N // 2] ** 2).sum(1) / (union**2).sum(1)
     np.testing.assert_allclose(s["energy_in_window"], half, rtol=1e-12)
     assert np.all(s["truth_valid"] == 1)
 
@@ -251,16 +294,23 @@ def test_truth_windows_are_read_on_the_truths_own_axis(band_case):
     ev, model, a, b = band_case
     union = ev.methods["integrated_gradients"].explanation.components.sum(1)
     wn = 1000.0 + 2.0 * np.arange(N)  # say, wavenumbers
-    truth = {"components": union, "windows": np.tile([wn[0], wn[N // 2 - 1]], (3, 1)),
-             "axis": wn}
-    kw = dict(transform_config=TCFG, imaging_config=ICFG, n_null=2, max_regions=3,
-              randomization="none", n_steps=16, seed=1)
+    truth = {"components": union, "windows": np.tile([wn[0], wn[N // 2 - 1]], (3, 1)), "axis": wn}
+    kw = dict(
+        transform_config=TCFG,
+        imaging_config=ICFG,
+        n_null=2,
+        max_regions=3,
+        randomization="none",
+        n_steps=16,
+        seed=1,
+    )
     s = evaluate(model, a + b, truth=truth, **kw).methods["integrated_gradients"].scores
-    half = (union[:, : N // 2] ** 2).sum(1) / (union ** 2).sum(1)
+    half = (union[:, : N // 2] ** 2).sum(1) / (union**2).sum(1)
     np.testing.assert_allclose(s["energy_in_window"], half, rtol=1e-12)
     same = evaluate(model, a + b, truth=truth, axis=wn, **kw)
-    np.testing.assert_array_equal(same.methods["integrated_gradients"].scores[
-        "energy_in_window"], s["energy_in_window"])
+    np.testing.assert_array_equal(
+        same.methods["integrated_gradients"].scores["energy_in_window"], s["energy_in_window"]
+    )
 
 
 def test_bad_arguments(band_case):
@@ -281,14 +331,22 @@ def test_bad_arguments(band_case):
         evaluate(model, x, truth={"components": a[:2], "windows": np.zeros((3, 2))}, **kw)
     with pytest.raises(TypeError, match="truth must have"):
         evaluate(model, x, truth={"components": a}, **kw)
-    with pytest.raises(ValueError, match=r"truth window \(500.0, 600.0\) of signal 0 lies "
-                       r"outside the x axis \[0, 255\]"):
-        evaluate(model, x, truth={"components": a, "windows": np.tile([500.0, 600.0], (3, 1))},
-                 **kw)
+    with pytest.raises(
+        ValueError,
+        match=r"truth window \(500.0, 600.0\) of signal 0 lies "
+        r"outside the x axis \[0, 255\]",
+    ):
+        evaluate(
+            model, x, truth={"components": a, "windows": np.tile([500.0, 600.0], (3, 1))}, **kw
+        )
     with pytest.raises(ValueError, match="differs from the ground truth's axis"):
-        evaluate(model, x, axis=np.arange(N) * 2.0,
-                 truth={"components": a, "windows": np.zeros((3, 2)), "axis": np.arange(N)},
-                 **kw)
+        evaluate(
+            model,
+            x,
+            axis=np.arange(N) * 2.0,
+            truth={"components": a, "windows": np.zeros((3, 2)), "axis": np.arange(N)},
+            **kw,
+        )
     with pytest.raises(ValueError, match="method_options names"):
         evaluate(model, x, method_options={"occlusion": {}}, **kw)
     with pytest.raises(ValueError, match="NaN"):
@@ -300,24 +358,37 @@ def test_tables_json_and_saved_folder(band_case, tmp_path):
     assert isinstance(ev, Evaluation)
     rows = ev.table()
     assert [r["method"] for r in rows] == ["integrated_gradients"]
-    assert {"deletion_auc", "null_deletion_auc", "share_top_drop_beats_95",
-            "energy_in_window", "randomized_spearman"} <= set(rows[0])
+    assert {
+        "deletion_auc",
+        "null_deletion_auc",
+        "share_top_drop_beats_95",
+        "energy_in_window",
+        "randomized_spearman",
+    } <= set(rows[0])
     js = ev.to_json()
     text = json.dumps(js, allow_nan=False)  # every float finite or null
     assert json.loads(text)["summary"][0]["n_samples"] == 3
     assert len(js["samples"]) == 3
     out = ev.save(tmp_path / "ev")
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["curves.npz", "curves_integrated_gradients.png", "evaluation.json",
-                     "metrics.png", "randomization.png", "samples.csv", "summary.csv"]
+    assert names == [
+        "curves.npz",
+        "curves_integrated_gradients.png",
+        "evaluation.json",
+        "metrics.png",
+        "randomization.png",
+        "samples.csv",
+        "summary.csv",
+    ]
     from PIL import Image
 
     for png in out.glob("*.png"):
         im = np.asarray(Image.open(png).convert("L"), dtype=float)
         assert im.shape[0] > 200 and im.std() > 5  # real, not blank
     with np.load(out / "curves.npz") as z:
-        np.testing.assert_array_equal(z["integrated_gradients__deletion"],
-                                      ev.methods["integrated_gradients"].deletion)
+        np.testing.assert_array_equal(
+            z["integrated_gradients__deletion"], ev.methods["integrated_gradients"].deletion
+        )
     header = (out / "samples.csv").read_text().splitlines()[0].split(",")
     assert header[:3] == ["method", "index", "target"]
     with pytest.raises(ValueError, match="already exists"):
@@ -329,24 +400,43 @@ def test_tables_json_and_saved_folder(band_case, tmp_path):
 
 # --------------------------------------------------------------------------- CLI
 def _run(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "saliency2signal.cli", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "saliency2signal.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_cli_evaluate_planted_subset_reads_truth(tmp_path):
     root = pathlib.Path(__file__).resolve().parents[1]
     with np.load(root / "data" / "planted.npz") as z:
-        idx = np.concatenate([np.flatnonzero(z["y_test"] == 1)[:2],
-                              np.flatnonzero(z["y_test"] == 0)[:1]])
+        idx = np.concatenate(
+            [np.flatnonzero(z["y_test"] == 1)[:2], np.flatnonzero(z["y_test"] == 0)[:1]]
+        )
         keep = {k: z[k][idx] for k in z.files if k.endswith("_test")}
         keep["axis"] = z["axis"]
     data = tmp_path / "small.npz"
     np.savez(data, **keep)
     before = data.read_bytes()
-    res = _run("evaluate", str(root / "models" / "planted.pt"), str(data), "--key", "X_test",
-               "--n-null", "4", "--randomization", "full", "--max-regions", "2",
-               "--methods", "integrated_gradients,time_gradient", "--no-figures",
-               cwd=tmp_path)
+    res = _run(
+        "evaluate",
+        str(root / "models" / "planted.pt"),
+        str(data),
+        "--key",
+        "X_test",
+        "--n-null",
+        "4",
+        "--randomization",
+        "full",
+        "--max-regions",
+        "2",
+        "--methods",
+        "integrated_gradients,time_gradient",
+        "--no-figures",
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     assert "ground truth from small.npz" in res.stdout
     out = tmp_path / "small_evaluated"
@@ -357,23 +447,34 @@ def test_cli_evaluate_planted_subset_reads_truth(tmp_path):
     assert (out / "summary.csv").read_text().startswith("method,")
     assert data.read_bytes() == before
     # the folder exists now: refused, one line, no traceback
-    again = _run("evaluate", str(root / "models" / "planted.pt"), str(data), "--key",
-                 "X_test", cwd=tmp_path)
+    again = _run(
+        "evaluate", str(root / "models" / "planted.pt"), str(data), "--key", "X_test", cwd=tmp_path
+    )
     assert again.returncode == 2
     assert "output folder exists" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--methods", "nope"], "method='nope'"),
-    (["--n-null", "0"], "n_null=0"),
-    (["--min-share", "-0.5"], "min_share=-0.5"),
-    (["--key", "missing"], "no array 'missing'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--methods", "nope"], "method='nope'"),
+        (["--n-null", "0"], "n_null=0"),
+        (["--min-share", "-0.5"], "min_share=-0.5"),
+        (["--key", "missing"], "no array 'missing'"),
+    ],
+)
 def test_cli_evaluate_bad_input(tmp_path, args, message):
     root = pathlib.Path(__file__).resolve().parents[1]
-    res = _run("evaluate", str(root / "models" / "coffee.pt"), str(root / "data" / "coffee.npz"),
-               "--out", str(tmp_path / "o"), *args, cwd=tmp_path)
+    res = _run(
+        "evaluate",
+        str(root / "models" / "coffee.pt"),
+        str(root / "data" / "coffee.npz"),
+        "--out",
+        str(tmp_path / "o"),
+        *args,
+        cwd=tmp_path,
+    )
     assert res.returncode == 2
     assert message in res.stderr
     assert "Traceback" not in res.stderr
@@ -389,10 +490,17 @@ def test_method_specs_noise_tunnel_layer_and_blocks(rng):
     net = ScalogramCNN(widths=(4, 8), n_classes=2).double().eval()
     a, b = _tones(rng, 2)
     icfg = ImagingConfig(normalize="minmax", size=(16, 32))
-    ev = evaluate(net, a + b, transform_config=TCFG, imaging_config=icfg, n_null=2,
-                  max_regions=2, randomization="none",
-                  methods=("saliency+smoothgrad", "layer_gradcam", "feature_ablation"),
-                  method_options={"saliency+smoothgrad": {"nt_samples": 3}})
+    ev = evaluate(
+        net,
+        a + b,
+        transform_config=TCFG,
+        imaging_config=icfg,
+        n_null=2,
+        max_regions=2,
+        randomization="none",
+        methods=("saliency+smoothgrad", "layer_gradcam", "feature_ablation"),
+        method_options={"saliency+smoothgrad": {"nt_samples": 3}},
+    )
     assert list(ev.methods) == ["saliency+smoothgrad", "layer_gradcam", "feature_ablation"]
     assert ev.methods["saliency+smoothgrad"].explanation.method == "saliency+smoothgrad"
     # region-level scores: constant on each block of the default partition
@@ -402,11 +510,22 @@ def test_method_specs_noise_tunnel_layer_and_blocks(rng):
         vals = attr[blocks == lab]
         assert np.ptp(vals) == 0
     with pytest.raises(ValueError, match="noise tunnel"):
-        evaluate(net, a + b, transform_config=TCFG, imaging_config=icfg,
-                 methods=("occlusion+smoothgrad",))
+        evaluate(
+            net,
+            a + b,
+            transform_config=TCFG,
+            imaging_config=icfg,
+            methods=("occlusion+smoothgrad",),
+        )
     with pytest.raises(ValueError, match="needs a layer"):
-        evaluate(torch.nn.Sequential(net), a + b, transform_config=TCFG,
-                 imaging_config=icfg, methods=("layer_gradcam",), randomization="none")
+        evaluate(
+            torch.nn.Sequential(net),
+            a + b,
+            transform_config=TCFG,
+            imaging_config=icfg,
+            methods=("layer_gradcam",),
+            randomization="none",
+        )
 
 
 # ------------------------------------------------------------ planted data, bundled model
@@ -422,8 +541,17 @@ def _planted_evaluation(idx=None, *, n_null=50):
     if idx is not None:
         x, y = x[idx], y[idx]
         truth = {"components": d.components[idx], "windows": d.windows[idx], "axis": d.axis}
-    ev = evaluate(model, x, metadata=meta, truth=truth, labels=y, n_null=n_null,
-                  randomization="full", insertion=False, seed=0)
+    ev = evaluate(
+        model,
+        x,
+        metadata=meta,
+        truth=truth,
+        labels=y,
+        n_null=n_null,
+        randomization="full",
+        insertion=False,
+        seed=0,
+    )
     return ev.methods["integrated_gradients"], ev, y
 
 

@@ -41,8 +41,7 @@ def test_masked_inverse_example(tmp_path):
 @pytest.fixture(scope="module")
 def script_out(tmp_path_factory):
     out = tmp_path_factory.mktemp("script")
-    summary = _load("explain_coffee").main(["--out", str(out), "--per-class",
-                                            str(PER_CLASS)])
+    summary = _load("explain_coffee").main(["--out", str(out), "--per-class", str(PER_CLASS)])
     return out, summary
 
 
@@ -53,9 +52,15 @@ def kernel_name(tmp_path_factory):
     root = tmp_path_factory.mktemp("jupyter")
     spec = root / "kernels" / name
     spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "saliency2signal tests", "language": "python"}))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "saliency2signal tests",
+                "language": "python",
+            }
+        )
+    )
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JUPYTER_PATH", str(root))
         yield name
@@ -68,11 +73,16 @@ def notebook_out(tmp_path_factory, kernel_name):
     assert all(c.get("outputs", []) == [] for c in nb.cells)  # stored without outputs
     # papermill's convention: a cell after the one tagged "parameters" overrides it
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(
-        f"OUT = {str(out)!r}\nPER_CLASS = {PER_CLASS}",
-        metadata={"tags": ["injected-parameters"]}))
-    NotebookClient(nb, timeout=300, kernel_name=kernel_name,
-                   resources={"metadata": {"path": str(EXAMPLES)}}).execute()
+    nb.cells.insert(
+        at + 1,
+        nbformat.v4.new_code_cell(
+            f"OUT = {str(out)!r}\nPER_CLASS = {PER_CLASS}",
+            metadata={"tags": ["injected-parameters"]},
+        ),
+    )
+    NotebookClient(
+        nb, timeout=300, kernel_name=kernel_name, resources={"metadata": {"path": str(EXAMPLES)}}
+    ).execute()
     return out, nb
 
 
@@ -132,10 +142,9 @@ def test_explain_coffee_script_all_28(tmp_path):
 def _script_cells():
     """The ``# %% title`` blocks of the script's ``main``, dedented."""
     src = (EXAMPLES / "explain_coffee.py").read_text()
-    body = src[src.index("    # %% "):src.index("    return summary")]
+    body = src[src.index("    # %% ") : src.index("    return summary")]
     parts = re.split(r"^    # %% (.*)\n", body, flags=re.M)[1:]
-    return [(t, textwrap.dedent(c).strip()) for t, c in zip(parts[::2], parts[1::2],
-                                                             strict=True)]
+    return [(t, textwrap.dedent(c).strip()) for t, c in zip(parts[::2], parts[1::2], strict=True)]
 
 
 def test_notebook_has_the_script_cells():

@@ -77,8 +77,16 @@ def model():
 @pytest.fixture(scope="module")
 def explained(model):
     x, y = toy_data(4, seed=1)
-    return explain(model, x, transform_config=TCFG, imaging_config=ICFG, labels=y,
-                   target=1, class_names=["absent", "present"], max_regions=3)
+    return explain(
+        model,
+        x,
+        transform_config=TCFG,
+        imaging_config=ICFG,
+        labels=y,
+        target=1,
+        class_names=["absent", "present"],
+        max_regions=3,
+    )
 
 
 def overlaps(a, b):
@@ -123,8 +131,9 @@ def test_unseen_share(explained, model):
     assert np.all((e.unseen > 0) & (e.unseen < 1))
     x, _ = toy_data(2, seed=1)
     cfg = SSQConfig(nv=8, lowpass_row=True)
-    e2 = explain(model, x, transform_config=cfg,
-                 imaging_config=ICFG, max_regions=2, deletion=False)
+    e2 = explain(
+        model, x, transform_config=cfg, imaging_config=ICFG, max_regions=2, deletion=False
+    )
     assert e2.lowpass_in_image
     np.testing.assert_allclose(e2.unseen, e2.unseen_residual)
     js = e2.to_json()["samples"][0]
@@ -138,25 +147,58 @@ def test_json_schema(explained):
     text = json.dumps(d, allow_nan=False)  # every float finite or null
     assert json.loads(text) == d
     assert d["schema"] == SCHEMA and d["schema_version"] == 1
-    for key, typ in [("method", str), ("target_mode", str), ("class_names", list),
-                     ("n_samples", int), ("n_times", int), ("n_freqs", int),
-                     ("axis", dict), ("transform", dict), ("imaging", dict),
-                     ("lowpass_in_image", bool), ("settings", dict), ("samples", list)]:
+    for key, typ in [
+        ("method", str),
+        ("target_mode", str),
+        ("class_names", list),
+        ("n_samples", int),
+        ("n_times", int),
+        ("n_freqs", int),
+        ("axis", dict),
+        ("transform", dict),
+        ("imaging", dict),
+        ("lowpass_in_image", bool),
+        ("settings", dict),
+        ("samples", list),
+    ]:
         assert isinstance(d[key], typ), key
     assert d["target_mode"] == "fixed" and d["n_samples"] == 4
     assert len(d["axis"]["values"]) == N and d["axis"]["units"] == "samples"
     s = d["samples"][1]
-    assert set(s) == {"index", "prediction", "predicted_class", "target", "target_class",
-                      "label", "probabilities", "convergence_delta", "energy", "unseen",
-                      "regions"}
+    assert set(s) == {
+        "index",
+        "prediction",
+        "predicted_class",
+        "target",
+        "target_class",
+        "label",
+        "probabilities",
+        "convergence_delta",
+        "energy",
+        "unseen",
+        "regions",
+    }
     assert s["label"] == 1 and s["target_class"] == "present"
     assert set(s["probabilities"]) == {"absent", "present"}
     assert set(s["energy"]) >= {"components", "uncovered", "lowpass", "residual"}
     r = s["regions"][0]
-    assert set(r) == {"label", "x_range", "duration", "cols", "rows", "band",
-                      "bandwidth_octaves", "width_samples", "width_x", "area",
-                      "attribution_share", "coefficient_energy_share", "component_energy",
-                      "deletion", "interference"}
+    assert set(r) == {
+        "label",
+        "x_range",
+        "duration",
+        "cols",
+        "rows",
+        "band",
+        "bandwidth_octaves",
+        "width_samples",
+        "width_x",
+        "area",
+        "attribution_share",
+        "coefficient_energy_share",
+        "component_energy",
+        "deletion",
+        "interference",
+    }
     assert r["label"] == 1 and len(r["x_range"]) == 2 and len(r["band"]) == 2
     assert set(r["deletion"]) == {"p_before", "p_after", "drop"}
     assert all(isinstance(v, float) for v in r["deletion"].values())
@@ -167,11 +209,14 @@ def test_batch_equals_one_by_one(model):
     calls = []
     kw = dict(transform_config=TCFG, imaging_config=ICFG, deletion=False, n_steps=8)
     batched = explain(model, x, batch_size=3, **kw)
-    single = explain(model, x, batch_size=1, progress=lambda d, t: calls.append((d, t)),
-                     **kw)
+    single = explain(model, x, batch_size=1, progress=lambda d, t: calls.append((d, t)), **kw)
     assert calls == [(1, 3), (2, 3), (3, 3)]
-    np.testing.assert_allclose(batched.attribution, single.attribution, rtol=1e-4,
-                               atol=1e-6 * np.abs(batched.attribution).max())
+    np.testing.assert_allclose(
+        batched.attribution,
+        single.attribution,
+        rtol=1e-4,
+        atol=1e-6 * np.abs(batched.attribution).max(),
+    )
     np.testing.assert_array_equal(batched.labels, single.labels)
 
 
@@ -181,33 +226,48 @@ def test_transform_groups_do_not_change_the_explanation(model, monkeypatch, grou
     # each batch its slice: the same Tx, attributions, regions and deletion effects as
     # one group for all
     x, _ = toy_data(5, seed=4)
-    kw = dict(transform_config=TCFG, imaging_config=ICFG, n_steps=8, batch_size=2,
-              target=1)
+    kw = dict(transform_config=TCFG, imaging_config=ICFG, n_steps=8, batch_size=2, target=1)
     whole = explain(model, x, **kw)
     per_signal = 2 * TCFG.n_freqs(N) * N * 2 * 4  # Tx and Wx, complex64
     monkeypatch.setattr(_runtime, "GROUP_BYTES", group_batches * 2 * per_signal)
     seen = []
     original = explain_shell.ssq_cwt
-    monkeypatch.setattr(explain_shell, "ssq_cwt",
-                        lambda x, cfg: seen.append(x.shape[0]) or original(x, cfg))
+    monkeypatch.setattr(
+        explain_shell, "ssq_cwt", lambda x, cfg: seen.append(x.shape[0]) or original(x, cfg)
+    )
     parts = explain(model, x, **kw)
     assert seen == ([2, 2, 1] if group_batches == 1 else [4, 1])
     np.testing.assert_array_equal(parts.Tx, whole.Tx)
     np.testing.assert_array_equal(parts.attribution, whole.attribution)
     np.testing.assert_array_equal(parts.labels, whole.labels)
-    assert ([[r.p_after for r in rs] for rs in parts.regions]
-            == [[r.p_after for r in rs] for rs in whole.regions])
+    assert [[r.p_after for r in rs] for rs in parts.regions] == [
+        [r.p_after for r in rs] for rs in whole.regions
+    ]
 
 
 def test_metadata_and_length_policy(model):
-    meta = ModelMetadata(transform=TCFG, imaging=ICFG, class_names=["absent", "present"],
-                         n_times=N, length_policy="crop", axis_name="wavenumber",
-                         axis_units="cm^-1")
+    meta = ModelMetadata(
+        transform=TCFG,
+        imaging=ICFG,
+        class_names=["absent", "present"],
+        n_times=N,
+        length_policy="crop",
+        axis_name="wavenumber",
+        axis_units="cm^-1",
+    )
     x, _ = toy_data(1, seed=3)
     longer = np.concatenate([x, np.zeros((1, 20), np.float32)], axis=-1)
     axis = 4000.0 - 2.0 * np.arange(N + 20)
-    e = explain(model, longer, metadata=meta, axis=axis, target="predicted",
-                deletion=False, max_regions=1, n_steps=8)
+    e = explain(
+        model,
+        longer,
+        metadata=meta,
+        axis=axis,
+        target="predicted",
+        deletion=False,
+        max_regions=1,
+        n_steps=8,
+    )
     assert e.signals.shape == (1, N) and e.original_n_times == N + 20
     assert e.axis[0] == 4000.0 and e.axis_units == "cm^-1"
     d = e.to_json()
@@ -219,15 +279,18 @@ def test_metadata_and_length_policy(model):
         explain(model, x, metadata=meta, transform_config=SSQConfig(nv=16))
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"target": "label"}, "needs labels"),
-    ({"target": "best"}, "must be one of"),
-    ({"target": 5}, "target=5 is out of range"),
-    ({"labels": [0, 3]}, "labels=3 is out of range"),
-    ({"keep_mass": 1.5}, "keep_mass=1.5"),
-    ({"max_regions": 0}, "max_regions=0"),
-    ({"axis": np.arange(10)}, r"axis has shape \(10,\)"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"target": "label"}, "needs labels"),
+        ({"target": "best"}, "must be one of"),
+        ({"target": 5}, "target=5 is out of range"),
+        ({"labels": [0, 3]}, "labels=3 is out of range"),
+        ({"keep_mass": 1.5}, "keep_mass=1.5"),
+        ({"max_regions": 0}, "max_regions=0"),
+        ({"axis": np.arange(10)}, r"axis has shape \(10,\)"),
+    ],
+)
 def test_bad_values(model, kwargs, match):
     x, _ = toy_data(2, seed=4)
     with pytest.raises(ValueError, match=match):
@@ -237,8 +300,17 @@ def test_bad_values(model, kwargs, match):
 @pytest.fixture(scope="module")
 def small(model):
     x, y = toy_data(2, seed=1)
-    return explain(model, x, transform_config=TCFG, imaging_config=ICFG, labels=y,
-                   target="label", max_regions=2, n_steps=8, interference=True)
+    return explain(
+        model,
+        x,
+        transform_config=TCFG,
+        imaging_config=ICFG,
+        labels=y,
+        target="label",
+        max_regions=2,
+        n_steps=8,
+        interference=True,
+    )
 
 
 def test_save_writes_every_file(small, tmp_path):
@@ -247,8 +319,10 @@ def test_save_writes_every_file(small, tmp_path):
     out = small.save(tmp_path / "report")
     names = sorted(p.name for p in out.iterdir())
     expected = ["components.npz", "index.html", "report.json"] + [
-        f"sample_{b:04d}_{k}.png" for b in range(2)
-        for k in ("components", "scalogram", "spectrum")]
+        f"sample_{b:04d}_{k}.png"
+        for b in range(2)
+        for k in ("components", "scalogram", "spectrum")
+    ]
     assert names == sorted(expected)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left
     for png in out.glob("*.png"):
@@ -293,8 +367,11 @@ def test_save_is_atomic(small, tmp_path, monkeypatch):
     assert (target / "keep.txt").read_text() == "mine"
     monkeypatch.undo()
     small.save(target, figures=False, overwrite=True)
-    assert sorted(p.name for p in target.iterdir()) == ["components.npz", "index.html",
-                                                        "report.json"]
+    assert sorted(p.name for p in target.iterdir()) == [
+        "components.npz",
+        "index.html",
+        "report.json",
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists"]
 
 
@@ -303,8 +380,7 @@ def test_plot_returns_axes(small):
 
     fig = Figure()
     axes = fig.subplots(2, 2).ravel()
-    for ax, kind in zip(axes, ("overlay", "components", "scalogram", "attribution"),
-                        strict=True):
+    for ax, kind in zip(axes, ("overlay", "components", "scalogram", "attribution"), strict=True):
         assert small.plot(1, kind=kind, ax=ax) is ax
     assert len(axes[0].lines) == 1 + len(small.regions[1])
     with pytest.raises(ValueError, match="kind='nope'"):
@@ -321,8 +397,15 @@ def validate(report):
 @pytest.fixture(scope="module")
 def no_deletion(model):
     x, _ = toy_data(2, seed=5)
-    return explain(model, x, transform_config=SSQConfig(nv=8, lowpass_row=True),
-                   imaging_config=ICFG, max_regions=2, n_steps=8, deletion=False)
+    return explain(
+        model,
+        x,
+        transform_config=SSQConfig(nv=8, lowpass_row=True),
+        imaging_config=ICFG,
+        max_regions=2,
+        n_steps=8,
+        deletion=False,
+    )
 
 
 def test_schema_file_is_a_valid_draft_2020_12_schema():
@@ -410,15 +493,27 @@ def _unknown_target_mode(d):
 
 
 def _flag_as_text(d):
-    d["samples"][0]["regions"][0]["interference"] = {"flagged": "yes",
-                                                     "overlap_fraction": 0.5,
-                                                     "message": "m"}
+    d["samples"][0]["regions"][0]["interference"] = {
+        "flagged": "yes",
+        "overlap_fraction": 0.5,
+        "message": "m",
+    }
 
 
-@pytest.mark.parametrize("mutate", [_drop_key, _nan_as_string, _wrong_type, _float_label,
-                                    _extra_key, _three_element_range,
-                                    _deletion_without_drop, _unknown_target_mode,
-                                    _flag_as_text])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        _drop_key,
+        _nan_as_string,
+        _wrong_type,
+        _float_label,
+        _extra_key,
+        _three_element_range,
+        _deletion_without_drop,
+        _unknown_target_mode,
+        _flag_as_text,
+    ],
+)
 def test_schema_rejects_broken_reports(explained, mutate):
     report = json.loads(json.dumps(explained.to_json()))
     validate(report)  # the unbroken report passes
@@ -443,8 +538,9 @@ def test_interference_on_coffee():
 
 
 # ---------------------------------------------------------------- explain's hot path
-@pytest.mark.parametrize("shape", [(5, 6), (3, 3), (4, 4), (1, 6), (5, 1), (2, 7), (6, 5),
-                                   (2, 2), (8, 3)])
+@pytest.mark.parametrize(
+    "shape", [(5, 6), (3, 3), (4, 4), (1, 6), (5, 1), (2, 7), (6, 5), (2, 2), (8, 3)]
+)
 @pytest.mark.parametrize("density", [0.03, 0.2, 0.6])
 def test_fast_closing_equals_scikit_image(rng, shape, density):
     from skimage import morphology
@@ -452,8 +548,9 @@ def test_fast_closing_equals_scikit_image(rng, shape, density):
     from saliency2signal.mask._morphology import binary_closing as _closing
 
     m = rng.random((37, 52)) < density
-    np.testing.assert_array_equal(_closing(m, shape),
-                                  morphology.closing(m, np.ones(shape, dtype=bool)))
+    np.testing.assert_array_equal(
+        _closing(m, shape), morphology.closing(m, np.ones(shape, dtype=bool))
+    )
 
 
 def test_attribute_reuses_a_given_transform(model):
@@ -490,13 +587,14 @@ def test_explain_reads_one_transform(explained, model):
     np.testing.assert_array_equal(e.lowpass, res.lowpass.numpy())
     r = e.components.shape[1]
     np.testing.assert_array_equal(
-        e.components, components(res, masks=torch.tensor(e.labels), n_regions=r).numpy())
+        e.components, components(res, masks=torch.tensor(e.labels), n_regions=r).numpy()
+    )
     b = 1
     minus = torch.tensor(e.signals[b] - e.components[b, : len(e.regions[b])])
-    p = probabilities(model, minus, transform_config=TCFG, imaging_config=ICFG,
-                      batch_size=1)[:, 1].numpy()
-    np.testing.assert_allclose([reg.p_after for reg in e.regions[b]], p, rtol=1e-5,
-                               atol=1e-6)
+    p = probabilities(model, minus, transform_config=TCFG, imaging_config=ICFG, batch_size=1)[
+        :, 1
+    ].numpy()
+    np.testing.assert_allclose([reg.p_after for reg in e.regions[b]], p, rtol=1e-5, atol=1e-6)
 
 
 # ------------------------------------------- the deletion checks' inference model
@@ -521,11 +619,17 @@ def test_deletion_with_the_inference_copy_matches_the_plain_model():
         k = len(e.regions[b])
         assert k
         minus = x[b] - torch.from_numpy(np.array(e.components[b, :k]))
-        p = probabilities(model, minus, transform_config=meta.transform,
-                          imaging_config=meta.imaging, batch_size=4)
+        p = probabilities(
+            model,
+            minus,
+            transform_config=meta.transform,
+            imaging_config=meta.imaging,
+            batch_size=4,
+        )
         t = int(e.target[b])
-        np.testing.assert_allclose([r.p_after for r in e.regions[b]], p[:, t].numpy(),
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            [r.p_after for r in e.regions[b]], p[:, t].numpy(), rtol=1e-5, atol=1e-6
+        )
 
 
 # --------------------------------------------------------------------- legacy model files
@@ -549,10 +653,16 @@ def test_legacy_torchscript_file_explains_as_release_0_1_0():
     scale = float(np.abs(ref["attribution"]).max())
     # (equal to the last bit on this project's machines, torch 2.13 and 2.14)
     np.testing.assert_allclose(e.attribution, ref["attribution"], rtol=1e-6, atol=1e-7 * scale)
-    np.testing.assert_allclose(e.components, ref["components"], rtol=1e-6,
-                               atol=1e-7 * float(np.abs(ref["signals"]).max()))
+    np.testing.assert_allclose(
+        e.components, ref["components"], rtol=1e-6, atol=1e-7 * float(np.abs(ref["signals"]).max())
+    )
     np.testing.assert_allclose(e.probabilities, ref["probabilities"], rtol=1e-5, atol=1e-6)
-    got = np.array([[r.p_before, r.p_after, r.drop, r.component_energy, r.region.mass_share]
-                    for rs in e.regions for r in rs])
+    got = np.array(
+        [
+            [r.p_before, r.p_after, r.drop, r.component_energy, r.region.mass_share]
+            for rs in e.regions
+            for r in rs
+        ]
+    )
     np.testing.assert_allclose(got, ref["region_values"], rtol=1e-4, atol=1e-5)
     assert len(ref["region_values"]) >= 4 and np.abs(ref["region_values"][:, 2]).max() > 0.1

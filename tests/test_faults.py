@@ -19,12 +19,21 @@ from saliency2signal.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "models" / "coffee.pt"  # n_times 286, two classes
-FAST = {"explain": ["--method", "saliency", "--no-figures"],
-        "evaluate": ["--methods", "saliency", "--randomization", "none", "--n-null", "2",
-                     "--no-figures"],
-        "train": ["--epochs", "1", "--size", "16", "--nv", "8"],
-        "transform": ["--nv", "8"],
-        "reconstruct": ["--iters", "2"]}
+FAST = {
+    "explain": ["--method", "saliency", "--no-figures"],
+    "evaluate": [
+        "--methods",
+        "saliency",
+        "--randomization",
+        "none",
+        "--n-null",
+        "2",
+        "--no-figures",
+    ],
+    "train": ["--epochs", "1", "--size", "16", "--nv", "8"],
+    "transform": ["--nv", "8"],
+    "reconstruct": ["--iters", "2"],
+}
 
 
 def _main(capsys, *args):
@@ -36,9 +45,14 @@ def _main(capsys, *args):
 
 def _snapshot(root):
     """Every path under ``root`` (hidden ones too) with a digest of each file."""
-    return {str(p.relative_to(root)): "dir" if p.is_dir() and not p.is_symlink()
-            else hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "link"
-            for p in sorted(Path(root).rglob("*"))}
+    return {
+        str(p.relative_to(root)): "dir"
+        if p.is_dir() and not p.is_symlink()
+        else hashlib.sha256(p.read_bytes()).hexdigest()
+        if p.is_file()
+        else "link"
+        for p in sorted(Path(root).rglob("*"))
+    }
 
 
 def _tree(path):
@@ -54,8 +68,10 @@ def _hidden(folder):
 def _one_line_error(err, command):
     """One error line, the last on stderr (after any progress lines), and no traceback."""
     lines = err.splitlines()
-    assert err.endswith("\n") and [ln for ln in lines if ln.startswith("saliency2signal")] \
-        == lines[-1:], err
+    assert (
+        err.endswith("\n")
+        and [ln for ln in lines if ln.startswith("saliency2signal")] == lines[-1:]
+    ), err
     assert lines[-1].startswith(f"saliency2signal {command}: error: "), err
     assert all(ln.startswith("[") for ln in lines[:-1]), err  # train's progress bar only
 
@@ -68,8 +84,12 @@ def files(tmp_path):
     np.save(tmp_path / "y.npy", np.array([0]))
     np.save(tmp_path / "axis.npy", np.arange(286.0))
     t = np.arange(128)
-    x = np.array([np.exp(-0.5 * ((t - c) / 3) ** 2) + 0.05 * rng.standard_normal(128)
-                  for c in [40] * 6 + [90] * 6])
+    x = np.array(
+        [
+            np.exp(-0.5 * ((t - c) / 3) ** 2) + 0.05 * rng.standard_normal(128)
+            for c in [40] * 6 + [90] * 6
+        ]
+    )
     np.savez(tmp_path / "d.npz", x=x, y=np.repeat([0, 1], 6))
     cfg = SSQConfig(nv=8)
     (tmp_path / "cfg.json").write_text(cfg.to_json())
@@ -89,11 +109,13 @@ def no_compute(monkeypatch):
     def computed(*args, **kwargs):
         raise AssertionError("computation started before the output was checked")
 
-    for module, name in [(saliency2signal.transform, "ssq_cwt"),
-                         (saliency2signal.explanation, "explain"),
-                         (saliency2signal.evaluation, "evaluate"),
-                         (saliency2signal.models, "train_classifier"),
-                         (saliency2signal.phase, "retrieve_phase")]:
+    for module, name in [
+        (saliency2signal.transform, "ssq_cwt"),
+        (saliency2signal.explanation, "explain"),
+        (saliency2signal.evaluation, "evaluate"),
+        (saliency2signal.models, "train_classifier"),
+        (saliency2signal.phase, "retrieve_phase"),
+    ]:
         monkeypatch.setattr(module, name, computed)
 
 
@@ -109,8 +131,11 @@ def _mount_tmpfs(folder, options):
     if getattr(os, "geteuid", lambda: 1)() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root")
     folder.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
 
@@ -160,23 +185,67 @@ def _inside_out(d, *names):
 
 INPUT_CASES = {
     "explain: labels and axis inside --out, --overwrite": lambda d: [
-        "explain", MODEL, d / "x.npy", "--labels", d / "out" / "y.npy", "--axis",
-        d / "out" / "axis.npy", "--out", _inside_out(d, "y.npy", "axis.npy"), "--overwrite",
-        *FAST["explain"]],
+        "explain",
+        MODEL,
+        d / "x.npy",
+        "--labels",
+        d / "out" / "y.npy",
+        "--axis",
+        d / "out" / "axis.npy",
+        "--out",
+        _inside_out(d, "y.npy", "axis.npy"),
+        "--overwrite",
+        *FAST["explain"],
+    ],
     "evaluate: axis inside --out, --overwrite": lambda d: [
-        "evaluate", MODEL, d / "x.npy", "--axis", d / "out" / "axis.npy",
-        "--out", _inside_out(d, "axis.npy"), "--overwrite", *FAST["evaluate"]],
+        "evaluate",
+        MODEL,
+        d / "x.npy",
+        "--axis",
+        d / "out" / "axis.npy",
+        "--out",
+        _inside_out(d, "axis.npy"),
+        "--overwrite",
+        *FAST["evaluate"],
+    ],
     "explain: --out is the labels file, --overwrite": lambda d: [
-        "explain", MODEL, d / "x.npy", "--labels", d / "y.npy", "--out", d / "y.npy",
-        "--overwrite", *FAST["explain"]],
+        "explain",
+        MODEL,
+        d / "x.npy",
+        "--labels",
+        d / "y.npy",
+        "--out",
+        d / "y.npy",
+        "--overwrite",
+        *FAST["explain"],
+    ],
     "evaluate: --out is the axis file, --overwrite": lambda d: [
-        "evaluate", MODEL, d / "x.npy", "--axis", d / "axis.npy", "--out", d / "axis.npy",
-        "--overwrite", *FAST["evaluate"]],
+        "evaluate",
+        MODEL,
+        d / "x.npy",
+        "--axis",
+        d / "axis.npy",
+        "--out",
+        d / "axis.npy",
+        "--overwrite",
+        *FAST["evaluate"],
+    ],
     "reconstruct: --out is the config": lambda d: [
-        "reconstruct", d / "mags.npy", "--config", d / "cfg.json", "--out", d / "cfg.json",
-        *FAST["reconstruct"]],
+        "reconstruct",
+        d / "mags.npy",
+        "--config",
+        d / "cfg.json",
+        "--out",
+        d / "cfg.json",
+        *FAST["reconstruct"],
+    ],
     "train: --out is the data": lambda d: [
-        "train", d / "d.npz", "--out", d / "d.npz", *FAST["train"]],
+        "train",
+        d / "d.npz",
+        "--out",
+        d / "d.npz",
+        *FAST["train"],
+    ],
 }
 
 
@@ -200,8 +269,7 @@ THEIRS = {
 
 
 @pytest.mark.parametrize("theirs", list(THEIRS))
-def test_explain_keeps_a_folder_another_run_made_meanwhile(files, capsys, monkeypatch,
-                                                           theirs):
+def test_explain_keeps_a_folder_another_run_made_meanwhile(files, capsys, monkeypatch, theirs):
     from saliency2signal.explanation import Explanation
 
     out = files / "out"
@@ -212,8 +280,7 @@ def test_explain_keeps_a_folder_another_run_made_meanwhile(files, capsys, monkey
         THEIRS[theirs](out)
 
     monkeypatch.setattr(Explanation, "_write", write_while_another_run_finishes)
-    status, err = _main(capsys, "explain", MODEL, files / "x.npy", "--out", out,
-                        *FAST["explain"])
+    status, err = _main(capsys, "explain", MODEL, files / "x.npy", "--out", out, *FAST["explain"])
     assert status == 2
     _one_line_error(err, "explain")
     assert "already exists" in err
@@ -244,9 +311,15 @@ except ValueError as exc:
 
 def test_two_concurrent_writers_one_wins_and_nothing_is_replaced(tmp_path):
     out, go = tmp_path / "out", tmp_path / "go"
-    procs = {me: subprocess.Popen([sys.executable, "-c", RACE, str(out), str(go), me],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for me in ("a", "b")}
+    procs = {
+        me: subprocess.Popen(
+            [sys.executable, "-c", RACE, str(out), str(go), me],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for me in ("a", "b")
+    }
     deadline = time.monotonic() + 60
     while not all((tmp_path / f"ready-{me}").exists() for me in procs):
         assert time.monotonic() < deadline and all(p.poll() is None for p in procs.values())
@@ -264,8 +337,7 @@ def test_two_concurrent_writers_one_wins_and_nothing_is_replaced(tmp_path):
 def test_overwrite_never_turns_a_file_into_a_folder(files, capsys, no_compute):
     target = files / "notes.txt"
     target.write_text("mine")
-    status, err = _main(capsys, "explain", MODEL, files / "x.npy", "--out", target,
-                        "--overwrite")
+    status, err = _main(capsys, "explain", MODEL, files / "x.npy", "--out", target, "--overwrite")
     assert status == 2
     _one_line_error(err, "explain")
     assert "not a folder" in err and target.read_text() == "mine"
@@ -294,8 +366,11 @@ sys.exit(main(sys.argv[2:]))
 
 def _run_until_ready(script, ready, *args):
     """Start ``script`` with ``args``; SIGKILL it once it writes ``ready``."""
-    proc = subprocess.Popen([sys.executable, "-c", script, str(ready), *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(ready), *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 90
         while not ready.exists():
@@ -309,13 +384,20 @@ def _run_until_ready(script, ready, *args):
 
 def test_a_run_killed_while_saving_leaves_nothing_for_long(files, capsys):
     out = files / "out"
-    _run_until_ready(KILLED_SAVE, files / "ready", "explain", MODEL, files / "x.npy",
-                     "--out", out, *FAST["explain"])
+    _run_until_ready(
+        KILLED_SAVE,
+        files / "ready",
+        "explain",
+        MODEL,
+        files / "x.npy",
+        "--out",
+        out,
+        *FAST["explain"],
+    )
     leftovers = _hidden(files)
     assert len(leftovers) == 1 and leftovers[0].startswith(".out.")  # killed mid-save
     assert not out.exists()
-    status, err = _main(capsys, "explain", MODEL, files / "x.npy", "--out", out,
-                        *FAST["explain"])
+    status, err = _main(capsys, "explain", MODEL, files / "x.npy", "--out", out, *FAST["explain"])
     assert status == 0, err
     assert (out / "report.json").is_file() and _hidden(files) == []
 
@@ -376,8 +458,14 @@ def test_a_failed_transform_removes_the_folders_it_made(files, capsys, monkeypat
 
     monkeypatch.setattr(np, "savez_compressed", no_space)
     before = _snapshot(files)
-    status, err = _main(capsys, "transform", files / "x.npy", "--out",
-                        files / "a" / "b" / "t.npz", *FAST["transform"])
+    status, err = _main(
+        capsys,
+        "transform",
+        files / "x.npy",
+        "--out",
+        files / "a" / "b" / "t.npz",
+        *FAST["transform"],
+    )
     assert status == 1
     _one_line_error(err, "transform")
     assert "No space left on device" in err and "t.npz" in err
@@ -397,27 +485,41 @@ def _folder(d):
 
 CHECKS = {
     "transform into an existing folder": (
-        lambda d: ["transform", d / "x.npy", "--out", _folder(d)], "is a folder"),
+        lambda d: ["transform", d / "x.npy", "--out", _folder(d)],
+        "is a folder",
+    ),
     "transform inside the input file": (
         lambda d: ["transform", d / "x.npy", "--out", d / "x.npy" / "t.npz"],
-        "inside the input"),
+        "inside the input",
+    ),
     "transform to a dangling symlink": (
-        lambda d: ["transform", d / "x.npy", "--out", _dangling(d)], "dangling"),
+        lambda d: ["transform", d / "x.npy", "--out", _dangling(d)],
+        "dangling",
+    ),
     "explain to a dangling symlink": (
-        lambda d: ["explain", MODEL, d / "x.npy", "--out", _dangling(d)], "dangling"),
+        lambda d: ["explain", MODEL, d / "x.npy", "--out", _dangling(d)],
+        "dangling",
+    ),
     "explain inside the model file": (
         lambda d: ["explain", d / "m.pt", d / "x.npy", "--out", d / "m.pt" / "out"],
-        "inside the input"),
+        "inside the input",
+    ),
     "evaluate into a missing folder": (
         lambda d: ["evaluate", MODEL, d / "x.npy", "--out", d / "no" / "out"],
-        "does not exist"),
+        "does not exist",
+    ),
     "train into a missing folder": (
-        lambda d: ["train", d / "d.npz", "--out", d / "no" / "m.pt"], "does not exist"),
+        lambda d: ["train", d / "d.npz", "--out", d / "no" / "m.pt"],
+        "does not exist",
+    ),
     "train over an existing file": (
-        lambda d: ["train", d / "d.npz", "--out", d / "y.npy"], "already exists"),
+        lambda d: ["train", d / "d.npz", "--out", d / "y.npy"],
+        "already exists",
+    ),
     "reconstruct into a folder": (
-        lambda d: ["reconstruct", d / "mags.npy", "--config", d / "cfg.json", "--out",
-                   _folder(d)], "is a folder"),
+        lambda d: ["reconstruct", d / "mags.npy", "--config", d / "cfg.json", "--out", _folder(d)],
+        "is a folder",
+    ),
 }
 
 
@@ -434,14 +536,17 @@ def test_bad_outputs_are_refused_before_computing(files, capsys, no_compute, cas
     assert _snapshot(files) == before
 
 
-@pytest.mark.parametrize("command", ["transform", "reconstruct", "train", "explain",
-                                     "evaluate"])
-def test_a_read_only_folder_is_refused_before_computing(files, capsys, no_compute,
-                                                        readonly_dir, command):
-    args = {"transform": [files / "x.npy"], "reconstruct": [files / "mags.npy", "--config",
-                                                             files / "cfg.json"],
-            "train": [files / "d.npz"], "explain": [MODEL, files / "x.npy"],
-            "evaluate": [MODEL, files / "x.npy"]}[command]
+@pytest.mark.parametrize("command", ["transform", "reconstruct", "train", "explain", "evaluate"])
+def test_a_read_only_folder_is_refused_before_computing(
+    files, capsys, no_compute, readonly_dir, command
+):
+    args = {
+        "transform": [files / "x.npy"],
+        "reconstruct": [files / "mags.npy", "--config", files / "cfg.json"],
+        "train": [files / "d.npz"],
+        "explain": [MODEL, files / "x.npy"],
+        "evaluate": [MODEL, files / "x.npy"],
+    }[command]
     out = readonly_dir / ("sub/out.npy" if command in ("transform", "reconstruct") else "out")
     status, err = _main(capsys, command, *args, "--out", out)
     assert status != 0
@@ -450,13 +555,15 @@ def test_a_read_only_folder_is_refused_before_computing(files, capsys, no_comput
 
 
 # ----------------------------------------------------------------- 5. a full disk
-@pytest.mark.parametrize("command", ["transform", "reconstruct", "train", "explain",
-                                     "evaluate"])
+@pytest.mark.parametrize("command", ["transform", "reconstruct", "train", "explain", "evaluate"])
 def test_a_full_disk_is_one_line_and_leaves_nothing(files, capsys, full_disk, command):
-    args = {"transform": [files / "x.npy"], "reconstruct": [files / "mags.npy", "--config",
-                                                             files / "cfg.json"],
-            "train": [files / "d.npz"], "explain": [MODEL, files / "x.npy"],
-            "evaluate": [MODEL, files / "x.npy"]}[command]
+    args = {
+        "transform": [files / "x.npy"],
+        "reconstruct": [files / "mags.npy", "--config", files / "cfg.json"],
+        "train": [files / "d.npz"],
+        "explain": [MODEL, files / "x.npy"],
+        "evaluate": [MODEL, files / "x.npy"],
+    }[command]
     out = full_disk / ("sub/out.npz" if command in ("transform", "reconstruct") else "out")
     inputs = {p.name: p.read_bytes() for p in files.iterdir() if p.is_file()}
     status, err = _main(capsys, command, *args, "--out", out, *FAST[command])
@@ -502,8 +609,7 @@ def _craft(folder, kind):
     from saliency2signal.io import load_model, save_model
 
     loaded = load_model(MODEL)
-    good = save_model(loaded.model, folder / "good.pt2", metadata=loaded.metadata,
-                      format="export")
+    good = save_model(loaded.model, folder / "good.pt2", metadata=loaded.metadata, format="export")
     with zipfile.ZipFile(good) as z:
         members = [(i.filename, z.read(i)) for i in z.infolist()]
     good.unlink()

@@ -24,7 +24,13 @@ def test_probabilities_forward_batches(model, forward_batch, group_bytes, monkey
     if group_bytes is not None:  # transforms held at once: one batch, or 3 batches
         plane = TCFG.n_freqs(xt.shape[-1]) * xt.shape[-1] * 2 * xt.element_size()
         monkeypatch.setattr(_runtime, "GROUP_BYTES", group_bytes * plane * 2)
-    got = probabilities(model, xt, transform_config=TCFG, imaging_config=ICFG, batch_size=2,
-                        forward_batch=forward_batch)
+    got = probabilities(
+        model,
+        xt,
+        transform_config=TCFG,
+        imaging_config=ICFG,
+        batch_size=2,
+        forward_batch=forward_batch,
+    )
     assert got.shape == (11, 2)
     torch.testing.assert_close(got, ref, rtol=1e-6, atol=1e-7)

@@ -31,8 +31,7 @@ def reference(coef, cfg: ImagingConfig):
     elif cfg.normalize == "meanstd":
         v = (v - cfg.mean) / cfg.std
     if cfg.size is not None:
-        v = resize(v, cfg.size, order=1, mode="edge", anti_aliasing=False,
-                   preserve_range=True)
+        v = resize(v, cfg.size, order=1, mode="edge", anti_aliasing=False, preserve_range=True)
     if cfg.flip_rows:
         v = v[::-1]
     if cfg.colormap is not None:
@@ -52,8 +51,9 @@ CONFIGS = [
     ImagingConfig(quantity="power", scale="log1p", gain=50.0, normalize="standardize"),
     ImagingConfig(scale="db", top_db=60.0, size=(64, 128), flip_rows=True),
     ImagingConfig(scale="db", size=(200, 900), colormap="viridis"),
-    ImagingConfig(scale="log1p", normalize="fixed", fixed_range=(0.0, 0.2), size=(33, 47),
-                  colormap="magma"),
+    ImagingConfig(
+        scale="log1p", normalize="fixed", fixed_range=(0.0, 0.2), size=(33, 47), colormap="magma"
+    ),
     ImagingConfig(normalize="meanstd", mean=0.05, std=0.1, channels=3),
     ImagingConfig(scale="db", colormap="jet", flip_rows=True),
     ImagingConfig(colormap="gray", size=(50, 50)),
@@ -84,19 +84,29 @@ def test_batch_and_dtype(tx):
     assert to_image(batch.to(torch.complex64), cfg).dtype == torch.float32
 
 
-@pytest.mark.parametrize("cfg", [
-    ImagingConfig(scale="log1p", size=(7, 9), flip_rows=True),
-    ImagingConfig(scale="db", normalize="standardize", size=(5, 11)),
-    ImagingConfig(size=(6, 6), colormap="viridis", normalize="fixed", fixed_range=(0, 3)),
-], ids=["log1p", "db-std", "cmap"])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ImagingConfig(scale="log1p", size=(7, 9), flip_rows=True),
+        ImagingConfig(scale="db", normalize="standardize", size=(5, 11)),
+        ImagingConfig(size=(6, 6), colormap="viridis", normalize="fixed", fixed_range=(0, 3)),
+    ],
+    ids=["log1p", "db-std", "cmap"],
+)
 def test_gradcheck(cfg, rng):
     c = torch.from_numpy(rng.standard_normal((4, 10)) + 1j * rng.standard_normal((4, 10)))
     c.requires_grad_()
     assert torch.autograd.gradcheck(lambda z: to_image(z, cfg), (c,), eps=1e-7, atol=1e-5)
 
 
-@pytest.mark.parametrize("cfg", [ImagingConfig(size=(13, 29), flip_rows=True),
-                                 ImagingConfig(size=(40, 100)), ImagingConfig(flip_rows=True)])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ImagingConfig(size=(13, 29), flip_rows=True),
+        ImagingConfig(size=(40, 100)),
+        ImagingConfig(flip_rows=True),
+    ],
+)
 def test_pull_back_is_the_adjoint(cfg, rng):
     grid = (20, 50)
     g = torch.from_numpy(rng.standard_normal(grid))
@@ -126,16 +136,19 @@ def test_pull_back_sums_channels_and_keeps_totals(rng):
     torch.testing.assert_close(back, h.sum(-3))
 
 
-@pytest.mark.parametrize(("kwargs", "match"), [
-    ({"quantity": "phase"}, "quantity"),
-    ({"scale": "log"}, "scale"),
-    ({"normalize": "fixed"}, "fixed_range"),
-    ({"normalize": "fixed", "fixed_range": (1.0, 1.0)}, "lo < hi"),
-    ({"normalize": "meanstd", "mean": 0.0}, "mean= and std="),
-    ({"size": (0, 4)}, "size"),
-    ({"colormap": "rainbow"}, "colormap"),
-    ({"channels": 0}, "channels"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"quantity": "phase"}, "quantity"),
+        ({"scale": "log"}, "scale"),
+        ({"normalize": "fixed"}, "fixed_range"),
+        ({"normalize": "fixed", "fixed_range": (1.0, 1.0)}, "lo < hi"),
+        ({"normalize": "meanstd", "mean": 0.0}, "mean= and std="),
+        ({"size": (0, 4)}, "size"),
+        ({"colormap": "rainbow"}, "colormap"),
+        ({"channels": 0}, "channels"),
+    ],
+)
 def test_invalid_config(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ImagingConfig(**kwargs)
@@ -151,8 +164,9 @@ def test_bad_inputs():
 
 
 def test_json_round_trip():
-    cfg = ImagingConfig(scale="db", size=(64, 32), colormap="magma", normalize="fixed",
-                        fixed_range=(-80, 0))
+    cfg = ImagingConfig(
+        scale="db", size=(64, 32), colormap="magma", normalize="fixed", fixed_range=(-80, 0)
+    )
     assert ImagingConfig.from_json(cfg.to_json()) == cfg
     with pytest.raises(ValueError, match="unknown"):
         ImagingConfig.from_dict({"sizes": [1, 2]})
@@ -223,8 +237,9 @@ def test_antialias_gradcheck_adjoint_and_json(rng):
     h = torch.from_numpy(rng.standard_normal((5, 7)))
     lin = ImagingConfig(normalize="none", size=(5, 7), antialias=True)
     lhs = (to_image(g, lin)[0, 0] * h).sum()
-    torch.testing.assert_close(lhs, (g * pull_back(h, lin, (12, 30))).sum(), rtol=1e-12,
-                               atol=1e-12)
+    torch.testing.assert_close(
+        lhs, (g * pull_back(h, lin, (12, 30))).sum(), rtol=1e-12, atol=1e-12
+    )
     assert ImagingConfig.from_json(cfg.to_json()) == cfg
     assert ImagingConfig.from_dict({"size": [5, 7]}).antialias is False  # old files
     with pytest.raises(TypeError, match="antialias"):
@@ -242,8 +257,9 @@ def plain_chain(v, cfg: ImagingConfig):
         v = (v - cfg.fixed_range[0]) / (cfg.fixed_range[1] - cfg.fixed_range[0])
     elif cfg.normalize == "meanstd":
         v = (v - cfg.mean) / cfg.std
-    v = torch.nn.functional.interpolate(v, size=cfg.size, mode="bilinear",
-                                        align_corners=False, antialias=cfg.antialias)
+    v = torch.nn.functional.interpolate(
+        v, size=cfg.size, mode="bilinear", align_corners=False, antialias=cfg.antialias
+    )
     return v.flip(-2) if cfg.flip_rows else v
 
 
@@ -257,23 +273,34 @@ def graph_nodes(t):
     return names
 
 
-NORMALIZATIONS = {"none": {}, "meanstd": {"mean": 0.1, "std": 0.3},
-                  "fixed": {"fixed_range": (-0.5, 2.0)}}
+NORMALIZATIONS = {
+    "none": {},
+    "meanstd": {"mean": 0.1, "std": 0.3},
+    "fixed": {"fixed_range": (-0.5, 2.0)},
+}
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("size", [(12, 40), (70, 400), (30, 25)], ids=["down", "up", "mixed"])
 @pytest.mark.parametrize("antialias", [False, True], ids=["bilinear", "antialias"])
 @pytest.mark.parametrize("normalize", list(NORMALIZATIONS))
-@pytest.mark.parametrize("quantity,scale", [("magnitude", "log1p"), ("power", "log1p"),
-                                            ("power", "linear"), ("magnitude", "linear")])
-def test_fast_path_equals_autograd_chain(rng, quantity, scale, normalize, antialias, size,
-                                         dtype):
+@pytest.mark.parametrize(
+    "quantity,scale",
+    [("magnitude", "log1p"), ("power", "log1p"), ("power", "linear"), ("magnitude", "linear")],
+)
+def test_fast_path_equals_autograd_chain(rng, quantity, scale, normalize, antialias, size, dtype):
     # a map that needs grad goes through _PointwiseResize: the same image and gradient
     # as autograd through the plain chain of torch ops, bit for bit
-    cfg = ImagingConfig(quantity=quantity, scale=scale, gain=7.0, normalize=normalize,
-                        size=size, antialias=antialias, flip_rows=True,
-                        **NORMALIZATIONS[normalize])
+    cfg = ImagingConfig(
+        quantity=quantity,
+        scale=scale,
+        gain=7.0,
+        normalize=normalize,
+        size=size,
+        antialias=antialias,
+        flip_rows=True,
+        **NORMALIZATIONS[normalize],
+    )
     v = torch.from_numpy(rng.uniform(0, 2, size=(3, 1, 37, 150))).to(dtype)
     grad_out = torch.from_numpy(rng.standard_normal((3, 1, *size))).to(dtype)
     v1 = v.clone().requires_grad_()
@@ -290,13 +317,31 @@ def test_fast_path_equals_autograd_chain(rng, quantity, scale, normalize, antial
         torch.testing.assert_close(to_image(v, cfg), ref.detach(), rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("cfg", [
-    ImagingConfig(quantity="power", scale="log1p", gain=3.0, normalize="meanstd", mean=0.2,
-                  std=0.5, size=(5, 9), antialias=True, flip_rows=True),
-    ImagingConfig(scale="log1p", normalize="none", size=(17, 40)),
-    ImagingConfig(quantity="power", normalize="fixed", fixed_range=(0, 2), size=(6, 7),
-                  colormap="viridis"),
-], ids=["power-log1p-meanstd-aa", "log1p-up", "power-fixed-cmap"])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        ImagingConfig(
+            quantity="power",
+            scale="log1p",
+            gain=3.0,
+            normalize="meanstd",
+            mean=0.2,
+            std=0.5,
+            size=(5, 9),
+            antialias=True,
+            flip_rows=True,
+        ),
+        ImagingConfig(scale="log1p", normalize="none", size=(17, 40)),
+        ImagingConfig(
+            quantity="power",
+            normalize="fixed",
+            fixed_range=(0, 2),
+            size=(6, 7),
+            colormap="viridis",
+        ),
+    ],
+    ids=["power-log1p-meanstd-aa", "log1p-up", "power-fixed-cmap"],
+)
 def test_fast_path_gradcheck(cfg, rng):
     v = torch.from_numpy(rng.uniform(0.1, 2, size=(2, 12, 30))).requires_grad_()
     assert torch.autograd.gradcheck(lambda z: to_image(z, cfg), (v,), eps=1e-7, atol=1e-5)
@@ -328,8 +373,9 @@ def test_magnitude_equals_torch_abs(dtype):
     # a lazily conjugated view (conj bit set) has the same magnitude
     torch.testing.assert_close(_magnitude(tx.conj()), ref, rtol=4 * eps, atol=0)
     # to_image of complex input takes this magnitude
-    torch.testing.assert_close(to_image(tx, ImagingConfig(normalize="none")),
-                               got.reshape(3, 1, 16, 64), rtol=0, atol=0)
+    torch.testing.assert_close(
+        to_image(tx, ImagingConfig(normalize="none")), got.reshape(3, 1, 16, 64), rtol=0, atol=0
+    )
     # with gradients it is torch's own abs, differentiable
     t = tx.clone().requires_grad_()
     out = _magnitude(t)
@@ -339,17 +385,26 @@ def test_magnitude_equals_torch_abs(dtype):
 
 
 @pytest.mark.parametrize("normalize", list(NORMALIZATIONS))
-@pytest.mark.parametrize("quantity,scale", [("magnitude", "log1p"), ("power", "log1p"),
-                                            ("power", "linear"), ("magnitude", "linear")])
+@pytest.mark.parametrize(
+    "quantity,scale",
+    [("magnitude", "log1p"), ("power", "log1p"), ("power", "linear"), ("magnitude", "linear")],
+)
 def test_in_place_imaging_equals_the_plain_chain(rng, quantity, scale, normalize):
     # without autograd, |c| of complex input is a fresh tensor that the steps update in
     # place: the same image, bit for bit; a real input is never written to
     from saliency2signal._grid import magnitude as _magnitude
 
-    cfg = ImagingConfig(quantity=quantity, scale=scale, gain=7.0, normalize=normalize,
-                        size=(12, 40), **NORMALIZATIONS[normalize])
-    c = torch.from_numpy(rng.standard_normal((3, 37, 150))
-                         + 1j * rng.standard_normal((3, 37, 150))).to(torch.complex64)
+    cfg = ImagingConfig(
+        quantity=quantity,
+        scale=scale,
+        gain=7.0,
+        normalize=normalize,
+        size=(12, 40),
+        **NORMALIZATIONS[normalize],
+    )
+    c = torch.from_numpy(
+        rng.standard_normal((3, 37, 150)) + 1j * rng.standard_normal((3, 37, 150))
+    ).to(torch.complex64)
     ref = plain_chain(_magnitude(c).reshape(3, 1, 37, 150), cfg)
     with torch.no_grad():
         torch.testing.assert_close(to_image(c, cfg), ref, rtol=0, atol=0)

@@ -131,8 +131,9 @@ def test_batched_equals_one_by_one(rng, batch, dtype):
     assert out.shape == (*batch, 3, 200)
     assert out.dtype == getattr(torch, dtype)
     flat_x, flat_m = x.reshape(-1, 200), masks.reshape(-1, *masks.shape[-3:])
-    one = torch.stack([components(ssq_cwt(xi, cfg), masks=mi) for xi, mi in
-                       zip(flat_x, flat_m, strict=True)])
+    one = torch.stack(
+        [components(ssq_cwt(xi, cfg), masks=mi) for xi, mi in zip(flat_x, flat_m, strict=True)]
+    )
     tol = 1e-12 if dtype == "float64" else 1e-4
     torch.testing.assert_close(out.reshape(one.shape), one, rtol=0, atol=tol)
 
@@ -141,8 +142,9 @@ def test_shared_masks_broadcast_over_batch(rng, cfg64):
     res = ssq_cwt(rng.standard_normal((4, 128)), cfg64)
     masks = rng.uniform(size=(2, *res.Tx.shape[-2:]))
     out = components(res, masks=masks)
-    torch.testing.assert_close(out[3], components(res.Tx[3], cfg64, masks=masks),
-                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        out[3], components(res.Tx[3], cfg64, masks=masks), rtol=0, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize("lowpass_row", [False, True])
@@ -171,8 +173,14 @@ def test_bookkeeping_adds_up_exactly(rng, kind, lowpass_row, masks_kind):
     else:
         assert float(d.overlap.abs().max()) > 0.0
     frac = d.energy_fractions()
-    total = (frac["components"].sum(-1) + frac["uncovered"] - frac["overlap"]
-             + frac["lowpass"] + frac["residual"] + frac["cross"])
+    total = (
+        frac["components"].sum(-1)
+        + frac["uncovered"]
+        - frac["overlap"]
+        + frac["lowpass"]
+        + frac["residual"]
+        + frac["cross"]
+    )
     torch.testing.assert_close(total, torch.ones(2, dtype=torch.float64), rtol=0, atol=1e-12)
     summary = json.loads(json.dumps(d.to_dict()))
     assert summary["identity_error"] < 1e-12
@@ -197,7 +205,8 @@ def test_gradient_flows_through_coefficients_and_masks(rng):
     masks = torch.as_tensor(rng.uniform(size=(2, *coef.shape)), dtype=torch.float64)
     masks.requires_grad_(True)
     assert torch.autograd.gradcheck(
-        lambda c, m: components(c, cfg, masks=m), (coef, masks), eps=1e-6, atol=1e-8)
+        lambda c, m: components(c, cfg, masks=m), (coef, masks), eps=1e-6, atol=1e-8
+    )
 
 
 def test_gradient_reaches_the_signal(rng):
@@ -286,8 +295,9 @@ def test_consistent_inverse_ssq_grid_and_batch(rng):
     assert res.signal.shape == (2, 128)
     assert bool((res.inconsistency <= res.inconsistency_start).all())
     one = consistent_inverse(x[1], cfg, mask=ssq_mask_to_cwt(mask, config=cfg), max_iter=20)
-    torch.testing.assert_close(one.inconsistency_start, res.inconsistency_start[1],
-                               rtol=1e-12, atol=0)
+    torch.testing.assert_close(
+        one.inconsistency_start, res.inconsistency_start[1], rtol=1e-12, atol=0
+    )
 
 
 # --------------------------------------------------------------------------- errors
@@ -303,8 +313,11 @@ def test_mask_shape_mismatch(small):
     with pytest.raises(ValueError, match="must be a stack"):
         components(small, masks=np.ones(small.Tx.shape, bool))  # one mask, no region axis
     with pytest.raises(ValueError, match="batch shape"):
-        components(small.Tx.expand(4, *small.Tx.shape), small.config,
-                   masks=np.ones((3, 2, *small.Tx.shape), bool))
+        components(
+            small.Tx.expand(4, *small.Tx.shape),
+            small.config,
+            masks=np.ones((3, 2, *small.Tx.shape), bool),
+        )
 
 
 def test_nan_in_mask(small):
@@ -346,8 +359,9 @@ def test_other_type_errors(small):
 
 # --------------------------------------------------------------------------- peaks study
 def _load_bench():
-    spec = importlib.util.spec_from_file_location("bench_peaks", ROOT / "benchmarks" /
-                                                  "bench_peaks.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_peaks", ROOT / "benchmarks" / "bench_peaks.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

@@ -38,8 +38,14 @@ IMAGING = ImagingConfig(scale="log1p", gain=2.0, size=(32, 48), flip_rows=True, 
 
 
 def make_metadata(**changes):
-    kw = dict(transform=TRANSFORM, imaging=IMAGING, class_names=["noise", "chirp", "burst"],
-              n_times=286, axis_name="wavenumber", axis_units="cm^-1")
+    kw = dict(
+        transform=TRANSFORM,
+        imaging=IMAGING,
+        class_names=["noise", "chirp", "burst"],
+        n_times=286,
+        axis_name="wavenumber",
+        axis_units="cm^-1",
+    )
     kw.update(changes)
     return ModelMetadata(**kw)
 
@@ -85,8 +91,9 @@ def test_round_trip_identical_outputs_and_configs(tmp_path, net, image, fmt):
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(image), net(image), rtol=0, atol=0)
     m = loaded.metadata
-    assert m == meta.replace(architecture="ScalogramCNN",
-                             architecture_kwargs=net.architecture_kwargs)
+    assert m == meta.replace(
+        architecture="ScalogramCNN", architecture_kwargs=net.architecture_kwargs
+    )
     assert SSQConfig.from_json(m.transform.to_json()) == TRANSFORM
     assert ImagingConfig.from_json(m.imaging.to_json()) == IMAGING
     assert m.class_names == ("noise", "chirp", "burst")
@@ -128,8 +135,9 @@ def test_save_keeps_model_mode_and_saves_eval_mode(tmp_path, net, image):
 def test_default_format_is_the_state_dict_for_registered_architectures(tmp_path, net, image):
     loaded = load_model(save_model(net, tmp_path / "m.pt", metadata=make_metadata()))
     assert loaded.format == "state_dict" and isinstance(loaded.model, ScalogramCNN)
-    other = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.AdaptiveAvgPool2d(1),
-                                torch.nn.Flatten()).eval()
+    other = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 3, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()
+    ).eval()
     loaded = load_model(save_model(other, tmp_path / "o.pt2", metadata=make_metadata()))
     assert loaded.format == "export"
     with torch.no_grad():
@@ -220,8 +228,9 @@ def test_save_rejects_bad_format_and_missing_folder(tmp_path, net):
 
 
 def test_state_dict_needs_registered_architecture(tmp_path):
-    other = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.AdaptiveAvgPool2d(1),
-                                torch.nn.Flatten())
+    other = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 3, 3), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()
+    )
     with pytest.raises(ValueError, match="format='export'"):
         save_model(other, tmp_path / "m.pt", metadata=make_metadata(), format="state_dict")
     path = save_model(other, tmp_path / "m.pt2", metadata=make_metadata())
@@ -261,8 +270,12 @@ def _tamper(src, dst, select, payload):
 def test_tampered_torchscript_archive_does_not_run_python(tmp_path):
     target = tmp_path / "pwned.txt"
     evil = tmp_path / "evil.pt"
-    _tamper(LEGACY, evil, lambda name: name.endswith("/data.pkl"),
-            pickle.dumps(WritesFile(target), protocol=2))
+    _tamper(
+        LEGACY,
+        evil,
+        lambda name: name.endswith("/data.pkl"),
+        pickle.dumps(WritesFile(target), protocol=2),
+    )
     with pytest.raises(ValueError, match="evil.pt"):
         load_model(evil)
     assert not target.exists()
@@ -273,8 +286,9 @@ def _export_with_malicious_sample_inputs(tmp_path, net, target):
     buf = io.BytesIO()
     torch.save(WritesFile(target), buf)
     evil = tmp_path / "evil.pt2"
-    _tamper(good, evil, lambda name: "sample_inputs/" in name and name.endswith(".pt"),
-            buf.getvalue())
+    _tamper(
+        good, evil, lambda name: "sample_inputs/" in name and name.endswith(".pt"), buf.getvalue()
+    )
     return evil
 
 
@@ -300,11 +314,17 @@ def test_tampered_export_pickled_weight_is_refused(tmp_path, net):
 
 
 def test_pickled_module_container_needs_trust(tmp_path, net, image):
-    meta = make_metadata(architecture="ScalogramCNN",
-                         architecture_kwargs=net.architecture_kwargs)
+    meta = make_metadata(architecture="ScalogramCNN", architecture_kwargs=net.architecture_kwargs)
     path = tmp_path / "pickled.pt"
-    torch.save({"format": "saliency2signal.state_dict", "format_version": 1,
-                "metadata": meta.to_json(), "module": net}, path)
+    torch.save(
+        {
+            "format": "saliency2signal.state_dict",
+            "format_version": 1,
+            "metadata": meta.to_json(),
+            "module": net,
+        },
+        path,
+    )
     with pytest.raises(ValueError, match="ScalogramCNN.*pass trust=True only"):
         load_model(path)
     loaded = load_model(path, trust=True)
@@ -488,8 +508,9 @@ def test_export_load_is_weights_only_even_past_the_archive_checks(tmp_path, net,
 @pytest.mark.parametrize("name", ["../escape.txt", "/abs/path.txt", "a\\b.txt"])
 def test_suspicious_member_names_are_refused(tmp_path, net, name):
     good = save_model(net, tmp_path / "m.pt", metadata=make_metadata())
-    evil = _rewrite(good, tmp_path / "evil.pt",
-                    [*_members(good), (name, b"x", zipfile.ZIP_STORED)])
+    evil = _rewrite(
+        good, tmp_path / "evil.pt", [*_members(good), (name, b"x", zipfile.ZIP_STORED)]
+    )
     with pytest.raises(ValueError, match="suspicious name"):
         load_model(evil)
 
@@ -502,9 +523,14 @@ def test_inflating_members_are_refused_before_decompression(tmp_path, net):
 
     good = save_model(net, tmp_path / "m.pt2", metadata=make_metadata(), format="export")
     bomb = b" " * (32 * 2**20)  # 32 MiB of JSON whitespace deflates to about 32 kB
-    members = [(n, bomb if n.endswith(METADATA_FILENAME) else d,
-                zipfile.ZIP_DEFLATED if n.endswith(METADATA_FILENAME) else c)
-               for n, d, c in _members(good)]
+    members = [
+        (
+            n,
+            bomb if n.endswith(METADATA_FILENAME) else d,
+            zipfile.ZIP_DEFLATED if n.endswith(METADATA_FILENAME) else c,
+        )
+        for n, d, c in _members(good)
+    ]
     evil = _rewrite(good, tmp_path / "bomb.pt2", members)
     del bomb, members
     assert evil.stat().st_size < 2**20
@@ -518,8 +544,7 @@ def test_inflating_members_are_refused_before_decompression(tmp_path, net):
     assert peak < 4 * 2**20  # nothing was decompressed
     # a stored (not compressed) block above the metadata limit is refused too
     big = b'{"pad": "' + b"x" * MAX_METADATA_BYTES + b'"}'
-    members = [(n, big if n.endswith(METADATA_FILENAME) else d, c)
-               for n, d, c in _members(good)]
+    members = [(n, big if n.endswith(METADATA_FILENAME) else d, c) for n, d, c in _members(good)]
     with pytest.raises(ValueError, match="max_metadata_bytes=1048576"):
         load_model(_rewrite(good, tmp_path / "big.pt2", members))
 
@@ -545,3 +570,23 @@ def test_a_failed_write_raises_oserror_and_leaves_nothing(tmp_path, net, monkeyp
         with pytest.raises(OSError, match="No space left"):
             save_model(net, tmp_path / name, metadata=make_metadata(), format=fmt)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_module_pickled_under_the_old_module_paths_still_loads():
+    """A trust=True file pickled when the models lived in ``saliency2signal/models.py``."""
+    import importlib.util
+
+    data = pathlib.Path(__file__).resolve().parent / "data"
+    spec = importlib.util.spec_from_file_location(
+        "make_legacy_pickle", data / "make_legacy_pickle.py"
+    )
+    maker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(maker)
+    with pytest.raises(ValueError, match="pass trust=True only"):
+        load_model(data / "legacy_pickle.pt")
+    loaded = load_model(data / "legacy_pickle.pt", trust=True)
+    assert loaded.format == "pickle"
+    assert type(loaded.model).__name__ == "ScalogramCNN"
+    with torch.no_grad():
+        logits = loaded.model(maker.probe_images()).numpy()
+    np.testing.assert_array_equal(logits, np.load(data / "legacy_pickle_logits.npy"))

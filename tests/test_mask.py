@@ -79,8 +79,13 @@ def test_max_regions_keeps_top_k_renumbered(max_regions, n_kept):
 
 @pytest.mark.parametrize(
     ("min_share", "masses"),
-    [(0.0, [80.0, 60.0, 30.0]), (30 / 170, [80.0, 60.0, 30.0]),
-     (0.18, [80.0, 60.0]), (0.4, [80.0]), (0.5, [])],
+    [
+        (0.0, [80.0, 60.0, 30.0]),
+        (30 / 170, [80.0, 60.0, 30.0]),
+        (0.18, [80.0, 60.0]),
+        (0.4, [80.0]),
+        (0.5, []),
+    ],
 )
 def test_min_share_drops_regions_below_a_share_of_the_mass(min_share, masses):
     # total positive mass 170: shares 0.471, 0.353, 0.176 (a region at the limit is kept)
@@ -91,8 +96,12 @@ def test_min_share_drops_regions_below_a_share_of_the_mass(min_share, masses):
     # applied before max_regions: the top-K of the survivors, not of all regions
     both = attribution_mask(blobs_map(), CFG, value=1.0, min_share=min_share, max_regions=2)
     assert [r.mass for r in both.regions] == masses[:2]
-    lab = label_regions(res.mask | (blobs_map() > 0), CFG,
-                        attribution=np.clip(blobs_map(), 0, None), min_share=min_share)
+    lab = label_regions(
+        res.mask | (blobs_map() > 0),
+        CFG,
+        attribution=np.clip(blobs_map(), 0, None),
+        min_share=min_share,
+    )
     assert [r.mass for r in lab.regions] == masses
 
 
@@ -241,13 +250,17 @@ def test_window_reduce_equals_scipy_min_max_filters(rng):
         for size in range(1, n + 2):
             for before in range(size):
                 m = rng.random((n, 4)) < 0.4
-                for op, ref in ((np.logical_or, ndimage.maximum_filter1d),
-                                (np.logical_and, ndimage.minimum_filter1d)):
+                for op, ref in (
+                    (np.logical_or, ndimage.maximum_filter1d),
+                    (np.logical_and, ndimage.minimum_filter1d),
+                ):
                     for axis, a in ((0, m), (1, m.T)):
-                        want = ref(a, size, axis=axis, origin=before - size // 2,
-                                   mode="reflect")
-                        assert_array_equal(window_reduce(a, size, before, axis, op),
-                                           want, err_msg=f"{n=} {size=} {before=}")
+                        want = ref(a, size, axis=axis, origin=before - size // 2, mode="reflect")
+                        assert_array_equal(
+                            window_reduce(a, size, before, axis, op),
+                            want,
+                            err_msg=f"{n=} {size=} {before=}",
+                        )
 
 
 @pytest.mark.parametrize(

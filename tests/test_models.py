@@ -37,10 +37,20 @@ def peak_spectra(rng, n_signals=40, n=256):
 def trained():
     x, y = peak_spectra(np.random.default_rng(20240611))
     seen = []
-    out = train_classifier(x, y, transform_config=TRANSFORM, imaging_config=IMAGING,
-                           class_names=["left", "right"], epochs=8, batch_size=8, lr=3e-3,
-                           seed=0, val_fraction=0.25, architecture_kwargs=SMALL,
-                           progress=seen.append)
+    out = train_classifier(
+        x,
+        y,
+        transform_config=TRANSFORM,
+        imaging_config=IMAGING,
+        class_names=["left", "right"],
+        epochs=8,
+        batch_size=8,
+        lr=3e-3,
+        seed=0,
+        val_fraction=0.25,
+        architecture_kwargs=SMALL,
+        progress=seen.append,
+    )
     return out, seen
 
 
@@ -151,7 +161,8 @@ def test_coord_channels_off_by_default_is_the_old_network():
     assert new.architecture_kwargs == {**old_kwargs, "coord_channels": False}
     assert new.features[0].conv.in_channels == 1
     assert {k: v.shape for k, v in old.state_dict().items()} == {
-        k: v.shape for k, v in new.state_dict().items()}
+        k: v.shape for k, v in new.state_dict().items()
+    }
     image = torch.randn(3, 1, 32, 32)
     assert first_conv_input(new, image).shape == (3, 1, 32, 32)
     with torch.no_grad():
@@ -162,8 +173,7 @@ def test_coord_channels_off_by_default_is_the_old_network():
     ("fmt", "size"),
     # TorchScript and state_dict files take any image size; the coordinates are made
     # in forward for the size given. torch.export specialises to the saved input shape.
-    [(fmt, (32, 32)) for fmt in FORMATS]
-    + [(fmt, (40, 96)) for fmt in FORMATS if fmt != "export"],
+    [(fmt, (32, 32)) for fmt in FORMATS] + [(fmt, (40, 96)) for fmt in FORMATS if fmt != "export"],
 )
 def test_coord_channels_survive_save_and_load(tmp_path, rng, fmt, size):
     torch.manual_seed(0)
@@ -171,8 +181,7 @@ def test_coord_channels_survive_save_and_load(tmp_path, rng, fmt, size):
     with torch.no_grad():  # non-trivial batch-norm statistics
         net(torch.randn(8, 1, 32, 32) * 2 + 1)
     net.eval()
-    meta = ModelMetadata(transform=TRANSFORM, imaging=IMAGING, class_names=["a", "b"],
-                         n_times=256)
+    meta = ModelMetadata(transform=TRANSFORM, imaging=IMAGING, class_names=["a", "b"], n_times=256)
     path = save_model(net, tmp_path / "m.pt", metadata=meta, format=fmt)
     loaded = load_model(path)
     rebuilt, _ = load_model(path, rebuild=True)
@@ -187,10 +196,17 @@ def test_coord_channels_survive_save_and_load(tmp_path, rng, fmt, size):
 
 def test_coord_channels_are_recorded_by_training(rng):
     x, y = peak_spectra(rng, n_signals=8, n=64)
-    out = train_classifier(x, y, transform_config=TRANSFORM,
-                           imaging_config=ImagingConfig(size=(16, 16)), class_names=["a", "b"],
-                           epochs=1, batch_size=4, val_fraction=0.0,
-                           architecture_kwargs={"widths": [4], "coord_channels": True})
+    out = train_classifier(
+        x,
+        y,
+        transform_config=TRANSFORM,
+        imaging_config=ImagingConfig(size=(16, 16)),
+        class_names=["a", "b"],
+        epochs=1,
+        batch_size=4,
+        val_fraction=0.0,
+        architecture_kwargs={"widths": [4], "coord_channels": True},
+    )
     assert out.metadata.architecture_kwargs["coord_channels"] is True
     assert out.model.features[0].conv.in_channels == 3
 
@@ -203,8 +219,11 @@ def test_build_model_unknown_architecture():
 def test_spectrum_classifier_equals_imaging_then_net(rng):
     torch.manual_seed(0)
     net = ScalogramCNN(widths=(4, 8)).eval()
-    coef = torch.as_tensor(rng.standard_normal((2, 30, 70)) + 1j * rng.standard_normal(
-        (2, 30, 70))).to(torch.complex64).requires_grad_(True)
+    coef = (
+        torch.as_tensor(rng.standard_normal((2, 30, 70)) + 1j * rng.standard_normal((2, 30, 70)))
+        .to(torch.complex64)
+        .requires_grad_(True)
+    )
     clf = SpectrumClassifier(net, imaging_config=IMAGING)
     out = clf(coef)
     torch.testing.assert_close(out, net(to_image(coef, IMAGING)))
@@ -257,9 +276,15 @@ def test_training_metadata(trained):
 
 def test_training_is_reproducible_and_leaves_global_rng_alone(rng):
     x, y = peak_spectra(rng, n_signals=12, n=128)
-    kw = dict(transform_config=TRANSFORM, imaging_config=ImagingConfig(size=(16, 16)),
-              class_names=["a", "b"], epochs=2, batch_size=4, seed=7,
-              architecture_kwargs={"widths": [4, 8], "dropout": 0.2})
+    kw = dict(
+        transform_config=TRANSFORM,
+        imaging_config=ImagingConfig(size=(16, 16)),
+        class_names=["a", "b"],
+        epochs=2,
+        batch_size=4,
+        seed=7,
+        architecture_kwargs={"widths": [4, 8], "dropout": 0.2},
+    )
     torch.manual_seed(123)
     before = torch.random.get_rng_state()
     a = train_classifier(x, y, **kw)
@@ -276,10 +301,17 @@ def test_training_is_reproducible_and_leaves_global_rng_alone(rng):
 def test_training_accepts_label_names(rng):
     x, y = peak_spectra(rng, n_signals=8, n=64)
     names = np.array(["a", "b"])[y]
-    out = train_classifier(x, names, transform_config=TRANSFORM,
-                           imaging_config=ImagingConfig(size=(16, 16)), class_names=["a", "b"],
-                           epochs=1, batch_size=4, val_fraction=0.0,
-                           architecture_kwargs={"widths": [4]})
+    out = train_classifier(
+        x,
+        names,
+        transform_config=TRANSFORM,
+        imaging_config=ImagingConfig(size=(16, 16)),
+        class_names=["a", "b"],
+        epochs=1,
+        batch_size=4,
+        val_fraction=0.0,
+        architecture_kwargs={"widths": [4]},
+    )
     assert out.val_indices.size == 0
     assert np.isnan(out.val_accuracy)
     assert out.metadata.extra["training"]["val_accuracy"] is None
@@ -301,8 +333,13 @@ def test_training_accepts_label_names(rng):
     ],
 )
 def test_training_rejects_bad_input(rng, change, error, match):
-    kw = dict(y=[0, 1, 0, 1], transform_config=TRANSFORM, imaging_config=IMAGING,
-              class_names=["a", "b"], epochs=1)
+    kw = dict(
+        y=[0, 1, 0, 1],
+        transform_config=TRANSFORM,
+        imaging_config=IMAGING,
+        class_names=["a", "b"],
+        epochs=1,
+    )
     kw.update(change)
     y = kw.pop("y")
     with pytest.raises(error, match=match):

@@ -27,7 +27,6 @@ def test_documented_entry_points():
 
 def test_import_does_not_import_matplotlib():
     code = "import sys, saliency2signal; print('matplotlib' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert out.stderr == ""

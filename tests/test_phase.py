@@ -128,8 +128,11 @@ def test_fast_griffin_lim_phase_aligned_snr_2048_within_2000(chirp2048):
 def test_every_method_lowers_sc(method):
     x = chirp(256)
     S = cwt(x, MORLET).Wx.abs()
-    start = float(spectral_convergence(retrieve_phase(S, MORLET, n_iter=1, rng=0,
-                                                      method="adam", lr=1e-9).x, S, MORLET))
+    start = float(
+        spectral_convergence(
+            retrieve_phase(S, MORLET, n_iter=1, rng=0, method="adam", lr=1e-9).x, S, MORLET
+        )
+    )
     res = retrieve_phase(S, MORLET, method=method, n_iter=40, rng=0)
     assert float(res.sc_db) < start - 3
     assert res.n_evals >= 1 and len(res.sc_history) >= 1
@@ -195,15 +198,17 @@ def test_coffee_spectrum_lowpass_and_nonnegativity_plain_snr():
     assert bool((res.x >= 0).all())
     assert snr(res.x, x) > 20  # unaligned: no sign, rotation or mean left
     plain = dataclasses.replace(SPECTRUM_CFG, lowpass_row=False)
-    known = retrieve_phase(S[1:], plain, n_iter=100, rng=0, nonnegative=True,
-                           lowpass=res_w.lowpass)
+    known = retrieve_phase(
+        S[1:], plain, n_iter=100, rng=0, nonnegative=True, lowpass=res_w.lowpass
+    )
     assert known.config.lowpass_row and known.Wx.shape == S.shape
     assert snr(known.x, x) > 20
 
 
 def _load_bench():
-    spec = importlib.util.spec_from_file_location("bench_phase",
-                                                  ROOT / "benchmarks" / "bench_phase.py")
+    spec = importlib.util.spec_from_file_location(
+        "bench_phase", ROOT / "benchmarks" / "bench_phase.py"
+    )
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
@@ -262,8 +267,9 @@ def test_spectra_2048_cut_bank_zero_phase_plain_snr_above_20db(bench):
     """Issue 7 at N = 2048: one spectrum of each kind, 100 iterations, unaligned SNR."""
     cfg = spectrum_config(2048)
     x = np.stack([bench.peaks_on_baseline(rng=0, **kw) for kw in bench.KINDS.values()])
-    res = retrieve_phase(cwt(x, cfg).Wx.abs(), cfg, n_iter=100, init="zero-phase",
-                         nonnegative=True)
+    res = retrieve_phase(
+        cwt(x, cfg).Wx.abs(), cfg, n_iter=100, init="zero-phase", nonnegative=True
+    )
     assert res.n_iter == 100 and bool((res.x >= 0).all())
     assert np.all(res.sc_db < -35)
     assert np.all(snr(res.x, x) > 20), snr(res.x, x)  # measured 35.6, 37.4, 30.6, 33.7 dB
@@ -272,8 +278,9 @@ def test_spectra_2048_cut_bank_zero_phase_plain_snr_above_20db(bench):
 def test_spectrum_2048_cut_bank_lbfgs_from_zero_phase(bench):
     cfg = spectrum_config(2048)
     x = bench.peaks_on_baseline(rng=0)
-    res = retrieve_phase(cwt(x, cfg).Wx.abs(), cfg, method="lbfgs", n_iter=100,
-                         init="zero-phase", nonnegative=True)
+    res = retrieve_phase(
+        cwt(x, cfg).Wx.abs(), cfg, method="lbfgs", n_iter=100, init="zero-phase", nonnegative=True
+    )
     assert res.n_evals <= 100 and bool((res.x >= 0).all())
     assert snr(res.x, x) > 40  # measured 69.8 dB
 
@@ -306,8 +313,9 @@ def test_spectra_2048_eight_seeds_fgla_above_20db(bench, kind):
     """Seeds 0-7 of each kind in one batch (batched Griffin-Lim = one by one)."""
     cfg = spectrum_config(2048)
     x = np.stack([bench.peaks_on_baseline(rng=seed, **bench.KINDS[kind]) for seed in range(8)])
-    res = retrieve_phase(cwt(x, cfg).Wx.abs(), cfg, n_iter=100, init="zero-phase",
-                         nonnegative=True)
+    res = retrieve_phase(
+        cwt(x, cfg).Wx.abs(), cfg, n_iter=100, init="zero-phase", nonnegative=True
+    )
     assert np.all(snr(res.x, x) > 20)  # measured >= 29.7 dB over the 32
 
 
@@ -317,8 +325,9 @@ def test_spectra_2048_eight_seeds_fgla_above_20db(bench, kind):
 def test_spectra_2048_eight_seeds_lbfgs_above_20db(bench, kind, seed):
     cfg = spectrum_config(2048)
     x = bench.peaks_on_baseline(rng=seed, **bench.KINDS[kind])
-    res = retrieve_phase(cwt(x, cfg).Wx.abs(), cfg, method="lbfgs", n_iter=100,
-                         init="zero-phase", nonnegative=True)
+    res = retrieve_phase(
+        cwt(x, cfg).Wx.abs(), cfg, method="lbfgs", n_iter=100, init="zero-phase", nonnegative=True
+    )
     assert snr(res.x, x) > 20  # measured >= 31.7 dB over the 32
 
 
@@ -387,8 +396,20 @@ def test_cli_reconstruct_from_npy(tmp_path, capsys):
     cfg = tmp_path / "cfg.json"
     cfg.write_text(MORLET.to_json())
     out = tmp_path / "o" / "x.npy"
-    argv = ["reconstruct", str(mags), "--config", str(cfg), "--n", "256", "--out", str(out),
-            "--iters", "60", "--seed", "1"]
+    argv = [
+        "reconstruct",
+        str(mags),
+        "--config",
+        str(cfg),
+        "--n",
+        "256",
+        "--out",
+        str(out),
+        "--iters",
+        "60",
+        "--seed",
+        "1",
+    ]
     assert main(argv) == 0
     y = np.load(out)
     ref = retrieve_phase(np.load(mags), MORLET, n_iter=60, rng=1).x.numpy()
@@ -433,6 +454,8 @@ def test_cli_reconstruct_refuses_to_overwrite_input(tmp_path, capsys):
     np.save(mags, cwt(chirp(128), MORLET).Wx.abs().numpy())
     cfg = tmp_path / "cfg.json"
     cfg.write_text(MORLET.to_json())
-    assert main(["reconstruct", str(mags), "--config", str(cfg), "--out", str(mags),
-                 "--iters", "2"]) == 2
+    assert (
+        main(["reconstruct", str(mags), "--config", str(cfg), "--out", str(mags), "--iters", "2"])
+        == 2
+    )
     assert "refusing to overwrite" in capsys.readouterr().err

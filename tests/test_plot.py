@@ -22,8 +22,7 @@ def _close():
 
 def test_import_does_not_pull_matplotlib():
     code = "import sys, saliency2signal; print('matplotlib' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
@@ -57,8 +56,14 @@ def test_components_panels_show_the_segment(rng, tmp_path):
     axis = np.linspace(1800, 600, n)
     x = rng.standard_normal(n)
     comps = np.stack([np.sin(np.arange(n) / 5), np.cos(np.arange(n) / 9)])
-    axes = s2splot.components(x, comps, x_ranges=[(1500, 1400), (900, 700)], axis=axis,
-                              names=["peak A", "peak B"], baseline=np.zeros(n))
+    axes = s2splot.components(
+        x,
+        comps,
+        x_ranges=[(1500, 1400), (900, 700)],
+        axis=axis,
+        names=["peak A", "peak B"],
+        baseline=np.zeros(n),
+    )
     assert len(axes) == 2
     # signal, low-pass, bold segment, component
     assert [len(a.lines) for a in axes] == [4, 4]

@@ -35,7 +35,7 @@ def test_readme_quickstart_command_runs_verbatim(tmp_path, console_script):
     import subprocess
 
     text = README.read_text()
-    quick = text[text.index("## Quickstart"):]
+    quick = text[text.index("## Quickstart") :]
     command = re.search(r"```bash\n(.*?)\n", quick).group(1)
     assert command.startswith("saliency2signal explain models/")
     root = README.parent
@@ -43,13 +43,15 @@ def test_readme_quickstart_command_runs_verbatim(tmp_path, console_script):
         (tmp_path / name).symlink_to(root / name)
     exe = console_script
     args = shlex.split(command)
-    done = subprocess.run([exe, *args[1:]], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [exe, *args[1:]], cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr
     # nothing on stderr but the progress bar (no warning of any dependency)
     lines = done.stderr.replace("\r", "\n").splitlines()
-    assert lines and all(re.fullmatch(r"explaining \[[# ]{20}\] \d+/28", ln) for ln in lines), \
+    assert lines and all(re.fullmatch(r"explaining \[[# ]{20}\] \d+/28", ln) for ln in lines), (
         done.stderr
+    )
     out = tmp_path / args[args.index("--out") + 1]
     for name in ("report.json", "components.npz", "index.html"):
         assert (out / name).stat().st_size > 0

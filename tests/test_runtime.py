@@ -33,14 +33,14 @@ def test_inference_model_computes_the_same_function():
 
 def test_inference_model_falls_back_to_the_model(monkeypatch):
     plain, _, _, images = coffee()
-    legacy = load_model(pathlib.Path(__file__).resolve().parent / "data"
-                        / "legacy_torchscript.pt")
+    legacy = load_model(pathlib.Path(__file__).resolve().parent / "data" / "legacy_torchscript.pt")
     probe = torch.zeros(1, *legacy.metadata.input_shape)
     assert inference_model(legacy.model, probe) is legacy.model  # TorchScript: as it is
 
     def untraceable(*args, **kwargs):
-        raise RuntimeError("symbolically traced variables cannot be used as inputs to "
-                           "control flow")
+        raise RuntimeError(
+            "symbolically traced variables cannot be used as inputs to control flow"
+        )
 
     monkeypatch.setattr(_runtime, "_fx_fuse", lambda: untraceable)
     fast = inference_model(plain, images[:1])  # batch norm kept, channels-last still

@@ -22,8 +22,9 @@ F = TCFG.n_freqs(N)
 LINEAR_IMAGING = ImagingConfig(normalize="none")  # the image is a linear map of |Tx|
 DEVICES = [
     "cpu",
-    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(),
-                                                  reason="no CUDA")),
+    pytest.param(
+        "cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA")
+    ),
 ]
 
 
@@ -47,8 +48,9 @@ def make_cnn(*, n_classes=3, act=torch.nn.ReLU, dtype=torch.float32, seed=0, ext
 def make_linear(shape, *, n_classes=3, dtype=torch.float64, seed=1):
     """logits = W vec(image) + b: its gradient on the image is W[target]."""
     torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Flatten(),
-                               torch.nn.Linear(math.prod(shape), n_classes)).to(dtype)
+    return torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(math.prod(shape), n_classes)
+    ).to(dtype)
 
 
 def signals(rng, batch_shape=(2,), dtype=np.float64):
@@ -78,16 +80,22 @@ def test_saliency_equals_pulled_back_image_gradient(rng, icfg):
     x = signals(rng)
     hw = icfg.size or (F, N)
     model = make_linear(hw)
-    res = attribute(model, x, transform_config=TCFG, imaging_config=icfg, method="saliency",
-                    target=[0, 2], captum_kwargs={"abs": False})
+    res = attribute(
+        model,
+        x,
+        transform_config=TCFG,
+        imaging_config=icfg,
+        method="saliency",
+        target=[0, 2],
+        captum_kwargs={"abs": False},
+    )
     img = to_image(magnitude(x), icfg).requires_grad_(True)
     grad_img = Saliency(model).attribute(img, target=[0, 2], abs=False)
     expected = pull_back(grad_img[:, 0], icfg, (F, N))
     torch.testing.assert_close(res.attribution, expected, rtol=1e-10, atol=1e-12)
     # and, without Captum: the adjoint of the geometry applied to the weight rows
     w = model[1].weight.detach()[[0, 2]].reshape(2, *hw)
-    torch.testing.assert_close(res.attribution, pull_back(w, icfg, (F, N)),
-                               rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(res.attribution, pull_back(w, icfg, (F, N)), rtol=1e-10, atol=1e-12)
 
 
 def test_input_x_gradient_equals_pulled_back_image_attribution(rng):
@@ -96,12 +104,14 @@ def test_input_x_gradient_equals_pulled_back_image_attribution(rng):
     x = signals(rng)
     icfg = ImagingConfig(normalize="none", flip_rows=True)  # a permutation: exact
     model = make_linear((F, N))
-    res = attribute(model, x, transform_config=TCFG, imaging_config=icfg,
-                    method="input_x_gradient", target=1)
+    res = attribute(
+        model, x, transform_config=TCFG, imaging_config=icfg, method="input_x_gradient", target=1
+    )
     img = to_image(magnitude(x), icfg).requires_grad_(True)
     ixg = InputXGradient(model).attribute(img, target=1)
-    torch.testing.assert_close(res.attribution, pull_back(ixg[:, 0], icfg, (F, N)),
-                               rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(
+        res.attribution, pull_back(ixg[:, 0], icfg, (F, N)), rtol=1e-10, atol=1e-12
+    )
 
 
 def test_input_x_gradient_total_with_resize(rng):
@@ -110,11 +120,11 @@ def test_input_x_gradient_total_with_resize(rng):
     x = signals(rng)
     icfg = ImagingConfig(normalize="none", size=(32, 32))
     model = make_linear((32, 32))
-    res = attribute(model, x, transform_config=TCFG, imaging_config=icfg,
-                    method="input_x_gradient", target=1)
+    res = attribute(
+        model, x, transform_config=TCFG, imaging_config=icfg, method="input_x_gradient", target=1
+    )
     linear_part = res.logits[:, 1] - model[1].bias.detach()[1]
-    torch.testing.assert_close(res.attribution.sum((-2, -1)), linear_part,
-                               rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(res.attribution.sum((-2, -1)), linear_part, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("method", ["deeplift", "gradient_shap"])
@@ -133,8 +143,9 @@ def test_integrated_gradients_completeness(rng):
     x = signals(rng)
     icfg = ImagingConfig(scale="log1p", gain=100.0, normalize="none", size=(32, 32))
     model = make_cnn(act=torch.nn.Softplus, dtype=torch.float64, seed=3)
-    res = attribute(model, x, transform_config=TCFG, imaging_config=icfg, n_steps=64,
-                    internal_batch_size=40)
+    res = attribute(
+        model, x, transform_config=TCFG, imaging_config=icfg, n_steps=64, internal_batch_size=40
+    )
     with torch.no_grad():
         f_base = model(to_image(torch.zeros(2, F, N, dtype=torch.float64), icfg))
     t = res.target
@@ -162,23 +173,24 @@ def test_shapes_and_batch_equals_one_by_one(rng, batch_shape, device):
     x = signals(rng, batch_shape, dtype=np.float32).to(device)
     model = make_cnn().to(device)
     icfg = ImagingConfig(size=(32, 32))
-    res = attribute(model, x, transform_config=TCFG, imaging_config=icfg,
-                    method="saliency")
+    res = attribute(model, x, transform_config=TCFG, imaging_config=icfg, method="saliency")
     assert isinstance(res, SaliencyResult)
     assert res.attribution.shape == (*batch_shape, F, N)
     assert res.attribution.device == x.device
     assert res.Tx.shape == (*batch_shape, F, N) and res.Tx.is_complex()
     assert res.target.shape == batch_shape and res.target.dtype == torch.int64
     assert res.logits.shape == (*batch_shape, 3)
-    torch.testing.assert_close(res.probabilities.sum(-1),
-                               torch.ones(batch_shape, device=device))
+    torch.testing.assert_close(res.probabilities.sum(-1), torch.ones(batch_shape, device=device))
     flat = x.reshape(-1, N)
-    singles = torch.stack([
-        attribute(model, s, transform_config=TCFG, imaging_config=icfg,
-                  method="saliency").attribution for s in flat
-    ])
-    torch.testing.assert_close(res.attribution.reshape(-1, F, N), singles,
-                               rtol=1e-4, atol=1e-6)
+    singles = torch.stack(
+        [
+            attribute(
+                model, s, transform_config=TCFG, imaging_config=icfg, method="saliency"
+            ).attribution
+            for s in flat
+        ]
+    )
+    torch.testing.assert_close(res.attribution.reshape(-1, F, N), singles, rtol=1e-4, atol=1e-6)
 
 
 def test_target_defaults_to_argmax(rng):
@@ -190,8 +202,14 @@ def test_target_defaults_to_argmax(rng):
         expected = model(to_image(ssq_cwt(x, TCFG).Tx, icfg))
     torch.testing.assert_close(res.logits, expected)
     assert torch.equal(res.target, expected.argmax(-1))
-    explicit = attribute(model, x, transform_config=TCFG, imaging_config=icfg,
-                         method="saliency", target=expected.argmax(-1))
+    explicit = attribute(
+        model,
+        x,
+        transform_config=TCFG,
+        imaging_config=icfg,
+        method="saliency",
+        target=expected.argmax(-1),
+    )
     torch.testing.assert_close(res.attribution, explicit.attribution)
 
 
@@ -205,24 +223,40 @@ def test_eval_mode_during_call_and_modes_restored(rng):
     model.register_forward_hook(lambda m, i, o: seen.append(m.training))
     before = {name: m.training for name, m in model.named_modules()}
     stats = model.bn.running_mean.clone()
-    res = attribute(model, x, transform_config=TCFG, imaging_config=ImagingConfig(size=(32, 32)),
-                    method="saliency")
+    res = attribute(
+        model,
+        x,
+        transform_config=TCFG,
+        imaging_config=ImagingConfig(size=(32, 32)),
+        method="saliency",
+    )
     assert seen and not any(seen)
     assert {name: m.training for name, m in model.named_modules()} == before
     torch.testing.assert_close(model.bn.running_mean, stats)  # no BN update in eval
-    again = attribute(model, x, transform_config=TCFG,
-                      imaging_config=ImagingConfig(size=(32, 32)), method="saliency")
+    again = attribute(
+        model,
+        x,
+        transform_config=TCFG,
+        imaging_config=ImagingConfig(size=(32, 32)),
+        method="saliency",
+    )
     torch.testing.assert_close(res.attribution, again.attribution)  # dropout was off
     with pytest.raises(ValueError, match="target=7"):
-        attribute(model, x, transform_config=TCFG, imaging_config=ImagingConfig(size=(32, 32)),
-                  method="saliency", target=7)
+        attribute(
+            model,
+            x,
+            transform_config=TCFG,
+            imaging_config=ImagingConfig(size=(32, 32)),
+            method="saliency",
+            target=7,
+        )
     assert {name: m.training for name, m in model.named_modules()} == before
 
 
 # ------------------------------------------------------- region-level perturbation
 def two_regions():
     labels = np.ones((F, N), dtype=np.int64)
-    labels[F // 2:, :] = 2
+    labels[F // 2 :, :] = 2
     return labels
 
 
@@ -231,10 +265,17 @@ def test_feature_ablation_two_regions(rng):
     model = make_cnn(dtype=torch.float64, seed=5)
     icfg = ImagingConfig(scale="log1p", normalize="none", size=(32, 32))
     labels = two_regions()
-    res = attribute(model, x, transform_config=TCFG, imaging_config=icfg,
-                    method="feature_ablation", feature_mask=labels, target=1)
+    res = attribute(
+        model,
+        x,
+        transform_config=TCFG,
+        imaging_config=icfg,
+        method="feature_ablation",
+        feature_mask=labels,
+        target=1,
+    )
     a = res.attribution
-    low, high = a[:, : F // 2], a[:, F // 2:]
+    low, high = a[:, : F // 2], a[:, F // 2 :]
     torch.testing.assert_close(low, low[:, :1, :1].expand_as(low), rtol=0, atol=0)
     torch.testing.assert_close(high, high[:, :1, :1].expand_as(high), rtol=0, atol=0)
     mag = magnitude(x)
@@ -251,17 +292,25 @@ def test_shapley_value_sampling_two_regions_efficiency(rng):
     model = make_cnn(dtype=torch.float64, seed=5)
     icfg = ImagingConfig(scale="log1p", normalize="none", size=(32, 32))
     mask = SimpleNamespace(labels=two_regions())  # an AttributionMask-like object
-    res = attribute(model, x, transform_config=TCFG, imaging_config=icfg,
-                    method="shapley_value_sampling", feature_mask=mask, target=0,
-                    n_samples=4)
+    res = attribute(
+        model,
+        x,
+        transform_config=TCFG,
+        imaging_config=icfg,
+        method="shapley_value_sampling",
+        feature_mask=mask,
+        target=0,
+        n_samples=4,
+    )
     a = res.attribution
     with torch.no_grad():
         empty = model(to_image(torch.zeros(2, F, N, dtype=torch.float64), icfg))[:, 0]
     assert torch.equal(a[:, : F // 2], a[:, :1, :1].expand(2, F // 2, N))
     # two players: every sampled permutation's marginals add up to the total exactly
     # (Captum 0.9 accumulates Shapley values in float32)
-    torch.testing.assert_close(a[:, 0, 0] + a[:, -1, 0], res.logits[:, 0] - empty,
-                               rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(
+        a[:, 0, 0] + a[:, -1, 0], res.logits[:, 0] - empty, rtol=1e-5, atol=1e-7
+    )
 
 
 def test_occlusion_window_in_octaves_and_samples(rng):
@@ -271,23 +320,36 @@ def test_occlusion_window_in_octaves_and_samples(rng):
     icfg = ImagingConfig(normalize="none", size=(32, 32))
     model = make_linear((32, 32))
     common = dict(transform_config=TCFG, imaging_config=icfg, target=2)
-    res = attribute(model, x, method="occlusion", sliding_window_shapes=(1.0, 32),
-                    strides=(1.0, 32), **common)
+    res = attribute(
+        model, x, method="occlusion", sliding_window_shapes=(1.0, 32), strides=(1.0, 32), **common
+    )
     ixg = attribute(model, x, method="input_x_gradient", **common).attribution
     assert res.attribution.shape == (2, F, N)
     # linear model, non-overlapping windows: each covered cell gets its window's IxG sum
     block = ixg[:, 16:32, 64:96].sum((-2, -1))
-    torch.testing.assert_close(res.attribution[:, 16:32, 64:96],
-                               block[:, None, None].expand(2, 16, 32), rtol=1e-9, atol=1e-12)
+    torch.testing.assert_close(
+        res.attribution[:, 16:32, 64:96],
+        block[:, None, None].expand(2, 16, 32),
+        rtol=1e-9,
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("baselines", [None, 0.05, "map"])
-@pytest.mark.parametrize("internal_batch_size,captum_kwargs", [
-    (None, None), (14, None), (40, {"method": "riemann_trapezoid"}), (1, None),
-], ids=["one-pass", "uneven-passes", "trapezoid", "tiny-batch"])
-def test_integrated_gradients_equal_captum(rng, internal_batch_size, captum_kwargs,
-                                           baselines, dtype):
+@pytest.mark.parametrize(
+    "internal_batch_size,captum_kwargs",
+    [
+        (None, None),
+        (14, None),
+        (40, {"method": "riemann_trapezoid"}),
+        (1, None),
+    ],
+    ids=["one-pass", "uneven-passes", "trapezoid", "tiny-batch"],
+)
+def test_integrated_gradients_equal_captum(
+    rng, internal_batch_size, captum_kwargs, baselines, dtype
+):
     # attribute() computes IG itself (no grid-sized copies); it must give what Captum's
     # IntegratedGradients gives for the same forward function on the grid
     from captum.attr import IntegratedGradients
@@ -295,25 +357,49 @@ def test_integrated_gradients_equal_captum(rng, internal_batch_size, captum_kwar
     from saliency2signal.forward import CoefficientClassifier
 
     x = signals(rng, dtype=dtype)
-    icfg = ImagingConfig(scale="log1p", gain=20.0, normalize="meanstd", mean=0.5, std=0.8,
-                         size=(24, 32), antialias=True)
+    icfg = ImagingConfig(
+        scale="log1p",
+        gain=20.0,
+        normalize="meanstd",
+        mean=0.5,
+        std=0.8,
+        size=(24, 32),
+        antialias=True,
+    )
     tdtype = torch.float32 if dtype == np.float32 else torch.float64
     model = make_cnn(act=torch.nn.Softplus, dtype=tdtype, seed=4)
     mag = ssq_cwt(x, TCFG).Tx.abs()
     if baselines == "map":
         baselines = 0.5 * mag.mean(0)  # one (F, N) map for both signals
-    res = attribute(model, x, transform_config=TCFG, imaging_config=icfg, n_steps=9,
-                    target=[1, 2], baselines=baselines,
-                    internal_batch_size=internal_batch_size, captum_kwargs=captum_kwargs)
+    res = attribute(
+        model,
+        x,
+        transform_config=TCFG,
+        imaging_config=icfg,
+        n_steps=9,
+        target=[1, 2],
+        baselines=baselines,
+        internal_batch_size=internal_batch_size,
+        captum_kwargs=captum_kwargs,
+    )
     base = baselines.expand_as(mag) if isinstance(baselines, torch.Tensor) else baselines
     ig = IntegratedGradients(CoefficientClassifier(model, imaging_config=icfg))
     with warnings.catch_warnings():  # Captum warns about internal_batch_size=1 < 2 inputs
         warnings.simplefilter("ignore", UserWarning)
-        ref, delta = ig.attribute(mag, baselines=base, target=torch.tensor([1, 2]),
-                                  n_steps=9, internal_batch_size=internal_batch_size,
-                                  return_convergence_delta=True, **(captum_kwargs or {}))
-    tol = {"rtol": 1e-5, "atol": 1e-6 * float(ref.abs().max())} if dtype == np.float32 \
+        ref, delta = ig.attribute(
+            mag,
+            baselines=base,
+            target=torch.tensor([1, 2]),
+            n_steps=9,
+            internal_batch_size=internal_batch_size,
+            return_convergence_delta=True,
+            **(captum_kwargs or {}),
+        )
+    tol = (
+        {"rtol": 1e-5, "atol": 1e-6 * float(ref.abs().max())}
+        if dtype == np.float32
         else {"rtol": 1e-10, "atol": 1e-12 * float(ref.abs().max())}
+    )
     torch.testing.assert_close(res.attribution, ref, **tol)
     torch.testing.assert_close(res.convergence_delta, delta, rtol=1e-4, atol=1e-6)
 
@@ -340,10 +426,15 @@ def test_integrated_gradients_falls_back_to_captum(rng, monkeypatch):
     monkeypatch.setattr(_methods, "_approximation_parameters", lambda: None)
     via_captum = attribute(model, x, **kw)
     assert calls  # Captum's class did the work
-    torch.testing.assert_close(via_captum.attribution, lean.attribution, rtol=1e-10,
-                               atol=1e-12 * float(lean.attribution.abs().max()))
-    torch.testing.assert_close(via_captum.convergence_delta, lean.convergence_delta,
-                               rtol=1e-6, atol=1e-9)
+    torch.testing.assert_close(
+        via_captum.attribution,
+        lean.attribution,
+        rtol=1e-10,
+        atol=1e-12 * float(lean.attribution.abs().max()),
+    )
+    torch.testing.assert_close(
+        via_captum.convergence_delta, lean.convergence_delta, rtol=1e-6, atol=1e-9
+    )
 
 
 # ------------------------------------------------------------------- noise tunnel
@@ -353,8 +444,9 @@ def test_noise_tunnel(rng):
     icfg = ImagingConfig(size=(32, 32))
     common = dict(transform_config=TCFG, imaging_config=icfg, target=0, method="saliency")
     plain = attribute(model, x, **common)
-    zero_noise = attribute(model, x, nt_type="smoothgrad", nt_samples=3, stdevs=0.0,
-                           internal_batch_size=4, **common)
+    zero_noise = attribute(
+        model, x, nt_type="smoothgrad", nt_samples=3, stdevs=0.0, internal_batch_size=4, **common
+    )
     # the noise tunnel clamps |Tx| at 0; synchrosqueezing leaves many cells at exactly 0,
     # where the clamp must still pass the gradient (not torch>=2.14's clamp_min subgradient)
     at_zero = plain.Tx.abs() == 0
@@ -365,8 +457,16 @@ def test_noise_tunnel(rng):
     assert sg.method == "saliency+smoothgrad"
     assert sg.attribution.shape == (2, F, N) and bool(torch.isfinite(sg.attribution).all())
     assert not torch.allclose(sg.attribution, plain.attribution)
-    ig = attribute(model, x, transform_config=TCFG, imaging_config=icfg,
-                   method="integrated_gradients", nt_type="vargrad", nt_samples=2, n_steps=8)
+    ig = attribute(
+        model,
+        x,
+        transform_config=TCFG,
+        imaging_config=icfg,
+        method="integrated_gradients",
+        nt_type="vargrad",
+        nt_samples=2,
+        n_steps=8,
+    )
     assert ig.convergence_delta is None and bool((ig.attribution >= 0).all())
 
 
@@ -375,11 +475,12 @@ def test_grid_model_clamp_is_identity_on_magnitudes():
     # 0 included, whatever subgradient torch's clamp_min takes at its bound
     from saliency2signal.forward import CoefficientClassifier
 
-    grid_model = CoefficientClassifier(torch.nn.Flatten(),
-                                       imaging_config=ImagingConfig(normalize="none"),
-                                       clamp=True)
-    m = torch.tensor([[[-1.0, 0.0, 2.0], [0.0, -0.0, float("nan")]]],
-                     dtype=torch.float64, requires_grad=True)
+    grid_model = CoefficientClassifier(
+        torch.nn.Flatten(), imaging_config=ImagingConfig(normalize="none"), clamp=True
+    )
+    m = torch.tensor(
+        [[[-1.0, 0.0, 2.0], [0.0, -0.0, float("nan")]]], dtype=torch.float64, requires_grad=True
+    )
     out = grid_model(m)
     expected = torch.tensor([[0.0, 0.0, 2.0, 0.0, 0.0, float("nan")]], dtype=torch.float64)
     torch.testing.assert_close(out, expected, equal_nan=True)
@@ -395,8 +496,15 @@ def test_layer_gradcam_on_grid(rng, flip):
     x = signals(rng, dtype=np.float32)
     model = make_cnn(seed=6)
     icfg = ImagingConfig(size=(32, 32), flip_rows=flip)
-    res = attribute(model, x, transform_config=TCFG, imaging_config=icfg,
-                    method="layer_gradcam", layer="conv2", target=1)
+    res = attribute(
+        model,
+        x,
+        transform_config=TCFG,
+        imaging_config=icfg,
+        method="layer_gradcam",
+        layer="conv2",
+        target=1,
+    )
     assert res.attribution.shape == (2, F, N)
     img = to_image(magnitude(x), icfg)
     cam = LayerGradCam(model, model.conv2).attribute(img, target=1)
@@ -411,11 +519,17 @@ def test_guided_gradcam_matches_captum_with_identity_imaging(rng):
 
     x = signals(rng, dtype=np.float32)
     model = make_cnn(seed=6)
-    res = attribute(model, x, transform_config=TCFG, imaging_config=LINEAR_IMAGING,
-                    method="guided_gradcam", layer="conv2", target=0)
+    res = attribute(
+        model,
+        x,
+        transform_config=TCFG,
+        imaging_config=LINEAR_IMAGING,
+        method="guided_gradcam",
+        layer="conv2",
+        target=0,
+    )
     img = to_image(magnitude(x), LINEAR_IMAGING).requires_grad_(True)
-    ref = GuidedGradCam(model, model.conv2).attribute(img, target=0,
-                                                      interpolate_mode="bilinear")
+    ref = GuidedGradCam(model, model.conv2).attribute(img, target=0, interpolate_mode="bilinear")
     torch.testing.assert_close(res.attribution, ref[:, 0])
     assert float(res.attribution.abs().max()) > 0
 
@@ -451,17 +565,26 @@ def test_time_gradient_matches_finite_difference(rng):
         (dict(target=-1), ValueError, "target=-1 is out of range"),
         (dict(target=[0, 1, 2]), ValueError, "target has shape"),
         (dict(target=1.0), TypeError, "target=1.0"),
-        (dict(method="feature_ablation", feature_mask=np.ones((F, N - 1), int)),
-         ValueError, "feature_mask has shape"),
-        (dict(method="feature_ablation", feature_mask=np.ones((3, F, N), int)),
-         ValueError, "does not broadcast"),
+        (
+            dict(method="feature_ablation", feature_mask=np.ones((F, N - 1), int)),
+            ValueError,
+            "feature_mask has shape",
+        ),
+        (
+            dict(method="feature_ablation", feature_mask=np.ones((3, F, N), int)),
+            ValueError,
+            "does not broadcast",
+        ),
         (dict(method="feature_ablation"), ValueError, "needs feature_mask"),
         (dict(method="occlusion", nt_type="smoothgrad"), ValueError, "nt_type='smoothgrad'"),
         (dict(nt_type="smooth"), ValueError, "nt_type='smooth'"),
         (dict(method="layer_gradcam", layer="conv9"), ValueError, "layer='conv9'"),
         (dict(method="layer_gradcam"), ValueError, "layer=None"),
-        (dict(method="occlusion", sliding_window_shapes=(0, 8)), ValueError,
-         "sliding_window_shapes"),
+        (
+            dict(method="occlusion", sliding_window_shapes=(0, 8)),
+            ValueError,
+            "sliding_window_shapes",
+        ),
         (dict(n_steps=0), ValueError, "n_steps=0"),
         (dict(baselines=np.zeros((F, 7))), ValueError, "baselines has shape"),
     ],
@@ -471,8 +594,9 @@ def test_bad_inputs(rng, kwargs, error, match):
     model = make_cnn()
     model.train()
     with pytest.raises(error, match=match):
-        attribute(model, x, transform_config=TCFG, imaging_config=ImagingConfig(size=(32, 32)),
-                  **kwargs)
+        attribute(
+            model, x, transform_config=TCFG, imaging_config=ImagingConfig(size=(32, 32)), **kwargs
+        )
     assert model.training and model.conv1.training
 
 
@@ -480,5 +604,44 @@ def test_bad_model(rng):
     with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
         attribute(lambda z: z, signals(rng), transform_config=TCFG)
     with pytest.raises(ValueError, match="expected logits of shape"):
-        attribute(torch.nn.Identity(), signals(rng), transform_config=TCFG,
-                  imaging_config=ImagingConfig(size=(8, 8)))
+        attribute(
+            torch.nn.Identity(),
+            signals(rng),
+            transform_config=TCFG,
+            imaging_config=ImagingConfig(size=(8, 8)),
+        )
+
+
+def test_a_registered_method_is_dispatched_with_only_its_own_options(rng, monkeypatch):
+    """Adding a method is adding a registry entry: attribute finds it and runs it."""
+    from saliency2signal.saliency import _methods, _registry, methods
+
+    seen = {}
+
+    def doubled_magnitude(batch, *, n_steps):
+        seen["n_steps"] = n_steps
+        return _methods.Attribution(values=2 * batch.magnitude)
+
+    entry = _registry.Method("doubled_magnitude", "gradient", doubled_magnitude, ("n_steps",))
+    monkeypatch.setitem(_registry.REGISTRY, entry.name, entry)
+    x = signals(rng)
+    res = attribute(
+        make_linear((F, N)),
+        x,
+        transform_config=TCFG,
+        imaging_config=LINEAR_IMAGING,
+        method="doubled_magnitude",
+        n_steps=7,
+    )
+    assert seen == {"n_steps": 7}  # its one option, none of the other methods'
+    torch.testing.assert_close(res.attribution, 2 * magnitude(x).reshape(res.attribution.shape))
+    assert res.method == "doubled_magnitude"
+    assert "doubled_magnitude" in methods("gradient")
+    with pytest.raises(ValueError, match="method='no_such_method' must be one of"):
+        attribute(
+            make_linear((F, N)),
+            x,
+            transform_config=TCFG,
+            imaging_config=LINEAR_IMAGING,
+            method="no_such_method",
+        )

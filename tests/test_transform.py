@@ -700,8 +700,12 @@ def test_gradcheck_round_trip_and_masked_inverse(wavelet, rng):
 
 @pytest.mark.parametrize(
     "cfg",
-    [SSQConfig(), SSQConfig(wavelet="morlet", mu=5.0, nv=16, scaletype="linear"),
-     SSQConfig(lowpass_row=True), SSQConfig(lowpass_row=True, dtype="float32")],
+    [
+        SSQConfig(),
+        SSQConfig(wavelet="morlet", mu=5.0, nv=16, scaletype="linear"),
+        SSQConfig(lowpass_row=True),
+        SSQConfig(lowpass_row=True, dtype="float32"),
+    ],
     ids=["default", "morlet5-linear", "lowpass-row", "lowpass-row-float32"],
 )
 def test_fast_path_equals_torch_path(cfg, rng):
@@ -973,8 +977,9 @@ def test_abs_squeezing_matches_ssqueezepy_with_get_w(rng, ssqpy):
     res = ssq_cwt(x, cfg)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = ssqueezepy.ssq_cwt(x, ("gmw", {"dtype": "float64"}), nv=32, squeezing="abs",
-                                 get_w=True)[0]
+        ref = ssqueezepy.ssq_cwt(
+            x, ("gmw", {"dtype": "float64"}), nv=32, squeezing="abs", get_w=True
+        )[0]
     assert not res.Tx.is_complex()
     assert_close_to_max(res.Tx.numpy(), from_ssqueezepy(ref), 1e-9)
     plain = ssq_cwt(x, SSQConfig(nv=32, dtype="float64"))
@@ -1020,8 +1025,9 @@ def test_maprange_matches_ssqueezepy(maprange, scaletype, rng):
     res = ssq_cwt(x, SSQConfig(scaletype=scaletype, maprange=maprange))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tx, _, freqs, _ = ssqueezepy.ssq_cwt(x, ("gmw", {"dtype": "float64"}),
-                                             scales=scaletype, maprange=maprange)
+        tx, _, freqs, _ = ssqueezepy.ssq_cwt(
+            x, ("gmw", {"dtype": "float64"}), scales=scaletype, maprange=maprange
+        )
     assert_allclose(res.freqs, freqs[::-1], rtol=1e-12)
     assert_close_to_max(res.Tx.numpy(), from_ssqueezepy(tx), 1e-9)
 
@@ -1054,8 +1060,7 @@ def test_fast_path_deals_every_signal_once(rng, monkeypatch):
     x = torch.from_numpy(rng.standard_normal((37, 256)).astype(np.float32))
     one_by_one = torch.stack([ssq_cwt(xi, cfg).Tx for xi in x])
     dealer = _kernels._Dealer(10)
-    assert [list(dealer.take(4)) for _ in range(4)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9],
-                                                         []]
+    assert [list(dealer.take(4)) for _ in range(4)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9], []]
     monkeypatch.setattr(_kernels, "WORKERS", 5)
     monkeypatch.setattr(_kernels, "_POOL", None)  # a pool with the new size
     try:
@@ -1065,6 +1070,12 @@ def test_fast_path_deals_every_signal_once(rng, monkeypatch):
             _kernels._POOL.shutdown()
         monkeypatch.undo()
     with pytest.raises(ValueError, match="out_wx=None"):
-        _kernels.analyze_fast(torch.zeros(1, 8, dtype=torch.complex64), None,
-                              derivative=False, squeeze=None, out_wx=None, out_dwx=None,
-                              out_tx=None)
+        _kernels.analyze_fast(
+            torch.zeros(1, 8, dtype=torch.complex64),
+            None,
+            derivative=False,
+            squeeze=None,
+            out_wx=None,
+            out_dwx=None,
+            out_tx=None,
+        )

@@ -79,9 +79,7 @@ def private_imports(root: Path = PACKAGE) -> list[tuple[str, int, str]]:
                 and _is_private(node.attr)
                 and f"{aliases[node.value.id]}.{node.attr}" not in names
             ):
-                found.append(
-                    (module, node.lineno, f"{aliases[node.value.id]}:{node.attr}")
-                )
+                found.append((module, node.lineno, f"{aliases[node.value.id]}:{node.attr}"))
     return sorted(set(found))
 
 
@@ -121,8 +119,7 @@ def longest_functions(root: Path = PACKAGE, most: int = 10) -> list[tuple[int, i
 def tree(root: Path = PACKAGE) -> list[tuple[str, int]]:
     """Return ``(relative path, line count)`` of every module."""
     return [
-        (str(p.relative_to(root.parent)), len(p.read_text().splitlines()))
-        for p in _modules(root)
+        (str(p.relative_to(root.parent)), len(p.read_text().splitlines())) for p in _modules(root)
     ]
 
 

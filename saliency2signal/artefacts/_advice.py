@@ -79,9 +79,12 @@ def _center(spec: WaveletSpec) -> float:
         return spec.center
     from scipy.optimize import minimize_scalar
 
-    res = minimize_scalar(lambda w: -float(spec.psih(np.array([w]))[0]),
-                          bounds=(spec.mu - 1.0, spec.mu + 1.0), method="bounded",
-                          options={"xatol": 1e-12})
+    res = minimize_scalar(
+        lambda w: -float(spec.psih(np.array([w]))[0]),
+        bounds=(spec.mu - 1.0, spec.mu + 1.0),
+        method="bounded",
+        options={"xatol": 1e-12},
+    )
     return float(res.x)
 
 

@@ -111,8 +111,9 @@ def detect_interference(
     margins = np.minimum(np.ceil(params["margin"] * spread * scales), n // 4).astype(int)
     if n - 2 * int(margins.min()) < 16:
         raise ValueError(f"n_times={n} is too short to analyse a wiggle")
-    w_np, e_np, bins_np = _phase_planes(wx.reshape(-1, n_rows, n)[:, skip:],
-                                        dwx.reshape(-1, n_rows, n)[:, skip:], plan.grid)
+    w_np, e_np, bins_np = _phase_planes(
+        wx.reshape(-1, n_rows, n)[:, skip:], dwx.reshape(-1, n_rows, n)[:, skip:], plan.grid
+    )
 
     win = _row_windows(margins, n)
     B = w_np.shape[0]
@@ -125,16 +126,16 @@ def detect_interference(
     batch_index = list(np.ndindex(*batch_shape)) if batch_shape else [()]
     edges = geometric_edges(ssq_freqs)
     for b in range(B):
-        one = _analyse(_Signal(w_np[b], e_np[b], bins_np[b], win), ssq_freqs, params,
-                       config.fs)
+        one = _analyse(_Signal(w_np[b], e_np[b], bins_np[b], win), ssq_freqs, params, config.fs)
         inst[b, skip:] = w_np[b]
         energy[b, skip:] = e_np[b] / one.e_ref
         row_stats[:, b, skip:] = one.rows
         for band in one.bands:
             label = len(findings) + 1
             labels[b, skip:][band.labels] = label
-            findings.append(_finding(band, tuple(int(i) for i in batch_index[b]), label,
-                                     edges, skip))
+            findings.append(
+                _finding(band, tuple(int(i) for i in batch_index[b]), label, edges, skip)
+            )
 
     def out(a, tail):
         return readonly(a.reshape(*batch_shape, *tail))
@@ -174,23 +175,25 @@ def _phase_planes(wx: torch.Tensor, dwx: torch.Tensor, grid):
     vanishes.
     """
     w_all = phase_transform(wx, dwx)
-    e_all = (wx.real.double() ** 2 + wx.imag.double() ** 2)
+    e_all = wx.real.double() ** 2 + wx.imag.double() ** 2
     w_all = torch.where(e_all > 0, w_all, w_all.new_zeros(()))
     rows_to = bins(w_all.cpu(), grid, len(grid.freqs)).numpy()
     return w_all.cpu().numpy(), e_all.cpu().numpy(), rows_to
 
 
-def _finding(band: _Band, index: tuple[int, ...], label: int, edges: np.ndarray,
-             skip: int) -> InterferenceFinding:
+def _finding(
+    band: _Band, index: tuple[int, ...], label: int, edges: np.ndarray, skip: int
+) -> InterferenceFinding:
     """Return the public record of a band, rows shifted by ``skip`` (the low-pass row)."""
     lo, hi = band.ssq_rows
     return InterferenceFinding(
-        index=index, label=label,
+        index=index,
+        label=label,
         band=(float(edges[lo]), float(edges[hi + 1])),
         ssq_rows=(lo + skip, hi + skip),
         cwt_rows=(band.cwt_rows[0] + skip, band.cwt_rows[1] + skip),
-        **{k: v for k, v in band._asdict().items()
-           if k not in ("labels", "ssq_rows", "cwt_rows")})
+        **{k: v for k, v in band._asdict().items() if k not in ("labels", "ssq_rows", "cwt_rows")},
+    )
 
 
 def _row_windows(margins: np.ndarray, n: int) -> np.ndarray:

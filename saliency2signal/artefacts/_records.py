@@ -76,8 +76,10 @@ class InterferenceFinding:
 
     def to_dict(self) -> dict:
         """JSON-compatible dictionary (tuples become lists) with the sentence."""
-        d = {k: (list(v) if isinstance(v, tuple) else v)
-             for k, v in dataclasses.asdict(self).items()}
+        d = {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in dataclasses.asdict(self).items()
+        }
         d["description"] = self.describe()
         return d
 

@@ -79,8 +79,10 @@ def flag_regions(
     min_overlap = check_real(min_overlap, "min_overlap", low=0.0, high=1.0, high_open=True)
     items = _region_cells(regions_or_labels, artefacts.mask.shape, index)
     by_label = {f.label: f for f in artefacts.findings}
-    return [_region_record(b, label, cells, artefacts, by_label, min_overlap)
-            for b, label, cells in items]
+    return [
+        _region_record(b, label, cells, artefacts, by_label, min_overlap)
+        for b, label, cells in items
+    ]
 
 
 def _region_cells(regions_or_labels, shape: tuple, index) -> list[tuple]:
@@ -123,8 +125,7 @@ def _record_cells(records, shape: tuple, index) -> list[tuple]:
         (r0, r1), (c0, c1) = r.rows, r.cols
         if not (0 <= r0 <= r1 < grid[0] and 0 <= c0 <= c1 < grid[1]):
             raise ValueError(
-                f"region {r.label} (rows={r.rows}, cols={r.cols}) lies outside the "
-                f"grid {grid}"
+                f"region {r.label} (rows={r.rows}, cols={r.cols}) lies outside the grid {grid}"
             )
         cells = np.zeros(grid, dtype=bool)
         cells[r0 : r1 + 1, c0 : c1 + 1] = True
@@ -148,8 +149,14 @@ def _label_cells(labels, shape: tuple) -> list[tuple]:
     return items
 
 
-def _region_record(b: tuple, label: int, cells: np.ndarray, artefacts: Interference,
-                   by_label: dict, min_overlap: float) -> dict:
+def _region_record(
+    b: tuple,
+    label: int,
+    cells: np.ndarray,
+    artefacts: Interference,
+    by_label: dict,
+    min_overlap: float,
+) -> dict:
     """Return the JSON-compatible record of one region (see :func:`flag_regions`)."""
     hits = cells & artefacts.mask[b]
     area, overlap = int(cells.sum()), int(hits.sum())

@@ -86,5 +86,12 @@ from ._null import block_partition, matched_regions
 from ._result import Evaluation, MethodEvaluation
 from ._sanity import randomizable_blocks
 
-__all__ = ["BASELINES", "Evaluation", "MethodEvaluation", "block_partition", "evaluate",
-           "matched_regions", "randomizable_blocks"]
+__all__ = [
+    "BASELINES",
+    "Evaluation",
+    "MethodEvaluation",
+    "block_partition",
+    "evaluate",
+    "matched_regions",
+    "randomizable_blocks",
+]

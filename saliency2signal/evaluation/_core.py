@@ -68,22 +68,34 @@ def _check_tolerance(value) -> float:
     return check_real(value, "energy_tolerance", low=0.0, low_open=True)
 
 
-def _run_settings(*, n_null, energy_tolerance, max_overlap, insertion, null_insertion,
-                  randomization, truth_mass, seed) -> RunSettings:
+def _run_settings(
+    *,
+    n_null,
+    energy_tolerance,
+    max_overlap,
+    insertion,
+    null_insertion,
+    randomization,
+    truth_mass,
+    seed,
+) -> RunSettings:
     check_choice(randomization, RANDOMIZATION_MODES, "randomization")
     n_null = check_int(n_null, "n_null", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
     insertion = check_bool(insertion, "insertion")
     curves = CurveSettings(
-        n_null=n_null, energy_tolerance=_check_tolerance(energy_tolerance),
-        max_overlap=check_real(max_overlap, "max_overlap", low=0.0, high=1.0,
-                               low_open=True),
+        n_null=n_null,
+        energy_tolerance=_check_tolerance(energy_tolerance),
+        max_overlap=check_real(max_overlap, "max_overlap", low=0.0, high=1.0, low_open=True),
         insertion=insertion,
-        null_insertion=insertion and check_bool(null_insertion, "null_insertion"))
-    return RunSettings(curves=curves, randomization=randomization,
-                       truth_mass=check_real(truth_mass, "truth_mass", low=0.0, high=1.0,
-                                             low_open=True),
-                       seed=seed)
+        null_insertion=insertion and check_bool(null_insertion, "null_insertion"),
+    )
+    return RunSettings(
+        curves=curves,
+        randomization=randomization,
+        truth_mass=check_real(truth_mass, "truth_mass", low=0.0, high=1.0, low_open=True),
+        seed=seed,
+    )
 
 
 def _check_method_options(method_options, methods) -> dict:
@@ -94,10 +106,18 @@ def _check_method_options(method_options, methods) -> dict:
     return method_options
 
 
-def evaluate_method(model: torch.nn.Module, x, method: str, *, target, truth,
-                    explain_settings: ExplainSettings, run: RunSettings,
-                    rng: np.random.Generator,
-                    stage: Callable[[str], None] | None = None) -> MethodEvaluation:
+def evaluate_method(
+    model: torch.nn.Module,
+    x,
+    method: str,
+    *,
+    target,
+    truth,
+    explain_settings: ExplainSettings,
+    run: RunSettings,
+    rng: np.random.Generator,
+    stage: Callable[[str], None] | None = None,
+) -> MethodEvaluation:
     """Explain ``x`` with one method and test the explanation.
 
     Parameters
@@ -124,47 +144,75 @@ def evaluate_method(model: torch.nn.Module, x, method: str, *, target, truth,
     e = ex.explanation
     planted = resolve_truth(truth, e)
     done("explained")
-    curves = measure_curves(model, e, ex.labels, ex.n_regions, run.curves, rng=rng,
-                            batch_size=8 * explain_settings.batch_size,
-                            device=explain_settings.device)
+    curves = measure_curves(
+        model,
+        e,
+        ex.labels,
+        ex.n_regions,
+        run.curves,
+        rng=rng,
+        batch_size=8 * explain_settings.batch_size,
+        device=explain_settings.device,
+    )
     p_target = e.probabilities[np.arange(e.n_samples), e.target]
     scores = curve_scores(curves, p_target, ex.n_regions)
     if planted is not None:
-        scores.update(truth_scores(e, ex.components, planted, e.given_labels,
-                                   truth_mass=run.truth_mass))
+        scores.update(
+            truth_scores(e, ex.components, planted, e.given_labels, truth_mass=run.truth_mass)
+        )
     done("deletion and null")
     rand = None
     if run.randomization != "none":
+
         def reexplain():
             again = explain_method(model, x, method, explain_settings, target=e.target)
             return again.explanation, again.components
 
-        rand = randomisation(model, e, ex.components, mode=run.randomization,
-                             seed=run.seed, reexplain=reexplain)
+        rand = randomisation(
+            model, e, ex.components, mode=run.randomization, seed=run.seed, reexplain=reexplain
+        )
         done("randomisation")
     return MethodEvaluation(
-        method=method, explanation=e, n_regions=ex.n_regions, deletion=curves.deletion,
-        deletion_lerf=curves.deletion_lerf, insertion=curves.insertion,
-        null_deletion=curves.null_deletion, null_insertion=curves.null_insertion,
-        energy_match=curves.energy_match, scores=scores, randomization=rand,
-        seconds=time.perf_counter() - start)
+        method=method,
+        explanation=e,
+        n_regions=ex.n_regions,
+        deletion=curves.deletion,
+        deletion_lerf=curves.deletion_lerf,
+        insertion=curves.insertion,
+        null_deletion=curves.null_deletion,
+        null_insertion=curves.null_insertion,
+        energy_match=curves.energy_match,
+        scores=scores,
+        randomization=rand,
+        seconds=time.perf_counter() - start,
+    )
 
 
-def _settings_record(methods, run: RunSettings, xs: ExplainSettings, first, *,
-                     truth: bool) -> dict:
+def _settings_record(
+    methods, run: RunSettings, xs: ExplainSettings, first, *, truth: bool
+) -> dict:
     """Return the arguments that shaped the run, JSON-compatible (``settings``)."""
     c = run.curves
-    return {"methods": list(methods), "n_null": c.n_null,
-            "energy_tolerance": c.energy_tolerance, "max_overlap": c.max_overlap,
-            "insertion": c.insertion, "null_insertion": c.null_insertion,
-            "randomization": run.randomization, "truth": truth,
-            "truth_mass": run.truth_mass, "keep_mass": float(xs.keep_mass),
-            "max_regions": int(xs.max_regions), "min_share": float(xs.min_share),
-            "n_steps": int(xs.n_steps), "seed": run.seed,
-            "target_mode": first.target_mode,
-            "transform": first.transform_config.to_dict(),
-            "imaging": first.imaging_config.to_dict(),
-            "method_options": json.loads(json.dumps(xs.method_options, default=str))}
+    return {
+        "methods": list(methods),
+        "n_null": c.n_null,
+        "energy_tolerance": c.energy_tolerance,
+        "max_overlap": c.max_overlap,
+        "insertion": c.insertion,
+        "null_insertion": c.null_insertion,
+        "randomization": run.randomization,
+        "truth": truth,
+        "truth_mass": run.truth_mass,
+        "keep_mass": float(xs.keep_mass),
+        "max_regions": int(xs.max_regions),
+        "min_share": float(xs.min_share),
+        "n_steps": int(xs.n_steps),
+        "seed": run.seed,
+        "target_mode": first.target_mode,
+        "transform": first.transform_config.to_dict(),
+        "imaging": first.imaging_config.to_dict(),
+        "method_options": json.loads(json.dumps(xs.method_options, default=str)),
+    }
 
 
 def evaluate(
@@ -284,31 +332,59 @@ def evaluate(
     ('integrated_gradients', 2, True)
     """
     methods = _check_methods(methods)
-    run = _run_settings(n_null=n_null, energy_tolerance=energy_tolerance,
-                        max_overlap=max_overlap, insertion=insertion,
-                        null_insertion=null_insertion, randomization=randomization,
-                        truth_mass=truth_mass, seed=seed)
+    run = _run_settings(
+        n_null=n_null,
+        energy_tolerance=energy_tolerance,
+        max_overlap=max_overlap,
+        insertion=insertion,
+        null_insertion=null_insertion,
+        randomization=randomization,
+        truth_mass=truth_mass,
+        seed=seed,
+    )
     method_options = _check_method_options(method_options, methods)
     device = torch.device(device)
     xs = ExplainSettings(
-        metadata=metadata, transform_config=transform_config,
-        imaging_config=imaging_config, class_names=class_names, labels=labels,
-        axis=truth_axis(truth, axis), keep_mass=keep_mass, max_regions=max_regions,
-        min_share=min_share, batch_size=batch_size, device=device, n_steps=n_steps,
-        mask_options=mask_options, method_options=method_options)
+        metadata=metadata,
+        transform_config=transform_config,
+        imaging_config=imaging_config,
+        class_names=class_names,
+        labels=labels,
+        axis=truth_axis(truth, axis),
+        keep_mass=keep_mass,
+        max_regions=max_regions,
+        min_share=min_share,
+        batch_size=batch_size,
+        device=device,
+        n_steps=n_steps,
+        mask_options=mask_options,
+        method_options=method_options,
+    )
     rng = np.random.default_rng(run.seed)
     results: dict[str, MethodEvaluation] = {}
     for i, method in enumerate(methods):
+
         def stage(name, i=i, method=method):
             if progress is not None:
                 progress(f"{method}: {name}", i + 1, len(methods))
 
         first = next(iter(results.values()), None)
         results[method] = evaluate_method(
-            model, x, method, target=target if first is None else first.explanation.target,
-            truth=truth, explain_settings=xs, run=run, rng=rng, stage=stage)
+            model,
+            x,
+            method,
+            target=target if first is None else first.explanation.target,
+            truth=truth,
+            explain_settings=xs,
+            run=run,
+            rng=rng,
+            stage=stage,
+        )
     first = next(iter(results.values())).explanation
-    return Evaluation(methods=results, class_names=first.class_names, target=first.target,
-                      given_labels=first.given_labels,
-                      settings=_settings_record(methods, run, xs, first,
-                                                truth=truth is not None))
+    return Evaluation(
+        methods=results,
+        class_names=first.class_names,
+        target=first.target,
+        given_labels=first.given_labels,
+        settings=_settings_record(methods, run, xs, first, truth=truth is not None),
+    )

@@ -95,17 +95,27 @@ def _cumulative(masks: list[np.ndarray], shape) -> np.ndarray:
     return out
 
 
-def _stacks(labels: np.ndarray, n_regions: int, energy: np.ndarray,
-            settings: CurveSettings, rng: np.random.Generator):
+def _stacks(
+    labels: np.ndarray,
+    n_regions: int,
+    energy: np.ndarray,
+    settings: CurveSettings,
+    rng: np.random.Generator,
+):
     """Cumulative masks of one signal (MoRF, LeRF, each null draw); energy match per region."""
     shape = labels.shape
     regs = [labels == k + 1 for k in range(n_regions)]
     stacks = {"morf": _cumulative(regs, shape), "lerf": _cumulative(regs[::-1], shape)}
     draws, match = [], []
     for region in regs:
-        m, lr = matched_regions(region, energy, n=settings.n_null, rng=rng,
-                                tolerance=settings.energy_tolerance,
-                                max_overlap=settings.max_overlap)
+        m, lr = matched_regions(
+            region,
+            energy,
+            n=settings.n_null,
+            rng=rng,
+            tolerance=settings.energy_tolerance,
+            max_overlap=settings.max_overlap,
+        )
         draws.append(m)
         match.append(np.median(lr))
     for d in range(settings.n_null if n_regions else 0):
@@ -127,13 +137,14 @@ def _signal_jobs(e: Explanation, b: int, stacks: dict, settings: CurveSettings):
     x = torch.from_numpy(np.array(e.signals[b], dtype=np.float64))
     tx = torch.from_numpy(np.array(e.Tx[b]))
     big = np.concatenate(list(stacks.values()))
-    comp = components(tx.to(torch.complex128), e.transform_config,
-                      masks=torch.from_numpy(big)).to(torch.float64)
+    comp = components(tx.to(torch.complex128), e.transform_config, masks=torch.from_numpy(big)).to(
+        torch.float64
+    )
     jobs, signals = [], []
     pos = 0
     for key, stack in stacks.items():
         cnt = stack.shape[0]
-        c = comp[pos:pos + cnt]
+        c = comp[pos : pos + cnt]
         pos += cnt
         first = 0 if key in ("morf", "lerf") else 1  # a null stack starts at one region
         draw = key[1] if isinstance(key, tuple) else 0
@@ -144,24 +155,38 @@ def _signal_jobs(e: Explanation, b: int, stacks: dict, settings: CurveSettings):
     return jobs, signals
 
 
-def _target_probabilities(model, e: Explanation, signals: list[torch.Tensor], jobs, *,
-                          batch_size: int, device) -> np.ndarray:
+def _target_probabilities(
+    model, e: Explanation, signals: list[torch.Tensor], jobs, *, batch_size: int, device
+) -> np.ndarray:
     """Probability of each job's signal's target class (forward passes only)."""
     dtype = torch.float64 if e.signals.dtype == np.float64 else torch.float32
     xs = torch.stack(signals).to(device=device, dtype=dtype)
     with torch.no_grad():
         probe = to_image(torch.from_numpy(np.array(e.Tx[:1])).to(device), e.imaging_config)
     fwd = inference_model(model, probe)  # forward passes only: the optimised copy
-    probs = probabilities(fwd, xs, transform_config=e.transform_config,
-                          imaging_config=e.imaging_config, batch_size=batch_size)
+    probs = probabilities(
+        fwd,
+        xs,
+        transform_config=e.transform_config,
+        imaging_config=e.imaging_config,
+        batch_size=batch_size,
+    )
     probs = probs.cpu().numpy()
     tgt = np.asarray(e.target)
     return np.array([float(p[int(tgt[j.signal])]) for j, p in zip(jobs, probs, strict=True)])
 
 
-def measure_curves(model, e: Explanation, labels: np.ndarray, n_regions: np.ndarray,
-                   settings: CurveSettings, *, rng: np.random.Generator, batch_size: int,
-                   device) -> Curves:
+def measure_curves(
+    model,
+    e: Explanation,
+    labels: np.ndarray,
+    n_regions: np.ndarray,
+    settings: CurveSettings,
+    *,
+    rng: np.random.Generator,
+    batch_size: int,
+    device,
+) -> Curves:
     """Measure the deletion and insertion curves of an explanation and of its null.
 
     Parameters
@@ -199,8 +224,9 @@ def measure_curves(model, e: Explanation, labels: np.ndarray, n_regions: np.ndar
         jobs += more_jobs
         signals += more_signals
     if signals:
-        values = _target_probabilities(model, e, signals, jobs, batch_size=batch_size,
-                                       device=device)
+        values = _target_probabilities(
+            model, e, signals, jobs, batch_size=batch_size, device=device
+        )
         for j, v in zip(jobs, values, strict=True):
             if j.kind in null:
                 null[j.kind][j.signal, j.draw, j.step] = v
@@ -210,5 +236,11 @@ def measure_curves(model, e: Explanation, labels: np.ndarray, n_regions: np.ndar
     null["ndel"][:, :, 0] = p0[:, None]
     if settings.null_insertion:
         null["nins"][:, :, 0] = curve["ins"][:, :1]
-    return Curves(deletion=curve["morf"], deletion_lerf=curve["lerf"], insertion=curve["ins"],
-                  null_deletion=null["ndel"], null_insertion=null["nins"], energy_match=match)
+    return Curves(
+        deletion=curve["morf"],
+        deletion_lerf=curve["lerf"],
+        insertion=curve["ins"],
+        null_deletion=null["ndel"],
+        null_insertion=null["nins"],
+        energy_match=match,
+    )

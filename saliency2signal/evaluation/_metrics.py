@@ -24,8 +24,18 @@ from .._validation import finite_or_none
 if TYPE_CHECKING:
     from ._curves import Curves
 
-__all__ = ["auc", "curve_scores", "midrank", "nanmean", "nanmean_curve", "nanmedian",
-           "null_band", "share", "spearman", "ssim_1d"]
+__all__ = [
+    "auc",
+    "curve_scores",
+    "midrank",
+    "nanmean",
+    "nanmean_curve",
+    "nanmedian",
+    "null_band",
+    "share",
+    "spearman",
+    "ssim_1d",
+]
 
 
 # ------------------------------------------------------------------ statistics
@@ -121,10 +131,22 @@ def curve_scores(curves: Curves, p_target: np.ndarray, n_regions: np.ndarray) ->
         (NaN for signals without a region).
     """
     n_b = curves.deletion.shape[0]
-    s = {k: np.full(n_b, np.nan) for k in (
-        "deletion_auc", "deletion_lerf_auc", "insertion_auc", "null_deletion_auc",
-        "null_insertion_auc", "top_drop", "null_top_drop", "top_drop_beaten",
-        "top_drop_percentile", "deletion_auc_percentile", "insertion_auc_percentile")}
+    s = {
+        k: np.full(n_b, np.nan)
+        for k in (
+            "deletion_auc",
+            "deletion_lerf_auc",
+            "insertion_auc",
+            "null_deletion_auc",
+            "null_insertion_auc",
+            "top_drop",
+            "null_top_drop",
+            "top_drop_beaten",
+            "top_drop_percentile",
+            "deletion_auc_percentile",
+            "insertion_auc_percentile",
+        )
+    }
     s["p_target"] = p_target.astype(np.float64)
     dele, ins, n_ins = curves.deletion, curves.insertion, curves.null_insertion
     for b in range(n_b):
@@ -135,8 +157,9 @@ def curve_scores(curves: Curves, p_target: np.ndarray, n_regions: np.ndarray) ->
         s["deletion_lerf_auc"][b] = auc(curves.deletion_lerf[b], r)
         null_auc = _null_aucs(curves.null_deletion[b], r)
         s["null_deletion_auc"][b] = np.median(null_auc)
-        s["deletion_auc_percentile"][b] = midrank(s["deletion_auc"][b], null_auc,
-                                                  higher_is_better=False)
+        s["deletion_auc_percentile"][b] = midrank(
+            s["deletion_auc"][b], null_auc, higher_is_better=False
+        )
         drop = p_target[b] - dele[b, 1]
         null_drop = p_target[b] - curves.null_deletion[b, :, 1]
         s["top_drop"][b] = drop
@@ -148,8 +171,9 @@ def curve_scores(curves: Curves, p_target: np.ndarray, n_regions: np.ndarray) ->
         if not np.isnan(n_ins[b, 0, 0]):
             null_iauc = _null_aucs(n_ins[b], r)
             s["null_insertion_auc"][b] = np.median(null_iauc)
-            s["insertion_auc_percentile"][b] = midrank(s["insertion_auc"][b], null_iauc,
-                                                       higher_is_better=True)
+            s["insertion_auc_percentile"][b] = midrank(
+                s["insertion_auc"][b], null_iauc, higher_is_better=True
+            )
     return s
 
 

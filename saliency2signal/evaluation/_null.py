@@ -24,8 +24,15 @@ def _correlate_valid(a: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return fftconvolve(a, kernel[::-1, ::-1], mode="valid")
 
 
-def matched_regions(region, energy, *, n: int, rng: np.random.Generator,
-                    tolerance: float = 0.25, max_overlap: float = 0.5):
+def matched_regions(
+    region,
+    energy,
+    *,
+    n: int,
+    rng: np.random.Generator,
+    tolerance: float = 0.25,
+    max_overlap: float = 0.5,
+):
     """Random translates of a region with matched coefficient energy.
 
     Parameters
@@ -68,7 +75,7 @@ def matched_regions(region, energy, *, n: int, rng: np.random.Generator,
     if rows.size == 0:
         raise ValueError("region is empty")
     r0, c0 = rows.min(), cols.min()
-    shape = region[r0:rows.max() + 1, c0:cols.max() + 1].astype(np.float64)
+    shape = region[r0 : rows.max() + 1, c0 : cols.max() + 1].astype(np.float64)
     area = shape.sum()
     e_place = np.maximum(_correlate_valid(np.asarray(energy, np.float64), shape), 0.0)
     overlap = _correlate_valid(region.astype(np.float64), shape)
@@ -90,7 +97,7 @@ def matched_regions(region, energy, *, n: int, rng: np.random.Generator,
     out = np.zeros((n, *region.shape), dtype=bool)
     for d, flat in enumerate(pick):
         i, j = np.unravel_index(flat, e_place.shape)
-        out[d, i:i + h, j:j + w] = shape > 0
+        out[d, i : i + h, j : j + w] = shape > 0
     return out, log_ratio.flat[pick]
 
 

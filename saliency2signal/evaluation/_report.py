@@ -42,16 +42,29 @@ def plot_curves(m: MethodEvaluation, *, ax=None):
     ax = _axes(ax, (6, 4))
     k = np.arange(m.deletion.shape[1])
     for key, null_key, color, label in (
-            ("deletion", "null_deletion", "C3", "deletion, most relevant first"),
-            ("insertion", "null_insertion", "C0", "insertion, most relevant first")):
+        ("deletion", "null_deletion", "C3", "deletion, most relevant first"),
+        ("insertion", "null_insertion", "C0", "insertion, most relevant first"),
+    ):
         band = null_band(getattr(m, null_key))
         if not np.all(np.isnan(band["median"])):
             ax.fill_between(k, band["q05"], band["q95"], color=color, alpha=0.15, lw=0)
-            ax.plot(k, band["median"], color=color, ls=":", lw=1,
-                    label=f"{key}: matched random regions (median, 5-95 %)")
+            ax.plot(
+                k,
+                band["median"],
+                color=color,
+                ls=":",
+                lw=1,
+                label=f"{key}: matched random regions (median, 5-95 %)",
+            )
         ax.plot(k, nanmean_curve(getattr(m, key)), color=color, marker="o", label=label)
-    ax.plot(k, nanmean_curve(m.deletion_lerf), color="C3", ls="--", marker=".",
-            label="deletion, least relevant first")
+    ax.plot(
+        k,
+        nanmean_curve(m.deletion_lerf),
+        color="C3",
+        ls="--",
+        marker=".",
+        label="deletion, least relevant first",
+    )
     ax.set_xlabel("regions removed / inserted")
     ax.set_ylabel("p(target class), mean over signals")
     ax.set_ylim(-0.02, 1.02)
@@ -64,9 +77,12 @@ def plot_curves(m: MethodEvaluation, *, ax=None):
 def plot_metrics(rows: list[dict], *, ax=None):
     """One group of bars per summary row (method): the main scores in [0, 1]."""
     ax = _axes(ax, (max(5, 1.6 * len(rows) + 2), 4))
-    keys = [("share_top_drop_beats_95", "top drop beats 95 % of null"),
-            ("deletion_auc", "deletion AUC"), ("null_deletion_auc", "null deletion AUC"),
-            ("insertion_auc", "insertion AUC")]
+    keys = [
+        ("share_top_drop_beats_95", "top drop beats 95 % of null"),
+        ("deletion_auc", "deletion AUC"),
+        ("null_deletion_auc", "null deletion AUC"),
+        ("insertion_auc", "insertion AUC"),
+    ]
     if any("energy_in_window" in r for r in rows):
         keys.append(("energy_in_window", "energy in planted window"))
     if any(r.get("randomized_spearman") is not None for r in rows):
@@ -74,10 +90,8 @@ def plot_metrics(rows: list[dict], *, ax=None):
     width = 0.8 / len(keys)
     for j, (key, label) in enumerate(keys):
         vals = [np.nan if r.get(key) is None else r[key] for r in rows]
-        ax.bar(np.arange(len(rows)) + (j - (len(keys) - 1) / 2) * width, vals, width,
-               label=label)
-    ax.set_xticks(np.arange(len(rows)), [r["method"] for r in rows], rotation=20,
-                  fontsize=8)
+        ax.bar(np.arange(len(rows)) + (j - (len(keys) - 1) / 2) * width, vals, width, label=label)
+    ax.set_xticks(np.arange(len(rows)), [r["method"] for r in rows], rotation=20, fontsize=8)
     ax.set_ylim(-0.05, 1.05)
     ax.axhline(0, color="0.5", lw=0.5)
     ax.legend(fontsize=7)
@@ -91,8 +105,9 @@ def plot_randomization(methods: dict[str, MethodEvaluation], *, ax=None):
         if m.randomization is None:
             continue
         r = m.randomization
-        ax.plot(np.arange(1, len(r["steps"]) + 1), np.nanmean(r["spearman"], 1),
-                marker="o", label=name)
+        ax.plot(
+            np.arange(1, len(r["steps"]) + 1), np.nanmean(r["spearman"], 1), marker="o", label=name
+        )
         ticks = [s.split(",")[-1].strip() for s in r["steps"]]
     if ax.lines:
         ax.set_xticks(np.arange(1, len(ticks) + 1), ticks, rotation=30, fontsize=7)
@@ -135,12 +150,17 @@ def write_folder(ev: Evaluation, folder, *, figures: bool) -> None:
     """Write the tables, the JSON, the curves and (with ``figures``) the figures."""
     (folder / "summary.csv").write_text(csv_text(ev.table()), encoding="utf-8")
     (folder / "samples.csv").write_text(csv_text(ev.samples_table()), encoding="utf-8")
-    (folder / "evaluation.json").write_text(json.dumps(ev.to_json(), indent=1),
-                                            encoding="utf-8")
+    (folder / "evaluation.json").write_text(json.dumps(ev.to_json(), indent=1), encoding="utf-8")
     arrays = {}
     for name, m in ev.methods.items():
-        for key in ("deletion", "deletion_lerf", "insertion", "null_deletion",
-                    "null_insertion", "n_regions"):
+        for key in (
+            "deletion",
+            "deletion_lerf",
+            "insertion",
+            "null_deletion",
+            "null_insertion",
+            "n_regions",
+        ):
             arrays[f"{name}__{key}"] = getattr(m, key)
     with open(folder / "curves.npz", "wb") as fh:
         np.savez_compressed(fh, **arrays)

@@ -81,26 +81,41 @@ class MethodEvaluation:
     def summary(self) -> dict:
         """One row of :meth:`Evaluation.table` (floats are NaN-free: null when undefined)."""
         s = self.scores
-        row = {"method": self.method, "n_samples": int(self.n_regions.size),
-               "mean_regions": (finite_or_none(np.mean(self.n_regions))
-                                if self.n_regions.size else None)}
-        for key in ("p_target", "deletion_auc", "null_deletion_auc", "deletion_lerf_auc",
-                    "insertion_auc", "null_insertion_auc", "top_drop", "null_top_drop"):
+        row = {
+            "method": self.method,
+            "n_samples": int(self.n_regions.size),
+            "mean_regions": (
+                finite_or_none(np.mean(self.n_regions)) if self.n_regions.size else None
+            ),
+        }
+        for key in (
+            "p_target",
+            "deletion_auc",
+            "null_deletion_auc",
+            "deletion_lerf_auc",
+            "insertion_auc",
+            "null_insertion_auc",
+            "top_drop",
+            "null_top_drop",
+        ):
             row[key] = nanmean(s[key])
-        for key in ("top_drop_percentile", "deletion_auc_percentile",
-                    "insertion_auc_percentile"):
+        for key in ("top_drop_percentile", "deletion_auc_percentile", "insertion_auc_percentile"):
             row[key] = nanmedian(s[key])
         beaten = s["top_drop_beaten"]
         row["share_top_drop_beats_95"] = share(beaten >= 0.95, ~np.isnan(beaten))
         if "truth_valid" in s:
             valid = s["truth_valid"] > 0
             row["n_truth"] = int(valid.sum())
-            for key in ("relevance_mass", "relevance_rank", "energy_in_window",
-                        "energy_in_window_top", "correlation"):
+            for key in (
+                "relevance_mass",
+                "relevance_rank",
+                "energy_in_window",
+                "energy_in_window_top",
+                "correlation",
+            ):
                 row[key] = nanmedian(np.where(valid, s[key], np.nan))
             row["share_energy_in_window_80"] = share(s["energy_in_window"] >= 0.8, valid)
-            row["share_top_drop_beats_95_truth"] = share(beaten >= 0.95,
-                                                         valid & ~np.isnan(beaten))
+            row["share_top_drop_beats_95_truth"] = share(beaten >= 0.95, valid & ~np.isnan(beaten))
         if self.randomization is not None:
             r = self.randomization
             row["randomized_spearman"] = nanmean(r["spearman"][-1])
@@ -111,16 +126,21 @@ class MethodEvaluation:
 
     def curves_json(self) -> dict:
         """Return the mean curves, the null's band and the randomisation means (JSON-safe)."""
-        out = {key: [finite_or_none(v) for v in nanmean_curve(getattr(self, key))]
-               for key in ("deletion", "deletion_lerf", "insertion")}
+        out = {
+            key: [finite_or_none(v) for v in nanmean_curve(getattr(self, key))]
+            for key in ("deletion", "deletion_lerf", "insertion")
+        }
         for key in ("null_deletion", "null_insertion"):
             band = null_band(getattr(self, key))
             out[key] = {q: [finite_or_none(v) for v in band[q]] for q in band}
         if self.randomization is not None:
             out["randomization"] = {
                 "steps": list(self.randomization["steps"]),
-                **{k: [finite_or_none(v) for v in np.nanmean(self.randomization[k], 1)]
-                   for k in ("spearman", "ssim", "spearman_tf")}}
+                **{
+                    k: [finite_or_none(v) for v in np.nanmean(self.randomization[k], 1)]
+                    for k in ("spearman", "ssim", "spearman_tf")
+                },
+            }
         return out
 
 
@@ -160,15 +180,17 @@ class Evaluation:
         rows = []
         for name, m in self.methods.items():
             for b in range(m.n_regions.size):
-                row = {"method": name, "index": b, "target": int(self.target[b]),
-                       "label": None if self.given_labels is None
-                       else int(self.given_labels[b]),
-                       "prediction": int(m.explanation.predictions[b]),
-                       "n_regions": int(m.n_regions[b])}
+                row = {
+                    "method": name,
+                    "index": b,
+                    "target": int(self.target[b]),
+                    "label": None if self.given_labels is None else int(self.given_labels[b]),
+                    "prediction": int(m.explanation.predictions[b]),
+                    "n_regions": int(m.n_regions[b]),
+                }
                 row.update({k: finite_or_none(v[b]) for k, v in m.scores.items()})
                 if m.randomization is not None:
-                    row["randomized_spearman"] = finite_or_none(
-                        m.randomization["spearman"][-1, b])
+                    row["randomized_spearman"] = finite_or_none(m.randomization["spearman"][-1, b])
                 rows.append(row)
         return _same_columns(rows)
 
@@ -176,11 +198,16 @@ class Evaluation:
         """JSON-compatible dict: settings, summary table, per-signal rows, curves' means."""
         from .._version import __version__
 
-        return {"schema": "saliency2signal.evaluation", "schema_version": 1,
-                "package_version": __version__, "class_names": list(self.class_names),
-                "settings": self.settings, "summary": self.table(),
-                "samples": self.samples_table(),
-                "curves": {name: m.curves_json() for name, m in self.methods.items()}}
+        return {
+            "schema": "saliency2signal.evaluation",
+            "schema_version": 1,
+            "package_version": __version__,
+            "class_names": list(self.class_names),
+            "settings": self.settings,
+            "summary": self.table(),
+            "samples": self.samples_table(),
+            "curves": {name: m.curves_json() for name, m in self.methods.items()},
+        }
 
     # ---------------------------------------------------------------- figures
     def plot_curves(self, method: str | None = None, *, ax=None):
@@ -211,8 +238,7 @@ class Evaluation:
         if method is None:
             return next(iter(self.methods.values()))
         if method not in self.methods:
-            raise ValueError(f"method={method!r} was not evaluated; have "
-                             f"{list(self.methods)}")
+            raise ValueError(f"method={method!r} was not evaluated; have {list(self.methods)}")
         return self.methods[method]
 
     # ---------------------------------------------------------------- saving
@@ -233,5 +259,6 @@ class Evaluation:
         ValueError
             If ``out_dir`` exists and ``overwrite`` is false, or its parent does not exist.
         """
-        return atomic_dir(out_dir, lambda tmp: write_folder(self, tmp, figures=figures),
-                          overwrite=overwrite)
+        return atomic_dir(
+            out_dir, lambda tmp: write_folder(self, tmp, figures=figures), overwrite=overwrite
+        )

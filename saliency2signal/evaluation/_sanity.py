@@ -62,8 +62,7 @@ def _randomize_(module: torch.nn.Module, gen: torch.Generator) -> None:
             mean = float(p.mean())
             if not std > 0:
                 std = max(abs(mean), 1e-2)
-            p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device) * std
-                    + mean)
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device) * std + mean)
 
 
 def _one_d(components: np.ndarray, shape) -> np.ndarray:
@@ -71,9 +70,15 @@ def _one_d(components: np.ndarray, shape) -> np.ndarray:
     return np.abs(components.sum(1)) if components.shape[1] else np.zeros(shape)
 
 
-def randomisation(model: torch.nn.Module, e0: Explanation, components0: np.ndarray, *,
-                  mode: str, seed: int,
-                  reexplain: Callable[[], tuple[Explanation, np.ndarray]]) -> dict:
+def randomisation(
+    model: torch.nn.Module,
+    e0: Explanation,
+    components0: np.ndarray,
+    *,
+    mode: str,
+    seed: int,
+    reexplain: Callable[[], tuple[Explanation, np.ndarray]],
+) -> dict:
     """Randomise the model step by step and compare each new explanation with ``e0``.
 
     Parameters
@@ -126,11 +131,19 @@ def randomisation(model: torch.nn.Module, e0: Explanation, components0: np.ndarr
             one_d = _one_d(comps, e0.signals.shape)
             sp.append([spearman(a, b) for a, b in zip(one_d0, one_d, strict=True)])
             ss.append([ssim_1d(a, b) for a, b in zip(one_d0, one_d, strict=True)])
-            st.append([spearman(np.ravel(a), np.ravel(b))
-                       for a, b in zip(e0.attribution, e.attribution, strict=True)])
+            st.append(
+                [
+                    spearman(np.ravel(a), np.ravel(b))
+                    for a, b in zip(e0.attribution, e.attribution, strict=True)
+                ]
+            )
     finally:
         with torch.no_grad():
             for k, v in model.named_parameters():
                 v.copy_(saved[k])
-    return {"steps": [", ".join(s) for s in steps], "spearman": np.asarray(sp, np.float64),
-            "ssim": np.asarray(ss, np.float64), "spearman_tf": np.asarray(st, np.float64)}
+    return {
+        "steps": [", ".join(s) for s in steps],
+        "spearman": np.asarray(sp, np.float64),
+        "ssim": np.asarray(ss, np.float64),
+        "spearman_tf": np.asarray(st, np.float64),
+    }

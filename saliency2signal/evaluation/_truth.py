@@ -57,10 +57,12 @@ def truth_axis(truth, axis):
         return np.asarray(t_axis)
     a, b = np.asarray(axis, np.float64), np.asarray(t_axis, np.float64)
     if a.shape != b.shape or not np.allclose(a, b):
-        raise ValueError(f"axis (from {a.ravel()[:1]} to {a.ravel()[-1:]}, {a.size} points) "
-                         f"differs from the ground truth's axis (from {b.ravel()[:1]} to "
-                         f"{b.ravel()[-1:]}, {b.size} points); the windows are in the "
-                         "truth's units")
+        raise ValueError(
+            f"axis (from {a.ravel()[:1]} to {a.ravel()[-1:]}, {a.size} points) "
+            f"differs from the ground truth's axis (from {b.ravel()[:1]} to "
+            f"{b.ravel()[-1:]}, {b.size} points); the windows are in the "
+            "truth's units"
+        )
     return axis
 
 
@@ -73,9 +75,11 @@ def _check_windows(truth: Truth, axis) -> None:
     out = has & ((w[:, 1] < lo) | (w[:, 0] > hi))
     if out.any():
         b = int(np.flatnonzero(out)[0])
-        raise ValueError(f"truth window {tuple(float(v) for v in w[b])} of signal {b} lies "
-                         f"outside the x axis [{lo:g}, {hi:g}]; pass the axis the windows "
-                         "are measured on (axis=...)")
+        raise ValueError(
+            f"truth window {tuple(float(v) for v in w[b])} of signal {b} lies "
+            f"outside the x axis [{lo:g}, {hi:g}]; pass the axis the windows "
+            "are measured on (axis=...)"
+        )
 
 
 def resolve_truth(truth, e: Explanation) -> Truth | None:
@@ -96,13 +100,17 @@ def resolve_truth(truth, e: Explanation) -> Truth | None:
     if isinstance(truth, Mapping):
         comps, wins = truth.get("components"), truth.get("windows")
     if comps is None or wins is None:
-        raise TypeError("truth must have 'components' (B, N) and 'windows' (B, 2), e.g. "
-                        "a PlantedSpectra or a dict")
+        raise TypeError(
+            "truth must have 'components' (B, N) and 'windows' (B, 2), e.g. "
+            "a PlantedSpectra or a dict"
+        )
     comps = np.asarray(comps, dtype=np.float64)
     wins = np.asarray(wins, dtype=np.float64)
     if comps.shape != (n_b, n):
-        raise ValueError(f"truth components have shape {comps.shape}; expected {(n_b, n)} "
-                         "(one planted component per signal, as the model sees it)")
+        raise ValueError(
+            f"truth components have shape {comps.shape}; expected {(n_b, n)} "
+            "(one planted component per signal, as the model sees it)"
+        )
     if wins.shape != (n_b, 2):
         raise ValueError(f"truth windows have shape {wins.shape}; expected {(n_b, 2)}")
     if not (np.all(np.isfinite(comps)) and np.all(np.isfinite(wins))):
@@ -123,20 +131,24 @@ def _plane_scores(out: dict, b: int, attribution: np.ndarray, cells: np.ndarray)
         out["relevance_rank"][b] = cells.flat[top].mean() if k else np.nan
 
 
-def _signal_scores(out: dict, b: int, comps: np.ndarray, planted: np.ndarray,
-                   in_window: np.ndarray) -> None:
+def _signal_scores(
+    out: dict, b: int, comps: np.ndarray, planted: np.ndarray, in_window: np.ndarray
+) -> None:
     """Energy in the window (all regions, top region) and correlation of signal ``b``."""
     union = comps.sum(0) if comps.shape[0] else np.zeros(planted.shape[-1])
-    for key, c in (("energy_in_window", union),
-                   ("energy_in_window_top", comps[0] if comps.shape[0] else union)):
-        en = float(np.sum(c ** 2))
+    for key, c in (
+        ("energy_in_window", union),
+        ("energy_in_window_top", comps[0] if comps.shape[0] else union),
+    ):
+        en = float(np.sum(c**2))
         out[key][b] = np.sum(c[in_window] ** 2) / en if en > 0 else np.nan
     if np.ptp(union) > 0 and np.ptp(planted) > 0:
         out["correlation"][b] = float(np.corrcoef(union, planted)[0, 1])
 
 
-def truth_scores(e: Explanation, comps: np.ndarray, truth: Truth, given_labels, *,
-                 truth_mass: float) -> dict:
+def truth_scores(
+    e: Explanation, comps: np.ndarray, truth: Truth, given_labels, *, truth_mass: float
+) -> dict:
     """Ground-truth scores of each signal, shape ``(B,)`` (NaN where undefined).
 
     ``truth_valid`` is 1 for signals with a planted component that the model classifies
@@ -144,9 +156,16 @@ def truth_scores(e: Explanation, comps: np.ndarray, truth: Truth, given_labels, 
     """
     planted, windows = truth.components, truth.windows
     n_b = planted.shape[0]
-    out = {k: np.full(n_b, np.nan) for k in (
-        "relevance_mass", "relevance_rank", "energy_in_window", "energy_in_window_top",
-        "correlation")}
+    out = {
+        k: np.full(n_b, np.nan)
+        for k in (
+            "relevance_mass",
+            "relevance_rank",
+            "energy_in_window",
+            "energy_in_window_top",
+            "correlation",
+        )
+    }
     has = np.any(planted != 0, axis=1)
     ok = has if given_labels is None else has & (e.predictions == given_labels)
     out["truth_valid"] = ok.astype(np.float64)

@@ -47,8 +47,15 @@ from ._explain import explain
 from ._result import Explanation, RegionEffect
 from ._schema import SCHEMA, SCHEMA_PATH, SCHEMA_VERSION, load_schema
 
-__all__ = ["SCHEMA", "SCHEMA_PATH", "SCHEMA_VERSION", "Explanation", "RegionEffect", "explain",
-           "load_schema"]
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_PATH",
+    "SCHEMA_VERSION",
+    "Explanation",
+    "RegionEffect",
+    "explain",
+    "load_schema",
+]
 
 if __doc__ is not None:  # None under python -OO
     __doc__ += "\n" + _schema.schema_outline(load_schema()) + "\n"

@@ -74,10 +74,8 @@ class ExplainSettings:
 
     def __post_init__(self):
         checked = {
-            "keep_mass": check_real(self.keep_mass, "keep_mass", low=0, high=1,
-                                    low_open=True),
-            "min_share": check_real(self.min_share, "min_share", low=0, high=1,
-                                    high_open=True),
+            "keep_mass": check_real(self.keep_mass, "keep_mass", low=0, high=1, low_open=True),
+            "min_share": check_real(self.min_share, "min_share", low=0, high=1, high_open=True),
             "max_regions": check_int(self.max_regions, "max_regions", minimum=1),
             "batch_size": check_int(self.batch_size, "batch_size", minimum=1),
             "n_steps": check_int(self.n_steps, "n_steps", minimum=1),
@@ -96,11 +94,15 @@ class ExplainSettings:
 
     def record(self) -> dict:
         """Return the ``settings`` of the report (JSON-compatible)."""
-        return {"keep_mass": self.keep_mass, "max_regions": self.max_regions,
-                "min_share": self.min_share, "deletion": self.deletion,
-                "interference": self.interference, "n_steps": self.n_steps,
-                "mask_options": json.loads(json.dumps(dict(self.mask_options or {}),
-                                                      default=str))}
+        return {
+            "keep_mass": self.keep_mass,
+            "max_regions": self.max_regions,
+            "min_share": self.min_share,
+            "deletion": self.deletion,
+            "interference": self.interference,
+            "n_steps": self.n_steps,
+            "mask_options": json.loads(json.dumps(dict(self.mask_options or {}), default=str)),
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,11 +158,19 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
-def explain_batch(model: torch.nn.Module, x: torch.Tensor, *, transform_config: SSQConfig,
-                  imaging_config: ImagingConfig, settings: ExplainSettings,
-                  ssq: SSQResult | None = None, target: torch.Tensor | None = None,
-                  axis: np.ndarray | None = None, forward_model: torch.nn.Module | None = None,
-                  device: torch.device | str = "cpu") -> BatchResult:
+def explain_batch(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    *,
+    transform_config: SSQConfig,
+    imaging_config: ImagingConfig,
+    settings: ExplainSettings,
+    ssq: SSQResult | None = None,
+    target: torch.Tensor | None = None,
+    axis: np.ndarray | None = None,
+    forward_model: torch.nn.Module | None = None,
+    device: torch.device | str = "cpu",
+) -> BatchResult:
     """Explain one prepared batch of signals.
 
     Parameters
@@ -191,31 +201,59 @@ def explain_batch(model: torch.nn.Module, x: torch.Tensor, *, transform_config: 
     if ssq is None:
         with torch.no_grad():
             ssq = ssq_cwt(x, tcfg)
-    res = attribute(model, x, transform_config=tcfg, imaging_config=imaging_config,
-                    method=settings.method, target=target, device=device, result=ssq,
-                    **settings.attribute_kwargs())
-    am = attribution_mask(res.attribution, tcfg, value=settings.keep_mass,
-                          max_regions=settings.max_regions, axis=axis,
-                          min_share=settings.min_share, coefficients=ssq.Tx,
-                          **dict(settings.mask_options or {}))
+    res = attribute(
+        model,
+        x,
+        transform_config=tcfg,
+        imaging_config=imaging_config,
+        method=settings.method,
+        target=target,
+        device=device,
+        result=ssq,
+        **settings.attribute_kwargs(),
+    )
+    am = attribution_mask(
+        res.attribution,
+        tcfg,
+        value=settings.keep_mass,
+        max_regions=settings.max_regions,
+        axis=axis,
+        min_share=settings.min_share,
+        coefficients=ssq.Tx,
+        **dict(settings.mask_options or {}),
+    )
     labels = torch.from_numpy(np.array(am.labels, dtype=np.int64)).to(device)
-    book = decompose_regions(x, tcfg, masks=labels, result=ssq,
-                             n_regions=settings.max_regions)
+    book = decompose_regions(x, tcfg, masks=labels, result=ssq, n_regions=settings.max_regions)
     fractions = book.energy_fractions()
     unseen = decompose(x, tcfg, result=ssq).energy_fractions()
     comps = book.components  # == inverse.components(ssq, masks=labels), computed once
     p_after: list[list[float | None]] = [[None] * len(r) for r in am.regions]
     if settings.deletion:
-        p_after = _deletion(model if forward_model is None else forward_model, x, comps,
-                            am.regions, res.target, transform_config=tcfg,
-                            imaging_config=imaging_config, batch_size=settings.batch_size)
+        p_after = _deletion(
+            model if forward_model is None else forward_model,
+            x,
+            comps,
+            am.regions,
+            res.target,
+            transform_config=tcfg,
+            imaging_config=imaging_config,
+            batch_size=settings.batch_size,
+        )
     flags = _interference(x, tcfg, am.labels) if settings.interference else {}
     p_before = res.probabilities.gather(1, res.target.reshape(-1, 1))[:, 0]
     regions = tuple(
-        tuple(_effect(reg, float(fractions["components"][i, k]), float(p_before[i]),
-                      p_after[i][k], flags.get((i, reg.label)))
-              for k, reg in enumerate(rs))
-        for i, rs in enumerate(am.regions))
+        tuple(
+            _effect(
+                reg,
+                float(fractions["components"][i, k]),
+                float(p_before[i]),
+                p_after[i][k],
+                flags.get((i, reg.label)),
+            )
+            for k, reg in enumerate(rs)
+        )
+        for i, rs in enumerate(am.regions)
+    )
     return BatchResult(
         regions=regions,
         attribution=_numpy(res.attribution),
@@ -225,16 +263,24 @@ def explain_batch(model: torch.nn.Module, x: torch.Tensor, *, transform_config: 
         lowpass=_numpy(ssq.lowpass),
         probabilities=_numpy(res.probabilities),
         target=_numpy(res.target),
-        convergence_delta=None if res.convergence_delta is None
-        else _numpy(res.convergence_delta),
+        convergence_delta=None if res.convergence_delta is None else _numpy(res.convergence_delta),
         energy={key: _numpy(v) for key, v in fractions.items()},
         unseen_lowpass=_numpy(unseen["lowpass"]),
         unseen_residual=_numpy(unseen["residual"]),
     )
 
 
-def _deletion(model, x, comps, regions: Sequence[Sequence[Region]], target, *,
-              transform_config, imaging_config, batch_size) -> list[list[float | None]]:
+def _deletion(
+    model,
+    x,
+    comps,
+    regions: Sequence[Sequence[Region]],
+    target,
+    *,
+    transform_config,
+    imaging_config,
+    batch_size,
+) -> list[list[float | None]]:
     """Probability of the target class for each signal minus each of its components.
 
     One forward pass over all regions of the batch; ``None`` for no region.
@@ -244,9 +290,14 @@ def _deletion(model, x, comps, regions: Sequence[Sequence[Region]], target, *,
     if not pairs:
         return out
     minus = torch.stack([x[i] - comps[i, k].to(x.dtype) for i, k in pairs])
-    p = probabilities(model, minus, transform_config=transform_config,
-                      imaging_config=imaging_config, batch_size=batch_size,
-                      forward_batch=len(pairs))
+    p = probabilities(
+        model,
+        minus,
+        transform_config=transform_config,
+        imaging_config=imaging_config,
+        batch_size=batch_size,
+        forward_batch=len(pairs),
+    )
     for j, (i, k) in enumerate(pairs):
         out[i][k] = float(p[j, int(target[i])])
     return out
@@ -257,14 +308,19 @@ def _interference(x, tcfg, labels) -> dict[tuple[int, int], dict]:
     from ..artefacts import detect_interference, flag_regions
 
     flags = flag_regions(labels, detect_interference(x, tcfg))
-    return {(f["index"][0], f["label"]): {"flagged": f["flagged"],
-                                          "overlap_fraction": f["overlap_fraction"],
-                                          "message": f["message"]}
-            for f in flags}
+    return {
+        (f["index"][0], f["label"]): {
+            "flagged": f["flagged"],
+            "overlap_fraction": f["overlap_fraction"],
+            "message": f["message"],
+        }
+        for f in flags
+    }
 
 
-def _effect(region: Region, energy: float, p_before: float, p_after: float | None,
-            flag: dict | None) -> RegionEffect:
+def _effect(
+    region: Region, energy: float, p_before: float, p_after: float | None, flag: dict | None
+) -> RegionEffect:
     return RegionEffect(
         region=region,
         component_energy=energy,
@@ -275,11 +331,20 @@ def _effect(region: Region, energy: float, p_before: float, p_after: float | Non
     )
 
 
-def assemble(batches: Sequence[BatchResult], *, signals: np.ndarray,
-             settings: ExplainSettings, axis: AxisInfo, class_names: Sequence[str],
-             target_mode: str, given_labels: np.ndarray | None,
-             transform_config: SSQConfig, imaging_config: ImagingConfig,
-             original_n_times: int, length_policy: str | None) -> Explanation:
+def assemble(
+    batches: Sequence[BatchResult],
+    *,
+    signals: np.ndarray,
+    settings: ExplainSettings,
+    axis: AxisInfo,
+    class_names: Sequence[str],
+    target_mode: str,
+    given_labels: np.ndarray | None,
+    transform_config: SSQConfig,
+    imaging_config: ImagingConfig,
+    original_n_times: int,
+    length_policy: str | None,
+) -> Explanation:
     """Concatenate the batches' results (in signal order) into one read-only Explanation.
 
     The region axis of ``components`` and ``energy['components']`` is cut to the most
@@ -291,8 +356,10 @@ def assemble(batches: Sequence[BatchResult], *, signals: np.ndarray,
         return np.concatenate([getattr(b, name) for b in batches])
 
     probs = cat("probabilities")
-    energy = {key: readonly(np.concatenate([b.energy[key] for b in batches]))
-              for key in batches[0].energy}
+    energy = {
+        key: readonly(np.concatenate([b.energy[key] for b in batches]))
+        for key in batches[0].energy
+    }
     energy["components"] = readonly(energy["components"][:, :r_max])
     deltas = [b.convergence_delta for b in batches if b.convergence_delta is not None]
     return Explanation(

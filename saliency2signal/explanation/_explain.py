@@ -170,13 +170,19 @@ def explain(
     ['convergence_delta', 'energy', 'index', 'label']
     """
     check_instance(model, torch.nn.Module, "model")
-    tcfg, icfg, names = resolve_configs(metadata, transform_config, imaging_config,
-                                         class_names)
+    tcfg, icfg, names = resolve_configs(metadata, transform_config, imaging_config, class_names)
     settings = ExplainSettings(
-        method=method, keep_mass=keep_mass, max_regions=max_regions, min_share=min_share,
-        deletion=deletion, interference=interference, n_steps=n_steps,
-        batch_size=batch_size, mask_options=mask_options,
-        attribute_options=attribute_options)
+        method=method,
+        keep_mass=keep_mass,
+        max_regions=max_regions,
+        min_share=min_share,
+        deletion=deletion,
+        interference=interference,
+        n_steps=n_steps,
+        batch_size=batch_size,
+        mask_options=mask_options,
+        attribute_options=attribute_options,
+    )
     if progress is not None:
         check_callable(progress, "progress", signature="(done, total)")
     dev = torch.device(device)
@@ -197,25 +203,53 @@ def explain(
     names = _class_names(names, n_classes)
     targets = _resolve_targets(target, labels, names, n_classes, n_b)
     if settings.mask_options is None:
-        settings = dataclasses.replace(settings,
-                                       mask_options=default_mask_options(tcfg, icfg, n))
+        settings = dataclasses.replace(settings, mask_options=default_mask_options(tcfg, icfg, n))
     # the deletion checks' forward passes run an inference-optimised copy, built once
     forward_model = inference_model(model, probe_image) if settings.deletion else None
-    batches = _run_batches(model, xt, first, group=group, targets=targets,
-                           settings=settings, transform_config=tcfg, imaging_config=icfg,
-                           axis=mask_axis, forward_model=forward_model, device=dev,
-                           progress=progress)
-    return assemble(batches, signals=xt.cpu().numpy(), settings=settings, axis=axis_info,
-                    class_names=names, target_mode=targets.mode, given_labels=targets.given,
-                    transform_config=tcfg, imaging_config=icfg, original_n_times=n_given,
-                    length_policy=None if metadata is None else metadata.length_policy)
+    batches = _run_batches(
+        model,
+        xt,
+        first,
+        group=group,
+        targets=targets,
+        settings=settings,
+        transform_config=tcfg,
+        imaging_config=icfg,
+        axis=mask_axis,
+        forward_model=forward_model,
+        device=dev,
+        progress=progress,
+    )
+    return assemble(
+        batches,
+        signals=xt.cpu().numpy(),
+        settings=settings,
+        axis=axis_info,
+        class_names=names,
+        target_mode=targets.mode,
+        given_labels=targets.given,
+        transform_config=tcfg,
+        imaging_config=icfg,
+        original_n_times=n_given,
+        length_policy=None if metadata is None else metadata.length_policy,
+    )
 
 
-def _run_batches(model, xt: torch.Tensor, first: SSQResult, *, group: int,
-                 targets: _Targets, settings: ExplainSettings, transform_config: SSQConfig,
-                 imaging_config: ImagingConfig, axis: np.ndarray | None,
-                 forward_model: torch.nn.Module | None, device: torch.device,
-                 progress: Callable[[int, int], None] | None) -> list[BatchResult]:
+def _run_batches(
+    model,
+    xt: torch.Tensor,
+    first: SSQResult,
+    *,
+    group: int,
+    targets: _Targets,
+    settings: ExplainSettings,
+    transform_config: SSQConfig,
+    imaging_config: ImagingConfig,
+    axis: np.ndarray | None,
+    forward_model: torch.nn.Module | None,
+    device: torch.device,
+    progress: Callable[[int, int], None] | None,
+) -> list[BatchResult]:
     """Explain ``xt`` batch by batch; ``first`` is the transform of the first group."""
     n_b, bs = int(xt.shape[0]), settings.batch_size
     ssq_group = first
@@ -223,38 +257,57 @@ def _run_batches(model, xt: torch.Tensor, first: SSQResult, *, group: int,
     for s in range(0, n_b, bs):
         if s and s % group == 0:
             with torch.no_grad():
-                ssq_group = ssq_cwt(xt[s:s + group], transform_config)
-        xb = xt[s:s + bs]
+                ssq_group = ssq_cwt(xt[s : s + group], transform_config)
+        xb = xt[s : s + bs]
         # the batch's slice of the group's transform: the attribution, the regions'
         # energies, the components and the energy book-keeping all read it
         a, b = s % group, s % group + xb.shape[0]
-        ssq = dataclasses.replace(ssq_group, Tx=ssq_group.Tx[a:b], Wx=ssq_group.Wx[a:b],
-                                  lowpass=ssq_group.lowpass[a:b])
-        tb = None if targets.per_signal is None else torch.as_tensor(
-            targets.per_signal[s:s + bs])
-        results.append(explain_batch(
-            model, xb, transform_config=transform_config, imaging_config=imaging_config,
-            settings=settings, ssq=ssq, target=tb, axis=axis, forward_model=forward_model,
-            device=device))
+        ssq = dataclasses.replace(
+            ssq_group, Tx=ssq_group.Tx[a:b], Wx=ssq_group.Wx[a:b], lowpass=ssq_group.lowpass[a:b]
+        )
+        tb = (
+            None if targets.per_signal is None else torch.as_tensor(targets.per_signal[s : s + bs])
+        )
+        results.append(
+            explain_batch(
+                model,
+                xb,
+                transform_config=transform_config,
+                imaging_config=imaging_config,
+                settings=settings,
+                ssq=ssq,
+                target=tb,
+                axis=axis,
+                forward_model=forward_model,
+                device=device,
+            )
+        )
         if progress is not None:
             progress(min(s + bs, n_b), n_b)
     return results
 
 
 # ------------------------------------------------------------------ arguments
-def _prepare_signals(x, model: torch.nn.Module, metadata: ModelMetadata | None,
-                     tcfg: SSQConfig, device: torch.device) -> tuple[torch.Tensor, int]:
+def _prepare_signals(
+    x,
+    model: torch.nn.Module,
+    metadata: ModelMetadata | None,
+    tcfg: SSQConfig,
+    device: torch.device,
+) -> tuple[torch.Tensor, int]:
     """Signals as ``(B, N)`` of the model's length, dtype and device; and N as given.
 
     Cast to the transform's dtype, else to the dtype of the model's parameters.
     """
     xt = as_tensor(x, name="x")
-    if xt.is_complex() or not (xt.dtype.is_floating_point or xt.dtype in (
-            torch.int32, torch.int64)):
+    if xt.is_complex() or not (
+        xt.dtype.is_floating_point or xt.dtype in (torch.int32, torch.int64)
+    ):
         raise TypeError(f"x has dtype {xt.dtype}; expected real signals")
     if xt.ndim not in (1, 2):
-        raise ValueError(f"x has shape {tuple(xt.shape)}; expected (n_times,) or "
-                         "(n_signals, n_times)")
+        raise ValueError(
+            f"x has shape {tuple(xt.shape)}; expected (n_times,) or (n_signals, n_times)"
+        )
     xt = xt.reshape(-1, xt.shape[-1])
     n_given = int(xt.shape[-1])
     if metadata is not None:
@@ -273,8 +326,9 @@ def _prepare_signals(x, model: torch.nn.Module, metadata: ModelMetadata | None,
     return xt, n_given
 
 
-def _resolve_axis(axis, metadata: ModelMetadata | None, tcfg: SSQConfig, n_given: int,
-                  n: int) -> tuple[AxisInfo, np.ndarray | None]:
+def _resolve_axis(
+    axis, metadata: ModelMetadata | None, tcfg: SSQConfig, n_given: int, n: int
+) -> tuple[AxisInfo, np.ndarray | None]:
     """Return the run's axis, and the x values the mask reads (``None``: samples).
 
     A given axis is cropped or extended (at its last step) with the signals; with
@@ -304,8 +358,9 @@ def _class_names(names: Sequence[str] | None, n_classes: int) -> tuple[str, ...]
     if names is None:
         names = tuple(f"class {i}" for i in range(n_classes))
     if len(names) != n_classes:
-        raise ValueError(f"class_names has {len(names)} names but the model outputs "
-                         f"{n_classes} classes")
+        raise ValueError(
+            f"class_names has {len(names)} names but the model outputs {n_classes} classes"
+        )
     return tuple(names)
 
 
@@ -317,8 +372,7 @@ class _Targets(NamedTuple):
     per_signal: np.ndarray | None  # None: each signal's predicted class
 
 
-def _resolve_targets(target, labels, names: Sequence[str], n_classes: int,
-                     n_b: int) -> _Targets:
+def _resolve_targets(target, labels, names: Sequence[str], n_classes: int, n_b: int) -> _Targets:
     given = None
     if labels is not None:
         given = _class_index(labels, names, n_classes, "labels").reshape(-1)
@@ -326,8 +380,7 @@ def _resolve_targets(target, labels, names: Sequence[str], n_classes: int,
             raise ValueError(f"labels has {given.shape[0]} entries for {n_b} signals")
     if isinstance(target, str):
         if target not in _TARGET_MODES:
-            raise ValueError(f"target={target!r} must be one of {_TARGET_MODES} or class "
-                             "indices")
+            raise ValueError(f"target={target!r} must be one of {_TARGET_MODES} or class indices")
         if target == "label" and given is None:
             raise ValueError("target='label' needs labels=")
         return _Targets(target, given, given if target == "label" else None)
@@ -349,14 +402,14 @@ def _class_index(v, class_names: Sequence[str], n_classes: int, name: str) -> np
         lookup = {n: i for i, n in enumerate(class_names)}
         bad = [s for s in arr.ravel().tolist() if s not in lookup]
         if bad:
-            raise ValueError(f"{name} holds {bad[0]!r}, not one of the classes "
-                             f"{tuple(class_names)}")
+            raise ValueError(
+                f"{name} holds {bad[0]!r}, not one of the classes {tuple(class_names)}"
+            )
         return np.vectorize(lookup.__getitem__, otypes=[np.int64])(arr)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"{name} has dtype {arr.dtype}; expected class indices or names")
     arr = arr.astype(np.int64)
     if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
         bad_v = int(arr.min() if arr.min() < 0 else arr.max())
-        raise ValueError(f"{name}={bad_v} is out of range for a model with {n_classes} "
-                         "classes")
+        raise ValueError(f"{name}={bad_v} is out of range for a model with {n_classes} classes")
     return arr

@@ -49,12 +49,17 @@ def draw(e: Explanation, index: int = 0, *, kind: str = "overlay", ax=None):
         from .. import plot
 
         if kind == "scalogram":
-            plot.scalogram(e.Tx[b], e.transform_config, ax=ax, axis=e.axis,
-                           labels=e.labels[b])
+            plot.scalogram(e.Tx[b], e.transform_config, ax=ax, axis=e.axis, labels=e.labels[b])
         else:
-            plot.scalogram(np.clip(e.attribution[b], 0, None), e.transform_config,
-                           ax=ax, axis=e.axis, labels=e.labels[b], power=1.0,
-                           cmap="viridis")
+            plot.scalogram(
+                np.clip(e.attribution[b], 0, None),
+                e.transform_config,
+                ax=ax,
+                axis=e.axis,
+                labels=e.labels[b],
+                power=1.0,
+                cmap="viridis",
+            )
         ax.set_xlabel(_axis_label(e))
         return ax
     regs, xs = e.regions[b], e.axis
@@ -81,10 +86,17 @@ def write_report(e: Explanation, folder: pathlib.Path, *, figures: bool) -> None
     (folder / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     with open(folder / "components.npz", "wb") as fh:
         np.savez_compressed(
-            fh, components=e.components, labels=e.labels, masks=e.masks,
-            attribution=e.attribution, signals=e.signals, lowpass=e.lowpass,
-            axis=e.axis, probabilities=e.probabilities,
-            predictions=e.predictions, target=e.target,
+            fh,
+            components=e.components,
+            labels=e.labels,
+            masks=e.masks,
+            attribution=e.attribution,
+            signals=e.signals,
+            lowpass=e.lowpass,
+            axis=e.axis,
+            probabilities=e.probabilities,
+            predictions=e.predictions,
+            target=e.target,
             freqs=e.transform_config.freqs(e.signals.shape[-1]),
         )
     pngs = [_figures(e, b, folder) if figures else {} for b in range(e.n_samples)]
@@ -97,8 +109,11 @@ def _figures(e: Explanation, b: int, folder: pathlib.Path) -> dict[str, str]:
     from matplotlib.figure import Figure
 
     stem = f"sample_{b:04d}"
-    out = {"spectrum": f"{stem}_spectrum.png", "scalogram": f"{stem}_scalogram.png",
-           "components": f"{stem}_components.png"}
+    out = {
+        "spectrum": f"{stem}_spectrum.png",
+        "scalogram": f"{stem}_scalogram.png",
+        "components": f"{stem}_components.png",
+    }
     # 1. the spectrum with each component overlaid and its x-range shaded
     _spectrum_figure(e, b).savefig(folder / out["spectrum"], dpi=100)
     # 2. the scalogram and the attribution, with the region contours
@@ -109,8 +124,7 @@ def _figures(e: Explanation, b: int, folder: pathlib.Path) -> dict[str, str]:
     ax1.set_title("|Tx| with region contours", fontsize=10, loc="left", y=1.0)
     ax1.set_xlabel("")  # shared with the panel below
     draw(e, b, kind="attribution", ax=ax2)
-    ax2.set_title(f"attribution ({e.method}, positive part)", fontsize=10, loc="left",
-                  y=1.0)
+    ax2.set_title(f"attribution ({e.method}, positive part)", fontsize=10, loc="left", y=1.0)
     fig.savefig(folder / out["scalogram"], dpi=100)
     # 3. the components alone
     fig = Figure(figsize=(8, 3))
@@ -132,21 +146,33 @@ def _spectrum_figure(e: Explanation, b: int):
     _fixed_layout(fig, n_panels, left=0.65, top=0.6, gap=0.4)
     axes = list(fig.subplots(n_panels, 1, sharex=True, squeeze=False)[:, 0])
     if regs:
-        plot.components(e.signals[b], e.components[b, : len(regs)],
-                        x_ranges=[r.x_range for r in regs], axis=e.axis, axes=axes,
-                        names=[_region_title(r, e) for r in regs],
-                        baseline=None if e.lowpass_in_image else e.lowpass[b])
+        plot.components(
+            e.signals[b],
+            e.components[b, : len(regs)],
+            x_ranges=[r.x_range for r in regs],
+            axis=e.axis,
+            axes=axes,
+            names=[_region_title(r, e) for r in regs],
+            baseline=None if e.lowpass_in_image else e.lowpass[b],
+        )
     else:
         axes[0].plot(e.axis, e.signals[b], color="0.5", lw=0.9)
         axes[0].set_title("no region above the threshold", fontsize=10, loc="left", y=1.0)
     axes[-1].set_xlabel(_axis_label(e))
-    fig.suptitle(_prediction_line(e, b), fontsize=10, y=1 - 0.1 / fig.get_figheight(),
-                 va="top")
+    fig.suptitle(_prediction_line(e, b), fontsize=10, y=1 - 0.1 / fig.get_figheight(), va="top")
     return fig
 
 
-def _fixed_layout(fig, n_rows: int, *, left: float, top: float, bottom: float = 0.55,
-                  right: float = 0.15, gap: float = 0.0) -> None:
+def _fixed_layout(
+    fig,
+    n_rows: int,
+    *,
+    left: float,
+    top: float,
+    bottom: float = 0.55,
+    right: float = 0.15,
+    gap: float = 0.0,
+) -> None:
     """Margins and gaps of a column of ``n_rows`` axes, in inches (no layout engine).
 
     Constrained layout measures every tick label and title by drawing the figure once
@@ -155,21 +181,26 @@ def _fixed_layout(fig, n_rows: int, *, left: float, top: float, bottom: float = 
     """
     w, h = fig.get_size_inches()
     axes_h = (h - top - bottom - gap * (n_rows - 1)) / n_rows
-    fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h,
-                        top=1 - top / h, hspace=gap / axes_h)
+    fig.subplots_adjust(
+        left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h, hspace=gap / axes_h
+    )
 
 
 def _prediction_line(e: Explanation, b: int) -> str:
     names = e.class_names
     p, t = int(e.predictions[b]), int(e.target[b])
-    return (f"signal {b}: predicted {names[p]} (p = {e.probabilities[b, p]:.3f}); "
-            f"explaining {names[t]} (p = {e.probabilities[b, t]:.3f})")
+    return (
+        f"signal {b}: predicted {names[p]} (p = {e.probabilities[b, p]:.3f}); "
+        f"explaining {names[t]} (p = {e.probabilities[b, t]:.3f})"
+    )
 
 
 def _region_title(r: RegionEffect, e: Explanation) -> str:
     lo, hi = r.x_range
-    text = (f"region {r.label}: {e.axis_name} {lo:.4g}-{hi:.4g} {e.axis_units}, "
-            f"{100 * r.region.mass_share:.0f} % of attribution")
+    text = (
+        f"region {r.label}: {e.axis_name} {lo:.4g}-{hi:.4g} {e.axis_units}, "
+        f"{100 * r.region.mass_share:.0f} % of attribution"
+    )
     if r.drop is not None:
         text += f", deleting it: p {r.p_before:.3f} -> {r.p_after:.3f}"
     return text
@@ -180,29 +211,34 @@ def _fmt(v, spec: str = ".4g") -> str:
     return "&ndash;" if v is None else format(v, spec)
 
 
-_STYLE = ("<style>body{font-family:sans-serif;max-width:70em;margin:auto}"
-          "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 6px;"
-          "text-align:right}img{max-width:100%}</style>")
+_STYLE = (
+    "<style>body{font-family:sans-serif;max-width:70em;margin:auto}"
+    "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 6px;"
+    "text-align:right}img{max-width:100%}</style>"
+)
 
-_TABLE_HEAD = ("<table><tr><th>region</th><th>x-range ({units})</th>"
-               "<th>band (cycles/sample)</th><th>peak width (samples)</th>"
-               "<th>attribution share</th><th>component energy</th>"
-               "<th>p before</th><th>p after deletion</th><th>drop</th>"
-               "<th>interference</th></tr>")
+_TABLE_HEAD = (
+    "<table><tr><th>region</th><th>x-range ({units})</th>"
+    "<th>band (cycles/sample)</th><th>peak width (samples)</th>"
+    "<th>attribution share</th><th>component energy</th>"
+    "<th>p before</th><th>p after deletion</th><th>drop</th>"
+    "<th>interference</th></tr>"
+)
 
 
 def _html(report: dict, pngs: list[dict]) -> str:
     """Build the report's ``index.html``: one section per signal, relative links only."""
     esc = html.escape
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
         "<title>saliency2signal explanation</title>",
         _STYLE + "</head><body>",
         "<h1>saliency2signal explanation</h1>",
         f"<p>Method: {esc(report['method'])}; classes: "
         f"{esc(', '.join(report['class_names']))}; {report['n_samples']} signal(s) of "
-        f"{report['n_times']} samples; data: <a href=\"report.json\">report.json</a>, "
-        "<a href=\"components.npz\">components.npz</a>.</p>",
+        f'{report["n_times"]} samples; data: <a href="report.json">report.json</a>, '
+        '<a href="components.npz">components.npz</a>.</p>',
     ]
     for s, figs in zip(report["samples"], pngs, strict=True):
         parts.extend(_html_sample(s, figs, report))
@@ -233,8 +269,9 @@ def _html_sample(s: dict, figs: dict, report: dict) -> list[str]:
     for kind in ("spectrum", "scalogram", "components"):
         if kind in figs:
             name = esc(figs[kind])
-            parts.append(f'<p><a href="{name}"><img src="{name}" alt="{kind} of signal '
-                         f'{b}"></a></p>')
+            parts.append(
+                f'<p><a href="{name}"><img src="{name}" alt="{kind} of signal {b}"></a></p>'
+            )
     parts.append("</section>")
     return parts
 
@@ -245,12 +282,14 @@ def _html_row(r: dict) -> str:
     w = r["width_samples"]
     inter = r["interference"]
     flag = "&ndash;" if inter is None else ("yes" if inter["flagged"] else "no")
-    return (f"<tr><td>{r['label']}</td>"
-            f"<td>{_fmt(r['x_range'][0])} &ndash; {_fmt(r['x_range'][1])}</td>"
-            f"<td>{_fmt(r['band'][0])} &ndash; {_fmt(r['band'][1])}</td>"
-            f"<td>{_fmt(w[0], '.3g')} &ndash; {_fmt(w[1], '.3g')}</td>"
-            f"<td>{_fmt(r['attribution_share'], '.2f')}</td>"
-            f"<td>{_fmt(r['component_energy'], '.3f')}</td>"
-            f"<td>{_fmt(d.get('p_before'), '.3f')}</td>"
-            f"<td>{_fmt(d.get('p_after'), '.3f')}</td>"
-            f"<td>{_fmt(d.get('drop'), '.3f')}</td><td>{flag}</td></tr>")
+    return (
+        f"<tr><td>{r['label']}</td>"
+        f"<td>{_fmt(r['x_range'][0])} &ndash; {_fmt(r['x_range'][1])}</td>"
+        f"<td>{_fmt(r['band'][0])} &ndash; {_fmt(r['band'][1])}</td>"
+        f"<td>{_fmt(w[0], '.3g')} &ndash; {_fmt(w[1], '.3g')}</td>"
+        f"<td>{_fmt(r['attribution_share'], '.2f')}</td>"
+        f"<td>{_fmt(r['component_energy'], '.3f')}</td>"
+        f"<td>{_fmt(d.get('p_before'), '.3f')}</td>"
+        f"<td>{_fmt(d.get('p_after'), '.3f')}</td>"
+        f"<td>{_fmt(d.get('drop'), '.3f')}</td><td>{flag}</td></tr>"
+    )

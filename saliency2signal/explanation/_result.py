@@ -74,9 +74,11 @@ class RegionEffect:
         r = self.region.to_dict()
         deletion = None
         if self.p_before is not None:
-            deletion = {"p_before": finite_or_none(self.p_before),
-                        "p_after": finite_or_none(self.p_after),
-                        "drop": finite_or_none(self.drop)}
+            deletion = {
+                "p_before": finite_or_none(self.p_before),
+                "p_after": finite_or_none(self.p_after),
+                "drop": finite_or_none(self.drop),
+            }
         return {
             "label": int(r["label"]),
             "x_range": r["x_range"],
@@ -219,8 +221,11 @@ class Explanation:
             "n_freqs": int(self.labels.shape[-2]),
             "original_n_times": int(self.original_n_times),
             "length_policy": self.length_policy,
-            "axis": {"name": self.axis_name, "units": self.axis_units,
-                     "values": [float(v) for v in self.axis]},
+            "axis": {
+                "name": self.axis_name,
+                "units": self.axis_units,
+                "values": [float(v) for v in self.axis],
+            },
             "transform": self.transform_config.to_dict(),
             "imaging": self.imaging_config.to_dict(),
             "lowpass_in_image": self.lowpass_in_image,
@@ -231,8 +236,10 @@ class Explanation:
     def _sample_json(self, b: int) -> dict:
         """Return the ``samples`` entry of signal ``b``."""
         names = list(self.class_names)
-        energy = {k: finite_or_none(v[b].sum() if k == "components" else v[b])
-                  for k, v in self.energy.items()}
+        energy = {
+            k: finite_or_none(v[b].sum() if k == "components" else v[b])
+            for k, v in self.energy.items()
+        }
         return {
             "index": b,
             "prediction": int(self.predictions[b]),
@@ -240,9 +247,11 @@ class Explanation:
             "target": int(self.target[b]),
             "target_class": names[int(self.target[b])],
             "label": None if self.given_labels is None else int(self.given_labels[b]),
-            "probabilities": {n: finite_or_none(p)
-                              for n, p in zip(names, self.probabilities[b], strict=True)},
-            "convergence_delta": None if self.convergence_delta is None
+            "probabilities": {
+                n: finite_or_none(p) for n, p in zip(names, self.probabilities[b], strict=True)
+            },
+            "convergence_delta": None
+            if self.convergence_delta is None
             else finite_or_none(self.convergence_delta[b]),
             "energy": energy,
             "unseen": {
@@ -320,8 +329,9 @@ class Explanation:
         ``figures``, ``sample_XXXX_spectrum.png``, ``sample_XXXX_scalogram.png`` and
         ``sample_XXXX_components.png`` per signal.
         """
-        return atomic_dir(out_dir, lambda tmp: self._write(tmp, figures=figures),
-                          overwrite=overwrite)
+        return atomic_dir(
+            out_dir, lambda tmp: self._write(tmp, figures=figures), overwrite=overwrite
+        )
 
     def _write(self, folder: pathlib.Path, *, figures: bool) -> None:
         """Write the report's files into the temporary ``folder`` (see ``_report``)."""
@@ -330,7 +340,11 @@ class Explanation:
 
 def _unseen_note(lowpass_in_image: bool) -> str:
     if lowpass_in_image:
-        return ("the image showed the low-pass row (lowpass_row=True): only the residual "
-                "was never shown")
-    return ("the image never showed the low-pass term (mean and slow baseline) nor the "
-            "residual; no region can contain them")
+        return (
+            "the image showed the low-pass row (lowpass_row=True): only the residual "
+            "was never shown"
+        )
+    return (
+        "the image never showed the low-pass term (mean and slow baseline) nor the "
+        "residual; no region can contain them"
+    )

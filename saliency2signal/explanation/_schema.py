@@ -104,9 +104,14 @@ def _outline(properties: dict, defs: dict, lines: list[str], indent: str, width:
     for name, node in properties.items():
         lines.append(f"{indent}``{name}`` : {_type_of(node, defs)}")
         if "description" in node:  # the key's own, not its type's ($defs)
-            lines.append(textwrap.fill(node["description"], width=width,
-                                       initial_indent=indent + "    ",
-                                       subsequent_indent=indent + "    "))
+            lines.append(
+                textwrap.fill(
+                    node["description"],
+                    width=width,
+                    initial_indent=indent + "    ",
+                    subsequent_indent=indent + "    ",
+                )
+            )
         children = _children(node, defs)
         if children:
             _outline(children, defs, lines, indent + "    ", width)

@@ -77,8 +77,14 @@ def masks_from_labels(labels, *, n_regions: int | None = None) -> torch.Tensor:
     return m.unsqueeze(-3) == ids
 
 
-def components(coef, config: SSQConfig | None = None, *, masks, kind: str | None = None,
-               n_regions: int | None = None) -> torch.Tensor:
+def components(
+    coef,
+    config: SSQConfig | None = None,
+    *,
+    masks,
+    kind: str | None = None,
+    n_regions: int | None = None,
+) -> torch.Tensor:
     """One signal component per region, by the masked one-integral inverse.
 
     ``c[..., r, n] = (2 / C) Re sum_k M[..., r, k, n] w_k coef[..., k, n]`` with ``w_k = 1``

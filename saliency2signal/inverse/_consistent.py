@@ -41,8 +41,7 @@ def _as_cwt_mask(mask, config: SSQConfig, shape: torch.Size, grid: str, device, 
         )
     if m.ndim < 2 or tuple(m.shape[-2:]) != tuple(shape[-2:]):
         raise ValueError(
-            f"mask of shape {tuple(m.shape)} must end in (n_freqs, n_times) = "
-            f"{tuple(shape[-2:])}"
+            f"mask of shape {tuple(m.shape)} must end in (n_freqs, n_times) = {tuple(shape[-2:])}"
         )
     if m.dtype != torch.bool and not bool(torch.isfinite(m).all()):
         raise ValueError("mask contains NaN or infinite values")
@@ -60,8 +59,9 @@ def _inc(w, target, norm):
     return torch.linalg.vector_norm(w - target, dim=(-2, -1)) / norm
 
 
-def inconsistency(y, x, config: SSQConfig | None = None, *, mask,
-                  grid: str = "cwt") -> torch.Tensor:
+def inconsistency(
+    y, x, config: SSQConfig | None = None, *, mask, grid: str = "cwt"
+) -> torch.Tensor:
     """How far ``y`` is from having the masked CWT of ``x`` as its CWT.
 
     ``I(y) = ||W(y) - M W(x)||_F / ||M W(x)||_F`` on the CWT plane (float64).
@@ -150,9 +150,18 @@ class ConsistentInverse:
         }
 
 
-def consistent_inverse(x, config: SSQConfig | None = None, *, mask, grid: str = "cwt",
-                       loss: str = "complex", lam: float = 1.0, max_iter: int = 100,
-                       init=None, history_size: int = 20) -> ConsistentInverse:
+def consistent_inverse(
+    x,
+    config: SSQConfig | None = None,
+    *,
+    mask,
+    grid: str = "cwt",
+    loss: str = "complex",
+    lam: float = 1.0,
+    max_iter: int = 100,
+    init=None,
+    history_size: int = 20,
+) -> ConsistentInverse:
     """Find a signal whose CWT matches the masked CWT of ``x`` (L-BFGS through the CWT).
 
     The linear masked inverse ``icwt(Wx, mask=M)`` is in general *not* consistent: its
@@ -242,9 +251,16 @@ def consistent_inverse(x, config: SSQConfig | None = None, *, mask, grid: str = 
         inc0 = _inc(cwt(y0, cfg).Wx, target, norm)
     best_y, best_inc = y0.clone(), inc0.clone()
     y = y0.clone().requires_grad_(True)
-    opt = torch.optim.LBFGS([y], lr=1.0, max_iter=max_iter, max_eval=2 * max_iter + 10,
-                            history_size=history_size, tolerance_grad=1e-12,
-                            tolerance_change=1e-15, line_search_fn="strong_wolfe")
+    opt = torch.optim.LBFGS(
+        [y],
+        lr=1.0,
+        max_iter=max_iter,
+        max_eval=2 * max_iter + 10,
+        history_size=history_size,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-15,
+        line_search_fn="strong_wolfe",
+    )
     n_evals = 0
     mag_x = wx.abs()
 
@@ -271,6 +287,13 @@ def consistent_inverse(x, config: SSQConfig | None = None, *, mask, grid: str = 
     seconds = time.perf_counter() - t0
     n_iter = int(opt.state[opt._params[0]].get("n_iter", 0))
     return ConsistentInverse(
-        signal=best_y.to(x_in.dtype), start=y0.to(x_in.dtype), inconsistency_start=inc0,
-        inconsistency=best_inc, n_iter=n_iter, n_evals=n_evals, seconds=seconds,
-        loss=loss, lam=float(lam))
+        signal=best_y.to(x_in.dtype),
+        start=y0.to(x_in.dtype),
+        inconsistency_start=inc0,
+        inconsistency=best_inc,
+        n_iter=n_iter,
+        n_evals=n_evals,
+        seconds=seconds,
+        loss=loss,
+        lam=float(lam),
+    )

@@ -133,8 +133,9 @@ def project(re: torch.Tensor, m: torch.Tensor, n_regions: int, labels: bool) -> 
         shape = torch.broadcast_shapes(m.shape, re.shape)
         idx = m.to(re.device).expand(shape)
         src = re.expand(shape)
-        out = torch.zeros((*shape[:-2], n_regions + 1, shape[-1]), dtype=re.dtype,
-                          device=re.device)
+        out = torch.zeros(
+            (*shape[:-2], n_regions + 1, shape[-1]), dtype=re.dtype, device=re.device
+        )
         return out.scatter_add(-2, idx, src)[..., 1:, :]
     m = m.to(device=re.device, dtype=re.dtype)
     return torch.einsum("...rfn,...fn->...rn", m, re)

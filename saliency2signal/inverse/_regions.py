@@ -72,8 +72,9 @@ class RegionDecomposition:
 
     def total(self) -> torch.Tensor:
         """Sum of all terms; equals ``x`` to round-off."""
-        return (self.components.sum(-2) + self.uncovered - self.overlap + self.lowpass
-                + self.residual)
+        return (
+            self.components.sum(-2) + self.uncovered - self.overlap + self.lowpass + self.residual
+        )
 
     def energy_fractions(self) -> dict[str, torch.Tensor]:
         """Squared norm of each term relative to ``||x||^2`` (per signal).
@@ -89,8 +90,13 @@ class RegionDecomposition:
         out = {"components": (self.components**2).sum(-1) / ex[..., None]}
         for key in ("uncovered", "overlap", "lowpass", "residual"):
             out[key] = (getattr(self, key) ** 2).sum(-1) / ex
-        total = (out["components"].sum(-1) + out["uncovered"] - out["overlap"]
-                 + out["lowpass"] + out["residual"])
+        total = (
+            out["components"].sum(-1)
+            + out["uncovered"]
+            - out["overlap"]
+            + out["lowpass"]
+            + out["residual"]
+        )
         out["cross"] = 1.0 - total
         return out
 
@@ -113,9 +119,15 @@ class RegionDecomposition:
         }
 
 
-def decompose_regions(x, config: SSQConfig | None = None, *, masks, kind: str = "ssq",
-                      result: SSQResult | None = None, n_regions: int | None = None
-                      ) -> RegionDecomposition:
+def decompose_regions(
+    x,
+    config: SSQConfig | None = None,
+    *,
+    masks,
+    kind: str = "ssq",
+    result: SSQResult | None = None,
+    n_regions: int | None = None,
+) -> RegionDecomposition:
     """Split ``x`` into per-region components and everything else, adding up exactly.
 
     Parameters
@@ -187,8 +199,7 @@ def decompose_regions(x, config: SSQConfig | None = None, *, masks, kind: str = 
     coef = result.Tx if kind == "ssq" else result.Wx
     if coef.shape[:-2] != xt.shape[:-1] or coef.shape[-1] != xt.shape[-1]:
         raise ValueError(
-            f"result of shape {tuple(coef.shape)} does not belong to x of shape "
-            f"{tuple(xt.shape)}"
+            f"result of shape {tuple(coef.shape)} does not belong to x of shape {tuple(xt.shape)}"
         )
     re = weighted_real(coef, config, kind)
     m, r, labels = check_masks(masks, re.shape, n_regions=n_regions)
@@ -201,6 +212,13 @@ def decompose_regions(x, config: SSQConfig | None = None, *, masks, kind: str = 
     lowpass = torch.zeros_like(result.lowpass) if config.lowpass_row else result.lowpass
     xt = xt.to(re.device)
     residual = xt - lowpass - (comps.sum(-2) + uncovered - overlap)
-    return RegionDecomposition(components=comps, uncovered=uncovered, overlap=overlap,
-                               lowpass=lowpass, residual=residual, x=xt, kind=kind,
-                               config=config)
+    return RegionDecomposition(
+        components=comps,
+        uncovered=uncovered,
+        overlap=overlap,
+        lowpass=lowpass,
+        residual=residual,
+        x=xt,
+        kind=kind,
+        config=config,
+    )

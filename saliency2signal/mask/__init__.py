@@ -24,9 +24,11 @@ All functions accept NumPy arrays or torch tensors and return NumPy arrays.
 Layout: ``_threshold`` (steps 1-2), ``_morphology`` (scikit-image shim and the binary
 closing), ``_core`` (step 3 and the pipeline), ``_regions`` (step 4 and the result
 classes), ``_checks`` (grid checks and :func:`validate_mask`). This ``__init__`` only
-re-exports. The package may import numpy, scipy.ndimage and scikit-image (lazily),
-``saliency2signal._grid``, ``._validation`` and ``.transform``; never ``drawing``,
-``ridges``, ``saliency`` or the explanation stages.
+re-exports.
+
+May import: numpy, scipy.ndimage and scikit-image (lazily), ``saliency2signal._grid``,
+``._validation`` and ``.transform``; never ``drawing``, ``ridges``, ``saliency`` or the
+explanation stages.
 """
 
 from __future__ import annotations

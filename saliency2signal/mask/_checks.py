@@ -115,4 +115,3 @@ def validate_mask(mask, config: SSQConfig | None = None) -> np.ndarray:
     if not np.all(np.isfinite(m)):
         raise ValueError("mask contains NaN or infinite values")
     return m
-

@@ -328,4 +328,3 @@ def attribution_mask(
         connectivity=opts["connectivity"],
         plane=plane,
     )
-

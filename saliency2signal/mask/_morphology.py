@@ -96,13 +96,17 @@ def window_reduce(m: np.ndarray, size: int, before: int, axis: int, op) -> np.nd
         return m[tuple(idx)]
 
     # symmetric padding: the first `before` and last `after` lines, mirrored
-    padded = np.concatenate([cut(slice(before - 1, None, -1) if before else slice(0, 0)),
-                             m, cut(slice(n - 1, n - 1 - after if after < n else None, -1))],
-                            axis=axis)
+    padded = np.concatenate(
+        [
+            cut(slice(before - 1, None, -1) if before else slice(0, 0)),
+            m,
+            cut(slice(n - 1, n - 1 - after if after < n else None, -1)),
+        ],
+        axis=axis,
+    )
     idx[axis] = slice(0, n)
     out = padded[tuple(idx)].copy()  # reduced in place below
     for k in range(1, size):
         idx[axis] = slice(k, k + n)
         op(out, padded[tuple(idx)], out=out)
     return out
-

@@ -268,9 +268,18 @@ def records(
         else:
             e = float(e_sum[i + 1])
             e_share = e / e_total if e_total > 0 else 0.0
-        regions.append(_region(k, (r0, c0, r1, c1), grid, area=int(area[i + 1]),
-                               mass=float(mass[i + 1]), total=total, energy=e,
-                               energy_share=e_share))
+        regions.append(
+            _region(
+                k,
+                (r0, c0, r1, c1),
+                grid,
+                area=int(area[i + 1]),
+                mass=float(mass[i + 1]),
+                total=total,
+                energy=e,
+                energy_share=e_share,
+            )
+        )
     return new, regions
 
 
@@ -290,8 +299,17 @@ def _bounding_boxes(cells, lc, n_lab: int, n_cols: int, size: int) -> np.ndarray
     return np.stack([lo_r, lo_c, hi_r, hi_c])
 
 
-def _region(label: int, box, grid: Grid, *, area: int, mass: float, total: float,
-            energy: float | None, energy_share: float | None) -> Region:
+def _region(
+    label: int,
+    box,
+    grid: Grid,
+    *,
+    area: int,
+    mass: float,
+    total: float,
+    energy: float | None,
+    energy_share: float | None,
+) -> Region:
     """Describe one region from its inclusive bounding box ``(r0, c0, r1, c1)``."""
     r0, c0, r1, c1 = box
     f_lo, f_hi = float(grid.f_edges[r0]), float(grid.f_edges[r1 + 1])
@@ -432,4 +450,3 @@ def describe_regions(
         # reshaped after readonly (a view stays read-only): ascontiguousarray makes 0-d 1-d
         cutoff=readonly(np.asarray(cutoff, dtype=np.float64)).reshape(m.shape[:-2]),
     )
-

@@ -127,9 +127,15 @@ class ScalogramCNN(nn.Module):
 
     __constants__ = ["coord_channels"]  # TorchScript compiles the unused branch away
 
-    def __init__(self, in_channels: int = 1, n_classes: int = 2, *,
-                 widths: Sequence[int] = (16, 32, 64, 64), dropout: float = 0.0,
-                 coord_channels: bool = False):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        n_classes: int = 2,
+        *,
+        widths: Sequence[int] = (16, 32, 64, 64),
+        dropout: float = 0.0,
+        coord_channels: bool = False,
+    ):
         super().__init__()
         in_channels = check_int(in_channels, "in_channels", minimum=1)
         n_classes = check_int(n_classes, "n_classes", minimum=2)
@@ -140,15 +146,21 @@ class ScalogramCNN(nn.Module):
         widths = tuple(check_int(w, f"widths[{i}]", minimum=1) for i, w in enumerate(widths))
         dropout = check_real(dropout, "dropout", low=0, high=1, high_open=True)
         coord_channels = check_bool(coord_channels, "coord_channels")
-        self.architecture_kwargs = {"in_channels": in_channels, "n_classes": n_classes,
-                                    "widths": list(widths), "dropout": dropout,
-                                    "coord_channels": coord_channels}
+        self.architecture_kwargs = {
+            "in_channels": in_channels,
+            "n_classes": n_classes,
+            "widths": list(widths),
+            "dropout": dropout,
+            "coord_channels": coord_channels,
+        }
         self.coord_channels = coord_channels
         chans = (in_channels + (2 if coord_channels else 0), *widths)
-        self.features = nn.Sequential(*(
-            ConvBlock(chans[i], chans[i + 1], pool=i < len(widths) - 1)
-            for i in range(len(widths))
-        ))
+        self.features = nn.Sequential(
+            *(
+                ConvBlock(chans[i], chans[i + 1], pool=i < len(widths) - 1)
+                for i in range(len(widths))
+            )
+        )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(widths[-1], n_classes)
@@ -166,8 +178,7 @@ class ScalogramCNN(nn.Module):
 ARCHITECTURES: dict[str, type[nn.Module]] = {"ScalogramCNN": ScalogramCNN}
 
 
-def architecture_sizes(architecture: str, input_shape: Sequence[int],
-                       **kwargs) -> tuple[int, int]:
+def architecture_sizes(architecture: str, input_shape: Sequence[int], **kwargs) -> tuple[int, int]:
     """Parameters and largest activation of a registered architecture, nothing built.
 
     Parameters
@@ -206,8 +217,10 @@ def architecture_sizes(architecture: str, input_shape: Sequence[int],
     bound.apply_defaults()
     args = bound.arguments
     c, h, w = (int(v) for v in input_shape)
-    chans = [int(args["in_channels"]) + (2 if args["coord_channels"] is True else 0),
-             *(int(v) for v in args["widths"])]
+    chans = [
+        int(args["in_channels"]) + (2 if args["coord_channels"] is True else 0),
+        *(int(v) for v in args["widths"]),
+    ]
     n_params = sum(9 * a * b + 2 * b for a, b in zip(chans[:-1], chans[1:], strict=False))
     n_params += (chans[-1] + 1) * int(args["n_classes"])
     largest = max(c, chans[0]) * h * w

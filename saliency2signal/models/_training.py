@@ -52,8 +52,14 @@ def _check_signals(x) -> torch.Tensor:
     return xt
 
 
-def make_images(x, *, transform_config: SSQConfig, imaging_config: ImagingConfig,
-                chunk_size: int = 64, device: str | torch.device = "cpu") -> torch.Tensor:
+def make_images(
+    x,
+    *,
+    transform_config: SSQConfig,
+    imaging_config: ImagingConfig,
+    chunk_size: int = 64,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
     """Images ``(B, C, H, W)`` of signals ``(B, n_times)``, without gradients.
 
     ``ssq_cwt`` then ``to_image``, ``chunk_size`` signals at a time, returned as
@@ -89,7 +95,7 @@ def make_images(x, *, transform_config: SSQConfig, imaging_config: ImagingConfig
     out = []
     with torch.no_grad():
         for start in range(0, xt.shape[0], chunk_size):
-            part = xt[start:start + chunk_size].to(device)
+            part = xt[start : start + chunk_size].to(device)
             tx = ssq_cwt(part, transform_config).Tx
             out.append(to_image(tx, imaging_config).to("cpu", torch.float32))
     return torch.cat(out)
@@ -158,8 +164,9 @@ def _labels(y, class_names: tuple[str, ...], n: int) -> torch.Tensor:
         raise TypeError(f"y has dtype {arr.dtype}; expected integer class indices or names")
     if arr.size and (arr.min() < 0 or arr.max() >= len(class_names)):
         bad = int(arr.min()) if arr.min() < 0 else int(arr.max())
-        raise ValueError(f"y contains class index {bad}, outside 0..{len(class_names) - 1} "
-                         f"for {class_names=}")
+        raise ValueError(
+            f"y contains class index {bad}, outside 0..{len(class_names) - 1} for {class_names=}"
+        )
     return torch.as_tensor(arr, dtype=torch.long)
 
 
@@ -194,8 +201,9 @@ def _deterministic(seed: int, device: torch.device):
             torch.use_deterministic_algorithms(previous, warn_only=previous_warn)
 
 
-def _recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: int,
-                           device: torch.device) -> None:
+def _recalibrate_batchnorm(
+    model: nn.Module, images: torch.Tensor, batch_size: int, device: torch.device
+) -> None:
     """Set batch-norm running statistics to the exact averages over ``images``.
 
     With a few dozen optimiser steps the exponential running averages still remember
@@ -212,26 +220,30 @@ def _recalibrate_batchnorm(model: nn.Module, images: torch.Tensor, batch_size: i
     model.train()
     with torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
-            model(images[start:start + batch_size].to(device))
+            model(images[start : start + batch_size].to(device))
     for m, momentum in zip(norms, momenta, strict=True):
         m.momentum = momentum
 
 
-def _evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
-              batch_size: int, device: torch.device) -> tuple[float, float]:
+def _evaluate(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+) -> tuple[float, float]:
     if images.shape[0] == 0:
         return math.nan, math.nan
     model.eval()
     loss, correct = 0.0, 0
     with torch.no_grad():
         for start in range(0, images.shape[0], batch_size):
-            xb = images[start:start + batch_size].to(device)
-            yb = labels[start:start + batch_size].to(device)
+            xb = images[start : start + batch_size].to(device)
+            yb = labels[start : start + batch_size].to(device)
             logits = model(xb)
             loss += float(nn.functional.cross_entropy(logits, yb, reduction="sum"))
             correct += int((logits.argmax(1) == yb).sum())
     return loss / images.shape[0], correct / images.shape[0]
-
 
 
 @dataclass(frozen=True)
@@ -246,26 +258,40 @@ class _TrainingSettings:
 
     @classmethod
     def checked(cls, *, epochs, batch_size, lr, seed, val_fraction) -> _TrainingSettings:
-        return cls(epochs=check_int(epochs, "epochs", minimum=1),
-                   batch_size=check_int(batch_size, "batch_size", minimum=1),
-                   lr=check_real(lr, "lr", low=0, low_open=True),
-                   seed=check_int(seed, "seed"),
-                   val_fraction=check_real(val_fraction, "val_fraction", low=0, high=1,
-                                           high_open=True))
+        return cls(
+            epochs=check_int(epochs, "epochs", minimum=1),
+            batch_size=check_int(batch_size, "batch_size", minimum=1),
+            lr=check_real(lr, "lr", low=0, low_open=True),
+            seed=check_int(seed, "seed"),
+            val_fraction=check_real(val_fraction, "val_fraction", low=0, high=1, high_open=True),
+        )
 
     def record(self, *, n_train: int, n_val: int, last: EpochStats) -> dict:
         """Return the metadata's ``extra`` entry: settings, split sizes, final accuracies."""
-        return {"training": {
-            "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-            "seed": self.seed, "val_fraction": self.val_fraction, "n_train": n_train,
-            "n_val": n_val, "train_accuracy": last.train_accuracy,
-            "val_accuracy": finite_or_none(last.val_accuracy),
-        }}
+        return {
+            "training": {
+                "epochs": self.epochs,
+                "batch_size": self.batch_size,
+                "lr": self.lr,
+                "seed": self.seed,
+                "val_fraction": self.val_fraction,
+                "n_train": n_train,
+                "n_val": n_val,
+                "train_accuracy": last.train_accuracy,
+                "val_accuracy": finite_or_none(last.val_accuracy),
+            }
+        }
 
 
-def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, images: torch.Tensor,
-                 labels: torch.Tensor, perm: torch.Tensor, batch_size: int,
-                 device: torch.device) -> tuple[float, float]:
+def _train_epoch(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    perm: torch.Tensor,
+    batch_size: int,
+    device: torch.device,
+) -> tuple[float, float]:
     """One pass over the training images in the order ``perm``: mean loss and accuracy.
 
     A last batch of a single image is skipped (batch norm cannot train on it) unless it
@@ -274,7 +300,7 @@ def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, images: torch.Ten
     model.train()
     loss_sum, correct, seen = 0.0, 0, 0
     for start in range(0, perm.numel(), batch_size):
-        sel = perm[start:start + batch_size]
+        sel = perm[start : start + batch_size]
         if sel.numel() == 1 and perm.numel() > 1:
             continue  # batch norm cannot train on a single image
         xb, yb = images[sel].to(device), labels[sel].to(device)
@@ -289,10 +315,14 @@ def _train_epoch(model: nn.Module, opt: torch.optim.Optimizer, images: torch.Ten
     return loss_sum / seen, correct / seen
 
 
-def _fit(kwargs: dict, train: tuple[torch.Tensor, torch.Tensor],
-         val: tuple[torch.Tensor, torch.Tensor], settings: _TrainingSettings,
-         device: torch.device,
-         progress: Callable[[EpochStats], None] | None) -> tuple[nn.Module, tuple]:
+def _fit(
+    kwargs: dict,
+    train: tuple[torch.Tensor, torch.Tensor],
+    val: tuple[torch.Tensor, torch.Tensor],
+    settings: _TrainingSettings,
+    device: torch.device,
+    progress: Callable[[EpochStats], None] | None,
+) -> tuple[nn.Module, tuple]:
     """Build a :class:`ScalogramCNN` from ``kwargs`` and train it; return it and its history.
 
     Weights, dropout and the batch order depend only on ``settings.seed``; the global
@@ -306,13 +336,18 @@ def _fit(kwargs: dict, train: tuple[torch.Tensor, torch.Tensor],
         opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
         for epoch in range(settings.epochs):
             perm = torch.as_tensor(order_rng.permutation(x_tr.shape[0]))
-            train_loss, train_acc = _train_epoch(model, opt, x_tr, y_tr, perm,
-                                                 settings.batch_size, device)
+            train_loss, train_acc = _train_epoch(
+                model, opt, x_tr, y_tr, perm, settings.batch_size, device
+            )
             _recalibrate_batchnorm(model, x_tr, settings.batch_size, device)
             val_loss, val_acc = _evaluate(model, x_va, y_va, settings.batch_size, device)
-            stats = EpochStats(epoch=epoch + 1, train_loss=train_loss,
-                               train_accuracy=train_acc, val_loss=val_loss,
-                               val_accuracy=val_acc)
+            stats = EpochStats(
+                epoch=epoch + 1,
+                train_loss=train_loss,
+                train_accuracy=train_acc,
+                val_loss=val_loss,
+                val_accuracy=val_acc,
+            )
             history.append(stats)
             if progress is not None:
                 progress(stats)
@@ -415,33 +450,56 @@ def train_classifier(
     if isinstance(class_names, str) or not isinstance(class_names, Sequence):
         raise TypeError(f"class_names={class_names!r} must be a sequence of strings")
     class_names = tuple(class_names)
-    settings = _TrainingSettings.checked(epochs=epochs, batch_size=batch_size, lr=lr,
-                                         seed=seed, val_fraction=val_fraction)
+    settings = _TrainingSettings.checked(
+        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, val_fraction=val_fraction
+    )
     check_choice(length_policy, LENGTH_POLICIES, "length_policy")
     if progress is not None:
         check_callable(progress, "progress", signature=" (called with EpochStats)")
     device = torch.device(device)
     xt = _check_signals(x)
     n_signals, n_times = xt.shape
-    kwargs = {"in_channels": imaging_config.n_channels, "n_classes": len(class_names),
-              **(architecture_kwargs or {})}
+    kwargs = {
+        "in_channels": imaging_config.n_channels,
+        "n_classes": len(class_names),
+        **(architecture_kwargs or {}),
+    }
     # validates class names, lengths and architecture before any expensive work
     metadata = ModelMetadata(
-        transform=transform_config, imaging=imaging_config, class_names=class_names,
-        n_times=n_times, length_policy=length_policy, axis_name=axis_name,
-        axis_units=axis_units, architecture="ScalogramCNN", architecture_kwargs=kwargs,
+        transform=transform_config,
+        imaging=imaging_config,
+        class_names=class_names,
+        n_times=n_times,
+        length_policy=length_policy,
+        axis_name=axis_name,
+        axis_units=axis_units,
+        architecture="ScalogramCNN",
+        architecture_kwargs=kwargs,
     )
     labels = _labels(y, class_names, n_signals)
     train_idx, val_idx = _split(labels.numpy(), settings.val_fraction, settings.seed)
     if train_idx.size == 0:
-        raise ValueError(f"no training signals left with val_fraction={settings.val_fraction!r}"
-                         f" and {n_signals} signal(s)")
-    images = make_images(xt, transform_config=transform_config,
-                         imaging_config=imaging_config, device=device)
-    model, history = _fit(kwargs, (images[train_idx], labels[train_idx]),
-                          (images[val_idx], labels[val_idx]), settings, device, progress)
-    extra = settings.record(n_train=int(train_idx.size), n_val=int(val_idx.size),
-                            last=history[-1])
+        raise ValueError(
+            f"no training signals left with val_fraction={settings.val_fraction!r}"
+            f" and {n_signals} signal(s)"
+        )
+    images = make_images(
+        xt, transform_config=transform_config, imaging_config=imaging_config, device=device
+    )
+    model, history = _fit(
+        kwargs,
+        (images[train_idx], labels[train_idx]),
+        (images[val_idx], labels[val_idx]),
+        settings,
+        device,
+        progress,
+    )
+    extra = settings.record(n_train=int(train_idx.size), n_val=int(val_idx.size), last=history[-1])
     metadata = metadata.replace(architecture_kwargs=model.architecture_kwargs, extra=extra)
-    return TrainedClassifier(model=model, metadata=metadata, history=history,
-                             train_indices=train_idx, val_indices=val_idx)
+    return TrainedClassifier(
+        model=model,
+        metadata=metadata,
+        history=history,
+        train_indices=train_idx,
+        val_indices=val_idx,
+    )

@@ -42,7 +42,7 @@ from ..imaging import ImagingConfig, to_image
 from ..transform import MIN_LENGTH, SSQConfig, SSQResult, ssq_cwt
 from ._methods import Attribution, Batch, NoiseOptions, per_pass
 from ._options import has_negative
-from ._registry import METHODS, NT_TYPES, REGISTRY, Method, methods
+from ._registry import NT_TYPES, REGISTRY, Method, methods
 
 __all__ = ["SaliencyResult", "attribute", "time_gradient"]
 
@@ -100,7 +100,7 @@ def _check_configs(transform_config, imaging_config) -> tuple[SSQConfig, Imaging
 
 def _check_method(method, nt_type) -> Method:
     """Return the registry entry of ``method``; a noise tunnel wraps gradient methods only."""
-    spec = REGISTRY[check_choice(method, METHODS, "method")]
+    spec = REGISTRY[check_choice(method, tuple(REGISTRY), "method")]
     if nt_type is not None:
         check_choice(nt_type, (None, *NT_TYPES), "nt_type")
         if spec.kind != "gradient":
@@ -129,12 +129,15 @@ def _check_result(result, xt: torch.Tensor, transform_config: SSQConfig) -> None
     """Check that a precomputed ``ssq_cwt(x, transform_config)`` belongs to ``x``."""
     check_instance(result, SSQResult, "result")
     if result.config != transform_config:
-        raise ValueError(f"result.config={result.config!r} differs from "
-                         f"transform_config={transform_config!r}")
+        raise ValueError(
+            f"result.config={result.config!r} differs from transform_config={transform_config!r}"
+        )
     tx = result.Tx
     if tx.shape[:-2] != xt.shape[:-1] or tx.shape[-1] != xt.shape[-1]:
-        raise ValueError(f"result.Tx has shape {tuple(tx.shape)}; it does not belong to x "
-                         f"of shape {tuple(xt.shape)}")
+        raise ValueError(
+            f"result.Tx has shape {tuple(tx.shape)}; it does not belong to x "
+            f"of shape {tuple(xt.shape)}"
+        )
     want = complex_dtype(xt.dtype)
     if tx.dtype != want:
         raise ValueError(f"result.Tx has dtype {tx.dtype}; x of dtype {xt.dtype} gives {want}")
@@ -190,19 +193,26 @@ def _check_target(target, logits: torch.Tensor, batch_shape: tuple) -> torch.Ten
     return t
 
 
-def _noise(nt_type, nt_samples: int, stdevs, mag: torch.Tensor,
-           internal_batch_size: int | None) -> NoiseOptions | None:
+def _noise(
+    nt_type, nt_samples: int, stdevs, mag: torch.Tensor, internal_batch_size: int | None
+) -> NoiseOptions | None:
     """Return the noise tunnel options; default noise: 0.15 times the range of ``|Tx|``."""
     if nt_type is None:
         return None
     sd = 0.15 * float(mag.max() - mag.min()) if stdevs is None else stdevs
     batch_size = per_pass(internal_batch_size, mag.shape[0]) if internal_batch_size else None
-    return NoiseOptions(nt_type=nt_type, nt_samples=nt_samples, stdevs=float(sd),
-                        batch_size=batch_size)
+    return NoiseOptions(
+        nt_type=nt_type, nt_samples=nt_samples, stdevs=float(sd), batch_size=batch_size
+    )
 
 
-def _result(attribution: torch.Tensor, target: torch.Tensor, logits: torch.Tensor,
-            batch_shape: tuple, **fields) -> SaliencyResult:
+def _result(
+    attribution: torch.Tensor,
+    target: torch.Tensor,
+    logits: torch.Tensor,
+    batch_shape: tuple,
+    **fields,
+) -> SaliencyResult:
     """Make a :class:`SaliencyResult`: target, logits and probabilities in batch shape."""
     logits = logits.detach()
     n_classes = logits.shape[-1]
@@ -389,33 +399,54 @@ def attribute(
     tx = _coefficients(model, x, transform_config, result, device)
     batch_shape = tuple(tx.shape[:-2])
     mag = magnitude(tx).reshape(math.prod(batch_shape), *tx.shape[-2:])
-    options = {"baselines": baselines, "n_steps": n_steps, "stdevs": stdevs,
-               "n_samples": n_samples, "sliding_window_shapes": sliding_window_shapes,
-               "strides": strides, "feature_mask": feature_mask, "layer": layer,
-               "interpolate_mode": interpolate_mode}
+    options = {
+        "baselines": baselines,
+        "n_steps": n_steps,
+        "stdevs": stdevs,
+        "n_samples": n_samples,
+        "sliding_window_shapes": sliding_window_shapes,
+        "strides": strides,
+        "feature_mask": feature_mask,
+        "layer": layer,
+        "interpolate_mode": interpolate_mode,
+    }
     # noise or a negative baseline could feed a negative magnitude into a log
     noisy = nt_type is not None or bool(spec.noise_option and options[spec.noise_option])
     negative = has_negative(baselines)
-    forward = CoefficientClassifier(model, imaging_config=imaging_config,
-                                    clamp=noisy or negative)
+    forward = CoefficientClassifier(model, imaging_config=imaging_config, clamp=noisy or negative)
     with eval_mode(model), torch.enable_grad():
         with torch.no_grad():
             logits = _check_logits(forward(mag), mag.shape[0])
         tgt = _check_target(target, logits, batch_shape)
-        batch = Batch(forward=forward, model=model, magnitude=mag, target=tgt, logits=logits,
-                      batch_shape=batch_shape, transform_config=transform_config,
-                      imaging_config=imaging_config, internal_batch_size=internal_batch_size,
-                      captum_kwargs=dict(captum_kwargs or {}),
-                      noise=_noise(nt_type, nt_samples, stdevs, mag, internal_batch_size))
+        batch = Batch(
+            forward=forward,
+            model=model,
+            magnitude=mag,
+            target=tgt,
+            logits=logits,
+            batch_shape=batch_shape,
+            transform_config=transform_config,
+            imaging_config=imaging_config,
+            internal_batch_size=internal_batch_size,
+            captum_kwargs=dict(captum_kwargs or {}),
+            noise=_noise(nt_type, nt_samples, stdevs, mag, internal_batch_size),
+        )
         out: Attribution = spec.run(batch, **{name: options[name] for name in spec.options})
 
     delta = None if out.delta is None else out.delta.detach().reshape(batch_shape)
     # Captum 0.9's ShapleyValueSampling accumulates in float32: return mag's dtype
     attr = out.values.detach().to(mag.dtype).reshape(*batch_shape, *tx.shape[-2:])
-    return _result(attr, tgt, logits, batch_shape,
-                   method=method if nt_type is None else f"{method}+{nt_type}", Tx=tx,
-                   convergence_delta=delta, transform_config=transform_config,
-                   imaging_config=imaging_config)
+    return _result(
+        attr,
+        tgt,
+        logits,
+        batch_shape,
+        method=method if nt_type is None else f"{method}+{nt_type}",
+        Tx=tx,
+        convergence_delta=delta,
+        transform_config=transform_config,
+        imaging_config=imaging_config,
+    )
 
 
 def time_gradient(
@@ -483,6 +514,13 @@ def time_gradient(
         tgt = _check_target(target, out.detach(), batch_shape)
         score = out.gather(1, tgt[:, None]).sum()
         (grad,) = torch.autograd.grad(score, xg)
-    return _result(grad.detach(), tgt, out, batch_shape, method="time_gradient",
-                   Tx=res.Tx.detach(), transform_config=transform_config,
-                   imaging_config=imaging_config)
+    return _result(
+        grad.detach(),
+        tgt,
+        out,
+        batch_shape,
+        method="time_gradient",
+        Tx=res.Tx.detach(),
+        transform_config=transform_config,
+        imaging_config=imaging_config,
+    )

@@ -75,8 +75,12 @@ class NoiseOptions:
 
     def kwargs(self) -> dict:
         """Return the keyword arguments of ``NoiseTunnel.attribute``."""
-        return {"nt_type": self.nt_type, "nt_samples": self.nt_samples,
-                "stdevs": self.stdevs, "nt_samples_batch_size": self.batch_size}
+        return {
+            "nt_type": self.nt_type,
+            "nt_samples": self.nt_samples,
+            "stdevs": self.stdevs,
+            "nt_samples_batch_size": self.batch_size,
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,9 +187,16 @@ def _approximation_parameters():
     return approximation_parameters
 
 
-def lean_integrated_gradients(forward, inp: torch.Tensor, baselines, target: torch.Tensor,
-                              *, n_steps: int, internal_batch_size: int | None,
-                              method: str = "gausslegendre") -> torch.Tensor:
+def lean_integrated_gradients(
+    forward,
+    inp: torch.Tensor,
+    baselines,
+    target: torch.Tensor,
+    *,
+    n_steps: int,
+    internal_batch_size: int | None,
+    method: str = "gausslegendre",
+) -> torch.Tensor:
     """Captum's Integrated Gradients of ``forward`` at ``inp`` (B, F, N), lean on the grid.
 
     The same path points ``baselines + alpha * (inp - baselines)``, step weights and
@@ -208,8 +219,7 @@ def lean_integrated_gradients(forward, inp: torch.Tensor, baselines, target: tor
     work = torch.empty((per_pass, *inp.shape), dtype=inp.dtype, device=inp.device)
     total = None
     for start in range(0, n_steps, per_pass):
-        alpha = torch.tensor(alphas[start:start + per_pass], dtype=inp.dtype,
-                             device=inp.device)
+        alpha = torch.tensor(alphas[start : start + per_pass], dtype=inp.dtype, device=inp.device)
         n = alpha.shape[0]
         points = torch.mul(diff, alpha.view(n, *([1] * inp.ndim)), out=work[:n])
         if isinstance(baselines, torch.Tensor) or baselines != 0:
@@ -219,7 +229,7 @@ def lean_integrated_gradients(forward, inp: torch.Tensor, baselines, target: tor
         score = out.gather(1, target.repeat(n)[:, None]).sum()
         (grad,) = torch.autograd.grad(score, points)
         # Captum rounds the step weights to float32
-        weight = torch.tensor(step_sizes[start:start + per_pass]).float().to(grad)
+        weight = torch.tensor(step_sizes[start : start + per_pass]).float().to(grad)
         attr = (weight @ grad.reshape(n, -1)).reshape(inp.shape) * diff
         total = attr if total is None else total + attr
     return total
@@ -232,9 +242,15 @@ def _lean_ig_with_delta(batch: Batch, base, n_steps: int) -> Attribution:
     computed.
     """
     mag, tgt = batch.magnitude, batch.target
-    attr = lean_integrated_gradients(batch.forward, mag, base, tgt, n_steps=n_steps,
-                                     internal_batch_size=batch.internal_batch_size,
-                                     **batch.captum_kwargs)
+    attr = lean_integrated_gradients(
+        batch.forward,
+        mag,
+        base,
+        tgt,
+        n_steps=n_steps,
+        internal_batch_size=batch.internal_batch_size,
+        **batch.captum_kwargs,
+    )
     with torch.no_grad():
         start = batch.forward(torch.zeros_like(mag) + base)
     n_batch = mag.shape[0]
@@ -250,8 +266,11 @@ def integrated_gradients(batch: Batch, *, baselines, n_steps: int) -> Attributio
     other than ``method``, ask for Captum's own class.
     """
     base = grid_baselines(baselines, batch.batch_shape, batch.magnitude)
-    if (batch.noise is None and set(batch.captum_kwargs) <= {"method"}
-            and _approximation_parameters() is not None):
+    if (
+        batch.noise is None
+        and set(batch.captum_kwargs) <= {"method"}
+        and _approximation_parameters() is not None
+    ):
         return _lean_ig_with_delta(batch, base, n_steps)
     from captum.attr import IntegratedGradients
 
@@ -277,13 +296,16 @@ def input_x_gradient(batch: Batch) -> Attribution:
     return captum_gradient(InputXGradient(batch.forward), batch, {})
 
 
-def gradient_shap(batch: Batch, *, baselines, stdevs: float | None,
-                  n_samples: int | None) -> Attribution:
+def gradient_shap(
+    batch: Batch, *, baselines, stdevs: float | None, n_samples: int | None
+) -> Attribution:
     """``GradientShap`` with a distribution of baselines (default: silence)."""
     from captum.attr import GradientShap
 
-    kw = {"baselines": shap_baselines(baselines, batch.magnitude),
-          "stdevs": 0.0 if stdevs is None else float(stdevs)}
+    kw = {
+        "baselines": shap_baselines(baselines, batch.magnitude),
+        "stdevs": 0.0 if stdevs is None else float(stdevs),
+    }
     if n_samples is not None:
         kw["n_samples"] = int(n_samples)
     return captum_gradient(GradientShap(batch.forward), batch, kw)
@@ -293,18 +315,25 @@ def deeplift(batch: Batch, *, baselines) -> Attribution:
     """``DeepLift`` (its convergence delta without a noise tunnel)."""
     from captum.attr import DeepLift
 
-    kw = {"baselines": grid_baselines(baselines, batch.batch_shape, batch.magnitude),
-          "return_convergence_delta": batch.noise is None}
+    kw = {
+        "baselines": grid_baselines(baselines, batch.batch_shape, batch.magnitude),
+        "return_convergence_delta": batch.noise is None,
+    }
     return captum_gradient(DeepLift(batch.forward), batch, kw)
 
 
 # ------------------------------------------------------------------ perturbation methods
 def _perturb(algorithm, batch: Batch, baselines, **kwargs) -> Attribution:
-    kw = {"target": batch.target, "baselines": baselines,
-          "perturbations_per_eval": batch.per_eval, **kwargs}
+    kw = {
+        "target": batch.target,
+        "baselines": baselines,
+        "perturbations_per_eval": batch.per_eval,
+        **kwargs,
+    }
     with torch.no_grad():
-        return Attribution(algorithm.attribute(batch.inputs(grad=False), **kw,
-                                               **batch.captum_kwargs))
+        return Attribution(
+            algorithm.attribute(batch.inputs(grad=False), **kw, **batch.captum_kwargs)
+        )
 
 
 def occlusion(batch: Batch, *, baselines, sliding_window_shapes, strides) -> Attribution:
@@ -314,14 +343,14 @@ def occlusion(batch: Batch, *, baselines, sliding_window_shapes, strides) -> Att
     base = grid_baselines(baselines, batch.batch_shape, batch.magnitude)
     n_times = batch.grid[1]
     freqs = batch.transform_config.freqs(n_times)
-    win = window(sliding_window_shapes or (0.5, n_times / 16), freqs, n_times,
-                 name="sliding_window_shapes")
+    win = window(
+        sliding_window_shapes or (0.5, n_times / 16), freqs, n_times, name="sliding_window_shapes"
+    )
     if strides is None:
         step = (max(1, win[0] // 2), max(1, win[1] // 2))
     else:
         step = window(strides, freqs, n_times, name="strides")
-    return _perturb(Occlusion(batch.forward), batch, base, sliding_window_shapes=win,
-                    strides=step)
+    return _perturb(Occlusion(batch.forward), batch, base, sliding_window_shapes=win, strides=step)
 
 
 def _regions(labels, batch: Batch, method: str) -> torch.Tensor:
@@ -339,16 +368,16 @@ def feature_ablation(batch: Batch, *, baselines, feature_mask) -> Attribution:
     return _perturb(FeatureAblation(batch.forward), batch, base, feature_mask=regions)
 
 
-def shapley_value_sampling(batch: Batch, *, baselines, feature_mask,
-                           n_samples: int | None) -> Attribution:
+def shapley_value_sampling(
+    batch: Batch, *, baselines, feature_mask, n_samples: int | None
+) -> Attribution:
     """``ShapleyValueSampling`` over labelled regions."""
     from captum.attr import ShapleyValueSampling
 
     base = grid_baselines(baselines, batch.batch_shape, batch.magnitude)
     regions = _regions(feature_mask, batch, "shapley_value_sampling")
     kw = {} if n_samples is None else {"n_samples": int(n_samples)}
-    return _perturb(ShapleyValueSampling(batch.forward), batch, base, feature_mask=regions,
-                    **kw)
+    return _perturb(ShapleyValueSampling(batch.forward), batch, base, feature_mask=regions, **kw)
 
 
 # ------------------------------------------------------------------ layer methods
@@ -357,9 +386,14 @@ def _image_size(batch: Batch) -> tuple[int, int]:
         return tuple(to_image(batch.magnitude[:1], batch.imaging_config).shape[-2:])
 
 
-def _grad_cam_on_grid(batch: Batch, layer: torch.nn.Module, inputs: torch.Tensor,
-                      image_hw: tuple[int, int], interpolate_mode: str,
-                      kwargs: dict) -> torch.Tensor:
+def _grad_cam_on_grid(
+    batch: Batch,
+    layer: torch.nn.Module,
+    inputs: torch.Tensor,
+    image_hw: tuple[int, int],
+    interpolate_mode: str,
+    kwargs: dict,
+) -> torch.Tensor:
     """Captum LayerGradCam, upsampled to the image, pulled back onto the grid."""
     from captum.attr import LayerAttribution, LayerGradCam
 
@@ -378,8 +412,11 @@ def layer_gradcam(batch: Batch, *, layer, interpolate_mode: str) -> Attribution:
     """``LayerGradCam`` summed over channels, carried to the grid (total kept)."""
     module = find_layer(batch.model, layer)
     image_hw = _image_size(batch)
-    return Attribution(_grad_cam_on_grid(batch, module, batch.inputs(grad=True), image_hw,
-                                         interpolate_mode, batch.captum_kwargs))
+    return Attribution(
+        _grad_cam_on_grid(
+            batch, module, batch.inputs(grad=True), image_hw, interpolate_mode, batch.captum_kwargs
+        )
+    )
 
 
 def guided_gradcam(batch: Batch, *, layer, interpolate_mode: str) -> Attribution:
@@ -389,8 +426,14 @@ def guided_gradcam(batch: Batch, *, layer, interpolate_mode: str) -> Attribution
     module = find_layer(batch.model, layer)
     image_hw = _image_size(batch)
     inputs = batch.inputs(grad=True)
-    cam = _grad_cam_on_grid(batch, module, inputs, image_hw, interpolate_mode,
-                            {"relu_attributions": True, **batch.captum_kwargs})
+    cam = _grad_cam_on_grid(
+        batch,
+        module,
+        inputs,
+        image_hw,
+        interpolate_mode,
+        {"relu_attributions": True, **batch.captum_kwargs},
+    )
     ones = torch.ones((1, *image_hw), dtype=cam.dtype, device=cam.device)
     weight = pull_back(ones, batch.imaging_config, batch.grid)
     cam = cam / torch.where(weight > 0, weight, torch.ones_like(weight))

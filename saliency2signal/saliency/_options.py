@@ -26,12 +26,20 @@ import torch
 
 from .._validation import as_tensor, check_real
 
-__all__ = ["feature_labels", "find_layer", "grid_baselines", "grid_tensor", "has_negative",
-           "shap_baselines", "window"]
+__all__ = [
+    "feature_labels",
+    "find_layer",
+    "grid_baselines",
+    "grid_tensor",
+    "has_negative",
+    "shap_baselines",
+    "window",
+]
 
 
-def grid_tensor(value, batch_shape: tuple, grid: tuple, *, ref: torch.Tensor,
-                name: str) -> torch.Tensor:
+def grid_tensor(
+    value, batch_shape: tuple, grid: tuple, *, ref: torch.Tensor, name: str
+) -> torch.Tensor:
     """Broadcast an array of shape ``(..., F, N)`` to ``(B, F, N)`` on ``ref``'s device."""
     t = as_tensor(value, name=name)
     if t.ndim < 2 or tuple(t.shape[-2:]) != tuple(grid):
@@ -99,8 +107,9 @@ def feature_labels(labels, batch_shape: tuple, ref: torch.Tensor) -> torch.Tenso
     t = as_tensor(labels, name="feature_mask")
     if t.dtype.is_floating_point or t.is_complex():
         raise TypeError(f"feature_mask has dtype {t.dtype}; expected integer labels")
-    t = grid_tensor(t.to(torch.int64), batch_shape, tuple(ref.shape[-2:]), ref=ref,
-                    name="feature_mask")
+    t = grid_tensor(
+        t.to(torch.int64), batch_shape, tuple(ref.shape[-2:]), ref=ref, name="feature_mask"
+    )
     # Captum wants features numbered 0..R-1 without gaps; the numbering does not change
     # the result (each cell gets its region's score).
     _, inverse = torch.unique(t, return_inverse=True)

@@ -55,23 +55,41 @@ class Method:
 
 
 #: Every method, in the order of :data:`METHODS`.
-REGISTRY: dict[str, Method] = {method.name: method for method in (
-    Method("integrated_gradients", "gradient", m.integrated_gradients,
-           ("baselines", "n_steps")),
-    Method("saliency", "gradient", m.saliency_map),
-    Method("input_x_gradient", "gradient", m.input_x_gradient),
-    Method("gradient_shap", "gradient", m.gradient_shap, ("baselines", "stdevs", "n_samples"),
-           noise_option="stdevs"),
-    Method("deeplift", "gradient", m.deeplift, ("baselines",)),
-    Method("occlusion", "perturbation", m.occlusion,
-           ("baselines", "sliding_window_shapes", "strides")),
-    Method("feature_ablation", "perturbation", m.feature_ablation,
-           ("baselines", "feature_mask")),
-    Method("shapley_value_sampling", "perturbation", m.shapley_value_sampling,
-           ("baselines", "feature_mask", "n_samples")),
-    Method("layer_gradcam", "layer", m.layer_gradcam, ("layer", "interpolate_mode")),
-    Method("guided_gradcam", "layer", m.guided_gradcam, ("layer", "interpolate_mode")),
-)}
+REGISTRY: dict[str, Method] = {
+    method.name: method
+    for method in (
+        Method(
+            "integrated_gradients", "gradient", m.integrated_gradients, ("baselines", "n_steps")
+        ),
+        Method("saliency", "gradient", m.saliency_map),
+        Method("input_x_gradient", "gradient", m.input_x_gradient),
+        Method(
+            "gradient_shap",
+            "gradient",
+            m.gradient_shap,
+            ("baselines", "stdevs", "n_samples"),
+            noise_option="stdevs",
+        ),
+        Method("deeplift", "gradient", m.deeplift, ("baselines",)),
+        Method(
+            "occlusion",
+            "perturbation",
+            m.occlusion,
+            ("baselines", "sliding_window_shapes", "strides"),
+        ),
+        Method(
+            "feature_ablation", "perturbation", m.feature_ablation, ("baselines", "feature_mask")
+        ),
+        Method(
+            "shapley_value_sampling",
+            "perturbation",
+            m.shapley_value_sampling,
+            ("baselines", "feature_mask", "n_samples"),
+        ),
+        Method("layer_gradcam", "layer", m.layer_gradcam, ("layer", "interpolate_mode")),
+        Method("guided_gradcam", "layer", m.guided_gradcam, ("layer", "interpolate_mode")),
+    )
+}
 
 #: Every accepted ``method``.
 METHODS: tuple[str, ...] = tuple(REGISTRY)

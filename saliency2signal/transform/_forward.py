@@ -38,8 +38,16 @@ def _lowpass_term(xh: torch.Tensor, bank: Bank) -> torch.Tensor:
     return lp[..., bank.n_left : bank.n_left + bank.n]
 
 
-def _forward(x2: torch.Tensor, bank: Bank, *, derivative: bool, squeeze: str | None,
-             chunk: int | None, lowpass_scale: float | None = None, keep_wx: bool = True):
+def _forward(
+    x2: torch.Tensor,
+    bank: Bank,
+    *,
+    derivative: bool,
+    squeeze: str | None,
+    chunk: int | None,
+    lowpass_scale: float | None = None,
+    keep_wx: bool = True,
+):
     """Core: x2 (B, n) -> Wx, dWx or None, Tx or None, lowpass (rows ascending).
 
     With ``lowpass_scale``, Wx and Tx get the low-pass row ``lowpass * lowpass_scale``
@@ -48,10 +56,16 @@ def _forward(x2: torch.Tensor, bank: Bank, *, derivative: bool, squeeze: str | N
     when squeezing; the torch path computes it anyway.
     """
     if _kernels.fast_path_ok(x2, squeeze):
-        return _forward_fast(x2, bank, derivative=derivative, squeeze=squeeze, chunk=chunk,
-                             lowpass_scale=lowpass_scale, keep_wx=keep_wx or not squeeze)
-    wx, dwx, tx, lp = _forward_torch(x2, bank, derivative=derivative, squeeze=squeeze,
-                                     chunk=chunk)
+        return _forward_fast(
+            x2,
+            bank,
+            derivative=derivative,
+            squeeze=squeeze,
+            chunk=chunk,
+            lowpass_scale=lowpass_scale,
+            keep_wx=keep_wx or not squeeze,
+        )
+    wx, dwx, tx, lp = _forward_torch(x2, bank, derivative=derivative, squeeze=squeeze, chunk=chunk)
     if lowpass_scale is not None:
         wx = _with_lowpass_row(wx, lp, lowpass_scale)
         if dwx is not None:
@@ -61,8 +75,9 @@ def _forward(x2: torch.Tensor, bank: Bank, *, derivative: bool, squeeze: str | N
     return wx, dwx, tx, lp
 
 
-def _forward_torch(x2: torch.Tensor, bank: Bank, *, derivative: bool, squeeze: str | None,
-                   chunk: int | None):
+def _forward_torch(
+    x2: torch.Tensor, bank: Bank, *, derivative: bool, squeeze: str | None, chunk: int | None
+):
     """Torch path (autograd, CUDA): x2 (B, n) -> Wx, dWx or None, Tx or None, lowpass."""
     B, n = x2.shape
     F = bank.psih.shape[0]
@@ -79,8 +94,7 @@ def _forward_torch(x2: torch.Tensor, bank: Bank, *, derivative: bool, squeeze: s
     return tuple(None if o[0] is None else torch.cat(o) for o in zip(*outs, strict=True))
 
 
-def _forward_fast(x2, bank, *, derivative, squeeze, chunk, lowpass_scale=None,
-                  keep_wx=True):
+def _forward_fast(x2, bank, *, derivative, squeeze, chunk, lowpass_scale=None, keep_wx=True):
     """CPU path without autograd: NumPy/SciPy around the compiled kernels.
 
     No torch operator runs here, so torch's OpenMP pool does not compete with the worker
@@ -101,8 +115,7 @@ def _forward_fast(x2, bank, *, derivative, squeeze, chunk, lowpass_scale=None,
     wx_all = np.empty((B, F + extra, n), dtype=cdt) if keep_wx else None
     dwx_all = np.empty((B, F + extra, n), dtype=cdt) if derivative else None
     tx_all = np.zeros((B, F + extra, n), dtype=cdt) if squeeze else None
-    wx, dwx, tx = (None if a is None else a[:, extra:]
-                   for a in (wx_all, dwx_all, tx_all))
+    wx, dwx, tx = (None if a is None else a[:, extra:] for a in (wx_all, dwx_all, tx_all))
     lp = np.empty((B, n), dtype=xn.dtype)
     sl = slice(bank.n_left, bank.n_left + n)
     phi = bank.phi.numpy()
@@ -112,10 +125,14 @@ def _forward_fast(x2, bank, *, derivative, squeeze, chunk, lowpass_scale=None,
         xh = scipy.fft.fft(_pad_numpy(xn[s:e], bank), axis=-1, workers=_kernels.WORKERS)
         lp[s:e] = scipy.fft.ifft(xh * phi, axis=-1, workers=_kernels.WORKERS).real[:, sl]
         _kernels.analyze_fast(
-            torch.from_numpy(xh), bank, derivative=derivative, squeeze=squeeze,
+            torch.from_numpy(xh),
+            bank,
+            derivative=derivative,
+            squeeze=squeeze,
             out_wx=None if wx is None else torch.from_numpy(wx[s:e]),
             out_dwx=None if dwx is None else torch.from_numpy(dwx[s:e]),
-            out_tx=None if tx is None else torch.from_numpy(tx[s:e]))
+            out_tx=None if tx is None else torch.from_numpy(tx[s:e]),
+        )
     if extra:
         # as _with_lowpass_row: scale in the real dtype, then cast to complex
         row = lp * lowpass_scale
@@ -155,8 +172,9 @@ def _with_lowpass_row(coef: torch.Tensor, lowpass: torch.Tensor, scale: float) -
     return torch.cat([row, coef], dim=-2)
 
 
-def cwt(x, config: SSQConfig | None = None, *, derivative: bool = False,
-        chunk_size: int | None = None) -> CWTResult:
+def cwt(
+    x, config: SSQConfig | None = None, *, derivative: bool = False, chunk_size: int | None = None
+) -> CWTResult:
     """Continuous wavelet transform, batched, lowest frequency in row 0.
 
     Parameters
@@ -203,9 +221,14 @@ def cwt(x, config: SSQConfig | None = None, *, derivative: bool = False,
     """
     config = config or SSQConfig()
     x2, batch_shape, bank = _prepare(x, config)
-    wx, dwx, _, lp = _forward(x2, bank, derivative=derivative, squeeze=None,
-                              chunk=chunk_size,
-                              lowpass_scale=_lowpass_scale(bank, config))
+    wx, dwx, _, lp = _forward(
+        x2,
+        bank,
+        derivative=derivative,
+        squeeze=None,
+        chunk=chunk_size,
+        lowpass_scale=_lowpass_scale(bank, config),
+    )
     n = x2.shape[-1]
     shape = (*batch_shape, wx.shape[-2], n)
     return CWTResult(
@@ -263,9 +286,14 @@ def ssq_cwt(x, config: SSQConfig | None = None, *, chunk_size: int | None = None
     """
     config = config or SSQConfig()
     x2, batch_shape, bank = _prepare(x, config)
-    wx, _, tx, lp = _forward(x2, bank, derivative=False, squeeze=config.squeezing,
-                             chunk=chunk_size,
-                             lowpass_scale=_lowpass_scale(bank, config))
+    wx, _, tx, lp = _forward(
+        x2,
+        bank,
+        derivative=False,
+        squeeze=config.squeezing,
+        chunk=chunk_size,
+        lowpass_scale=_lowpass_scale(bank, config),
+    )
     n = x2.shape[-1]
     shape = (*batch_shape, wx.shape[-2], n)
     return SSQResult(
@@ -286,9 +314,15 @@ def ssq_tx(x, config: SSQConfig) -> torch.Tensor:
     """
     x2, batch_shape, bank = _prepare(x, config)
     with torch.no_grad():
-        _, _, tx, _ = _forward(x2, bank, derivative=False, squeeze=config.squeezing,
-                               chunk=None, keep_wx=False,
-                               lowpass_scale=_lowpass_scale(bank, config))
+        _, _, tx, _ = _forward(
+            x2,
+            bank,
+            derivative=False,
+            squeeze=config.squeezing,
+            chunk=None,
+            keep_wx=False,
+            lowpass_scale=_lowpass_scale(bank, config),
+        )
     return tx.reshape(*batch_shape, *tx.shape[-2:])
 
 

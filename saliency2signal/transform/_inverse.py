@@ -131,8 +131,9 @@ def check_rows(coef: torch.Tensor, config: SSQConfig) -> int:
     return n
 
 
-def decompose(x, config: SSQConfig | None = None, *, result: SSQResult | None = None
-              ) -> Decomposition:
+def decompose(
+    x, config: SSQConfig | None = None, *, result: SSQResult | None = None
+) -> Decomposition:
     """Split ``x`` into low-pass, synchrosqueezed and residual parts that add up exactly.
 
     Parameters
@@ -179,7 +180,7 @@ def decompose(x, config: SSQConfig | None = None, *, result: SSQResult | None = 
     xt = check_signal(x, min_length=MIN_LENGTH, dtype=torch_dtype(config.dtype))
     if result is None:
         result = ssq_cwt(xt, plain)
-    tx = result.Tx[..., int(result.config.lowpass_row):, :]
+    tx = result.Tx[..., int(result.config.lowpass_row) :, :]
     osc = issq_cwt(tx, plain)
     lp = result.lowpass
     return Decomposition(lowpass=lp, oscillatory=osc, residual=xt - lp - osc, x=xt)

@@ -206,8 +206,9 @@ def filter_bank(cfg: SSQConfig, n: int, dtype: torch.dtype, device: str) -> Bank
     css = wavelet_css(spec)
     index = None
     if cfg.padtype not in (None, "zero"):
-        index = torch.as_tensor(pad_index(n, n_left, n_pad - n - n_left, cfg.padtype),
-                                device=device)
+        index = torch.as_tensor(
+            pad_index(n, n_left, n_pad - n - n_left, cfg.padtype), device=device
+        )
     thr = cfg.threshold if cfg.threshold is not None else 10 * torch.finfo(dtype).eps
     return Bank(
         n=n,

@@ -160,5 +160,6 @@ class Decomposition:
         """Squared-norm of each term relative to ``||x||^2`` (per signal)."""
         ex = (self.x**2).sum(-1)
         ex = torch.where(ex > 0, ex, torch.ones_like(ex))
-        return {k: (getattr(self, k) ** 2).sum(-1) / ex
-                for k in ("lowpass", "oscillatory", "residual")}
+        return {
+            k: (getattr(self, k) ** 2).sum(-1) / ex for k in ("lowpass", "oscillatory", "residual")
+        }
