@@ -4,8 +4,10 @@
 how an exported scalogram image maps onto the time-frequency grid. :func:`read_rgb` reads
 an image as composited RGB with its embedded geometry text, :func:`resolve_geometry` finds
 the geometry of an image (argument, JSON sidecar or PNG text chunk), and :func:`area_mean`
-averages a pixel image over the grid cells. Used by :mod:`saliency2signal.drawing` (masks
-painted on the image) and :mod:`saliency2signal.phase` (magnitudes read from the image).
+averages a pixel image over the grid cells; :func:`open_image` opens any image with its
+size checked against the limits before decoding. Used by :mod:`saliency2signal.drawing`
+(masks painted on the image), :mod:`saliency2signal.phase` (magnitudes read from the
+image) and :mod:`saliency2signal.imaging` (heatmaps read from images).
 
 Internal: plain names, not public API. May import: numpy, Pillow (lazily),
 ``saliency2signal.limits``, ``._serialize``, ``._validation``, ``.transform``; never
@@ -14,6 +16,7 @@ Internal: plain names, not public API. May import: numpy, Pillow (lazily),
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -27,6 +30,7 @@ from ._validation import check_choice, check_positive, check_real
 from .transform import SSQConfig
 
 __all__ = [
+    "open_image",
     "CMAPS",
     "FORMAT",
     "ORIENTATION",
@@ -233,19 +237,32 @@ def check_tolerance(tolerance) -> float:
     return check_real(tolerance, "tolerance", low=0, high=255, low_open=True, high_open=True)
 
 
+@contextlib.contextmanager
+def open_image(path):
+    """Open an image with PIL and check its pixel count against the limits before decoding.
+
+    ``Image.open`` reads the header only; the pixels are decoded by the caller, after
+    ``max_png_pixels`` has been checked.
+    """
+    from PIL import Image
+
+    with Image.open(path) as im:
+        limits.check(
+            "max_png_pixels",
+            im.width * im.height,
+            what=f"{str(path)!r} ({im.width} x {im.height} pixels)",
+        )
+        yield im
+
+
 def read_rgb(path: Path) -> tuple[np.ndarray, str | None]:
     """Pixels as float64 ``(H, W, 3)`` (alpha composited on white) and the text chunk."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
     if not path.is_file():
         raise FileNotFoundError(f"no such image file: {str(path)!r}")
     try:
-        with Image.open(path) as im:  # reads the header only
-            limits.check(
-                "max_png_pixels",
-                im.width * im.height,
-                what=f"{str(path)!r} ({im.width} x {im.height} pixels)",
-            )
+        with open_image(path) as im:
             im.load()
             embedded = im.info.get(PNG_TEXT_KEY)
             if "A" in im.getbands() or "transparency" in im.info:

@@ -9,9 +9,9 @@ resize and flip — the exact chain rule for a linear map.
 
 Every step is recorded in one frozen, JSON-serialisable :class:`ImagingConfig`.
 
-May import: numpy, torch, Pillow and matplotlib (lazily, for :func:`heatmap_from_png`),
-``.limits``, ``._grid``, ``._serialize``, ``._validation``; never ``saliency``, ``mask`` or
-the explanation stages.
+May import: numpy, torch, Pillow, matplotlib and ``._scalogram_png`` (lazily, for
+:func:`heatmap_from_png`), ``._grid``, ``._serialize``, ``._validation``; never
+``saliency``, ``mask`` or the explanation stages.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import limits
 from ._grid import magnitude
 from ._serialize import JSONDataclass
 from ._validation import as_tensor, check_bool, check_choice, check_positive
@@ -436,15 +435,12 @@ def heatmap_from_png(path, *, colormap: str | None = None) -> np.ndarray:
     ValueError
         If the file cannot be read as an image, or the colormap is unknown.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
+
+    from ._scalogram_png import open_image
 
     try:
-        with Image.open(path) as im:  # reads the header only
-            limits.check(
-                "max_png_pixels",
-                im.width * im.height,
-                what=f"{str(path)!r} ({im.width} x {im.height} pixels)",
-            )
+        with open_image(path) as im:
             rgb = np.asarray(im.convert("RGB"), dtype=np.float64) / 255.0
     except (OSError, UnidentifiedImageError) as exc:
         raise ValueError(f"{path}: cannot read the heatmap image ({exc})") from None
