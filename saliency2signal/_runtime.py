@@ -149,11 +149,9 @@ def resolve_configs(
     Without, both configs are required.
     """
     if metadata is not None:
-        if not isinstance(metadata, ModelMetadata):
-            raise TypeError(
-                f"metadata must be a ModelMetadata (from load_model), got "
-                f"{type(metadata).__name__}"
-            )
+        check_instance(
+            metadata, ModelMetadata, "metadata", what="a ModelMetadata (from load_model)"
+        )
         for name, given, own in (
             ("transform_config", transform_config, metadata.transform),
             ("imaging_config", imaging_config, metadata.imaging),
@@ -172,10 +170,8 @@ def resolve_configs(
         raise ValueError(
             "pass metadata= (from load_model) or both transform_config= and imaging_config="
         )
-    if not isinstance(transform_config, SSQConfig):
-        raise TypeError(f"transform_config={transform_config!r} must be an SSQConfig")
-    if not isinstance(imaging_config, ImagingConfig):
-        raise TypeError(f"imaging_config={imaging_config!r} must be an ImagingConfig")
+    check_instance(transform_config, SSQConfig, "transform_config")
+    check_instance(imaging_config, ImagingConfig, "imaging_config")
     names: Sequence[str] | None = class_names
     return transform_config, imaging_config, None if names is None else tuple(names)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 import torch
@@ -40,6 +40,7 @@ __all__ = [
     "check_positive",
     "check_real",
     "check_signal",
+    "check_strings",
     "complex_dtype",
     "finite_or_none",
     "readonly",
@@ -295,6 +296,18 @@ def check_instance(value, cls: type | tuple[type, ...], name: str, *, what: str 
             what = f"{article} {' or '.join(names)}"
         raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
     return value
+
+
+def check_strings(value, name: str) -> tuple[str, ...]:
+    """Return a sequence of strings (class names, labels) as a tuple.
+
+    A single string, a non-sequence or a non-string entry is a ``TypeError``.
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{name}={value!r} must be a sequence of strings")
+    if not all(isinstance(v, str) for v in value):
+        raise TypeError(f"{name}={value!r} must all be strings")
+    return tuple(value)
 
 
 def check_index(index, n: int, name: str = "index") -> int:

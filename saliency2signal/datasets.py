@@ -29,7 +29,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import check_choice, check_int, check_real
+from ._validation import check_choice, check_int, check_real, check_strings
 
 __all__ = [
     "DATA_DIR",
@@ -343,9 +343,7 @@ def _classes(
         return _Classes(
             centres, peaks, tuple("absent" if c is None else f"peak@{c:g}" for c in centres)
         )
-    if isinstance(class_names, str) or not isinstance(class_names, Sequence):
-        raise TypeError(f"class_names={class_names!r} must be a sequence of str")
-    names = tuple(class_names)
+    names = check_strings(class_names, "class_names")
     if len(names) != len(centres) or len(set(names)) != len(names):
         raise ValueError(
             f"{class_names=} must be {len(centres)} distinct names, one per class centre"

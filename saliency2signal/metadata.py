@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from . import limits
-from ._validation import as_tensor, check_choice, check_instance, check_int
+from ._validation import as_tensor, check_choice, check_instance, check_int, check_strings
 from ._version import __version__
 from .imaging import ImagingConfig
 from .transform import MIN_LENGTH, SSQConfig
@@ -106,11 +106,7 @@ class ModelMetadata:
         set_ = object.__setattr__
         check_instance(self.transform, SSQConfig, "transform")
         check_instance(self.imaging, ImagingConfig, "imaging")
-        names = self.class_names
-        if isinstance(names, str) or not isinstance(names, Sequence):
-            raise TypeError(f"class_names={names!r} must be a sequence of strings")
-        if not all(isinstance(n, str) for n in names):
-            raise TypeError(f"class_names={names!r} must all be strings")
+        names = check_strings(self.class_names, "class_names")
         if len(names) < 2 or len(set(names)) != len(names):
             raise ValueError(f"class_names={names!r} must hold at least two distinct names")
         set_(self, "class_names", tuple(names))

@@ -375,7 +375,8 @@ def test_non_real_signals_are_refused(tmp_path, capsys, coffee_two, convert, kin
 @pytest.mark.parametrize("suffix", [".npz", ".npy"])
 def test_every_damaged_byte_is_a_clear_error_or_a_good_read(tmp_path, suffix):
     """Flip the bits of every 5th byte of a small data file: never an unexpected error."""
-    from saliency2signal.cli import CLIError, _load_signals
+    from saliency2signal.cli._inputs import CLIError
+    from saliency2signal.cli._inputs import load_signals as _load_signals
 
     x = np.random.default_rng(0).standard_normal((4, 64))
     good = tmp_path / f"good{suffix}"

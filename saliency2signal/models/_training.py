@@ -33,6 +33,7 @@ from .._validation import (
     check_int,
     check_real,
     check_signal,
+    check_strings,
     finite_or_none,
 )
 from ..imaging import ImagingConfig, to_image
@@ -447,9 +448,7 @@ def train_classifier(
     """
     check_instance(transform_config, SSQConfig, "transform_config")
     check_instance(imaging_config, ImagingConfig, "imaging_config")
-    if isinstance(class_names, str) or not isinstance(class_names, Sequence):
-        raise TypeError(f"class_names={class_names!r} must be a sequence of strings")
-    class_names = tuple(class_names)
+    class_names = check_strings(class_names, "class_names")
     settings = _TrainingSettings.checked(
         epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, val_fraction=val_fraction
     )

@@ -1,0 +1,272 @@
+"""One function per command: read the inputs, call the public API, write the outputs.
+
+No numerics here. Each ``cmd_*`` takes the parsed arguments and returns the exit status;
+bad input raises :class:`~saliency2signal.cli._inputs.CLIError` (or the API's own
+``ValueError``/``TypeError``), which :func:`~saliency2signal.cli.main` prints as one line.
+
+Internal: plain names. May import: any public module of the package (inside the command
+that needs it) and ``._inputs``; never ``._parser``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ._inputs import (
+    CLIError,
+    atomic_save_npy,
+    atomic_savez,
+    check_out,
+    companion,
+    config_from_args,
+    input_paths,
+    load_for_run,
+    load_labels,
+    load_signals,
+    parse_target,
+    progress_bar,
+    read_config,
+    region_inputs,
+)
+
+__all__ = [
+    "cmd_evaluate",
+    "cmd_explain",
+    "cmd_info",
+    "cmd_reconstruct",
+    "cmd_train",
+    "cmd_transform",
+]
+
+
+def cmd_transform(args) -> int:
+    from ..transform import ssq_cwt
+
+    data = Path(args.data)
+    out = Path(args.out) if args.out else data.with_name(data.stem + "_ssq.npz")
+    if not data.is_file():
+        raise CLIError(f"{data}: no such file")
+    check_out(out, args, folder=False, overwrite=True, parents=True)
+    x = load_signals(data, args.key)
+    cfg = config_from_args(args)
+    res = ssq_cwt(x, cfg)
+    atomic_savez(
+        out,
+        input_paths(args),
+        Tx=res.Tx.numpy(),
+        Wx=res.Wx.numpy(),
+        freqs=res.freqs,
+        scales=res.scales,
+        lowpass=res.lowpass.numpy(),
+        config=np.array(cfg.to_json()),
+    )
+    print(
+        f"wrote {out}: Tx {tuple(res.Tx.shape)} ({res.Tx.dtype}), rows ascending in "
+        f"frequency {res.freqs[0]:.4g}..{res.freqs[-1]:.4g}"
+    )
+    return 0
+
+
+def cmd_reconstruct(args) -> int:
+    from .. import phase
+
+    data = Path(args.data)
+    if not data.is_file():
+        raise CLIError(f"{data}: no such file")
+    out = Path(args.out)
+    check_out(out, args, folder=False, overwrite=True, parents=True)
+    config = read_config(Path(args.config)) if args.config else None
+    opts = dict(method=args.method, n_iter=args.iters, rng=args.seed)
+    if data.suffix.lower() == ".png":
+        res = phase.reconstruct_from_png(
+            data, config=config, n=args.n, dynamic_range=args.dynamic_range, **opts
+        )
+    else:
+        if config is None:
+            raise CLIError(f"{data}: magnitudes need --config CONFIG.json (an SSQConfig)")
+        mags = load_signals(data)
+        if args.n is not None and mags.shape[-1] != args.n:
+            raise CLIError(f"{data}: has {mags.shape[-1]} time columns but --n {args.n}")
+        res = phase.retrieve_phase(mags, config, **opts)
+    atomic_save_npy(out, input_paths(args), res.x.numpy())
+    sc = np.atleast_1d(res.sc_db)
+    print(
+        f"wrote {out}: x {tuple(res.x.shape)}, {res.method} {res.n_iter} iterations, "
+        f"SC {sc.max():.1f} dB (worst), {res.time_s:.2f} s"
+    )
+    return 0
+
+
+def cmd_train(args) -> int:
+    from ..imaging import ImagingConfig
+    from ..io import save_model
+    from ..models import train_classifier
+
+    data, out = Path(args.data), Path(args.out)
+    if not data.is_file():
+        raise CLIError(f"{data}: no such file")
+    check_out(out, args, folder=False, overwrite=False)
+    x, y, names = load_labels(data, args)
+    cfg = config_from_args(args)
+    imaging = ImagingConfig(scale=args.scale, size=(args.size, args.size))
+
+    def progress(stats) -> None:  # one line per epoch, redrawn in place on a terminal
+        end = "\n" if stats.epoch == args.epochs or not sys.stderr.isatty() else "\r"
+        bar = "#" * int(20 * stats.epoch / args.epochs)
+        print(
+            f"[{bar:<20}] epoch {stats.epoch}/{args.epochs} loss {stats.train_loss:.3f} "
+            f"train acc {stats.train_accuracy:.3f} val acc {stats.val_accuracy:.3f}",
+            end=end,
+            file=sys.stderr,
+            flush=True,
+        )
+
+    trained = train_classifier(
+        x,
+        y,
+        transform_config=cfg,
+        imaging_config=imaging,
+        class_names=names,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        val_fraction=args.val_fraction,
+        progress=progress,
+    )
+    save_model(trained.model, out, metadata=trained.metadata, format=args.format)
+    last = trained.history[-1]
+    print(
+        f"wrote {out}: {len(names)} classes, train acc {last.train_accuracy:.3f}, "
+        f"val acc {last.val_accuracy:.3f}"
+    )
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from ..explanation import explain
+
+    inputs = region_inputs(args, "_explained", companion_labels=args.target == "label")
+    x, labels, axis = inputs.x, inputs.labels, inputs.axis
+    loaded = load_for_run(inputs.model, args.device)
+    target = parse_target(args.target)
+    ex = explain(
+        loaded.model,
+        x,
+        metadata=loaded.metadata,
+        method=args.method,
+        target=target,
+        labels=labels,
+        axis=axis,
+        keep_mass=args.keep_mass,
+        max_regions=args.max_regions,
+        min_share=args.min_share,
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=progress_bar("explaining"),
+    )
+    path = ex.save(inputs.out, figures=not args.no_figures, overwrite=args.overwrite)
+    n = len(ex.predictions)
+    print(
+        f"wrote {path}: {n} signal(s), report.json, components.npz"
+        f"{'' if args.no_figures else ', figures, index.html'}"
+    )
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from ..evaluation import evaluate
+    from ..saliency import methods as saliency_methods
+
+    inputs = region_inputs(args, "_evaluated", companion_labels=True)
+    x, labels, axis, data = inputs.x, inputs.labels, inputs.axis, inputs.data
+    target = parse_target(args.target)
+    truth = None
+    if not args.no_truth:
+        comps = companion(data, args.key, "components")
+        wins = companion(data, args.key, "windows")
+        if comps is not None and wins is not None:
+            truth = {"components": comps, "windows": wins}
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    # layer methods hook a submodule: rebuild the registered architecture around the weights
+    rebuild = any(m.partition("+")[0] in saliency_methods("layer") for m in methods)
+    loaded = load_for_run(inputs.model, args.device, rebuild=rebuild)
+    bar = progress_bar("evaluating")
+    total = 3 * len(methods) if args.randomization != "none" else 2 * len(methods)
+    count = [0]
+
+    def progress(stage: str, done: int, n: int) -> None:
+        count[0] += 1
+        bar(count[0], total)
+
+    ev = evaluate(
+        loaded.model,
+        x,
+        metadata=loaded.metadata,
+        methods=methods,
+        target=target,
+        labels=labels,
+        axis=axis,
+        truth=truth,
+        n_null=args.n_null,
+        randomization=args.randomization,
+        keep_mass=args.keep_mass,
+        max_regions=args.max_regions,
+        min_share=args.min_share,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=progress,
+    )
+    path = ev.save(inputs.out, figures=not args.no_figures, overwrite=args.overwrite)
+    cols = [
+        "method",
+        "deletion_auc",
+        "null_deletion_auc",
+        "top_drop_percentile",
+        "share_top_drop_beats_95",
+        "insertion_auc",
+    ]
+    if truth is not None:
+        cols += ["energy_in_window", "share_energy_in_window_80"]
+    if args.randomization != "none":
+        cols.append("randomized_spearman")
+    rows = ev.table()
+    print("  ".join(cols))
+    for r in rows:
+        print(
+            "  ".join(
+                r["method"] if c == "method" else ("-" if r.get(c) is None else f"{r[c]:.3f}")
+                for c in cols
+            )
+        )
+    print(
+        f"wrote {path}: {len(ev.target)} signal(s), {len(rows)} method(s), summary.csv, "
+        f"samples.csv, evaluation.json, curves.npz"
+        f"{'' if args.no_figures else ', figures'}"
+        f"{'' if truth is None else '; ground truth from ' + data.name}"
+    )
+    return 0
+
+
+def cmd_info(args) -> int:
+    from ..io import FORMAT_DESCRIPTIONS, load_model
+
+    loaded = load_model(args.model, trust=args.trust)
+    print(
+        json.dumps(
+            {
+                "file": str(loaded.path),
+                "format": loaded.format,
+                "format_description": FORMAT_DESCRIPTIONS[loaded.format],
+                "metadata": json.loads(loaded.metadata.to_json()),
+            },
+            indent=2,
+            sort_keys=True,
+        )
+    )
+    return 0

@@ -1,0 +1,249 @@
+"""The argument parser: one function adds each command, with its help.
+
+Method names in the help come from the attribution registry
+(:data:`saliency2signal.saliency.METHODS`). Argument errors are printed as one line.
+
+Internal: plain names. May import: ``saliency2signal.saliency`` (the method names),
+``._version``, ``._commands``, ``._inputs``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .._version import __version__
+from ._commands import (
+    cmd_evaluate,
+    cmd_explain,
+    cmd_info,
+    cmd_reconstruct,
+    cmd_train,
+    cmd_transform,
+)
+from ._inputs import one_line
+
+__all__ = ["build_parser"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the usage is in ``--help``)."""
+
+    def error(self, message: str):
+        """Print ``PROG: error: MESSAGE`` on one line and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="saliency2signal",
+        description="Which parts of a 1D signal made a CNN decide: SSQ-CWT saliency "
+        "carried back to the signal.",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="raise a size limit for input you trust, e.g. "
+        "--limit max_image_pixels=4194304 (before the command; repeatable; "
+        "names: see saliency2signal.limits.Limits)",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    for add in (
+        _add_transform,
+        _add_reconstruct,
+        _add_train,
+        _add_explain,
+        _add_evaluate,
+        _add_info,
+    ):
+        add(sub)
+    return p
+
+
+def _add_transform_options(p, *, helps: bool) -> None:
+    """Add the SSQConfig options shared by ``transform`` and ``train``."""
+
+    def h(text):
+        return text if helps else None
+
+    p.add_argument("--wavelet", choices=["gmw", "morlet"], default="gmw")
+    p.add_argument("--nv", type=int, default=32, help=h("voices per octave (default 32)"))
+    p.add_argument(
+        "--scaletype",
+        default="log-piecewise",
+        help=h("log | log-piecewise | linear [:maximal|:minimal|:naive]"),
+    )
+    p.add_argument("--fs", type=float, default=1.0, help=h("sampling rate (default 1)"))
+    if helps:
+        p.add_argument(
+            "--padtype",
+            default="reflect",
+            choices=["reflect", "zero", "symmetric", "replicate", "wrap", "none"],
+        )
+    else:
+        p.add_argument("--padtype", default="reflect")
+    p.add_argument("--mu", type=float, default=13.4, help=h("Morlet centre frequency"))
+    p.add_argument("--gamma", type=float, default=3.0, help=h("GMW gamma"))
+    p.add_argument("--beta", type=float, default=60.0, help=h("GMW beta"))
+
+
+def _add_transform(sub) -> None:
+    t = sub.add_parser("transform", help="synchrosqueezed CWT of the signals in a file")
+    t.add_argument("data", help=".npy (N,) or (B, N), .npz (array 'x' or the first), or .csv")
+    t.add_argument("--key", help="array to read from an .npz (default: 'x' or the first)")
+    t.add_argument("--out", help="output .npz (default: DATA_ssq.npz beside the input)")
+    _add_transform_options(t, helps=True)
+    t.add_argument("--float64", action="store_true", help="compute in float64")
+    t.set_defaults(func=cmd_transform)
+
+
+def _add_reconstruct(sub) -> None:
+    r = sub.add_parser(
+        "reconstruct", help="a signal from magnitude-only scalograms (phase retrieval)"
+    )
+    r.add_argument(
+        "data",
+        help="|W| as .npy/.npz (F, N) or (B, F, N), or a scalogram .png "
+        "from export_scalogram_png (geometry sidecar beside it)",
+    )
+    r.add_argument(
+        "--config",
+        help="SSQConfig JSON (or a geometry sidecar); default for a "
+        "PNG: the configuration recorded in its geometry",
+    )
+    r.add_argument("--n", type=int, help="signal length (default: the number of columns)")
+    r.add_argument("--out", required=True, help="output .npy of the signal(s)")
+    r.add_argument("--method", default="fgla", choices=["fgla", "gla", "lbfgs", "adam", "sgd"])
+    r.add_argument("--iters", type=int, default=100, help="iterations (default 100)")
+    r.add_argument("--seed", type=int, default=0, help="seed of the random start")
+    r.add_argument(
+        "--dynamic-range",
+        type=float,
+        default=60.0,
+        help="dB range of a log-scale PNG (default 60)",
+    )
+    r.set_defaults(func=cmd_reconstruct)
+
+
+def _add_train(sub) -> None:
+    tr = sub.add_parser("train", help="train the bundled CNN on labelled signals, reproducibly")
+    tr.add_argument(
+        "data",
+        help=".npz with signals and labels (x/y or X_train/y_train; "
+        "class_names if present), or .npy/.csv signals with --labels",
+    )
+    tr.add_argument("--out", required=True, help="output model file (self-describing)")
+    tr.add_argument("--key", help="signals array in an .npz")
+    tr.add_argument("--label-key", help="labels array in an .npz")
+    tr.add_argument("--labels", help="labels file (.npy/.csv), one integer per signal")
+    tr.add_argument("--class-names", help="comma-separated names in label order")
+    tr.add_argument("--size", type=int, default=64, help="image height = width (default 64)")
+    tr.add_argument("--scale", default="log1p", choices=["linear", "log1p", "db"])
+    tr.add_argument("--epochs", type=int, default=20)
+    tr.add_argument("--batch-size", type=int, default=16)
+    tr.add_argument("--lr", type=float, default=1e-3)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--val-fraction", type=float, default=0.2)
+    tr.add_argument(
+        "--format",
+        default="state_dict",
+        choices=["state_dict", "export"],
+        help="model file format (default state_dict: weights-only state dict "
+        "+ JSON metadata; export: a torch.export .pt2 program)",
+    )
+    _add_transform_options(tr, helps=False)
+    tr.add_argument("--float64", action="store_true", help="transform in float64")
+    tr.set_defaults(func=cmd_train)
+
+
+def _add_region_options(p, *, out_default: str) -> None:
+    """Add the options ``explain`` and ``evaluate`` share: inputs, target, regions, run."""
+    p.add_argument("model", help="a model file written by `saliency2signal train` / save_model")
+    p.add_argument(
+        "data",
+        help=".npy (N,) or (B, N), .npz (x / X_test / the first array; "
+        "axis and labels are read from it when present), or .csv",
+    )
+    p.add_argument("--out", help=f"new output folder (default: {out_default})")
+    p.add_argument("--key", help="signals array in an .npz")
+    p.add_argument("--target", default="predicted", help="predicted | label | INDEX")
+    p.add_argument("--labels", help="labels file (.npy/.csv), one integer per signal")
+    p.add_argument("--axis", help="x-axis values (.npy/.csv), e.g. wavenumbers")
+    p.add_argument(
+        "--keep-mass",
+        type=float,
+        default=0.8,
+        help="fraction of the positive attribution mass kept (default 0.8)",
+    )
+    p.add_argument("--max-regions", type=int, default=5)
+    p.add_argument(
+        "--min-share",
+        type=float,
+        default=0.02,
+        help="drop regions below this share of the attribution mass (default 0.02)",
+    )
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--no-figures", action="store_true", help="report and arrays only")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+
+
+def _add_explain(sub) -> None:
+    from ..saliency import METHODS
+
+    ex = sub.add_parser("explain", help="which parts of each signal made the model decide")
+    _add_region_options(ex, out_default="DATA_explained")
+    ex.add_argument(
+        "--method",
+        default="integrated_gradients",
+        help=f"attribution method: {' | '.join(METHODS)}; METHOD+smoothgrad "
+        "(smoothgrad_sq, vargrad) for a noise tunnel",
+    )
+    ex.set_defaults(func=cmd_explain)
+
+
+def _add_evaluate(sub) -> None:
+    ev = sub.add_parser(
+        "evaluate",
+        help="are the explanations faithful? round-trip deletion "
+        "against matched random regions, ground truth, randomisation",
+    )
+    _add_region_options(ev, out_default="DATA_evaluated")
+    ev.add_argument(
+        "--methods",
+        default="integrated_gradients",
+        help="comma-separated attribution methods (as for explain; "
+        "saliency+smoothgrad for a noise tunnel) and time_gradient (default "
+        "integrated_gradients); from an .npz, ground truth (components_* and "
+        "windows_*, matched to --key) is read too",
+    )
+    ev.add_argument(
+        "--n-null",
+        type=int,
+        default=50,
+        help="matched random regions per explanation region (default 50)",
+    )
+    ev.add_argument(
+        "--randomization",
+        default="cascade",
+        choices=["cascade", "full", "none"],
+        help="model-randomisation sanity check (default cascade)",
+    )
+    ev.add_argument(
+        "--no-truth", action="store_true", help="ignore ground-truth arrays in the .npz"
+    )
+    ev.add_argument("--seed", type=int, default=0, help="seed of the null draws (default 0)")
+    ev.set_defaults(func=cmd_evaluate)
+
+
+def _add_info(sub) -> None:
+    info = sub.add_parser("info", help="show a model file's format and embedded configuration")
+    info.add_argument("model")
+    info.add_argument(
+        "--trust",
+        action="store_true",
+        help="allow unpickling (only for files you trust: it can run code)",
+    )
+    info.set_defaults(func=cmd_info)
