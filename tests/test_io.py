@@ -492,11 +492,11 @@ def test_duplicate_member_with_malicious_first_copy_never_runs(tmp_path, net):
 
 def test_export_load_is_weights_only_even_past_the_archive_checks(tmp_path, net, monkeypatch):
     """Second line of defence: torch's own loads inside torch.export.load stay weights-only."""
-    from saliency2signal import io as s2s_io
+    from saliency2signal.io import _load as s2s_io_load
 
     target = tmp_path / "pwned.txt"
     evil = _export_with_malicious_sample_inputs(tmp_path, net, target)
-    monkeypatch.setattr(s2s_io, "_check_export_archive", lambda path: None)
+    monkeypatch.setattr(s2s_io_load, "check_export_archive", lambda path: None)
     monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")  # even against this
     with pytest.raises(ValueError, match="evil.pt2"):
         load_model(evil)

@@ -1,0 +1,135 @@
+"""The model-file formats: their names, tags and the loaded-model record.
+
+Internal: plain names, not public API. May import: torch, ``saliency2signal.metadata``;
+never the other ``io`` modules.
+"""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..metadata import ModelMetadata
+
+__all__ = [
+    "ExportedModule",
+    "FORMATS",
+    "FORMAT_DESCRIPTIONS",
+    "FORMAT_VERSION",
+    "LoadedModel",
+    "METADATA_FILENAME",
+    "READ_FORMATS",
+    "STATE_DICT_TAG",
+    "example",
+    "probe",
+]
+
+
+#: File formats written by :func:`save_model`.
+FORMATS = ("state_dict", "export")
+
+
+#: File formats read by :func:`load_model` (``'pickle'``: a container holding a pickled
+#: module, read only with ``trust=True``).
+READ_FORMATS = ("state_dict", "export", "torchscript", "pickle")
+
+
+#: One line per format, for ``saliency2signal info``.
+FORMAT_DESCRIPTIONS = {
+    "state_dict": "weights-only state dict + JSON metadata (torch.save; rebuilt from "
+    "saliency2signal.models)",
+    "export": "torch.export program (.pt2) + JSON metadata",
+    "torchscript": "TorchScript archive + JSON metadata (legacy, read-only: PyTorch has "
+    "deprecated TorchScript; re-save with save_model)",
+    "pickle": "pickled module + JSON metadata (loaded with trust=True)",
+}
+
+
+#: Name of the JSON block inside TorchScript and export archives.
+METADATA_FILENAME = "saliency2signal.json"
+
+
+STATE_DICT_TAG = "saliency2signal.state_dict"
+
+
+FORMAT_VERSION = 1  # of the state-dict container
+
+
+class ExportedModule(nn.Module):
+    """Holds ``ExportedProgram.module()``; ``train``/``eval`` only set the flag.
+
+    An exported program is frozen in the mode it was exported in (eval) and its module
+    refuses ``.eval()``; this wrapper lets code that toggles modes (saliency wrappers)
+    work unchanged.
+    """
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the exported program."""
+        return self.module(x)
+
+    def train(self, mode: bool = True) -> ExportedModule:
+        """Set the ``training`` flag only (the program is always in eval mode)."""
+        self.training = bool(mode)
+        return self
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedModel:
+    """Output of :func:`load_model`; unpacks as ``model, metadata = load_model(path)``.
+
+    Attributes
+    ----------
+    model : torch.nn.Module
+        The network ``(B, C, H, W) -> (B, n_classes)`` in eval mode.
+    metadata : ModelMetadata
+    format : {'state_dict', 'export', 'torchscript', 'pickle'}
+        The file's format (see :data:`FORMAT_DESCRIPTIONS`; ``'torchscript'``: a legacy
+        file, read-only; ``'pickle'``: a container holding a pickled module, loaded
+        with ``trust=True``).
+    path : pathlib.Path
+    """
+
+    model: nn.Module
+    metadata: ModelMetadata
+    format: str
+    path: pathlib.Path
+
+    def __iter__(self) -> Iterator:
+        """Yield ``model`` then ``metadata``."""
+        return iter((self.model, self.metadata))
+
+
+def probe(model: nn.Module, metadata: ModelMetadata, where: str) -> None:
+    """Run zeros of the expected input shape; the output must be (1, n_classes)."""
+    param = next(iter(model.parameters()), None)
+    kw = {} if param is None else {"dtype": param.dtype, "device": param.device}
+    x = torch.zeros(1, *metadata.input_shape, **kw)
+    try:
+        with torch.no_grad():
+            out = model(x)
+    except Exception as exc:  # any failure of the network on its documented input
+        raise ValueError(
+            f"{where}: the network fails on input of shape {tuple(x.shape)} "
+            f"(channels, image size from the metadata): {exc}"
+        ) from None
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (1, metadata.n_classes):
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ValueError(
+            f"{where}: the metadata gives n_classes={metadata.n_classes} "
+            f"{metadata.class_names} but the network outputs {shape} for one "
+            "image"
+        )
+
+
+def example(metadata: ModelMetadata, model: nn.Module, batch: int) -> torch.Tensor:
+    param = next(iter(model.parameters()), None)
+    kw = {} if param is None else {"dtype": param.dtype, "device": param.device}
+    return torch.zeros(batch, *metadata.input_shape, **kw)
