@@ -89,6 +89,7 @@ def save_model(
     >>> import tempfile, pathlib, torch
     >>> from saliency2signal import SSQConfig
     >>> from saliency2signal.imaging import ImagingConfig
+    >>> from saliency2signal.io import load_model
     >>> from saliency2signal.models import ScalogramCNN
     >>> meta = ModelMetadata(transform=SSQConfig(nv=8), imaging=ImagingConfig(size=(32, 32)),
     ...                      class_names=["a", "b"], n_times=256)
