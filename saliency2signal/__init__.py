@@ -10,6 +10,7 @@ from __future__ import annotations
 from . import (
     artefacts,
     datasets,
+    designs,
     drawing,
     evaluation,
     explanation,
@@ -64,6 +65,7 @@ __all__ = [
     "Evaluation",
     "Explanation",
     "datasets",
+    "designs",
     "drawing",
     "forward",
     "metadata",

@@ -39,6 +39,7 @@ __all__ = [
     "check_mask",
     "check_positive",
     "check_real",
+    "check_rng",
     "check_signal",
     "check_strings",
     "complex_dtype",
@@ -296,6 +297,20 @@ def check_instance(value, cls: type | tuple[type, ...], name: str, *, what: str 
             what = f"{article} {' or '.join(names)}"
         raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
     return value
+
+
+def check_rng(rng) -> np.random.Generator:
+    """Return a NumPy generator from ``rng``: a seed (int >= 0), a Generator or ``None``.
+
+    A Generator is used as given (its state advances); ``None`` seeds from the OS.
+    """
+    if rng is None or isinstance(rng, np.random.Generator):
+        return np.random.default_rng(rng)
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"{rng=} must be a non-negative int")
+        return np.random.default_rng(int(rng))
+    raise TypeError(f"rng={rng!r} must be an int, a numpy.random.Generator or None")
 
 
 def check_strings(value, name: str) -> tuple[str, ...]:

@@ -21,7 +21,6 @@ arrays).
 
 from __future__ import annotations
 
-import numbers
 import pathlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import check_choice, check_int, check_real, check_strings
+from ._validation import check_choice, check_int, check_real, check_rng, check_strings
 
 __all__ = [
     "DATA_DIR",
@@ -121,16 +120,6 @@ class PlantedSpectra(LabelledSpectra):
         """Boolean ``(n_samples, n_points)``: the axis points inside each sample's window."""
         lo, hi = self.windows[:, :1], self.windows[:, 1:]
         return (self.axis >= lo) & (self.axis <= hi)
-
-
-def _rng(rng) -> np.random.Generator:
-    if rng is None or isinstance(rng, np.random.Generator):
-        return np.random.default_rng(rng)
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        if rng < 0:
-            raise ValueError(f"{rng=} must be a non-negative int")
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"rng={rng!r} must be an int, a numpy.random.Generator or None")
 
 
 def _range(value, name: str, *, positive: bool = True) -> tuple[float, float]:
@@ -265,7 +254,7 @@ def make_planted_spectra(
         width_hi=width_range[1],
         centre_jitter=centre_jitter,
     )
-    gen = _rng(rng)
+    gen = check_rng(rng)
 
     # the draws, in the order that made the bundled data and models
     axis = np.linspace(v0, v1, n_points)
