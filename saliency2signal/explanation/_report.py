@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["KINDS", "draw", "write_report"]
 
 #: What :func:`draw` can draw.
-KINDS = ("overlay", "components", "scalogram", "attribution")
+KINDS = ("overlay", "components", "scalogram", "attribution", "profile")
 
 
 def _axis_label(e: Explanation) -> str:
@@ -63,6 +63,8 @@ def draw(e: Explanation, index: int = 0, *, kind: str = "overlay", ax=None):
         ax.set_xlabel(_axis_label(e))
         return ax
     regs, xs = e.regions[b], e.axis
+    if kind == "profile":
+        return _draw_profile(e, b, ax)
     if kind == "overlay":
         ax.plot(xs, e.signals[b], color="0.5", lw=0.9, label="signal")
     for k, r in enumerate(regs):
@@ -73,6 +75,22 @@ def draw(e: Explanation, index: int = 0, *, kind: str = "overlay", ax=None):
         ax.plot(xs, e.components[b, k], color=color, lw=1.2, label=f"region {r.label}")
     if kind == "components" and not regs:
         ax.text(0.5, 0.5, "no regions", transform=ax.transAxes, ha="center")
+    ax.set_xlabel(_axis_label(e))
+    if xs[0] > xs[-1]:
+        ax.set_xlim(xs[0], xs[-1])
+    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    return ax
+
+
+def _draw_profile(e: Explanation, b: int, ax):
+    """Draw the signed attribution profile along x, each region's x-range shaded."""
+    xs, p = e.axis, e.profile[b]
+    for k, r in enumerate(e.regions[b]):
+        lo, hi = sorted(r.x_range)
+        ax.axvspan(lo, hi, color=f"C{(k % 9) + 1}", alpha=0.12, lw=0)
+    ax.fill_between(xs, p, 0, where=p >= 0, color="C3", alpha=0.6, lw=0, label="for the class")
+    ax.fill_between(xs, p, 0, where=p < 0, color="C0", alpha=0.6, lw=0, label="against it")
+    ax.axhline(0, color="0.5", lw=0.6)
     ax.set_xlabel(_axis_label(e))
     if xs[0] > xs[-1]:
         ax.set_xlim(xs[0], xs[-1])
@@ -97,6 +115,7 @@ def write_report(e: Explanation, folder: pathlib.Path, *, figures: bool) -> None
             probabilities=e.probabilities,
             predictions=e.predictions,
             target=e.target,
+            profile=e.profile,
             freqs=e.transform_config.freqs(e.signals.shape[-1]),
         )
     pngs = [_figures(e, b, folder) if figures else {} for b in range(e.n_samples)]
@@ -126,10 +145,16 @@ def _figures(e: Explanation, b: int, folder: pathlib.Path) -> dict[str, str]:
     draw(e, b, kind="attribution", ax=ax2)
     ax2.set_title(f"attribution ({e.method}, positive part)", fontsize=10, loc="left", y=1.0)
     fig.savefig(folder / out["scalogram"], dpi=100)
-    # 3. the components alone
-    fig = Figure(figsize=(8, 3))
-    _fixed_layout(fig, 1, left=0.65, top=0.15)
-    draw(e, b, kind="components", ax=fig.subplots())
+    # 3. the components alone, and the attribution profile along x under them
+    fig = Figure(figsize=(8, 5.2))
+    _fixed_layout(fig, 2, left=0.65, top=0.3, gap=0.4)
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    draw(e, b, kind="components", ax=ax1)
+    ax1.set_xlabel("")  # shared with the panel below
+    draw(e, b, kind="profile", ax=ax2)
+    ax2.set_title(
+        "attribution profile along x (sum over frequency, signed)", fontsize=10, loc="left", y=1.0
+    )
     fig.savefig(folder / out["components"], dpi=100)
     return out
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._files import atomic_dir
-from .._validation import finite_or_none
+from .._validation import finite_or_none, readonly
 from .._version import __version__
 from ..imaging import ImagingConfig
 from ..mask import Region
@@ -183,6 +183,16 @@ class Explanation:
         return self.labels > 0
 
     @property
+    def profile(self) -> np.ndarray:
+        """Attribution profile along x: the attribution summed over frequency, ``(B, N)``.
+
+        Signed (evidence for the explained class is positive). It says *where* along the
+        signal the evidence lies even when a region's component is hard to read; it is
+        an attribution density, not a signal (no inverse is involved).
+        """
+        return readonly(self.attribution.sum(axis=-2))
+
+    @property
     def lowpass_in_image(self) -> bool:
         """Whether the image showed the low-pass row (``lowpass_row=True``)."""
         return bool(self.transform_config.lowpass_row)
@@ -272,11 +282,12 @@ class Explanation:
         ----------
         index : int
             Which signal.
-        kind : {'overlay', 'components', 'scalogram', 'attribution'}
+        kind : {'overlay', 'components', 'scalogram', 'attribution', 'profile'}
             ``'overlay'``: the signal with every component overlaid and each region's
             x-range shaded; ``'components'``: the components alone; ``'scalogram'``:
             ``|Tx|`` with the region contours; ``'attribution'``: the positive
-            attribution with the region contours.
+            attribution with the region contours; ``'profile'``: :attr:`profile`, the
+            signed attribution along x, with the regions' x-ranges shaded.
         ax : matplotlib.axes.Axes, optional
             Default ``plt.gca()``.
 
@@ -325,7 +336,8 @@ class Explanation:
         Files: ``report.json`` (:meth:`to_json`), ``components.npz`` (``components``
         (B, R, N), ``labels`` and ``masks`` (B, F, N), ``attribution`` (B, F, N),
         ``signals`` and ``lowpass`` (B, N), ``axis`` (N,), ``probabilities`` (B, K),
-        ``predictions``, ``target`` (B,), ``freqs`` (F,)), ``index.html`` and, with
+        ``predictions``, ``target`` (B,), ``profile`` (B, N), ``freqs`` (F,)),
+        ``index.html`` and, with
         ``figures``, ``sample_XXXX_spectrum.png``, ``sample_XXXX_scalogram.png`` and
         ``sample_XXXX_components.png`` per signal.
         """
