@@ -41,20 +41,25 @@ N_TRAIN, N_TEST = 120, 60
 def main() -> Path:
     """Draw the splits and write the file next to this script."""
     rng = np.random.default_rng(SEED)
-    splits = {"train": make_planted_spectra(N_TRAIN, rng=rng),
-              "test": make_planted_spectra(N_TEST, rng=rng)}
-    arrays = {"axis": splits["train"].axis.astype(np.float32),
-              "class_names": np.array(splits["train"].class_names)}
+    splits = {
+        "train": make_planted_spectra(N_TRAIN, rng=rng),
+        "test": make_planted_spectra(N_TEST, rng=rng),
+    }
+    arrays = {
+        "axis": splits["train"].axis.astype(np.float32),
+        "class_names": np.array(splits["train"].class_names),
+    }
     for split, d in splits.items():
         arrays[f"X_{split}"] = d.x.astype(np.float32)
         arrays[f"y_{split}"] = d.y.astype(np.int64)
-        for name in ("centres", "widths", "amplitudes", "windows", "components",
-                     "decoy_centres"):
+        for name in ("centres", "widths", "amplitudes", "windows", "components", "decoy_centres"):
             arrays[f"{name}_{split}"] = getattr(d, name).astype(np.float32)
     out = Path(__file__).with_name("planted.npz")
     np.savez_compressed(out, **arrays)
-    print(f"wrote {out} ({out.stat().st_size} bytes): train {splits['train'].x.shape}, "
-          f"test {splits['test'].x.shape}")
+    print(
+        f"wrote {out} ({out.stat().st_size} bytes): train {splits['train'].x.shape}, "
+        f"test {splits['test'].x.shape}"
+    )
     return out
 
 
