@@ -58,10 +58,9 @@ def _float32(d):
 
 
 def run_design(
-    design: str, *, n_points: int, n_train: int, n_test: int, epochs: int, n_null: int
+    design: str, *, recipe, n_points: int, n_train: int, n_test: int, epochs: int, n_null: int
 ) -> dict:
-    """Train on one design and return its criteria."""
-    recipe = _recipe()
+    """Train on one design with ``recipe`` (``models/train_models.py``); return its criteria."""
     spec = dict(recipe.SETTINGS["planted"])
     train = _float32(make_design_spectra(design, n_train, n_points=n_points, rng=SEED_TRAIN))
     test = _float32(make_design_spectra(design, n_test, n_points=n_points, rng=SEED_TEST))
@@ -87,7 +86,7 @@ def run_design(
     s = m.scores
     ok = s["truth_valid"] > 0
     evidence = np.clip(m.explanation.profile, 0, None)
-    inside = (test.axis >= test.windows[:, :1]) & (test.axis <= test.windows[:, 1:])
+    inside = test.window_mask()
     with np.errstate(invalid="ignore", divide="ignore"):
         profile_share = (evidence * inside).sum(axis=1) / evidence.sum(axis=1)
     beaten = s["top_drop_beaten"] >= 0.95
@@ -117,6 +116,7 @@ def main(argv=None) -> dict:
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = p.parse_args(argv)
     rows = []
+    recipe = _recipe()
     print(
         "| design | points | accuracy | n | energy >= 0.8 in window | median energy "
         "| median correlation | top beats 95 % | profile evidence in window | train s "
@@ -126,6 +126,7 @@ def main(argv=None) -> dict:
     for design in args.designs.split(","):
         r = run_design(
             design.strip(),
+            recipe=recipe,
             n_points=args.n_points,
             n_train=args.n_train,
             n_test=args.n_test,

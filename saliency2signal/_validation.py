@@ -233,16 +233,18 @@ def check_real(
     high: float | None = None,
     low_open: bool = False,
     high_open: bool = False,
+    allow_inf: bool = False,
 ) -> float:
-    """Return ``value`` as a finite ``float`` within the interval given by its bounds.
+    """Return ``value`` as a ``float`` within the interval given by its bounds.
 
-    ``low_open``/``high_open`` exclude the bound itself. Non-numbers and ``bool`` are a
-    ``TypeError``; NaN, infinities and values outside the interval a ``ValueError``.
+    ``low_open``/``high_open`` exclude the bound itself; ``allow_inf`` accepts infinities
+    (still subject to the bounds). Non-numbers and ``bool`` are a ``TypeError``; NaN,
+    infinities (unless allowed) and values outside the interval a ``ValueError``.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name}={value!r} must be a number")
     v = float(value)
-    if not math.isfinite(v):
+    if math.isnan(v) or (math.isinf(v) and not allow_inf):
         raise ValueError(f"{name}={value!r} must be finite")
     if (low is not None and (v < low or (low_open and v == low))) or (
         high is not None and (v > high or (high_open and v == high))
@@ -261,12 +263,15 @@ def check_bool(value, name: str) -> bool:
 
 
 def check_choice(value, choices: Collection, name: str):
-    """Return ``value`` if it is one of ``choices``, else ``ValueError`` listing them."""
+    """Return ``value`` if it is one of ``choices``, else ``ValueError`` listing them.
+
+    ``True`` and ``1`` are different choices (Python's ``True == 1`` does not count).
+    """
     try:
-        ok = value in choices
-    except TypeError:  # unhashable value and a dict/set of choices
+        ok = any(c == value and isinstance(c, bool) == isinstance(value, bool) for c in choices)
+    except (TypeError, ValueError):  # e.g. an array compared with a string
         ok = False
-    if not ok or isinstance(value, bool) != any(isinstance(c, bool) for c in choices):
+    if not ok:
         raise ValueError(f"{name}={value!r} must be one of {tuple(choices)}")
     return value
 

@@ -60,7 +60,6 @@ class _Feature(NamedTuple):
     widths: np.ndarray  # the feature's sigma
     amplitudes: np.ndarray  # the feature's height (class 1)
     windows: np.ndarray  # (n, 2): where the feature lives
-    exclusion: tuple[float, float]  # axis interval kept free of decoys
 
 
 def _gauss(axis: np.ndarray, centre, width) -> np.ndarray:
@@ -77,15 +76,7 @@ def _presence(gen, axis, n, c, s) -> _Feature:
     amps = gen.uniform(0.5, 1.0, n)
     feature = _col(amps) * _gauss(axis, _col(centres), _col(widths))
     windows = np.stack([centres - 3 * widths, centres + 3 * widths], axis=1)
-    return _Feature(
-        np.zeros_like(feature),
-        feature,
-        centres,
-        widths,
-        amps,
-        windows,
-        (c - 0.05 * s, c + 0.05 * s),
-    )
+    return _Feature(np.zeros_like(feature), feature, centres, widths, amps, windows)
 
 
 def _shoulder(gen, axis, n, c, s) -> _Feature:
@@ -98,7 +89,7 @@ def _shoulder(gen, axis, n, c, s) -> _Feature:
     base = _col(anchor_a) * _gauss(axis, _col(anchor_c), _col(anchor_w))
     feature = _col(amps) * _gauss(axis, _col(centres), _col(widths))
     windows = np.stack([centres - 3 * widths, centres + 3 * widths], axis=1)
-    return _Feature(base, feature, centres, widths, amps, windows, (c - 0.08 * s, c + 0.1 * s))
+    return _Feature(base, feature, centres, widths, amps, windows)
 
 
 def _ratio(gen, axis, n, c, s) -> _Feature:
@@ -114,7 +105,7 @@ def _ratio(gen, axis, n, c, s) -> _Feature:
     amps = (r1 - r0) * a1
     feature = _col(amps) * _gauss(axis, _col(c2), _col(widths))
     windows = np.stack([c2 - 3 * widths, c2 + 3 * widths], axis=1)
-    return _Feature(base, feature, c2, widths, amps, windows, (c - 0.1 * s, c + 0.1 * s))
+    return _Feature(base, feature, c2, widths, amps, windows)
 
 
 def _width(gen, axis, n, c, s) -> _Feature:
@@ -126,7 +117,7 @@ def _width(gen, axis, n, c, s) -> _Feature:
     # the same area, spread 1.8 times wider (a broadened band): lower and wider
     feature = _col(amps / 1.8) * _gauss(axis, _col(centres), _col(wide)) - base
     windows = np.stack([centres - 3 * wide, centres + 3 * wide], axis=1)
-    return _Feature(base, feature, centres, wide, amps, windows, (c - 0.06 * s, c + 0.06 * s))
+    return _Feature(base, feature, centres, wide, amps, windows)
 
 
 def _shift(gen, axis, n, c, s) -> _Feature:
@@ -137,9 +128,7 @@ def _shift(gen, axis, n, c, s) -> _Feature:
     base = _col(amps) * _gauss(axis, _col(centres), _col(widths))
     feature = _col(amps) * _gauss(axis, _col(moved), _col(widths)) - base
     windows = np.stack([centres - 3 * widths, moved + 3 * widths], axis=1)
-    return _Feature(
-        base, feature, 0.5 * (centres + moved), widths, amps, windows, (c - 0.06 * s, c + 0.07 * s)
-    )
+    return _Feature(base, feature, 0.5 * (centres + moved), widths, amps, windows)
 
 
 def _overlap(gen, axis, n, c, s) -> _Feature:
@@ -152,7 +141,7 @@ def _overlap(gen, axis, n, c, s) -> _Feature:
     base = _col(band_a) * _gauss(axis, _col(band_c), _col(band_w))
     feature = _col(amps) * _gauss(axis, _col(centres), _col(widths))
     windows = np.stack([centres - 3 * widths, centres + 3 * widths], axis=1)
-    return _Feature(base, feature, centres, widths, amps, windows, (c - 0.1 * s, c + 0.12 * s))
+    return _Feature(base, feature, centres, widths, amps, windows)
 
 
 def _baseline(gen, axis, n, c, s) -> _Feature:
@@ -161,9 +150,7 @@ def _baseline(gen, axis, n, c, s) -> _Feature:
     amps = gen.uniform(0.3, 0.5, n)
     feature = _col(amps) * _gauss(axis, _col(centres), _col(widths))
     windows = np.stack([centres - 3 * widths, centres + 3 * widths], axis=1)
-    return _Feature(
-        np.zeros_like(feature), feature, centres, widths, amps, windows, (np.nan, np.nan)
-    )  # decoys anywhere: the bump is broader than any
+    return _Feature(np.zeros_like(feature), feature, centres, widths, amps, windows)
 
 
 _DRAW: dict[str, Callable[..., _Feature]] = {
@@ -189,20 +176,38 @@ _CLASS_NAMES = {
 }
 
 
-def _decoys(gen, axis, n, n_decoys, s, exclusion, *, shoulders: bool) -> tuple:
-    """Class-independent peaks clear of the feature's interval; some with shoulders."""
-    lo, hi = exclusion
+#: Largest decoy sigma, as a fraction of the axis span.
+_DECOY_WIDTH = (0.006, 0.02)
+
+
+def _decoys(gen, axis, windows, n_decoys, s, *, shoulders: bool) -> tuple:
+    """Class-independent peaks whose 3-sigma tails stay out of each spectrum's window.
+
+    Centres are drawn from the axis minus ``window +- 3 * (largest decoy sigma)`` of
+    each spectrum (shouldered decoys: plus their shoulder's offset), so a decoy never
+    puts its own energy into the truth window. With ``shoulders``, every other decoy
+    gets a shoulder on a random side.
+    """
+    n = windows.shape[0]
+    w_max = _DECOY_WIDTH[1] * s
+    margin = (3.0 + (3.2 if shoulders else 0.0)) * w_max  # shoulder: 2 sigma off, 0.6 wide
     grid = np.linspace(axis[0] + 0.03 * s, axis[-1] - 0.03 * s, 4 * axis.size)
-    allowed = grid[~((grid > lo) & (grid < hi))] if np.isfinite(lo) else grid
-    centres = np.sort(gen.choice(allowed, size=(n, n_decoys)), axis=1)
-    widths = gen.uniform(0.006, 0.02, (n, n_decoys)) * s
+    centres = np.empty((n, n_decoys))
+    for b in range(n):
+        allowed = grid[(grid < windows[b, 0] - margin) | (grid > windows[b, 1] + margin)]
+        if n_decoys and allowed.size == 0:
+            raise ValueError("no room for decoys outside the feature's window on this axis")
+        centres[b] = np.sort(gen.choice(allowed, size=n_decoys)) if n_decoys else centres[b]
+    widths = gen.uniform(*_DECOY_WIDTH, (n, n_decoys)) * s
     amps = gen.uniform(0.4, 1.0, (n, n_decoys))
     peaks = np.einsum("bd,bdn->bn", amps, _gauss(axis, centres[..., None], widths[..., None]))
-    if shoulders:  # every other decoy gets a shoulder on a random side
-        side = gen.choice([-1.0, 1.0], size=(n, n_decoys))
-        frac = gen.uniform(0.25, 0.5, (n, n_decoys)) * (np.arange(n_decoys) % 2 == 0)
-        sh = _gauss(axis, (centres + 2.0 * side * widths)[..., None], 0.6 * widths[..., None])
-        peaks = peaks + np.einsum("bd,bdn->bn", amps * frac, sh)
+    if shoulders and n_decoys:
+        sh = np.arange(0, n_decoys, 2)  # every other decoy
+        side = gen.choice([-1.0, 1.0], size=(n, sh.size))
+        frac = gen.uniform(0.25, 0.5, (n, sh.size))
+        c_sh = centres[:, sh] + 2.0 * side * widths[:, sh]
+        g = _gauss(axis, c_sh[..., None], 0.6 * widths[:, sh, None])
+        peaks = peaks + np.einsum("bd,bdn->bn", amps[:, sh] * frac, g)
     return centres, peaks
 
 
@@ -281,7 +286,7 @@ def make_design_spectra(
     y = gen.permutation(np.arange(n_samples) % 2).astype(np.int64)
     f = _DRAW[design](gen, axis, n_samples, centre, span)
     decoy_centres, decoys = _decoys(
-        gen, axis, n_samples, n_decoys, span, f.exclusion, shoulders=design == "shoulder"
+        gen, axis, f.windows, n_decoys, span, shoulders=design == "shoulder"
     )
     t = np.linspace(-1.0, 1.0, n_points)
     coef = gen.uniform(-1.0, 1.0, (n_samples, 3)) * baseline_scale

@@ -64,6 +64,10 @@ class CoefficientClassifier(nn.Module):
     torch.Size([3, 2])
     """
 
+    #: Class default, so that a ``SpectrumClassifier`` pickled before ``clamp`` existed
+    #: (release 0.1) loads and runs unclamped, as it did.
+    clamp = False
+
     def __init__(self, net: nn.Module, *, imaging_config: ImagingConfig, clamp: bool = False):
         super().__init__()
         check_instance(net, nn.Module, "net")

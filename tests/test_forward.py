@@ -8,6 +8,7 @@ from test_explanation import ICFG, TCFG, make_model, toy_data
 
 from saliency2signal import _runtime
 from saliency2signal.forward import probabilities
+from saliency2signal.imaging import to_image
 
 
 @pytest.fixture(scope="module")
@@ -34,3 +35,18 @@ def test_probabilities_forward_batches(model, forward_batch, group_bytes, monkey
     )
     assert got.shape == (11, 2)
     torch.testing.assert_close(got, ref, rtol=1e-6, atol=1e-7)
+
+
+def test_a_spectrum_classifier_pickled_before_clamp_existed_runs_unclamped():
+    import pickle
+
+    from saliency2signal.models import ScalogramCNN, SpectrumClassifier
+
+    torch.manual_seed(0)
+    clf = SpectrumClassifier(ScalogramCNN(widths=(4, 8)), imaging_config=ICFG).eval()
+    del clf.__dict__["clamp"]  # what unpickling a 0.1 object gives: no such attribute
+    old = pickle.loads(pickle.dumps(clf))
+    coef = torch.randn(2, 40, 64, dtype=torch.complex64)
+    with torch.no_grad():
+        torch.testing.assert_close(old(coef), clf.net(to_image(coef, ICFG)))
+    assert old.clamp is False

@@ -16,8 +16,6 @@ package imports this but the package's ``__init__``.
 from __future__ import annotations
 
 import json
-import math
-import numbers
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -61,13 +59,6 @@ def _check_methods(methods) -> tuple[str, ...]:
     return methods
 
 
-def _check_tolerance(value) -> float:
-    """``energy_tolerance`` in ``(0, inf]``: infinity accepts every placement."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and value == math.inf:
-        return math.inf
-    return check_real(value, "energy_tolerance", low=0.0, low_open=True)
-
-
 def _run_settings(
     *,
     n_null,
@@ -83,12 +74,16 @@ def _run_settings(
     n_null = check_int(n_null, "n_null", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
     insertion = check_bool(insertion, "insertion")
+    null_insertion = check_bool(null_insertion, "null_insertion")
     curves = CurveSettings(
         n_null=n_null,
-        energy_tolerance=_check_tolerance(energy_tolerance),
+        # infinity accepts every placement
+        energy_tolerance=check_real(
+            energy_tolerance, "energy_tolerance", low=0.0, low_open=True, allow_inf=True
+        ),
         max_overlap=check_real(max_overlap, "max_overlap", low=0.0, high=1.0, low_open=True),
         insertion=insertion,
-        null_insertion=insertion and check_bool(null_insertion, "null_insertion"),
+        null_insertion=insertion and null_insertion,
     )
     return RunSettings(
         curves=curves,

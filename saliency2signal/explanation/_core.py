@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .._validation import check_bool, check_int, check_real, readonly
+from .._validation import check_bool, check_int, check_real, readonly, to_numpy
 from ..forward import probabilities
 from ..imaging import ImagingConfig
 from ..inverse import decompose_regions
@@ -154,10 +154,6 @@ class AxisInfo:
     units: str = "samples"
 
 
-def _numpy(t: torch.Tensor) -> np.ndarray:
-    return t.detach().cpu().numpy()
-
-
 def explain_batch(
     model: torch.nn.Module,
     x: torch.Tensor,
@@ -256,17 +252,19 @@ def explain_batch(
     )
     return BatchResult(
         regions=regions,
-        attribution=_numpy(res.attribution),
+        attribution=to_numpy(res.attribution),
         labels=np.asarray(am.labels),
-        components=_numpy(comps),
-        Tx=_numpy(ssq.Tx),
-        lowpass=_numpy(ssq.lowpass),
-        probabilities=_numpy(res.probabilities),
-        target=_numpy(res.target),
-        convergence_delta=None if res.convergence_delta is None else _numpy(res.convergence_delta),
-        energy={key: _numpy(v) for key, v in fractions.items()},
-        unseen_lowpass=_numpy(unseen["lowpass"]),
-        unseen_residual=_numpy(unseen["residual"]),
+        components=to_numpy(comps),
+        Tx=to_numpy(ssq.Tx),
+        lowpass=to_numpy(ssq.lowpass),
+        probabilities=to_numpy(res.probabilities),
+        target=to_numpy(res.target),
+        convergence_delta=None
+        if res.convergence_delta is None
+        else to_numpy(res.convergence_delta),
+        energy={key: to_numpy(v) for key, v in fractions.items()},
+        unseen_lowpass=to_numpy(unseen["lowpass"]),
+        unseen_residual=to_numpy(unseen["residual"]),
     )
 
 

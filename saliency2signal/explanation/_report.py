@@ -84,7 +84,7 @@ def draw(e: Explanation, index: int = 0, *, kind: str = "overlay", ax=None):
 
 def _draw_profile(e: Explanation, b: int, ax):
     """Draw the signed attribution profile along x, each region's x-range shaded."""
-    xs, p = e.axis, e.attribution[b].sum(axis=-2)  # profile[b], without the other signals
+    xs, p = e.axis, e.profile[b]
     for k, r in enumerate(e.regions[b]):
         lo, hi = sorted(r.x_range)
         ax.axvspan(lo, hi, color=f"C{(k % 9) + 1}", alpha=0.12, lw=0)

@@ -15,6 +15,7 @@ May import: numpy, ``_files``, ``_validation``, ``_version``, ``imaging``, ``mas
 
 from __future__ import annotations
 
+import functools
 import json
 import pathlib
 from dataclasses import dataclass, field
@@ -182,7 +183,7 @@ class Explanation:
         """Union of each signal's regions, bool ``(B, F, N)``."""
         return self.labels > 0
 
-    @property
+    @functools.cached_property
     def profile(self) -> np.ndarray:
         """Attribution profile along x: the attribution summed over frequency, ``(B, N)``.
 

@@ -213,13 +213,13 @@ def lean_integrated_gradients(
     step_sizes_fn, alphas_fn = _approximation_parameters()(method)
     step_sizes, alphas = step_sizes_fn(n_steps), alphas_fn(n_steps)
     n_batch = inp.shape[0]
-    per_pass = n_steps if internal_batch_size is None else max(1, internal_batch_size // n_batch)
-    per_pass = min(per_pass, n_steps)
+    chunk = n_steps if internal_batch_size is None else per_pass(internal_batch_size, n_batch)
+    chunk = min(chunk, n_steps)
     diff = inp - baselines
-    work = torch.empty((per_pass, *inp.shape), dtype=inp.dtype, device=inp.device)
+    work = torch.empty((chunk, *inp.shape), dtype=inp.dtype, device=inp.device)
     total = None
-    for start in range(0, n_steps, per_pass):
-        alpha = torch.tensor(alphas[start : start + per_pass], dtype=inp.dtype, device=inp.device)
+    for start in range(0, n_steps, chunk):
+        alpha = torch.tensor(alphas[start : start + chunk], dtype=inp.dtype, device=inp.device)
         n = alpha.shape[0]
         points = torch.mul(diff, alpha.view(n, *([1] * inp.ndim)), out=work[:n])
         if isinstance(baselines, torch.Tensor) or baselines != 0:
@@ -229,7 +229,7 @@ def lean_integrated_gradients(
         score = out.gather(1, target.repeat(n)[:, None]).sum()
         (grad,) = torch.autograd.grad(score, points)
         # Captum rounds the step weights to float32
-        weight = torch.tensor(step_sizes[start : start + per_pass]).float().to(grad)
+        weight = torch.tensor(step_sizes[start : start + chunk]).float().to(grad)
         attr = (weight @ grad.reshape(n, -1)).reshape(inp.shape) * diff
         total = attr if total is None else total + attr
     return total

@@ -96,7 +96,7 @@ def has_negative(baselines) -> bool:
     """Whether a baseline (number or array) holds a negative value."""
     if baselines is None:
         return False
-    if isinstance(baselines, (int, float)):
+    if _is_number(baselines):
         return baselines < 0
     return bool((as_tensor(baselines, name="baselines") < 0).any())
 

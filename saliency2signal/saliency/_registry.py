@@ -111,6 +111,6 @@ def methods(kind: str | None = None) -> tuple[str, ...]:
     ('layer_gradcam', 'guided_gradcam')
     """
     if kind is None:
-        return METHODS
+        return tuple(REGISTRY)
     check_choice(kind, KINDS, "kind")
     return tuple(name for name, method in REGISTRY.items() if method.kind == kind)
