@@ -468,6 +468,14 @@ def test_schema_and_docstring_name_the_same_keys():
     documented = set(re.findall(r"``([a-z_]+)``", doc))
     names = set(_property_names(load_schema()))
     assert names - documented == set()
+    # the docstring's key list is rendered from the schema file: a key dropped from the
+    # schema drops out of the outline (nested records included, through $ref)
+    from saliency2signal.explanation._schema import schema_outline
+
+    assert schema_outline(load_schema()) in doc
+    trimmed = load_schema()
+    del trimmed["$defs"]["region"]["properties"]["duration"]
+    assert "``duration``" in doc and "``duration``" not in schema_outline(trimmed)
     # and every key the docstring lists under a record is required by the schema
     schema = load_schema()
     sample = schema["$defs"]["sample"]
@@ -698,3 +706,56 @@ def test_legacy_torchscript_file_explains_as_release_0_1_0():
     )
     np.testing.assert_allclose(got, ref["region_values"], rtol=1e-4, atol=1e-5)
     assert len(ref["region_values"]) >= 4 and np.abs(ref["region_values"][:, 2]).max() > 0.1
+
+
+def test_the_per_batch_core_run_by_hand_equals_explain(model):
+    """What a streaming runner does: explain_batch per chunk (own transform), then assemble."""
+    from saliency2signal._runtime import default_mask_options
+    from saliency2signal.explanation._core import (
+        AxisInfo,
+        ExplainSettings,
+        assemble,
+        explain_batch,
+    )
+
+    x, _ = toy_data(5, seed=9)
+    whole = explain(model, x, transform_config=TCFG, imaging_config=ICFG, n_steps=8, target=1)
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    settings = ExplainSettings(
+        n_steps=8, batch_size=2, mask_options=default_mask_options(TCFG, ICFG, N)
+    )
+    chunks = [
+        explain_batch(
+            model,
+            xt[s : s + 2],
+            transform_config=TCFG,
+            imaging_config=ICFG,
+            settings=settings,
+            target=torch.ones(min(2, 5 - s), dtype=torch.int64),
+        )
+        for s in range(0, 5, 2)
+    ]
+    parts = assemble(
+        chunks,
+        signals=xt.numpy(),
+        settings=settings,
+        axis=AxisInfo(np.arange(N, dtype=np.float64)),
+        class_names=whole.class_names,
+        target_mode="fixed",
+        given_labels=None,
+        transform_config=TCFG,
+        imaging_config=ICFG,
+        original_n_times=N,
+        length_policy=None,
+    )
+    for name in ("attribution", "labels", "components", "probabilities", "target"):
+        np.testing.assert_allclose(
+            getattr(parts, name), getattr(whole, name), rtol=1e-5, atol=1e-7, err_msg=name
+        )
+    assert [len(rs) for rs in parts.regions] == [len(rs) for rs in whole.regions]
+    np.testing.assert_allclose(
+        [r.p_after for rs in parts.regions for r in rs],
+        [r.p_after for rs in whole.regions for r in rs],
+        rtol=1e-5,
+    )
+    assert parts.to_json()["samples"][0].keys() == whole.to_json()["samples"][0].keys()
