@@ -18,7 +18,7 @@ from saliency2signal.evaluation import (
     matched_regions,
     randomizable_blocks,
 )
-from saliency2signal.evaluation._metrics import midrank
+from saliency2signal.faithfulness import midrank
 from saliency2signal.forward import probabilities
 from saliency2signal.imaging import ImagingConfig
 

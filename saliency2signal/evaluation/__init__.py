@@ -62,11 +62,11 @@ summary), :meth:`Evaluation.samples_table` (one row per method and signal),
 
 The layers, each importing only those above it:
 
-- ``_metrics``: AUC, mid-rank, Spearman, SSIM, NaN-aware summaries, curve scores;
-- ``_null``: :func:`matched_regions`, :func:`block_partition`;
+- ``_metrics``: Spearman, SSIM, NaN-aware summaries;
 - ``_sanity``: :func:`randomizable_blocks` and the randomisation check;
 - ``_methods``: one explanation per method (:data:`BASELINES`, noise tunnels, layers);
-- ``_curves``: the deletion and insertion curves and their null;
+- (the deletion and insertion curves, their null and the per-signal scores live in
+  :mod:`saliency2signal.faithfulness`, shared with ``explain``'s verdicts);
 - ``_truth``: the ground-truth scores;
 - ``_report`` and ``_result``: figures, CSV and folder; :class:`MethodEvaluation` and
   :class:`Evaluation`;
@@ -74,15 +74,15 @@ The layers, each importing only those above it:
 
 May import: numpy, torch, scipy and scikit-image (lazily), matplotlib (lazily, for
 figures), ``_validation``, ``_runtime``, ``_files``, ``_version`` and the public names
-of ``explanation``, ``forward``, ``saliency``, ``mask``, ``inverse``, ``transform``,
-``imaging`` and ``metadata``; never ``cli``, ``io`` or ``plot``.
+of ``explanation``, ``faithfulness``, ``forward``, ``saliency``, ``mask``, ``inverse``,
+``transform``, ``imaging`` and ``metadata``; never ``cli``, ``io`` or ``plot``.
 """
 
 from __future__ import annotations
 
+from ..faithfulness import block_partition, matched_regions
 from ._core import evaluate
 from ._methods import BASELINES
-from ._null import block_partition, matched_regions
 from ._result import Evaluation, MethodEvaluation
 from ._sanity import randomizable_blocks
 

@@ -8,9 +8,9 @@
   method (the first method's target classes for all of them) and gathers an
   :class:`~saliency2signal.evaluation.Evaluation`.
 
-May import: numpy, torch, ``_validation``, the public names of ``transform`` and
-``imaging``, and every other module of ``saliency2signal.evaluation``; nothing in the
-package imports this but the package's ``__init__``.
+May import: numpy, torch, ``_validation``, the public names of ``transform``,
+``imaging`` and ``faithfulness``, and every other module of
+``saliency2signal.evaluation``; nothing in the package imports this but the package's ``__init__``.
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ import numpy as np
 import torch
 
 from .._validation import check_bool, check_choice, check_int, check_real
+from ..faithfulness import CurveSettings, curve_scores, measure_curves
 from ..imaging import ImagingConfig
 from ..transform import SSQConfig
-from ._curves import CurveSettings, measure_curves
 from ._methods import ExplainSettings, check_method, explain_method
-from ._metrics import curve_scores
 from ._result import Evaluation, MethodEvaluation
 from ._sanity import RANDOMIZATION_MODES, randomisation
 from ._truth import resolve_truth, truth_axis, truth_scores

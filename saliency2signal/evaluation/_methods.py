@@ -11,7 +11,7 @@
   regions are time windows over all frequencies.
 
 May import: numpy, torch, the public names of ``explanation``, ``saliency``, ``mask``,
-``inverse`` and ``metadata``, ``_runtime``, ``_validation``, ``evaluation._null``;
+``inverse`` and ``metadata``, ``_runtime``, ``_validation``, ``faithfulness``;
 never ``evaluation._core``.
 """
 
@@ -27,13 +27,13 @@ import torch
 from .._runtime import default_mask_options, resolve_configs
 from .._validation import check_instance
 from ..explanation import Explanation, explain
+from ..faithfulness import block_partition
 from ..imaging import ImagingConfig
 from ..inverse import components
 from ..mask import attribution_mask
 from ..metadata import ModelMetadata, fit_length
 from ..saliency import METHODS, NT_TYPES, methods, time_gradient
 from ..transform import SSQConfig
-from ._null import block_partition
 
 __all__ = ["BASELINES", "ExplainSettings", "MethodExplanation", "check_method", "explain_method"]
 

@@ -5,22 +5,28 @@ after another (their components by the masked one-integral inverse), most releva
 first (MoRF) and least relevant first (LeRF); the model's probability of the explained
 class after each step is the *deletion curve*. The *insertion curve* keeps only the
 regions added so far (starting from the zero signal). In the null, draw ``d`` of
-:func:`~saliency2signal.evaluation.matched_regions` for region ``k`` replaces region
+:func:`~saliency2signal.faithfulness.matched_regions` for region ``k`` replaces region
 ``k`` in the MoRF sequence.
+
+With a *reference* signal ``r`` (ROAD-style imputation instead of removal), a region's
+cells are not emptied but filled with the reference's: the modified signal is
+``x - components(Tx(x) - Tx(r), mask)``, and insertion starts from ``r`` instead of
+zero. With ``r = 0`` this is plain removal.
 
 - :class:`CurveSettings`: the null and insertion options of a run.
 - :class:`Curves`: the measured curves and how closely the null matched the energy.
 - :func:`measure_curves`: all curves of one explanation, in one batched forward pass.
 
-May import: numpy, torch, the public names of ``inverse``, ``imaging`` and
-``forward`` (and ``Explanation`` for type hints), ``_runtime``, ``evaluation._null``;
-never ``evaluation._methods`` or ``evaluation._core``.
+May import: numpy, torch, the public names of ``inverse``, ``imaging``, ``transform``
+and ``forward``, ``_runtime``, ``faithfulness._null``; never a stage (``explanation``,
+``evaluation``): an explanation is read through its attributes only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -29,10 +35,8 @@ from .._runtime import inference_model
 from ..forward import probabilities
 from ..imaging import to_image
 from ..inverse import components
+from ..transform import ssq_cwt
 from ._null import matched_regions
-
-if TYPE_CHECKING:
-    from ..explanation import Explanation
 
 __all__ = ["CurveSettings", "Curves", "measure_curves"]
 
@@ -43,14 +47,16 @@ class CurveSettings:
 
     ``n_null`` matched random regions per region, accepted within ``energy_tolerance``
     (relative) and overlapping the region by at most ``max_overlap``; ``insertion``
-    and ``null_insertion`` switch on the insertion curves and their null.
+    and ``null_insertion`` switch on the insertion curves and their null, ``lerf``
+    the least-relevant-first deletion curve.
     """
 
     n_null: int
-    energy_tolerance: float
-    max_overlap: float
-    insertion: bool
-    null_insertion: bool
+    energy_tolerance: float = 0.25
+    max_overlap: float = 0.5
+    insertion: bool = False
+    null_insertion: bool = False
+    lerf: bool = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,7 +111,9 @@ def _stacks(
     """Cumulative masks of one signal (MoRF, LeRF, each null draw); energy match per region."""
     shape = labels.shape
     regs = [labels == k + 1 for k in range(n_regions)]
-    stacks = {"morf": _cumulative(regs, shape), "lerf": _cumulative(regs[::-1], shape)}
+    stacks = {"morf": _cumulative(regs, shape)}
+    if settings.lerf:
+        stacks["lerf"] = _cumulative(regs[::-1], shape)
     draws, match = [], []
     for region in regs:
         m, lr = matched_regions(
@@ -123,23 +131,23 @@ def _stacks(
     return stacks, match
 
 
-def _kinds(key, x: torch.Tensor, c: torch.Tensor, settings: CurveSettings):
+def _kinds(key, x: torch.Tensor, c: torch.Tensor, ref, settings: CurveSettings):
     """Return the curves a stack's components feed: ``(kind, modified signals)``."""
     if key == "lerf":
         return (("lerf", x - c),)
     if key == "morf":
-        return (("morf", x - c),) + ((("ins", c),) if settings.insertion else ())
-    return (("ndel", x - c),) + ((("nins", c),) if settings.null_insertion else ())
+        return (("morf", x - c),) + ((("ins", ref + c),) if settings.insertion else ())
+    return (("ndel", x - c),) + ((("nins", ref + c),) if settings.null_insertion else ())
 
 
-def _signal_jobs(e: Explanation, b: int, stacks: dict, settings: CurveSettings):
+def _signal_jobs(e: Any, b: int, stacks: dict, settings: CurveSettings, ref_tx, ref):
     """Return the modified signals of signal ``b`` (one inverse) and their jobs."""
     x = torch.from_numpy(np.array(e.signals[b], dtype=np.float64))
-    tx = torch.from_numpy(np.array(e.Tx[b]))
+    tx = torch.from_numpy(np.array(e.Tx[b])).to(torch.complex128)
+    if ref_tx is not None:
+        tx = tx - ref_tx
     big = np.concatenate(list(stacks.values()))
-    comp = components(tx.to(torch.complex128), e.transform_config, masks=torch.from_numpy(big)).to(
-        torch.float64
-    )
+    comp = components(tx, e.transform_config, masks=torch.from_numpy(big)).to(torch.float64)
     jobs, signals = [], []
     pos = 0
     for key, stack in stacks.items():
@@ -148,7 +156,7 @@ def _signal_jobs(e: Explanation, b: int, stacks: dict, settings: CurveSettings):
         pos += cnt
         first = 0 if key in ("morf", "lerf") else 1  # a null stack starts at one region
         draw = key[1] if isinstance(key, tuple) else 0
-        for kind, sig in _kinds(key, x, c, settings):
+        for kind, sig in _kinds(key, x, c, ref, settings):
             for j in range(cnt):
                 jobs.append(_Job(b, kind, draw, first + j))
                 signals.append(sig[j])
@@ -156,14 +164,16 @@ def _signal_jobs(e: Explanation, b: int, stacks: dict, settings: CurveSettings):
 
 
 def _target_probabilities(
-    model, e: Explanation, signals: list[torch.Tensor], jobs, *, batch_size: int, device
+    model, e: Any, signals: list[torch.Tensor], jobs, *, batch_size: int, device, forward_model
 ) -> np.ndarray:
     """Probability of each job's signal's target class (forward passes only)."""
     dtype = torch.float64 if e.signals.dtype == np.float64 else torch.float32
     xs = torch.stack(signals).to(device=device, dtype=dtype)
-    with torch.no_grad():
-        probe = to_image(torch.from_numpy(np.array(e.Tx[:1])).to(device), e.imaging_config)
-    fwd = inference_model(model, probe)  # forward passes only: the optimised copy
+    fwd = forward_model
+    if fwd is None:
+        with torch.no_grad():
+            probe = to_image(torch.from_numpy(np.array(e.Tx[:1])).to(device), e.imaging_config)
+        fwd = inference_model(model, probe)  # forward passes only: the optimised copy
     probs = probabilities(
         fwd,
         xs,
@@ -178,14 +188,16 @@ def _target_probabilities(
 
 def measure_curves(
     model,
-    e: Explanation,
+    e: Any,
     labels: np.ndarray,
     n_regions: np.ndarray,
     settings: CurveSettings,
     *,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Sequence[np.random.Generator],
     batch_size: int,
     device,
+    forward_model=None,
+    references: np.ndarray | None = None,
 ) -> Curves:
     """Measure the deletion and insertion curves of an explanation and of its null.
 
@@ -193,23 +205,41 @@ def measure_curves(
     ----------
     model : torch.nn.Module
         The classifier (its inference copy runs the forward passes).
-    e : Explanation
-        The explanation (signals, coefficients, targets, probabilities).
+    e : Explanation or any object with its attributes
+        ``signals`` (B, N), ``Tx`` (B, F, N), ``target`` (B,), ``probabilities``
+        (B, K), ``transform_config`` and ``imaging_config`` as NumPy arrays and configs.
     labels : numpy.ndarray of int, shape (B, F, N)
         Region labels (region ``k`` is ``labels == k``, ranked by attribution mass).
     n_regions : numpy.ndarray of int, shape (B,)
     settings : CurveSettings
-    rng : numpy.random.Generator
-        Draws the null (signal by signal, region by region).
+    rng : numpy.random.Generator or sequence of them
+        Draws the null (signal by signal, region by region); one generator per signal
+        makes each signal's null independent of the others in the batch.
     batch_size : int
         Signals per forward pass.
     device : torch.device
+    forward_model : torch.nn.Module, optional
+        The model of the forward passes (default: the inference copy of ``model``,
+        built here).
+    references : numpy.ndarray, shape (B, N) or (N,), optional
+        Reference signals whose coefficients fill the deleted cells (ROAD-style
+        imputation; see the module docstring). Default: removal (a zero reference).
 
     Returns
     -------
     Curves
     """
     n_b = labels.shape[0]
+    rngs = [rng] * n_b if isinstance(rng, np.random.Generator) else list(rng)
+    if len(rngs) != n_b:
+        raise ValueError(f"rng has {len(rngs)} generators for {n_b} signals")
+    ref_tx = ref = None
+    if references is not None:
+        ref = torch.from_numpy(
+            np.broadcast_to(np.asarray(references, np.float64), np.shape(e.signals)).copy()
+        )
+        with torch.no_grad():
+            ref_tx = ssq_cwt(ref, e.transform_config).Tx.to(torch.complex128)
     r_max = int(n_regions.max()) if n_b else 0
     curve = {k: np.full((n_b, r_max + 1), np.nan) for k in ("morf", "lerf", "ins")}
     null = {k: np.full((n_b, settings.n_null, r_max + 1), np.nan) for k in ("ndel", "nins")}
@@ -218,14 +248,27 @@ def measure_curves(
     for b in range(n_b):
         r = int(n_regions[b])
         energy = np.abs(np.asarray(e.Tx[b])) ** 2
-        stacks, matched = _stacks(labels[b], r, energy, settings, rng)
+        stacks, matched = _stacks(labels[b], r, energy, settings, rngs[b])
         match[b, :r] = matched
-        more_jobs, more_signals = _signal_jobs(e, b, stacks, settings)
+        more_jobs, more_signals = _signal_jobs(
+            e,
+            b,
+            stacks,
+            settings,
+            None if ref_tx is None else ref_tx[b],
+            0.0 if ref is None else ref[b],
+        )
         jobs += more_jobs
         signals += more_signals
     if signals:
         values = _target_probabilities(
-            model, e, signals, jobs, batch_size=batch_size, device=device
+            model,
+            e,
+            signals,
+            jobs,
+            batch_size=batch_size,
+            device=device,
+            forward_model=forward_model,
         )
         for j, v in zip(jobs, values, strict=True):
             if j.kind in null:
