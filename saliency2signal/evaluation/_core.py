@@ -15,6 +15,7 @@ May import: numpy, torch, ``_validation``, the public names of ``transform``,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 
 from .._validation import check_bool, check_choice, check_int, check_real
-from ..faithfulness import CurveSettings, curve_scores, measure_curves
+from ..faithfulness import CurveSettings, curve_scores, measure_curves, verdicts
 from ..imaging import ImagingConfig
 from ..transform import SSQConfig
 from ._methods import ExplainSettings, check_method, explain_method
@@ -150,6 +151,8 @@ def evaluate_method(
     )
     p_target = e.probabilities[np.arange(e.n_samples), e.target]
     scores = curve_scores(curves, p_target, ex.n_regions)
+    # every explanation carries its verdict, here from this evaluation's own null
+    e = dataclasses.replace(e, verdicts=verdicts(scores, ex.n_regions, n_null=run.curves.n_null))
     if planted is not None:
         scores.update(
             truth_scores(e, ex.components, planted, e.given_labels, truth_mass=run.truth_mass)

@@ -11,8 +11,8 @@ into an :class:`~saliency2signal.explanation.Explanation`.
 
 Internal: plain names for the modules of :mod:`saliency2signal.explanation`.
 May import: numpy, torch, ``_validation``, ``forward``, ``imaging``, ``inverse``,
-``mask``, ``saliency``, ``transform``, ``artefacts`` (inside a function) and its sibling
-``_result``; never ``_explain`` (it imports this).
+``mask``, ``saliency``, ``transform``, ``faithfulness``, ``artefacts`` (inside a
+function) and its sibling ``_result``; never ``_explain`` (it imports this).
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 
-from .._validation import check_bool, check_int, check_real, readonly, to_numpy
+from .._validation import check_bool, check_choice, check_int, check_real, readonly, to_numpy
+from ..faithfulness import CurveSettings, Verdict, curve_scores, measure_curves, verdicts
 from ..forward import probabilities
 from ..imaging import ImagingConfig
 from ..inverse import decompose_regions
@@ -33,7 +35,17 @@ from ..saliency import attribute
 from ..transform import SSQConfig, SSQResult, decompose, ssq_cwt
 from ._result import Explanation, RegionEffect
 
-__all__ = ["AxisInfo", "BatchResult", "ExplainSettings", "assemble", "explain_batch"]
+__all__ = [
+    "REFERENCES",
+    "AxisInfo",
+    "BatchResult",
+    "ExplainSettings",
+    "assemble",
+    "explain_batch",
+]
+
+#: What can fill a deleted region's cells in the verdict's deletion test.
+REFERENCES = ("zero", "mean", "given")
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,16 @@ class ExplainSettings:
     mask_options, attribute_options : mapping or None
         Extra arguments of :func:`~saliency2signal.mask.attribution_mask` and of
         :func:`~saliency2signal.saliency.attribute`.
+    n_null : int
+        Matched random regions per region of each signal's verdict (>= 0; 0 or
+        ``deletion=False``: no verdict).
+    seed : int
+        Seed of the null draws; signal ``i`` of the run draws from ``[seed, i]``, so a
+        verdict does not depend on the batch it was in.
+    reference : str
+        What fills a deleted region's cells in the verdict's deletion curves:
+        ``'zero'`` (removal), ``'mean'`` (the mean of the explained signals) or
+        ``'given'`` (signals passed to :func:`explain_batch`).
     """
 
     method: str = "integrated_gradients"
@@ -71,6 +93,9 @@ class ExplainSettings:
     batch_size: int = 16
     mask_options: Mapping | None = None
     attribute_options: Mapping | None = None
+    n_null: int = 20
+    seed: int = 0
+    reference: str = "zero"
 
     def __post_init__(self):
         checked = {
@@ -81,6 +106,9 @@ class ExplainSettings:
             "n_steps": check_int(self.n_steps, "n_steps", minimum=1),
             "deletion": check_bool(self.deletion, "deletion"),
             "interference": check_bool(self.interference, "interference"),
+            "n_null": check_int(self.n_null, "n_null", minimum=0),
+            "seed": check_int(self.seed, "seed", minimum=0),
+            "reference": check_choice(self.reference, REFERENCES, "reference"),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -101,6 +129,9 @@ class ExplainSettings:
             "deletion": self.deletion,
             "interference": self.interference,
             "n_steps": self.n_steps,
+            "n_null": self.n_null,
+            "seed": self.seed,
+            "reference": self.reference,
             "mask_options": json.loads(json.dumps(dict(self.mask_options or {}), default=str)),
         }
 
@@ -124,6 +155,8 @@ class BatchResult:
     energy : dict of str to numpy.ndarray
         ``components`` (b, max_regions) and the other fractions (b,).
     unseen_lowpass, unseen_residual : numpy.ndarray, shape (b,)
+    verdicts : tuple of Verdict
+        One per signal; empty when not measured.
     """
 
     regions: tuple
@@ -138,6 +171,7 @@ class BatchResult:
     energy: dict
     unseen_lowpass: np.ndarray
     unseen_residual: np.ndarray
+    verdicts: tuple = ()
 
     @property
     def n_regions(self) -> int:
@@ -166,6 +200,8 @@ def explain_batch(
     axis: np.ndarray | None = None,
     forward_model: torch.nn.Module | None = None,
     device: torch.device | str = "cpu",
+    indices=None,
+    reference: torch.Tensor | None = None,
 ) -> BatchResult:
     """Explain one prepared batch of signals.
 
@@ -188,6 +224,11 @@ def explain_batch(
         The model of the deletion test's forward passes (default ``model``), e.g.
         :func:`saliency2signal._runtime.inference_model`.
     device : str or torch.device
+    indices : array_like of int, shape (b,), optional
+        Index of each signal in the run (default ``0 .. b-1``): seeds its null draws.
+    reference : torch.Tensor, shape (b, N) or (N,), optional
+        Reference signals of the verdict's deletion test (``settings.reference`` not
+        ``'zero'``).
 
     Returns
     -------
@@ -235,6 +276,21 @@ def explain_batch(
             imaging_config=imaging_config,
             batch_size=settings.batch_size,
         )
+    found = ()
+    if settings.deletion and settings.n_null:
+        found = _verdicts(
+            model if forward_model is None else forward_model,
+            x,
+            ssq,
+            np.asarray(am.labels),
+            np.array([len(r) for r in am.regions]),
+            res,
+            settings=settings,
+            transform_config=tcfg,
+            imaging_config=imaging_config,
+            indices=np.arange(x.shape[0]) if indices is None else np.asarray(indices),
+            reference=reference,
+        )
     flags = _interference(x, tcfg, am.labels) if settings.interference else {}
     p_before = res.probabilities.gather(1, res.target.reshape(-1, 1))[:, 0]
     regions = tuple(
@@ -265,7 +321,50 @@ def explain_batch(
         energy={key: to_numpy(v) for key, v in fractions.items()},
         unseen_lowpass=to_numpy(unseen["lowpass"]),
         unseen_residual=to_numpy(unseen["residual"]),
+        verdicts=found,
     )
+
+
+def _verdicts(
+    model,
+    x,
+    ssq,
+    labels: np.ndarray,
+    n_regions: np.ndarray,
+    res,
+    *,
+    settings: ExplainSettings,
+    transform_config,
+    imaging_config,
+    indices: np.ndarray,
+    reference,
+) -> tuple[Verdict, ...]:
+    """Each signal's deletion curve against its matched null, as verdicts."""
+    batch = SimpleNamespace(
+        signals=to_numpy(x),
+        Tx=to_numpy(ssq.Tx),
+        target=to_numpy(res.target),
+        probabilities=to_numpy(res.probabilities),
+        transform_config=transform_config,
+        imaging_config=imaging_config,
+    )
+    if settings.reference != "zero" and reference is None:
+        raise ValueError(f"reference={settings.reference!r} needs the reference signals")
+    curves = measure_curves(
+        model,
+        batch,
+        labels,
+        n_regions,
+        CurveSettings(n_null=settings.n_null, lerf=False),
+        rng=[np.random.default_rng([settings.seed, int(i)]) for i in indices],
+        batch_size=8 * settings.batch_size,
+        device=x.device,
+        forward_model=model,
+        references=None if reference is None else to_numpy(reference),
+    )
+    p_target = batch.probabilities[np.arange(len(indices)), batch.target]
+    scores = curve_scores(curves, p_target, n_regions)
+    return verdicts(scores, n_regions, n_null=settings.n_null, reference=settings.reference)
 
 
 def _deletion(
@@ -387,4 +486,5 @@ def assemble(
         original_n_times=original_n_times,
         length_policy=length_policy,
         settings=settings.record(),
+        verdicts=tuple(v for b in batches for v in b.verdicts) or None,
     )

@@ -63,6 +63,9 @@ def explain(
     n_steps: int = 32,
     mask_options: Mapping | None = None,
     attribute_options: Mapping | None = None,
+    n_null: int = 20,
+    seed: int = 0,
+    reference="zero",
 ) -> Explanation:
     """Explain a model's decisions on signals as regions, components and deletion effects.
 
@@ -124,6 +127,22 @@ def explain(
     attribute_options : mapping, optional
         Extra arguments of :func:`~saliency2signal.saliency.attribute` (``baselines``,
         ``layer``, ...).
+    n_null : int
+        The verdict on each explanation (needs ``deletion``): its regions are deleted
+        cumulatively (most relevant first) and so are ``n_null`` matched random
+        regions per region (same shape and area, coefficient energy within 25 %);
+        the explanation is ``'better than chance'`` when its top region's drop beats
+        95 % of the null's and its deletion curve's area is lower than 95 % of the
+        null curves' (:class:`~saliency2signal.faithfulness.Verdict`). 0: no verdict.
+        At least 20 are needed for the 95 % level to be reachable.
+    seed : int
+        Seed of the null draws (signal ``i`` draws from ``[seed, i]``).
+    reference : {'zero', 'mean'} or array_like, shape (n_times,) or (B, n_times)
+        What fills a deleted region's cells in the verdict's deletion test:
+        ``'zero'`` removes the region's component; ``'mean'`` replaces it by the same
+        cells of the mean of ``x`` (ROAD-style imputation, which keeps the modified
+        signal nearer the data); an array gives the reference signals (e.g. a class
+        mean of the training set), of the signals' length as given.
 
     Returns
     -------
@@ -182,6 +201,9 @@ def explain(
         batch_size=batch_size,
         mask_options=mask_options,
         attribute_options=attribute_options,
+        n_null=n_null,
+        seed=seed,
+        reference=reference if isinstance(reference, str) else "given",
     )
     if progress is not None:
         check_callable(progress, "progress", signature="(done, total)")
@@ -189,6 +211,7 @@ def explain(
     xt, n_given = _prepare_signals(x, model, metadata, tcfg, dev)
     n_b, n = int(xt.shape[0]), int(xt.shape[-1])
     axis_info, mask_axis = _resolve_axis(axis, metadata, tcfg, n_given, n)
+    ref = _reference(reference, xt, metadata, n_given)
 
     # The transforms of as many batches as fit in GROUP_BYTES (Tx and Wx) run in one
     # call, ahead of those batches' torch work: one call's fixed costs, and no torch
@@ -219,6 +242,7 @@ def explain(
         forward_model=forward_model,
         device=dev,
         progress=progress,
+        reference=ref,
     )
     return assemble(
         batches,
@@ -249,6 +273,7 @@ def _run_batches(
     forward_model: torch.nn.Module | None,
     device: torch.device,
     progress: Callable[[int, int], None] | None,
+    reference: torch.Tensor | None = None,
 ) -> list[BatchResult]:
     """Explain ``xt`` batch by batch; ``first`` is the transform of the first group."""
     n_b, bs = int(xt.shape[0]), settings.batch_size
@@ -280,6 +305,8 @@ def _run_batches(
                 axis=axis,
                 forward_model=forward_model,
                 device=device,
+                indices=np.arange(s, s + xb.shape[0]),
+                reference=None if reference is None else reference[s : s + bs],
             )
         )
         if progress is not None:
@@ -324,6 +351,33 @@ def _prepare_signals(
     if not bool(torch.isfinite(xt).all()):
         raise ValueError("x contains NaN or inf")
     return xt, n_given
+
+
+def _reference(
+    reference, xt: torch.Tensor, metadata: ModelMetadata | None, n_given: int
+) -> torch.Tensor | None:
+    """Return the verdict's reference signals ``(B, N)`` (``None`` for ``'zero'``)."""
+    if isinstance(reference, str):
+        if reference == "zero":
+            return None
+        if reference == "mean":
+            return xt.mean(dim=0, keepdim=True).expand_as(xt)
+        raise ValueError(f"reference={reference!r} must be 'zero', 'mean' or an array")
+    ref = as_tensor(reference, name="reference")
+    if ref.ndim not in (1, 2) or ref.shape[-1] != n_given:
+        raise ValueError(
+            f"reference has shape {tuple(ref.shape)}; expected ({n_given},) or "
+            f"({xt.shape[0]}, {n_given})"
+        )
+    ref = ref.reshape(-1, n_given)
+    if ref.shape[0] not in (1, xt.shape[0]):
+        raise ValueError(f"reference has {ref.shape[0]} signals for {xt.shape[0]}")
+    if metadata is not None:
+        ref = fit_length(ref, metadata)
+    ref = ref.to(device=xt.device, dtype=xt.dtype)
+    if not bool(torch.isfinite(ref).all()):
+        raise ValueError("reference contains NaN or inf")
+    return ref.expand_as(xt)
 
 
 def _resolve_axis(

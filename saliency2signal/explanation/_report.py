@@ -239,7 +239,12 @@ def _fmt(v, spec: str = ".4g") -> str:
 _STYLE = (
     "<style>body{font-family:sans-serif;max-width:70em;margin:auto}"
     "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 6px;"
-    "text-align:right}img{max-width:100%}</style>"
+    "text-align:right}img{max-width:100%}"
+    ".verdict{padding:4px 8px;border-left:6px solid #999}"
+    ".better_than_chance{border-color:#2a7d2a;background:#eef7ee}"
+    ".mixed{border-color:#c08a00;background:#fdf6e3}"
+    ".not_better_than_chance,.no_regions{border-color:#b22222;background:#fbeeee}"
+    "</style>"
 )
 
 _TABLE_HEAD = (
@@ -265,10 +270,41 @@ def _html(report: dict, pngs: list[dict]) -> str:
         f'{report["n_times"]} samples; data: <a href="report.json">report.json</a>, '
         '<a href="components.npz">components.npz</a>.</p>',
     ]
+    parts.extend(_html_verdicts(report))
     for s, figs in zip(report["samples"], pngs, strict=True):
         parts.extend(_html_sample(s, figs, report))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _html_verdicts(report: dict) -> list[str]:
+    """Return the run's verdict line: how many explanations beat their matched null."""
+    v = report.get("verdict_summary")
+    if v is None:
+        return [
+            '<p class="verdict">No faithfulness verdict: the deletion test against '
+            "random regions was not run (deletion off or n_null = 0).</p>"
+        ]
+    n_null = report["settings"].get("n_null")
+    level = "better_than_chance" if v["better_than_chance"] == v["n"] else "mixed"
+    if v["better_than_chance"] == 0:
+        level = "not_better_than_chance"
+    return [
+        f'<p class="verdict {level}"><b>Faithfulness:</b> {v["better_than_chance"]} of '
+        f"{v['n']} explanations are better than chance (deleting their regions lowers "
+        "the explained class's probability more than deleting 95 % of "
+        f"{n_null} equally energetic random regions per region does, for the top region "
+        f"and over the whole deletion curve); {v['mixed']} pass one of the two tests; "
+        f"{v['not_better_than_chance']} are not better than chance"
+        + (f"; {v['no_regions']} have no region" if v["no_regions"] else "")
+        + (
+            f". In {v['contradicted']}, deleting the top region <i>raises</i> the probability."
+            if v["contradicted"]
+            else "."
+        )
+        + " An explanation that is not better than chance should not be read as the "
+        "model's reason.</p>"
+    ]
 
 
 def _html_sample(s: dict, figs: dict, report: dict) -> list[str]:
@@ -285,6 +321,9 @@ def _html_sample(s: dict, figs: dict, report: dict) -> list[str]:
         f"{label}. Energy never shown to the model: "
         f"{_fmt(100 * s['unseen']['total'], '.1f')} % ({esc(s['unseen']['note'])}).</p>",
     ]
+    v = s.get("verdict")
+    if v is not None:
+        parts.append(f'<p class="verdict {v["level"].replace(" ", "_")}">{esc(v["message"])}</p>')
     if s["regions"]:
         parts.append(_TABLE_HEAD.format(units=esc(report["axis"]["units"])))
         parts.extend(_html_row(r) for r in s["regions"])

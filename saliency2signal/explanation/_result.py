@@ -9,7 +9,7 @@
 
 Internal: plain names for the modules of :mod:`saliency2signal.explanation`.
 May import: numpy, ``_files``, ``_validation``, ``_version``, ``imaging``, ``mask``,
-``transform`` and its siblings ``_schema`` and ``_report``; never ``_core`` or
+``transform``, ``faithfulness`` and its siblings ``_schema`` and ``_report``; never ``_core`` or
 ``_explain`` (they import this), nor matplotlib at import time.
 """
 
@@ -143,6 +143,9 @@ class Explanation:
     original_n_times : int
     length_policy : str or None
     settings : dict
+    verdicts : tuple of Verdict or None
+        Per signal, the deletion test of its regions against the matched random null
+        (:class:`~saliency2signal.faithfulness.Verdict`); ``None`` when not measured.
     """
 
     signals: np.ndarray
@@ -171,6 +174,7 @@ class Explanation:
     original_n_times: int = 0
     length_policy: str | None = None
     settings: dict = field(default_factory=dict, repr=False)
+    verdicts: tuple | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -192,6 +196,31 @@ class Explanation:
         an attribution density, not a signal (no inverse is involved).
         """
         return readonly(self.attribution.sum(axis=-2))
+
+    def verdict_summary(self) -> dict | None:
+        """How many explanations reached each verdict level (``None`` without verdicts).
+
+        Returns
+        -------
+        dict
+            ``{level: count}`` for every level of
+            :data:`~saliency2signal.faithfulness.LEVELS` (spaces written as
+            underscores, e.g. ``better_than_chance``), plus ``n`` (signals),
+            ``better_than_chance_share`` and ``contradicted`` (count).
+        """
+        if self.verdicts is None:
+            return None
+        from ..faithfulness import LEVELS
+
+        counts = {
+            level.replace(" ", "_"): sum(v.level == level for v in self.verdicts)
+            for level in LEVELS
+        }
+        n = len(self.verdicts)
+        counts["n"] = n
+        counts["better_than_chance_share"] = counts["better_than_chance"] / n if n else None
+        counts["contradicted"] = sum(v.contradicted for v in self.verdicts)
+        return counts
 
     @property
     def lowpass_in_image(self) -> bool:
@@ -241,6 +270,7 @@ class Explanation:
             "imaging": self.imaging_config.to_dict(),
             "lowpass_in_image": self.lowpass_in_image,
             "settings": json.loads(json.dumps(self.settings)),
+            "verdict_summary": self.verdict_summary(),
             "samples": [self._sample_json(b) for b in range(self.n_samples)],
         }
 
@@ -273,6 +303,9 @@ class Explanation:
                 "note": _unseen_note(self.lowpass_in_image),
             },
             "regions": [r.to_dict() for r in self.regions[b]],
+            "verdict": None
+            if self.verdicts is None
+            else self.verdicts[b].to_dict(names[int(self.target[b])]),
         }
 
     # ------------------------------------------------------------------ figures

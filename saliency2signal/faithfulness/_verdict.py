@@ -114,10 +114,14 @@ class Verdict:
             text += f" (deleted cells filled from the {self.reference} reference)"
         return text + "."
 
-    def to_dict(self) -> dict:
-        """JSON-compatible record (the ``verdict`` of a report's sample)."""
+    def to_dict(self, class_name: str | None = None) -> dict:
+        """JSON-compatible record (the ``verdict`` of a report's sample).
+
+        ``message`` is :meth:`sentence` with ``class_name``.
+        """
         return {
             "level": self.level,
+            "message": self.sentence(class_name),
             "better_than_chance": self.better_than_chance,
             "contradicted": bool(self.contradicted),
             "top_drop": finite_or_none(self.top_drop),
@@ -140,7 +144,7 @@ def verdicts(
     Parameters
     ----------
     scores : dict of str to numpy.ndarray, shape (B,)
-        ``top_drop``, ``null_top_drop``, ``top_beaten``, ``deletion_auc``,
+        ``top_drop``, ``null_top_drop``, ``top_drop_beaten``, ``deletion_auc``,
         ``null_deletion_auc`` and ``deletion_auc_percentile``.
     n_regions : array_like of int, shape (B,)
     n_null : int
@@ -157,7 +161,7 @@ def verdicts(
     --------
     >>> import numpy as np
     >>> s = {"top_drop": np.array([0.5, -0.1]), "null_top_drop": np.array([0.0, 0.0]),
-    ...      "top_beaten": np.array([1.0, 0.0]), "deletion_auc": np.array([0.2, 0.9]),
+    ...      "top_drop_beaten": np.array([1.0, 0.0]), "deletion_auc": np.array([0.2, 0.9]),
     ...      "null_deletion_auc": np.array([0.8, 0.8]),
     ...      "deletion_auc_percentile": np.array([97.5, 10.0])}
     >>> [v.level for v in verdicts(s, [1, 1], n_null=20)]
@@ -170,7 +174,7 @@ def verdicts(
         if int(r) < 1:
             out.append(Verdict("no regions", None, None, None, None, None, None, False, n_null))
             continue
-        top = float(scores["top_beaten"][b])
+        top = float(scores["top_drop_beaten"][b])
         pct = _num(float(scores["deletion_auc_percentile"][b]))
         passed = (top >= level) + (pct is not None and pct >= 100 * level)
         out.append(

@@ -137,8 +137,13 @@ def project(re: torch.Tensor, m: torch.Tensor, n_regions: int, labels: bool) -> 
             (*shape[:-2], n_regions + 1, shape[-1]), dtype=re.dtype, device=re.device
         )
         return out.scatter_add(-2, idx, src)[..., 1:, :]
-    m = m.to(device=re.device, dtype=re.dtype)
-    return torch.einsum("...rfn,...fn->...rn", m, re)
+    # an elementwise product summed over rows: torch.einsum turns this contraction
+    # into a batched matrix product over the time axis, 7-17 times slower here
+    m = m.to(device=re.device)
+    re = re.unsqueeze(-3)
+    if m.dtype == torch.bool:
+        return torch.where(m, re, 0.0).sum(-2)
+    return (m.to(re.dtype) * re).sum(-2)
 
 
 def coverage(m: torch.Tensor, labels: bool, dtype) -> torch.Tensor:
