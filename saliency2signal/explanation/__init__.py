@@ -18,6 +18,8 @@ The package's layers, each a private module:
 - ``_core``: ``explain_batch``, one prepared batch of signals in, one per-batch result
   (a frozen dataclass) out, and ``assemble``, which concatenates those results into an
   :class:`Explanation`; what a streaming or distributed runner calls.
+- ``_auto``: ``method='auto'``, the candidates (:data:`AUTO_CANDIDATES`) compared by
+  their verdicts on a subset of the signals.
 - ``_explain``: :func:`explain`, the argument checks, configurations, length policy,
   axis, targets and the loop over batches and transform groups.
 - ``_result``: :class:`RegionEffect` and :class:`Explanation` (arrays, JSON).
@@ -43,11 +45,13 @@ Report keys
 from __future__ import annotations
 
 from . import _schema
+from ._auto import AUTO_CANDIDATES
 from ._explain import explain
 from ._result import Explanation, RegionEffect
 from ._schema import SCHEMA, SCHEMA_PATH, SCHEMA_VERSION, load_schema
 
 __all__ = [
+    "AUTO_CANDIDATES",
     "SCHEMA",
     "SCHEMA_PATH",
     "SCHEMA_VERSION",

@@ -8,7 +8,7 @@ hands the per-batch results to :func:`~._core.assemble`.
 
 Internal: the public name is :func:`saliency2signal.explanation.explain`.
 May import: numpy, torch, ``_runtime``, ``_validation``, ``imaging``, ``metadata``,
-``transform`` and its siblings ``_core`` and ``_result``; never matplotlib, nor a
+``transform`` and its siblings ``_auto``, ``_core`` and ``_result``; never matplotlib, nor a
 stage that imports this (``evaluation``, ``cli``).
 """
 
@@ -28,10 +28,18 @@ from .._runtime import (
     inference_model,
     resolve_configs,
 )
-from .._validation import as_tensor, check_axis, check_callable, check_instance, torch_dtype
+from .._validation import (
+    as_tensor,
+    check_axis,
+    check_callable,
+    check_instance,
+    check_int,
+    torch_dtype,
+)
 from ..imaging import ImagingConfig, to_image
 from ..metadata import ModelMetadata, check_compatible, fit_length
 from ..transform import MIN_LENGTH, SSQConfig, SSQResult, ssq_cwt
+from ._auto import AUTO_CANDIDATES, select_method, subset_indices
 from ._core import AxisInfo, BatchResult, ExplainSettings, assemble, explain_batch
 from ._result import Explanation
 
@@ -66,6 +74,7 @@ def explain(
     n_null: int = 20,
     seed: int = 0,
     reference="zero",
+    auto_options: Mapping | None = None,
 ) -> Explanation:
     """Explain a model's decisions on signals as regions, components and deletion effects.
 
@@ -86,7 +95,12 @@ def explain(
     class_names : sequence of str, optional
         Default: the metadata's, else ``'class 0'``, ``'class 1'``, ...
     method : str
-        Attribution method, see :data:`saliency2signal.saliency.METHODS`.
+        Attribution method, see :data:`saliency2signal.saliency.METHODS`, or
+        ``'auto'``: explain an evenly spread subset of the signals with each
+        candidate method, keep the one whose explanations beat the matched random
+        null most often (their verdicts, see ``n_null``), and explain every signal
+        with it; ``settings['method_selection']`` records the choice, the reason and
+        every candidate's numbers.
     target : {'predicted', 'label'} or int or array_like of int
         Class to explain: each signal's predicted class, its given label (needs
         ``labels``), or fixed class indices (one, or one per signal).
@@ -143,6 +157,10 @@ def explain(
         cells of the mean of ``x`` (ROAD-style imputation, which keeps the modified
         signal nearer the data); an array gives the reference signals (e.g. a class
         mean of the training set), of the signals' length as given.
+    auto_options : mapping, optional
+        For ``method='auto'``: ``candidates`` (default
+        :data:`~saliency2signal.explanation.AUTO_CANDIDATES`) and ``n_subset``
+        (signals compared, default 8).
 
     Returns
     -------
@@ -189,6 +207,37 @@ def explain(
     ['convergence_delta', 'energy', 'index', 'label']
     """
     check_instance(model, torch.nn.Module, "model")
+    if method == "auto":
+        return _explain_auto(
+            model,
+            x,
+            dict(
+                metadata=metadata,
+                transform_config=transform_config,
+                imaging_config=imaging_config,
+                class_names=class_names,
+                target=target,
+                labels=labels,
+                axis=axis,
+                keep_mass=keep_mass,
+                max_regions=max_regions,
+                min_share=min_share,
+                batch_size=batch_size,
+                device=device,
+                progress=progress,
+                deletion=deletion,
+                interference=interference,
+                n_steps=n_steps,
+                mask_options=mask_options,
+                attribute_options=attribute_options,
+                n_null=n_null,
+                seed=seed,
+                reference=reference,
+            ),
+            auto_options,
+        )
+    if auto_options is not None:
+        raise ValueError(f"auto_options is for method='auto', not method={method!r}")
     tcfg, icfg, names = resolve_configs(metadata, transform_config, imaging_config, class_names)
     settings = ExplainSettings(
         method=method,
@@ -257,6 +306,42 @@ def explain(
         original_n_times=n_given,
         length_policy=None if metadata is None else metadata.length_policy,
     )
+
+
+def _explain_auto(model, x, kwargs: dict, auto_options: Mapping | None) -> Explanation:
+    """``method='auto'``: compare the candidates on a subset, explain all with the best."""
+    opts = dict(auto_options or {})
+    unknown = set(opts) - {"candidates", "n_subset"}
+    if unknown:
+        raise ValueError(f"auto_options has unknown keys {sorted(unknown)}")
+    candidates = tuple(opts.get("candidates", AUTO_CANDIDATES))
+    if not candidates or "auto" in candidates:
+        raise ValueError(f"auto_options candidates={candidates!r} must name methods")
+    n_subset = check_int(opts.get("n_subset", 8), "n_subset", minimum=1)
+    xs = x if isinstance(x, torch.Tensor) else np.asarray(x)
+    n_b = 1 if xs.ndim == 1 else int(xs.shape[0])
+    subset = subset_indices(n_b, n_subset)
+
+    def per_signal(v, ndim: int):
+        """Return the subset's rows of a per-signal argument of ``ndim`` dimensions."""
+        if v is None or isinstance(v, str) or np.ndim(v) != ndim:
+            return v
+        arr = v if isinstance(v, torch.Tensor) else np.asarray(v)
+        return arr[subset] if arr.shape[0] == n_b else v
+
+    trial = dict(kwargs)
+    trial.update(
+        target=per_signal(kwargs["target"], 1),
+        labels=per_signal(kwargs["labels"], 1),
+        reference=per_signal(kwargs["reference"], 2),
+        progress=None,
+        deletion=True,
+        n_null=max(20, kwargs["n_null"]),
+    )
+    x_sub = xs if xs.ndim == 1 else xs[subset]
+    record = select_method(lambda m: explain(model, x_sub, method=m, **trial), candidates, subset)
+    e = explain(model, x, method=record["chosen"], **kwargs)
+    return dataclasses.replace(e, settings={**e.settings, "method_selection": record})
 
 
 def _run_batches(
