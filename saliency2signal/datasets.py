@@ -15,12 +15,19 @@ repository, not of the installed package: the readers find ``data/`` next to the
 package directory, which is where it is in a source checkout or an editable install
 (``pip install -e .``); elsewhere pass ``path=``.
 
-May import: numpy, ``._validation``; never another stage (the data sets are plain
-arrays).
+:func:`load_brewed_coffee` reads a second real data set that ships inside another
+installed package: the ATR-FTIR spectra of brewed coffee from three origins in
+``chemotools`` (its CSV files, read with :mod:`importlib.resources`; chemotools' own
+code is not run, and nothing of scikit-learn is imported).
+
+May import: numpy, ``._validation``, the standard library (``importlib.resources``), the
+data files of the optional package ``chemotools``; never another stage (the data sets
+are plain arrays).
 """
 
 from __future__ import annotations
 
+import importlib.resources
 import pathlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +41,7 @@ __all__ = [
     "DATA_DIR",
     "LabelledSpectra",
     "PlantedSpectra",
+    "load_brewed_coffee",
     "load_coffee",
     "load_planted",
     "make_planted_spectra",
@@ -45,6 +53,10 @@ DATA_DIR = pathlib.Path(__file__).resolve().parent.parent / "data"
 #: Ground-truth arrays of :class:`PlantedSpectra`, as stored per split in ``planted.npz``.
 _TRUTH = ("centres", "widths", "amplitudes", "windows", "components", "decoy_centres")
 _SPLITS = ("train", "test")
+
+#: Where chemotools keeps its data files, and the extra that installs it.
+_CHEMOTOOLS_DATA = "chemotools.datasets.data"
+_CHEMOTOOLS_HINT = "pip install chemotools (or pip install 'saliency2signal[data]')"
 
 
 @dataclass(frozen=True, eq=False)
@@ -495,4 +507,125 @@ def load_planted(split: str = "train", *, path=None) -> PlantedSpectra:
         class_names=tuple(str(c) for c in arrays["class_names"]),
         axis=arrays["axis"],
         **{k: arrays[f"{k}_{split}"] for k in _TRUTH},
+    )
+
+
+def _chemotools_csv(name: str):
+    """Open data file ``name`` of chemotools as text, without running chemotools' code."""
+    try:
+        files = importlib.resources.files(_CHEMOTOOLS_DATA)
+    except ModuleNotFoundError as err:
+        raise ModuleNotFoundError(
+            f"load_brewed_coffee reads the spectra that the chemotools package ships, and "
+            f"chemotools is not installed: {_CHEMOTOOLS_HINT}",
+            name="chemotools",
+        ) from err
+    return files.joinpath(name).open("r", encoding="utf-8")
+
+
+def _brewed_coffee_arrays() -> tuple[np.ndarray, list[str]]:
+    """All 60 spectra and their origin names, in the order of chemotools' files."""
+    with _chemotools_csv("coffee_spectra.csv") as fh:
+        header = fh.readline().strip().split(",")
+        x = np.loadtxt(fh, delimiter=",", dtype=np.float64, ndmin=2)
+    with _chemotools_csv("coffee_labels.csv") as fh:
+        column = fh.readline().strip()
+        labels = [line.strip() for line in fh if line.strip()]
+    if column != "labels" or x.shape != (len(labels), len(header)):
+        raise ValueError(
+            f"chemotools' coffee files are not as expected: {x.shape} spectra for "
+            f"{len(header)} columns and {len(labels)} labels under {column!r}"
+        )
+    return x, labels
+
+
+def _stratified_test(y: np.ndarray, n_classes: int, test_fraction: float, rng) -> np.ndarray:
+    """Return the boolean mask of the test samples of a stratified split.
+
+    ``test_fraction`` of each class (rounded), at least one sample of each class on
+    each side.
+    """
+    gen = check_rng(rng)
+    test = np.zeros(y.size, dtype=bool)
+    for k in range(n_classes):
+        members = np.flatnonzero(y == k)
+        n_test = min(max(round(test_fraction * members.size), 1), members.size - 1)
+        test[gen.permutation(members)[:n_test]] = True
+    return test
+
+
+def load_brewed_coffee(
+    split: str = "train", *, test_fraction: float = 0.3, rng=0
+) -> LabelledSpectra:
+    """Read the ATR-FTIR spectra of brewed coffee that the ``chemotools`` package ships.
+
+    60 spectra of 1841 points, 20 from each of three origins, classes
+    ``('Brasil', 'Ethiopia', 'Vietnam')`` (the files' spelling, sorted). The values are
+    as stored (absorbances, roughly 0 to 1.1), not normalised. Neither the files nor
+    chemotools' own loader (``chemotools.datasets.load_coffee``, whose columns are the
+    indices 0..1840) give the wavenumbers, so ``axis`` is the point index.
+
+    The data set has no split of its own: ``'train'`` and ``'test'`` are a stratified
+    split drawn here (``test_fraction`` of each origin, rounded, at least one spectrum
+    of each origin on each side), the same for the same ``test_fraction`` and ``rng``;
+    ``'all'`` is the 60 spectra. Spectra keep the files' order within a split.
+
+    Needs ``chemotools`` installed (``pip install chemotools``, or the ``data`` extra:
+    ``pip install 'saliency2signal[data]'``); only its data files are read.
+
+    Parameters
+    ----------
+    split : {'train', 'test', 'all'}
+        Which part.
+    test_fraction : float
+        Share of each origin put in the test split, in (0, 1). Ignored for ``'all'``.
+    rng : int or numpy.random.Generator
+        Seed (or generator) of the split. Default 0; a generator advances, so pass a seed
+        for the train and the test split to match.
+
+    Returns
+    -------
+    LabelledSpectra
+        ``x`` float64 ``(n_samples, 1841)``, ``y`` int64, ``class_names``, ``axis`` the
+        point index (float64).
+
+    Raises
+    ------
+    ModuleNotFoundError
+        chemotools is not installed (the message says how to install it).
+    ValueError
+        Unknown split; ``test_fraction`` outside (0, 1); ``rng`` a negative int.
+    TypeError
+        ``test_fraction`` not a number; ``rng`` neither a seed nor a generator.
+
+    Notes
+    -----
+    Source: the ``chemotools`` package (P. Cabaneros López, MIT licence), data set
+    ``coffee`` — coffee spectra of three origins measured off-line by ATR-FTIR.
+
+    Examples
+    --------
+    >>> d = load_brewed_coffee("test")
+    >>> d.x.shape, d.class_names
+    ((18, 1841), ('Brasil', 'Ethiopia', 'Vietnam'))
+    """
+    split = check_choice(split, (*_SPLITS, "all"), "split")
+    test_fraction = check_real(
+        test_fraction, "test_fraction", low=0, high=1, low_open=True, high_open=True
+    )
+    if rng is None:
+        raise TypeError("rng=None would draw a different split each call: pass a seed")
+    x, labels = _brewed_coffee_arrays()
+    class_names = tuple(sorted(set(labels)))
+    y = np.array([class_names.index(label) for label in labels], dtype=np.int64)
+    if split == "all":
+        keep = np.ones(y.size, dtype=bool)
+    else:
+        test = _stratified_test(y, len(class_names), test_fraction, rng)
+        keep = test if split == "test" else ~test
+    return LabelledSpectra(
+        x=x[keep],
+        y=y[keep],
+        class_names=class_names,
+        axis=np.arange(x.shape[1], dtype=np.float64),
     )

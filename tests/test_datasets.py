@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from saliency2signal.datasets import (
     DATA_DIR,
     LabelledSpectra,
     PlantedSpectra,
+    load_brewed_coffee,
     load_coffee,
     load_planted,
     make_planted_spectra,
@@ -188,6 +191,100 @@ def test_loaders_bad_split_and_missing_file(loader, tmp_path):
         loader("val")
     with pytest.raises(FileNotFoundError, match="data/"):
         loader("train", path=tmp_path / "missing.npz")
+
+
+# ------------------------------------------------- brewed coffee (the chemotools package)
+ORIGINS = ("Brasil", "Ethiopia", "Vietnam")
+
+
+@pytest.mark.parametrize(("split", "per_origin"), [("train", 14), ("test", 6), ("all", 20)])
+def test_brewed_coffee_shapes_and_classes(split, per_origin):
+    d = load_brewed_coffee(split)
+    assert isinstance(d, LabelledSpectra)
+    n = 3 * per_origin
+    assert d.x.shape == (n, 1841) and d.x.dtype == np.float64
+    assert d.y.shape == (n,) and d.y.dtype == np.int64
+    assert d.class_names == ORIGINS
+    assert_array_equal(np.bincount(d.y, minlength=3), [per_origin] * 3)  # stratified
+    assert_array_equal(d.axis, np.arange(1841.0))  # no wavenumbers in the files
+    assert np.all(np.isfinite(d.x))
+    assert 0.5 < d.x.max() < 2 and d.x.min() > -0.1  # absorbances, not normalised
+
+
+def test_brewed_coffee_is_chemotools_files():
+    import csv
+    import importlib.resources
+
+    files = importlib.resources.files("chemotools.datasets.data")
+    with files.joinpath("coffee_spectra.csv").open() as fh:
+        rows = list(csv.reader(fh))
+    with files.joinpath("coffee_labels.csv").open() as fh:
+        labels = [r[0] for r in csv.reader(fh)]
+    assert rows[0] == [str(i) for i in range(1841)] and labels[0] == "labels"
+    d = load_brewed_coffee("all")  # the files' order
+    assert_array_equal(d.x, np.array(rows[1:], dtype=float))
+    assert [d.class_names[k] for k in d.y] == labels[1:]
+    assert d.class_names[d.y[0]] == "Ethiopia"
+
+
+def _rows(d: LabelledSpectra) -> set[bytes]:
+    return {row.tobytes() for row in d.x}
+
+
+def test_brewed_coffee_split_is_a_partition_and_seeded():
+    train, test, every = (load_brewed_coffee(s) for s in ("train", "test", "all"))
+    assert _rows(train).isdisjoint(_rows(test))
+    assert _rows(train) | _rows(test) == _rows(every)
+    # the same seed gives the same split, a generator seeded alike too; another seed not
+    assert_array_equal(load_brewed_coffee("test", rng=0).x, test.x)
+    assert_array_equal(load_brewed_coffee("test", rng=np.random.default_rng(0)).x, test.x)
+    assert _rows(load_brewed_coffee("test", rng=1)) != _rows(test)
+    # the labels travel with their spectra
+    label = {row.tobytes(): y for row, y in zip(every.x, every.y, strict=True)}
+    assert all(label[row.tobytes()] == y for row, y in zip(test.x, test.y, strict=True))
+
+
+@pytest.mark.parametrize(("test_fraction", "per_origin"), [(0.01, 1), (0.5, 10), (0.99, 19)])
+def test_brewed_coffee_test_fraction(test_fraction, per_origin):
+    test = load_brewed_coffee("test", test_fraction=test_fraction)
+    train = load_brewed_coffee("train", test_fraction=test_fraction)
+    assert_array_equal(np.bincount(test.y, minlength=3), [per_origin] * 3)
+    assert_array_equal(np.bincount(train.y, minlength=3), [20 - per_origin] * 3)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"split": "val"}, ValueError, "split='val'"),
+        ({"test_fraction": 0}, ValueError, "test_fraction=0"),
+        ({"test_fraction": 1.0}, ValueError, "test_fraction=1.0"),
+        ({"test_fraction": "0.3"}, TypeError, "test_fraction="),
+        ({"rng": -1}, ValueError, "rng=-1"),
+        ({"rng": None}, TypeError, "rng=None"),
+    ],
+)
+def test_brewed_coffee_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        load_brewed_coffee(**kwargs)
+
+
+def test_brewed_coffee_without_chemotools(monkeypatch):
+    for name in ("chemotools", "chemotools.datasets", "chemotools.datasets.data"):
+        monkeypatch.setitem(sys.modules, name, None)  # import of it fails
+    with pytest.raises(ModuleNotFoundError, match="pip install chemotools") as info:
+        load_brewed_coffee()
+    assert info.value.name == "chemotools"
+
+
+def test_brewed_coffee_runs_none_of_scikit_learn():
+    code = (
+        "import sys; from saliency2signal.datasets import load_brewed_coffee; "
+        "load_brewed_coffee(); print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('sklearn', 'pandas', 'polars', 'ikpls')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
 
 
 # ----------------------------------------------------------------------- committed models

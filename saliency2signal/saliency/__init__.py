@@ -10,8 +10,9 @@ normalisations are differentiated through exactly. Methods defined on a layer
 (Grad-CAM) are carried back through the imaging geometry with
 :func:`saliency2signal.imaging.pull_back`, the adjoint of the resize and flip.
 
-:func:`time_gradient` is the plain time-domain baseline: the gradient of the target
-score with respect to the signal itself, through the differentiable transform.
+:func:`time_gradient` is the plain time-domain baseline: the gradient of the target's
+logit (or probability, ``score='probability'``) with respect to the signal itself,
+through the differentiable transform.
 
 Layout (internal modules, plain names inside):
 

@@ -9,8 +9,10 @@ attributes directly to the ``(..., n_freqs, n_times)`` cells of ``|Tx|`` (lowest
 frequency in row 0): there is no image-to-grid remapping step, and resizes, flips, logs
 and normalisations are differentiated through exactly.
 
-:func:`time_gradient` is the plain time-domain baseline: the gradient of the target
-score with respect to the signal itself, through the differentiable transform.
+:func:`time_gradient` is the plain time-domain baseline: the gradient of the target's
+logit (or, with ``score='probability'``, of its softmax probability) with respect to the
+signal itself, through the differentiable transform and the same forward path
+(:class:`~saliency2signal.forward.CoefficientClassifier`) as :func:`attribute`.
 
 Internal to ``saliency`` (its public names are re-exported by
 ``saliency2signal.saliency``). May import: numpy, torch, ``saliency2signal._grid``,
@@ -38,7 +40,7 @@ from .._validation import (
     torch_dtype,
 )
 from ..forward import CoefficientClassifier
-from ..imaging import ImagingConfig, to_image
+from ..imaging import ImagingConfig
 from ..transform import MIN_LENGTH, SSQConfig, SSQResult, ssq_cwt
 from ._methods import Attribution, Batch, NoiseOptions, per_pass
 from ._options import has_negative
@@ -456,14 +458,33 @@ def time_gradient(
     transform_config: SSQConfig | None = None,
     imaging_config: ImagingConfig | None = None,
     target=None,
+    score: str = "logit",
     device: str | torch.device | None = None,
 ) -> SaliencyResult:
-    """Gradient of the target score with respect to the signal, through the transform.
+    """Gradient of the target's logit (or probability) with respect to the signal.
 
     The time-domain baseline against which grid attributions are compared:
-    ``d model(to_image(ssq_cwt(x).Tx))[target] / dx``. Synchrosqueezing moves each cell
-    to a frequency bin that is piecewise constant in ``x``, so this is the gradient for
-    the bin assignment held fixed.
+    ``d s / dx`` with ``s = model(to_image(ssq_cwt(x).Tx))[target]`` (the logit, the
+    model's output before any softmax, the quantity :func:`attribute`'s methods
+    explain) or, with ``score='probability'``, ``s = softmax(model(...))[target]``.
+    The result is signed and per sample of ``x``; take ``abs`` or the square for a
+    sensitivity map. Nothing else is applied: no multiplication by ``x``, no smoothing,
+    no normalisation.
+
+    Synchrosqueezing moves each cell of ``Wx`` to a frequency bin that is piecewise
+    constant in ``x`` (and drops cells below the transform's threshold), so the score is
+    a piecewise smooth function of ``x`` with jumps where a cell changes bin. This is
+    its gradient with the bin assignment held fixed, exact between the jumps; a finite
+    difference agrees with it only with a step below the scale at which cells start to
+    change bin (see the tests).
+
+    It is not a map of where a feature lies: the gradient of a coefficient that the
+    model reads reaches every sample under its wavelet, so ``|d s / dx|`` spreads over
+    the support of the wavelets at the scales the model uses (at coarse scales, far
+    beyond the feature itself), and over neighbouring structure that the decision
+    depends on (the anchor peak of a shoulder, say). The logit and the probability give
+    maps of the same shape for a confident prediction: ``d p_t / dx`` is
+    ``p_t (d z_t / dx - sum_k p_k d z_k / dx)``.
 
     Parameters
     ----------
@@ -476,18 +497,24 @@ def time_gradient(
     imaging_config : ImagingConfig, optional
     target : int or array_like of int, optional
         Default: the predicted class.
+    score : {'logit', 'probability'}
+        What is differentiated: the target's logit (default, as :func:`attribute`) or its
+        softmax probability.
     device : str or torch.device, optional
         Default: the device of ``x`` (a tensor), else the model's.
 
     Returns
     -------
     SaliencyResult
-        ``attribution`` of shape ``(..., n_times)``; ``method='time_gradient'``.
+        ``attribution`` of shape ``(..., n_times)``, in the transform's working dtype
+        (that of ``x`` unless ``transform_config.dtype`` says otherwise);
+        ``method='time_gradient'``, or
+        ``'time_gradient+probability'`` with ``score='probability'``.
 
     Raises
     ------
     ValueError
-        Target out of range, logits not ``(B, n_classes)``.
+        Target out of range, logits not ``(B, n_classes)``, unknown ``score``.
 
     Examples
     --------
@@ -501,25 +528,31 @@ def time_gradient(
     ...                   imaging_config=ImagingConfig(size=(16, 16)))
     >>> tuple(g.attribution.shape), g.method
     ((3, 256), 'time_gradient')
+    >>> p = time_gradient(model, torch.randn(3, 256), transform_config=SSQConfig(nv=8),
+    ...                   imaging_config=ImagingConfig(size=(16, 16)), score="probability")
+    >>> p.method
+    'time_gradient+probability'
     """
     model = _check_model(model)
     transform_config, imaging_config = _check_configs(transform_config, imaging_config)
+    check_choice(score, ("logit", "probability"), "score")
     dev = _resolve_device(device, x, model)
     xt = _prepare_signal(x, transform_config, dev)
     batch_shape = tuple(xt.shape[:-1])
+    forward = CoefficientClassifier(model, imaging_config=imaging_config)
     with eval_mode(model), torch.enable_grad():
         xg = xt.clone().requires_grad_(True)
         res = ssq_cwt(xg, transform_config)
-        out = _check_logits(model(to_image(res.Tx, imaging_config)), math.prod(batch_shape))
+        out = _check_logits(forward(res.Tx), math.prod(batch_shape))
         tgt = _check_target(target, out.detach(), batch_shape)
-        score = out.gather(1, tgt[:, None]).sum()
-        (grad,) = torch.autograd.grad(score, xg)
+        per_class = out.softmax(-1) if score == "probability" else out
+        (grad,) = torch.autograd.grad(per_class.gather(1, tgt[:, None]).sum(), xg)
     return _result(
         grad.detach(),
         tgt,
         out,
         batch_shape,
-        method="time_gradient",
+        method="time_gradient" if score == "logit" else "time_gradient+probability",
         Tx=res.Tx.detach(),
         transform_config=transform_config,
         imaging_config=imaging_config,
