@@ -199,6 +199,7 @@ def test_json_schema(explained):
         "component_energy",
         "deletion",
         "interference",
+        "peak",
     }
     assert r["label"] == 1 and len(r["x_range"]) == 2 and len(r["band"]) == 2
     assert set(r["deletion"]) == {"p_before", "p_after", "drop"}

@@ -12,7 +12,8 @@ into an :class:`~saliency2signal.explanation.Explanation`.
 Internal: plain names for the modules of :mod:`saliency2signal.explanation`.
 May import: numpy, torch, ``_validation``, ``forward``, ``imaging``, ``inverse``,
 ``mask``, ``saliency``, ``transform``, ``faithfulness``, ``artefacts`` (inside a
-function) and its sibling ``_result``; never ``_explain`` (it imports this).
+function) and its siblings ``_reading`` and ``_result``; never ``_explain`` (it imports
+this).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from ..inverse import decompose_regions
 from ..mask import Region, attribution_mask
 from ..saliency import attribute
 from ..transform import SSQConfig, SSQResult, decompose, ssq_cwt
+from ._reading import read_bands
 from ._result import Explanation, RegionEffect
 
 __all__ = [
@@ -96,6 +98,7 @@ class ExplainSettings:
     n_null: int = 20
     seed: int = 0
     reference: str = "zero"
+    peaks: bool = True
 
     def __post_init__(self):
         checked = {
@@ -109,6 +112,7 @@ class ExplainSettings:
             "n_null": check_int(self.n_null, "n_null", minimum=0),
             "seed": check_int(self.seed, "seed", minimum=0),
             "reference": check_choice(self.reference, REFERENCES, "reference"),
+            "peaks": check_bool(self.peaks, "peaks"),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -132,6 +136,7 @@ class ExplainSettings:
             "n_null": self.n_null,
             "seed": self.seed,
             "reference": self.reference,
+            "peaks": self.peaks,
             "mask_options": json.loads(json.dumps(dict(self.mask_options or {}), default=str)),
         }
 
@@ -202,6 +207,7 @@ def explain_batch(
     device: torch.device | str = "cpu",
     indices=None,
     reference: torch.Tensor | None = None,
+    axis_units: str = "samples",
 ) -> BatchResult:
     """Explain one prepared batch of signals.
 
@@ -229,6 +235,8 @@ def explain_batch(
     reference : torch.Tensor, shape (b, N) or (N,), optional
         Reference signals of the verdict's deletion test (``settings.reference`` not
         ``'zero'``).
+    axis_units : str
+        Units of ``axis``, for the regions' band descriptions.
 
     Returns
     -------
@@ -293,6 +301,21 @@ def explain_batch(
         )
     flags = _interference(x, tcfg, am.labels) if settings.interference else {}
     p_before = res.probabilities.gather(1, res.target.reshape(-1, 1))[:, 0]
+    bands: list[list[dict | None]] = [[None] * len(r) for r in am.regions]
+    if settings.deletion and settings.peaks:
+        bands = read_bands(
+            model if forward_model is None else forward_model,
+            x,
+            am.regions,
+            to_numpy(comps),
+            to_numpy(res.target),
+            to_numpy(p_before),
+            axis=np.arange(x.shape[-1], dtype=np.float64) if axis is None else axis,
+            units="samples" if axis is None else axis_units,
+            transform_config=tcfg,
+            imaging_config=imaging_config,
+            batch_size=settings.batch_size,
+        )
     regions = tuple(
         tuple(
             _effect(
@@ -301,6 +324,7 @@ def explain_batch(
                 float(p_before[i]),
                 p_after[i][k],
                 flags.get((i, reg.label)),
+                bands[i][k],
             )
             for k, reg in enumerate(rs)
         )
@@ -416,9 +440,15 @@ def _interference(x, tcfg, labels) -> dict[tuple[int, int], dict]:
 
 
 def _effect(
-    region: Region, energy: float, p_before: float, p_after: float | None, flag: dict | None
+    region: Region,
+    energy: float,
+    p_before: float,
+    p_after: float | None,
+    flag: dict | None,
+    peak: dict | None,
 ) -> RegionEffect:
     return RegionEffect(
+        peak=peak,
         region=region,
         component_energy=energy,
         p_before=p_before if p_after is not None else None,

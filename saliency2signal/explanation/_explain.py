@@ -74,6 +74,7 @@ def explain(
     n_null: int = 20,
     seed: int = 0,
     reference="zero",
+    peaks: bool = True,
     auto_options: Mapping | None = None,
 ) -> Explanation:
     """Explain a model's decisions on signals as regions, components and deletion effects.
@@ -157,6 +158,11 @@ def explain(
         cells of the mean of ``x`` (ROAD-style imputation, which keeps the modified
         signal nearer the data); an array gives the reference signals (e.g. a class
         mean of the training set), of the signals' length as given.
+    peaks : bool
+        Read each region as a band (needs ``deletion``): peaks are fitted to the signal
+        over the region's x-range (:func:`~saliency2signal.peaks.fit_peaks`), each is
+        deleted in turn, and the one whose deletion lowers the explained class's
+        probability most is the region's ``peak`` (centre, FWHM, height in axis units).
     auto_options : mapping, optional
         For ``method='auto'``: ``candidates`` (default
         :data:`~saliency2signal.explanation.AUTO_CANDIDATES`) and ``n_subset``
@@ -233,6 +239,7 @@ def explain(
                 n_null=n_null,
                 seed=seed,
                 reference=reference,
+                peaks=peaks,
             ),
             auto_options,
         )
@@ -253,6 +260,7 @@ def explain(
         n_null=n_null,
         seed=seed,
         reference=reference if isinstance(reference, str) else "given",
+        peaks=peaks,
     )
     if progress is not None:
         check_callable(progress, "progress", signature="(done, total)")
@@ -292,6 +300,7 @@ def explain(
         device=dev,
         progress=progress,
         reference=ref,
+        axis_units=axis_info.units,
     )
     return assemble(
         batches,
@@ -335,6 +344,7 @@ def _explain_auto(model, x, kwargs: dict, auto_options: Mapping | None) -> Expla
         labels=per_signal(kwargs["labels"], 1),
         reference=per_signal(kwargs["reference"], 2),
         progress=None,
+        peaks=False,
         deletion=True,
         n_null=max(20, kwargs["n_null"]),
     )
@@ -359,6 +369,7 @@ def _run_batches(
     device: torch.device,
     progress: Callable[[int, int], None] | None,
     reference: torch.Tensor | None = None,
+    axis_units: str = "samples",
 ) -> list[BatchResult]:
     """Explain ``xt`` batch by batch; ``first`` is the transform of the first group."""
     n_b, bs = int(xt.shape[0]), settings.batch_size
@@ -392,6 +403,7 @@ def _run_batches(
                 device=device,
                 indices=np.arange(s, s + xb.shape[0]),
                 reference=None if reference is None else reference[s : s + bs],
+                axis_units=axis_units,
             )
         )
         if progress is not None:

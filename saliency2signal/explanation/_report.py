@@ -252,7 +252,7 @@ _TABLE_HEAD = (
     "<th>band (cycles/sample)</th><th>peak width (samples)</th>"
     "<th>attribution share</th><th>component energy</th>"
     "<th>p before</th><th>p after deletion</th><th>drop</th>"
-    "<th>interference</th></tr>"
+    "<th>interference</th><th>band under the region (deleting it: p after)</th></tr>"
 )
 
 
@@ -355,5 +355,13 @@ def _html_row(r: dict) -> str:
         f"<td>{_fmt(r['component_energy'], '.3f')}</td>"
         f"<td>{_fmt(d.get('p_before'), '.3f')}</td>"
         f"<td>{_fmt(d.get('p_after'), '.3f')}</td>"
-        f"<td>{_fmt(d.get('drop'), '.3f')}</td><td>{flag}</td></tr>"
+        f"<td>{_fmt(d.get('drop'), '.3f')}</td><td>{flag}</td>"
+        f'<td style="text-align:left">{_peak_cell(r["peak"])}</td></tr>'
     )
+
+
+def _peak_cell(peak: dict | None) -> str:
+    """Return the region's band in words, and the probability after deleting it."""
+    if peak is None:
+        return "&ndash;"
+    return f"{html.escape(peak['description'])} ({_fmt(peak['p_after'], '.3f')})"

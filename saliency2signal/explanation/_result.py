@@ -51,6 +51,12 @@ class RegionEffect:
     interference : dict or None
         ``flagged``, ``overlap_fraction`` and ``message`` from
         :func:`~saliency2signal.artefacts.flag_regions`, when checked.
+    peak : dict or None
+        The region read as a band: of the peaks fitted to the signal over the region's
+        x-range, the one whose deletion lowers the explained class's probability most
+        (``centre``, ``fwhm``, ``height``, ``eta``, ``area`` in axis units,
+        ``description``, ``p_after``, ``drop``, ``component_correlation``,
+        ``n_fitted``, ``fit_r_squared``); ``None`` when not read or no peak was fitted.
     """
 
     region: Region
@@ -59,6 +65,7 @@ class RegionEffect:
     p_after: float | None = None
     drop: float | None = None
     interference: dict | None = None
+    peak: dict | None = None
 
     @property
     def label(self) -> int:
@@ -96,6 +103,9 @@ class RegionEffect:
             "component_energy": finite_or_none(self.component_energy),
             "deletion": deletion,
             "interference": None if self.interference is None else dict(self.interference),
+            "peak": None
+            if self.peak is None
+            else {k: v if isinstance(v, str) else finite_or_none(v) for k, v in self.peak.items()},
         }
 
 

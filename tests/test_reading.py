@@ -1,0 +1,94 @@
+"""Each region read as a band: the fitted peak whose deletion the model feels (issue 17).
+
+On the bundled planted-peak data (ground truth: each positive spectrum's peak centre and
+sigma), the top region's band is the planted peak, in the axis's units, and deleting it
+takes the model's evidence away.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+
+import numpy as np
+import pytest
+from jsonschema import validate
+
+from saliency2signal import explain
+from saliency2signal.datasets import load_planted
+from saliency2signal.explanation import load_schema
+from saliency2signal.io import load_model
+
+MODEL = pathlib.Path(__file__).resolve().parents[1] / "models" / "planted.pt"
+FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+
+
+@pytest.fixture(scope="module")
+def planted():
+    model, meta = load_model(MODEL)
+    d = load_planted("test")
+    pos = np.flatnonzero(d.y == 1)[:6]
+    e = explain(model, d.x[pos], metadata=meta, axis=d.axis, n_null=0, max_regions=3)
+    return model, meta, d, pos, e
+
+
+def test_the_top_region_reads_as_the_planted_peak(planted):
+    model, meta, d, pos, e = planted
+    assert np.all(e.predictions == 1)
+    for j, i in enumerate(pos):
+        peak = e.regions[j][0].peak
+        fwhm = FWHM_PER_SIGMA * d.widths[i]
+        assert abs(peak["centre"] - d.centres[i]) < 0.05 * fwhm
+        assert peak["fwhm"] == pytest.approx(fwhm, rel=0.1)
+        assert peak["height"] == pytest.approx(d.amplitudes[i], rel=0.25)
+        # deleting the band removes the model's evidence for the peak class
+        assert peak["drop"] > 0.5 and peak["p_after"] < 0.5
+        assert peak["description"].startswith(f"peak at {round(peak['centre'])} cm⁻¹ (FWHM ")
+        # the band is what the region's component holds
+        assert peak["component_correlation"] > 0.5
+        assert peak["n_fitted"] >= 1 and 0.9 < peak["fit_r_squared"] <= 1.0
+
+
+def test_the_reading_is_in_the_report(planted, tmp_path):
+    model, meta, d, pos, e = planted
+    report = json.loads(json.dumps(e.to_json(), allow_nan=False))
+    validate(report, load_schema())
+    assert report["settings"]["peaks"] is True
+    first = report["samples"][0]["regions"][0]["peak"]
+    assert first["description"] == e.regions[0][0].peak["description"]
+    folder = e.save(tmp_path / "r", figures=False)
+    page = (folder / "index.html").read_text()
+    assert first["description"] in page
+
+
+@pytest.mark.parametrize("kwargs", [{"peaks": False}, {"deletion": False}])
+def test_no_reading_when_switched_off(planted, kwargs):
+    model, meta, d, pos, e = planted
+    off = explain(model, d.x[pos[:1]], metadata=meta, axis=d.axis, n_null=0, **kwargs)
+    assert all(r.peak is None for r in off.regions[0])
+    validate(json.loads(json.dumps(off.to_json())), load_schema())
+
+
+def test_the_band_is_in_the_explanations_axis(planted):
+    model, meta, d, pos, e = planted
+    # without an axis the explanation's x values are the model's sample times
+    plain = explain(model, d.x[pos[:1]], metadata=meta, n_null=0, max_regions=1)
+    peak = plain.regions[0][0].peak
+    step = d.axis[1] - d.axis[0]
+    centre_samples = (d.centres[pos[0]] - d.axis[0]) / step
+    assert (
+        abs(peak["centre"] - plain.axis[0] - centre_samples * (plain.axis[1] - plain.axis[0])) < 1
+    )
+    # without metadata or axis: samples, and no units in the description
+    bare = explain(
+        model,
+        d.x[pos[:1]],
+        transform_config=meta.transform,
+        imaging_config=meta.imaging,
+        n_null=0,
+        max_regions=1,
+    )
+    assert bare.axis_units == "samples"
+    assert abs(bare.regions[0][0].peak["centre"] - centre_samples) < 1.0
+    assert "cm" not in bare.regions[0][0].peak["description"]
