@@ -92,3 +92,35 @@ def test_the_band_is_in_the_explanations_axis(planted):
     assert bare.axis_units == "samples"
     assert abs(bare.regions[0][0].peak["centre"] - centre_samples) < 1.0
     assert "cm" not in bare.regions[0][0].peak["description"]
+
+
+def test_the_band_against_a_reference(planted):
+    model, meta, d, pos, e = planted
+    x = d.x[pos[:2]]
+    # against itself every band is the same band: no shift, ratios 1
+    same = explain(model, x, metadata=meta, axis=d.axis, n_null=0, max_regions=1, reference=x)
+    for j in range(2):
+        ref = same.regions[j][0].peak["reference"]
+        assert ref["new_band"] is False and abs(ref["shift"]) < 1e-6
+        assert ref["fwhm_ratio"] == pytest.approx(1.0, abs=1e-6)
+        assert ref["height_ratio"] == pytest.approx(1.0, abs=1e-6)
+        assert "shifted by" in ref["description"]
+    # against the spectrum without its planted peak, the band is new
+    counterfactual = x - d.components[pos[:2]]
+    new = explain(
+        model, x, metadata=meta, axis=d.axis, n_null=0, max_regions=1, reference=counterfactual
+    )
+    for j in range(2):
+        ref = new.regions[j][0].peak["reference"]
+        assert ref["new_band"] is True and ref["peak"] is None
+        assert ref["description"] == "a band the reference lacks"
+    # moved by 4 cm^-1 in the reference: the band is shifted by -4 (+- 1)
+    shift = 4.0
+    moved = np.stack([np.interp(d.axis - shift, d.axis, v) for v in x])
+    rel = explain(model, x, metadata=meta, axis=d.axis, n_null=0, max_regions=1, reference=moved)
+    for j in range(2):
+        ref = rel.regions[j][0].peak["reference"]
+        assert ref["shift"] == pytest.approx(-shift, abs=1.0)
+    report = json.loads(json.dumps(rel.to_json(), allow_nan=False))
+    validate(report, load_schema())
+    assert report["samples"][0]["regions"][0]["peak"]["reference"]["new_band"] is False

@@ -315,6 +315,7 @@ def explain_batch(
             transform_config=tcfg,
             imaging_config=imaging_config,
             batch_size=settings.batch_size,
+            reference=None if reference is None else to_numpy(reference).astype(np.float64),
         )
     regions = tuple(
         tuple(

@@ -13,6 +13,15 @@ its correlation with the region's recovered component and a one-line description
 
 A region whose range holds no peak the fit supports (a slope, noise) gets no band.
 
+With reference signals (``explain(reference=...)``: a class mean, the mean spectrum),
+the same range of the reference is fitted too, and the band is compared with *the same
+band* there: the reference peak and the band are paired when each is the other's
+nearest fitted peak (by centre) and their centres lie within the larger FWHM. The record
+then says how the band differs — shifted (centre), broadened (FWHM ratio), stronger
+(height ratio) — or that it is a band the reference lacks (no partner), and
+``difference`` is the band minus its partner: the class feature as a difference
+spectrum.
+
 Internal: plain names for the modules of :mod:`saliency2signal.explanation`.
 May import: numpy, torch, ``forward``, ``peaks``, ``_validation``; never another
 module of the package.
@@ -54,6 +63,7 @@ def read_bands(
     transform_config,
     imaging_config,
     batch_size: int,
+    reference: np.ndarray | None = None,
 ) -> list[list[dict | None]]:
     """Return the band of each region of each signal (``None`` where none is fitted).
 
@@ -78,6 +88,8 @@ def read_bands(
     transform_config, imaging_config
     batch_size : int
         Signals per transform of the forward passes.
+    reference : numpy.ndarray, shape (b, N), optional
+        Reference signals to compare each band with (see the module docstring).
 
     Returns
     -------
@@ -125,5 +137,50 @@ def read_bands(
             "component_correlation": corr,
             "n_fitted": fit.n_peaks,
             "fit_r_squared": float(fit.r2),
+            "reference": None
+            if reference is None
+            else _compare(peak, fit, reference[i], axis, regions[i][k].x_range, u),
         }
     return out
+
+
+def _nearest(peaks, centre: float) -> int:
+    return int(np.argmin([abs(p.centre - centre) for p in peaks]))
+
+
+def _compare(peak, fit, ref: np.ndarray, axis: np.ndarray, x_range, units: str) -> dict:
+    """Compare the band with the same band of the reference signal (or its absence)."""
+    try:
+        ref_fit = fit_peaks(ref, axis, x_range=x_range, margin=MARGIN)
+    except ValueError:
+        ref_fit = None
+    partner = None
+    if ref_fit is not None and ref_fit.peaks:
+        j = _nearest(ref_fit.peaks, peak.centre)
+        cand = ref_fit.peaks[j]
+        mutual = fit.peaks[_nearest(fit.peaks, cand.centre)] is peak
+        if mutual and abs(cand.centre - peak.centre) <= max(cand.fwhm, peak.fwhm):
+            partner = cand
+    u = f" {units}" if units else ""
+    if partner is None:
+        return {
+            "peak": None,
+            "new_band": True,
+            "shift": None,
+            "fwhm_ratio": None,
+            "height_ratio": None,
+            "description": "a band the reference lacks",
+        }
+    shift = peak.centre - partner.centre
+    return {
+        "peak": partner.to_dict(),
+        "new_band": False,
+        "shift": shift,
+        "fwhm_ratio": peak.fwhm / partner.fwhm,
+        "height_ratio": peak.height / partner.height if partner.height > 0 else None,
+        "description": (
+            f"in the reference: {partner.describe(units)}; shifted by {shift:+.3g}{u}, "
+            f"FWHM x{peak.fwhm / partner.fwhm:.2f}, height "
+            f"x{peak.height / max(partner.height, 1e-300):.2f}"
+        ),
+    }

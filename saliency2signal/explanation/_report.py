@@ -364,4 +364,8 @@ def _peak_cell(peak: dict | None) -> str:
     """Return the region's band in words, and the probability after deleting it."""
     if peak is None:
         return "&ndash;"
-    return f"{html.escape(peak['description'])} ({_fmt(peak['p_after'], '.3f')})"
+    text = f"{html.escape(peak['description'])} ({_fmt(peak['p_after'], '.3f')})"
+    ref = peak.get("reference")
+    if ref is not None:
+        text += f"; {html.escape(ref['description'])}"
+    return text

@@ -103,9 +103,7 @@ class RegionEffect:
             "component_energy": finite_or_none(self.component_energy),
             "deletion": deletion,
             "interference": None if self.interference is None else dict(self.interference),
-            "peak": None
-            if self.peak is None
-            else {k: v if isinstance(v, str) else finite_or_none(v) for k, v in self.peak.items()},
+            "peak": None if self.peak is None else _json_peak(self.peak),
         }
 
 
@@ -392,6 +390,19 @@ class Explanation:
     def _write(self, folder: pathlib.Path, *, figures: bool) -> None:
         """Write the report's files into the temporary ``folder`` (see ``_report``)."""
         write_report(self, folder, figures=figures)
+
+
+def _json_peak(record: dict) -> dict:
+    """Return a region's band record with JSON-safe numbers (nested records too)."""
+    out = {}
+    for k, v in record.items():
+        if isinstance(v, dict):
+            out[k] = _json_peak(v)
+        elif v is None or isinstance(v, (str, bool)):
+            out[k] = v
+        else:
+            out[k] = finite_or_none(v)
+    return out
 
 
 def _unseen_note(lowpass_in_image: bool) -> str:
