@@ -329,7 +329,7 @@ def test_training_accepts_label_names(rng):
         ({"epochs": 0}, ValueError, "epochs=0"),
         ({"val_fraction": 1.0}, ValueError, "val_fraction=1.0"),
         ({"length_policy": "stretch"}, ValueError, "stretch"),
-        ({"transform_config": None}, TypeError, "SSQConfig"),
+        ({"transform_config": "gmw"}, TypeError, "SSQConfig"),
     ],
 )
 def test_training_rejects_bad_input(rng, change, error, match):

@@ -11,6 +11,7 @@ that needs it) and ``._inputs``; never ``._parser``.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -101,26 +102,64 @@ def cmd_reconstruct(args) -> int:
     return 0
 
 
+def _train_axis(data: Path, args) -> tuple[np.ndarray | None, str | None, str | None]:
+    """Return the x values for ``train``, and the axis name and units they imply.
+
+    ``--axis``, else the ``.npz``'s ``axis`` array (as ``explain`` reads it), else its
+    ``wavenumbers`` array (then ``wavenumber``/``cm^-1`` unless given).
+    """
+    name, units = args.axis_name, args.axis_units
+    if args.axis:
+        return load_signals(Path(args.axis)), name, units
+    values = companion(data, args.key, "axis")
+    if values is None and data.suffix.lower() == ".npz":
+        with np.load(data, allow_pickle=False) as z:
+            has_wavenumbers = "wavenumbers" in z.files
+        if has_wavenumbers:
+            values = load_signals(data, "wavenumbers")
+            name = "wavenumber" if name is None else name
+            units = "cm^-1" if units is None else units
+    return values, name, units
+
+
 def cmd_train(args) -> int:
+    import dataclasses
+
     from ..imaging import ImagingConfig
     from ..io import save_model
-    from ..models import train_classifier
+    from ..models import default_architecture, train_classifier
 
     data, out = Path(args.data), Path(args.out)
     if not data.is_file():
         raise CLIError(f"{data}: no such file")
     check_out(out, args, folder=False, overwrite=False)
     x, y, names = load_labels(data, args)
-    cfg = config_from_args(args)
-    imaging = ImagingConfig(scale=args.scale, size=(args.size, args.size))
+    axis, axis_name, axis_units = _train_axis(data, args)
+    cfg = dataclasses.replace(config_from_args(args), lowpass_row=args.lowpass_row)
+    meanstd = args.normalize == "meanstd"  # measured on the training images
+    imaging = ImagingConfig(
+        scale=args.scale,
+        size=(args.size, args.size),
+        antialias=args.antialias,
+        normalize="none" if meanstd else args.normalize,
+    )
+    architecture = default_architecture((args.size, args.size), coord_channels=args.coord_channels)
+    if args.widths is not None:
+        architecture["widths"] = args.widths
+    tty = sys.stderr.isatty()
 
     def progress(stats) -> None:  # one line per epoch, redrawn in place on a terminal
-        end = "\n" if stats.epoch == args.epochs or not sys.stderr.isatty() else "\r"
         bar = "#" * int(20 * stats.epoch / args.epochs)
+        val = (
+            ""
+            if math.isnan(stats.val_loss)
+            else f" | val loss {stats.val_loss:.3f} acc {stats.val_accuracy:.3f}"
+            f" | best epoch {stats.best_epoch}"
+        )
         print(
-            f"[{bar:<20}] epoch {stats.epoch}/{args.epochs} loss {stats.train_loss:.3f} "
-            f"train acc {stats.train_accuracy:.3f} val acc {stats.val_accuracy:.3f}",
-            end=end,
+            f"[{bar:<20}] epoch {stats.epoch}/{args.epochs} train loss {stats.train_loss:.3f} "
+            f"acc {stats.train_accuracy:.3f}{val}",
+            end="\r" if tty else "\n",
             file=sys.stderr,
             flush=True,
         )
@@ -130,19 +169,31 @@ def cmd_train(args) -> int:
         y,
         transform_config=cfg,
         imaging_config=imaging,
+        fit_meanstd=meanstd,
         class_names=names,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
         val_fraction=args.val_fraction,
+        patience=args.patience or None,
+        min_epochs=args.min_epochs,
+        restore_best=args.keep == "best",
         progress=progress,
+        architecture_kwargs=architecture,
+        axis=axis,
+        axis_name=axis_name,
+        axis_units=axis_units,
     )
+    if tty:
+        print(file=sys.stderr)
     save_model(trained.model, out, metadata=trained.metadata, format=args.format)
-    last = trained.history[-1]
+    best, meta = trained.best, trained.metadata
+    stop = ", stopped early" if trained.stopped_early else ""
     print(
-        f"wrote {out}: {len(names)} classes, train acc {last.train_accuracy:.3f}, "
-        f"val acc {last.val_accuracy:.3f}"
+        f"wrote {out}: {len(names)} classes, weights of epoch {trained.best_epoch} of "
+        f"{len(trained.history)}{stop}, train acc {best.train_accuracy:.3f}, "
+        f"val acc {best.val_accuracy:.3f}; axis {meta.axis_name} ({meta.axis_units})"
     )
     return 0
 

@@ -127,25 +127,106 @@ def _add_reconstruct(sub) -> None:
     r.set_defaults(func=cmd_reconstruct)
 
 
+def _widths(text: str) -> list[int]:
+    """``--widths 16,32,64``: positive block widths."""
+    try:
+        widths = [int(w) for w in text.split(",")]
+    except ValueError:
+        widths = []
+    if not widths or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of widths")
+    return widths
+
+
 def _add_train(sub) -> None:
-    tr = sub.add_parser("train", help="train the bundled CNN on labelled signals, reproducibly")
+    tr = sub.add_parser(
+        "train",
+        help="train the bundled CNN on labelled signals, reproducibly",
+        description="Defaults: the recipe of the bundled planted-peak model (Morse beta=5, "
+        "nv=16, low-pass row; 64x64 log1p images, antialiased, with a mean/std measured "
+        "on the training images; six blocks with coordinate channels), early stopping on a "
+        "stratified validation split, the best-validation weights kept. The defaults "
+        "before it: --nv 32 --beta 60 --no-lowpass-row --normalize minmax --no-antialias "
+        "--widths 16,32,64,64 --no-coord-channels --epochs 20 --batch-size 16 --patience 0 "
+        "--keep last --axis-name time --axis-units s.",
+    )
     tr.add_argument(
         "data",
         help=".npz with signals and labels (x/y or X_train/y_train; "
-        "class_names if present), or .npy/.csv signals with --labels",
+        "class_names and axis or wavenumbers if present), or .npy/.csv signals with --labels",
     )
     tr.add_argument("--out", required=True, help="output model file (self-describing)")
     tr.add_argument("--key", help="signals array in an .npz")
     tr.add_argument("--label-key", help="labels array in an .npz")
     tr.add_argument("--labels", help="labels file (.npy/.csv), one integer per signal")
     tr.add_argument("--class-names", help="comma-separated names in label order")
+    tr.add_argument(
+        "--axis",
+        help="x values (.npy/.csv), one per sample, e.g. wavenumbers (default: the .npz's "
+        "axis or wavenumbers array); recorded in the model",
+    )
+    tr.add_argument(
+        "--axis-name",
+        help="name of the signal axis, e.g. wavenumber (default: wavenumber for an .npz "
+        "wavenumbers array, sample without an axis, else x)",
+    )
+    tr.add_argument(
+        "--axis-units",
+        help="units of the signal axis, e.g. cm^-1 (default: cm^-1 for an .npz "
+        "wavenumbers array, samples without an axis, else 'axis units')",
+    )
     tr.add_argument("--size", type=int, default=64, help="image height = width (default 64)")
     tr.add_argument("--scale", default="log1p", choices=["linear", "log1p", "db"])
-    tr.add_argument("--epochs", type=int, default=20)
-    tr.add_argument("--batch-size", type=int, default=16)
+    tr.add_argument(
+        "--normalize",
+        default="meanstd",
+        choices=["meanstd", "minmax", "standardize", "none"],
+        help="meanstd: one mean/std measured on the training images (default); minmax, "
+        "standardize: per image",
+    )
+    tr.add_argument(
+        "--antialias",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="low-pass the grid when resizing it (default on)",
+    )
+    tr.add_argument(
+        "--widths",
+        type=_widths,
+        help="comma-separated block widths (default 16,32,32,64,64,64, fewer blocks "
+        "for images under 32 pixels)",
+    )
+    tr.add_argument(
+        "--coord-channels",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="CoordConv row/column channels (default on)",
+    )
+    tr.add_argument("--epochs", type=int, default=100, help="most epochs (default 100)")
+    tr.add_argument(
+        "--patience",
+        type=int,
+        default=10,
+        help="stop after this many epochs without a lower validation loss; 0: never (default 10)",
+    )
+    tr.add_argument(
+        "--min-epochs", type=int, default=30, help="never stop before this epoch (default 30)"
+    )
+    tr.add_argument(
+        "--keep",
+        default="best",
+        choices=["best", "last"],
+        help="weights to save: the lowest validation loss (default) or the last epoch's",
+    )
+    tr.add_argument("--batch-size", type=int, default=8, help="default 8")
     tr.add_argument("--lr", type=float, default=1e-3)
     tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--val-fraction", type=float, default=0.2)
+    tr.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.2,
+        help="share of each class held out for validation and early stopping (default 0.2)",
+    )
     tr.add_argument(
         "--format",
         default="state_dict",
@@ -154,6 +235,13 @@ def _add_train(sub) -> None:
         "+ JSON metadata; export: a torch.export .pt2 program)",
     )
     _add_transform_options(tr, helps=False)
+    tr.set_defaults(nv=16, beta=5.0)  # the recipe's (saliency2signal.models.DEFAULT_TRANSFORM)
+    tr.add_argument(
+        "--lowpass-row",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the low-pass (baseline) content as image row 0 (default on)",
+    )
     tr.add_argument("--float64", action="store_true", help="transform in float64")
     tr.set_defaults(func=cmd_train)
 

@@ -3,22 +3,24 @@
 :func:`make_images` is ``ssq_cwt`` then ``to_image``, chunk by chunk, without gradients.
 :func:`train_classifier` is a pure function: signals and labels in, a trained
 :class:`~saliency2signal.models.ScalogramCNN`, its
-:class:`~saliency2signal.metadata.ModelMetadata` and the accuracy history
-(:class:`EpochStats`) out, as a :class:`TrainedClassifier`. It runs in steps: check the
-arguments, make the images once (no gradient through the transform), split each class,
-then fit (one pass per epoch, batch norm recalibrated, validation in eval mode). The
-data order and the weight initialisation depend only on ``seed``, and the global random
-state is left untouched.
+:class:`~saliency2signal.metadata.ModelMetadata` and the per-epoch history
+(:class:`EpochStats`) out, as a :class:`TrainedClassifier`. Its defaults are the recipe of
+``._recipe``. It runs in steps: check the arguments, make the images once (no gradient
+through the transform), split each class, fit the normalisation on the training images,
+then fit the network (``._fitting``: the best-validation weights kept, early stopping).
+The data order and the weight initialisation depend only on ``seed``, and the global
+random state is left untouched.
 
 Internal to ``models``: plain names, re-exported by ``saliency2signal.models``.
 May import: numpy, torch, ``saliency2signal._validation``, ``imaging``, ``metadata``,
-``transform``, ``._network``; never ``io`` (it imports ``models``).
+``transform``, ``._fitting``, ``._network``, ``._recipe``; never ``io`` (it imports
+``models``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,21 +29,23 @@ import torch
 from torch import nn
 
 from .._validation import (
+    check_axis,
+    check_bool,
     check_callable,
     check_choice,
     check_instance,
     check_int,
-    check_real,
     check_signal,
     check_strings,
-    finite_or_none,
 )
 from ..imaging import ImagingConfig, to_image
 from ..metadata import LENGTH_POLICIES, ModelMetadata
 from ..transform import MIN_LENGTH, SSQConfig, ssq_cwt
+from ._fitting import EpochStats, FitSettings, fit
 from ._network import ScalogramCNN
+from ._recipe import DEFAULT_IMAGING, DEFAULT_TRANSFORM, default_architecture, with_meanstd
 
-__all__ = ["EpochStats", "TrainedClassifier", "make_images", "train_classifier"]
+__all__ = ["TrainedClassifier", "make_images", "train_classifier"]
 
 
 # =========================================================================== images
@@ -103,21 +107,6 @@ def make_images(
 
 
 # =========================================================================== training
-@dataclass(frozen=True)
-class EpochStats:
-    """Loss and accuracy after one epoch (``nan`` where there is no validation set).
-
-    Training values are running averages over the epoch's batches (train mode);
-    validation values are computed in eval mode after the epoch.
-    """
-
-    epoch: int
-    train_loss: float
-    train_accuracy: float
-    val_loss: float
-    val_accuracy: float
-
-
 @dataclass(frozen=True, eq=False)
 class TrainedClassifier:
     """Output of :func:`train_classifier`.
@@ -125,13 +114,21 @@ class TrainedClassifier:
     Attributes
     ----------
     model : ScalogramCNN
-        The network after the last epoch, in eval mode, on the training device.
+        The network with the weights of epoch ``best_epoch``, in eval mode, on the
+        training device.
     metadata : ModelMetadata
-        Everything :func:`~saliency2signal.io.save_model` writes next to the weights.
+        Everything :func:`~saliency2signal.io.save_model` writes next to the weights;
+        ``extra["training"]`` holds the settings, the best epoch and the history.
     history : tuple of EpochStats
-        One entry per epoch.
+        One entry per epoch run.
     train_indices, val_indices : numpy.ndarray
         Which signals were used for training and for validation.
+    best_epoch : int
+        The epoch whose weights ``model`` holds (1-based): the lowest validation loss,
+        or the last epoch without validation or with ``restore_best=False``.
+    stopped_early : bool
+        Whether training stopped before ``epochs`` because the validation loss had not
+        improved for ``patience`` epochs.
     """
 
     model: nn.Module
@@ -139,16 +136,28 @@ class TrainedClassifier:
     history: tuple[EpochStats, ...]
     train_indices: np.ndarray
     val_indices: np.ndarray
+    best_epoch: int
+    stopped_early: bool
+
+    @property
+    def best(self) -> EpochStats:
+        """The history entry of the returned weights (epoch ``best_epoch``)."""
+        return self.history[self.best_epoch - 1]
 
     @property
     def train_accuracy(self) -> float:
-        """Training accuracy of the last epoch."""
-        return self.history[-1].train_accuracy
+        """Training accuracy of the returned weights' epoch."""
+        return self.best.train_accuracy
 
     @property
     def val_accuracy(self) -> float:
-        """Validation accuracy of the last epoch (``nan`` without a validation set)."""
-        return self.history[-1].val_accuracy
+        """Validation accuracy of the returned weights (``nan`` without a validation set)."""
+        return self.best.val_accuracy
+
+    @property
+    def val_loss(self) -> float:
+        """Validation loss of the returned weights (``nan`` without a validation set)."""
+        return self.best.val_loss
 
 
 def _labels(y, class_names: tuple[str, ...], n: int) -> torch.Tensor:
@@ -186,196 +195,82 @@ def _split(y: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, n
     return train_idx.astype(np.int64), val_idx.astype(np.int64)
 
 
-@contextlib.contextmanager
-def _deterministic(seed: int, device: torch.device):
-    """Seed torch in a forked random state and ask for deterministic kernels."""
-    devices = [device.index or 0] if device.type == "cuda" else []
-    previous = torch.are_deterministic_algorithms_enabled()
-    previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        # warn_only: a CUDA kernel without a deterministic variant warns instead of failing
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        try:
-            yield
-        finally:
-            torch.use_deterministic_algorithms(previous, warn_only=previous_warn)
+def _axis_labels(
+    axis_name: str | None, axis_units: str | None, values, fs: float
+) -> tuple[str, str]:
+    """Name and units of the signal axis; never "time (s)" unless the caller says so.
 
-
-def _recalibrate_batchnorm(
-    model: nn.Module, images: torch.Tensor, batch_size: int, device: torch.device
-) -> None:
-    """Set batch-norm running statistics to the exact averages over ``images``.
-
-    With a few dozen optimiser steps the exponential running averages still remember
-    the initial weights, and eval-mode outputs are off; one pass with cumulative
-    averaging fixes that (running statistics are not used in train mode).
+    Defaults: ``'sample'`` / ``'samples'`` when the x values are sample indices (no
+    ``axis``, ``fs == 1``), else ``'x'`` / ``'axis units'``.
     """
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms or images.shape[0] == 0:
-        return
-    momenta = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative moving average
-    model.train()
-    with torch.no_grad():
-        for start in range(0, images.shape[0], batch_size):
-            model(images[start : start + batch_size].to(device))
-    for m, momentum in zip(norms, momenta, strict=True):
-        m.momentum = momentum
+    indices = values is None and fs == 1
+    name = ("sample" if indices else "x") if axis_name is None else axis_name
+    units = ("samples" if indices else "axis units") if axis_units is None else axis_units
+    return check_instance(name, str, "axis_name"), check_instance(units, str, "axis_units")
 
 
-def _evaluate(
-    model: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    batch_size: int,
-    device: torch.device,
-) -> tuple[float, float]:
-    if images.shape[0] == 0:
-        return math.nan, math.nan
-    model.eval()
-    loss, correct = 0.0, 0
-    with torch.no_grad():
-        for start in range(0, images.shape[0], batch_size):
-            xb = images[start : start + batch_size].to(device)
-            yb = labels[start : start + batch_size].to(device)
-            logits = model(xb)
-            loss += float(nn.functional.cross_entropy(logits, yb, reduction="sum"))
-            correct += int((logits.argmax(1) == yb).sum())
-    return loss / images.shape[0], correct / images.shape[0]
+#: Axes longer than this are recorded by their ends only (the metadata block stays small).
+_MAX_AXIS_RECORD = 8192
 
 
-@dataclass(frozen=True)
-class _TrainingSettings:
-    """The optimisation settings of :func:`train_classifier`, validated."""
-
-    epochs: int
-    batch_size: int
-    lr: float
-    seed: int
-    val_fraction: float
-
-    @classmethod
-    def checked(cls, *, epochs, batch_size, lr, seed, val_fraction) -> _TrainingSettings:
-        return cls(
-            epochs=check_int(epochs, "epochs", minimum=1),
-            batch_size=check_int(batch_size, "batch_size", minimum=1),
-            lr=check_real(lr, "lr", low=0, low_open=True),
-            seed=check_int(seed, "seed"),
-            val_fraction=check_real(val_fraction, "val_fraction", low=0, high=1, high_open=True),
-        )
-
-    def record(self, *, n_train: int, n_val: int, last: EpochStats) -> dict:
-        """Return the metadata's ``extra`` entry: settings, split sizes, final accuracies."""
-        return {
-            "training": {
-                "epochs": self.epochs,
-                "batch_size": self.batch_size,
-                "lr": self.lr,
-                "seed": self.seed,
-                "val_fraction": self.val_fraction,
-                "n_train": n_train,
-                "n_val": n_val,
-                "train_accuracy": last.train_accuracy,
-                "val_accuracy": finite_or_none(last.val_accuracy),
-            }
-        }
+def _axis_record(values: np.ndarray | None) -> dict:
+    """Return the metadata's ``extra["axis"]``: the ends, and every x value if few."""
+    if values is None:
+        return {}
+    record = {"first": float(values[0]), "last": float(values[-1]), "n": int(values.size)}
+    if values.size <= _MAX_AXIS_RECORD:
+        record["values"] = values.tolist()
+    return {"axis": record}
 
 
-def _train_epoch(
-    model: nn.Module,
-    opt: torch.optim.Optimizer,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    perm: torch.Tensor,
-    batch_size: int,
-    device: torch.device,
-) -> tuple[float, float]:
-    """One pass over the training images in the order ``perm``: mean loss and accuracy.
-
-    A last batch of a single image is skipped (batch norm cannot train on it) unless it
-    is the only one.
-    """
-    model.train()
-    loss_sum, correct, seen = 0.0, 0, 0
-    for start in range(0, perm.numel(), batch_size):
-        sel = perm[start : start + batch_size]
-        if sel.numel() == 1 and perm.numel() > 1:
-            continue  # batch norm cannot train on a single image
-        xb, yb = images[sel].to(device), labels[sel].to(device)
-        opt.zero_grad()
-        logits = model(xb)
-        loss = nn.functional.cross_entropy(logits, yb)
-        loss.backward()
-        opt.step()
-        loss_sum += float(loss.detach()) * sel.numel()
-        correct += int((logits.detach().argmax(1) == yb).sum())
-        seen += sel.numel()
-    return loss_sum / seen, correct / seen
-
-
-def _fit(
-    kwargs: dict,
-    train: tuple[torch.Tensor, torch.Tensor],
-    val: tuple[torch.Tensor, torch.Tensor],
-    settings: _TrainingSettings,
-    device: torch.device,
-    progress: Callable[[EpochStats], None] | None,
-) -> tuple[nn.Module, tuple]:
-    """Build a :class:`ScalogramCNN` from ``kwargs`` and train it; return it and its history.
-
-    Weights, dropout and the batch order depend only on ``settings.seed``; the global
-    random state is left as it was.
-    """
-    (x_tr, y_tr), (x_va, y_va) = train, val
-    order_rng = np.random.default_rng(settings.seed)
-    history = []
-    with _deterministic(settings.seed, device):
-        model = ScalogramCNN(**kwargs).to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=settings.lr)
-        for epoch in range(settings.epochs):
-            perm = torch.as_tensor(order_rng.permutation(x_tr.shape[0]))
-            train_loss, train_acc = _train_epoch(
-                model, opt, x_tr, y_tr, perm, settings.batch_size, device
+def _architecture(architecture_kwargs, imaging_config, transform_config, n_times) -> dict:
+    """Return the network's arguments (the recipe's unless given), checked for the image."""
+    h, w = imaging_config.size or (transform_config.n_freqs(n_times), n_times)
+    if architecture_kwargs is None:
+        architecture_kwargs = default_architecture((h, w))
+    check_instance(architecture_kwargs, dict, "architecture_kwargs", what="a dict or None")
+    widths = architecture_kwargs.get(
+        "widths", inspect.signature(ScalogramCNN).parameters["widths"].default
+    )
+    with contextlib.suppress(TypeError):  # a bad widths is ScalogramCNN's to report
+        if min(h, w) < 2 ** (len(widths) - 1):
+            raise ValueError(
+                f"images of {h} x {w} pixels are too small for {len(widths)} blocks "
+                f"(widths={list(widths)}): each block but the last halves them, so "
+                f"at least {2 ** (len(widths) - 1)} pixels a side are needed"
             )
-            _recalibrate_batchnorm(model, x_tr, settings.batch_size, device)
-            val_loss, val_acc = _evaluate(model, x_va, y_va, settings.batch_size, device)
-            stats = EpochStats(
-                epoch=epoch + 1,
-                train_loss=train_loss,
-                train_accuracy=train_acc,
-                val_loss=val_loss,
-                val_accuracy=val_acc,
-            )
-            history.append(stats)
-            if progress is not None:
-                progress(stats)
-    model.eval()
-    return model, tuple(history)
+    return dict(architecture_kwargs)
 
 
 def train_classifier(
     x,
     y,
     *,
-    transform_config: SSQConfig,
-    imaging_config: ImagingConfig,
     class_names: Sequence[str],
-    epochs: int = 20,
-    batch_size: int = 16,
+    transform_config: SSQConfig | None = None,
+    imaging_config: ImagingConfig | None = None,
+    fit_meanstd: bool | None = None,
+    epochs: int = 100,
+    batch_size: int = 8,
     lr: float = 1e-3,
     seed: int = 0,
     val_fraction: float = 0.2,
+    patience: int | None = 10,
+    min_epochs: int = 30,
+    restore_best: bool = True,
     device: str | torch.device = "cpu",
     progress: Callable[[EpochStats], None] | None = None,
     architecture_kwargs: dict | None = None,
     length_policy: str = "exact",
-    axis_name: str = "time",
-    axis_units: str = "s",
+    axis=None,
+    axis_name: str | None = None,
+    axis_units: str | None = None,
 ) -> TrainedClassifier:
     """Train a :class:`ScalogramCNN` on the images of signals, reproducibly.
+
+    The defaults are the recipe of the bundled planted-peak model
+    (:data:`DEFAULT_TRANSFORM`, :data:`DEFAULT_IMAGING` with a fitted mean and std,
+    :func:`default_architecture`), with early stopping on a stratified validation split.
 
     Parameters
     ----------
@@ -383,14 +278,22 @@ def train_classifier(
         Real signals (float32 or float64); all of one length.
     y : array_like of int or str, shape (n_signals,)
         Class index (``0 .. K-1``) or class name of each signal.
-    transform_config : SSQConfig
-        The synchrosqueezed transform.
-    imaging_config : ImagingConfig
-        How images are made from ``Tx`` (its ``n_channels`` is the network's input).
     class_names : sequence of str
         ``K >= 2`` distinct names, in class-index order.
-    epochs, batch_size : int
-        Passes over the training set; signals per optimiser step.
+    transform_config : SSQConfig, optional
+        The synchrosqueezed transform; default :data:`DEFAULT_TRANSFORM`.
+    imaging_config : ImagingConfig, optional
+        How images are made from ``Tx`` (its ``n_channels`` is the network's input);
+        default :data:`DEFAULT_IMAGING`.
+    fit_meanstd : bool, optional
+        Normalise the images by a fixed ``(mean, std)`` measured on the training images
+        (:func:`with_meanstd`; ``imaging_config.normalize`` must be ``'none'``) and
+        record it in the metadata's imaging. Default: ``True`` when ``imaging_config``
+        is not given, else ``False``.
+    epochs : int
+        Most passes over the training set.
+    batch_size : int
+        Signals per optimiser step.
     lr : float
         Adam learning rate.
     seed : int
@@ -399,38 +302,61 @@ def train_classifier(
     val_fraction : float
         Fraction of each class held out for validation (``0 <= val_fraction < 1``);
         each class with at least two signals keeps at least one for each side.
+    patience : int or None
+        Stop when the validation loss has not improved for this many epochs; ``None``
+        runs all ``epochs``. Without a validation set training never stops early.
+    min_epochs : int
+        Never stop before this many epochs (the recipe's 30): on a small set the
+        validation loss can sit at chance level for a while before the network finds
+        the feature.
+    restore_best : bool
+        Return the weights of the epoch with the lowest validation loss (``False``: of
+        the last epoch). Without a validation set the last epoch's are returned.
     device : str or torch.device
         Where the transform and the training run.
     progress : callable, optional
         Called with each epoch's :class:`EpochStats`.
     architecture_kwargs : dict, optional
-        Extra :class:`ScalogramCNN` arguments (``widths``, ``dropout``).
+        :class:`ScalogramCNN` arguments (``widths``, ``dropout``, ``coord_channels``),
+        used as given; default :func:`default_architecture` for the image size.
     length_policy : {'exact', 'crop', 'pad'}
         Recorded in the metadata: what to do with signals of another length later.
-    axis_name, axis_units : str
-        Name and units of the signal axis (``'time'``, ``'s'``; ``'wavenumber'``,
-        ``'cm^-1'``), recorded in the metadata.
+    axis : array_like, shape (n_times,), optional
+        The x value of each sample (e.g. wavenumbers), strictly monotonic; recorded in
+        the metadata's ``extra["axis"]`` (all values up to 8192 samples, else the ends).
+    axis_name, axis_units : str, optional
+        Name and units of the signal axis (``'wavenumber'``, ``'cm^-1'``), recorded in
+        the metadata, where explanations read them. Default ``'sample'`` /
+        ``'samples'`` when the x values are sample indices (no ``axis`` and
+        ``transform_config.fs == 1``), else ``'x'`` / ``'axis units'``.
 
     Returns
     -------
     TrainedClassifier
-        ``model``, ``metadata``, ``history``, ``train_indices``, ``val_indices``.
+        ``model``, ``metadata``, ``history``, ``train_indices``, ``val_indices``,
+        ``best_epoch``, ``stopped_early``.
 
     Raises
     ------
     ValueError, TypeError
-        Bad shapes, labels, names or hyper-parameters.
+        Bad shapes, labels, names, axis or hyper-parameters; images too small for the
+        network.
 
     Notes
     -----
-    Images are computed once, without gradients. Data order comes from a NumPy
-    generator seeded with ``seed``; weights from ``torch.manual_seed(seed)`` inside a
-    forked random state, with ``torch.use_deterministic_algorithms`` switched on for
-    the duration, so the same call on the same machine gives identical weights.
-    Loss: cross-entropy; optimiser: Adam. After each epoch the batch-norm running
-    statistics are recomputed as exact averages over the training images (with few
-    optimiser steps the exponential averages lag behind the weights). The model after
-    the last epoch is returned.
+    Images are computed once, without gradients; a fitted mean and std are applied to
+    them afterwards (equal to ``to_image`` with the recorded configuration up to float32
+    rounding, since the normalisation is affine and the resize averages). Data order
+    comes from a NumPy generator seeded with ``seed``; weights from
+    ``torch.manual_seed(seed)`` inside a forked random state, with
+    ``torch.use_deterministic_algorithms`` switched on for the duration, so the same
+    call on the same machine gives identical weights. Loss: cross-entropy; optimiser:
+    Adam. After each epoch the batch-norm running statistics are recomputed as exact
+    averages over the training images (with few optimiser steps the exponential
+    averages lag behind the weights), then the validation loss and accuracy are
+    measured in eval mode. ``metadata.extra["training"]`` records the settings, the
+    split sizes, ``best_epoch``, ``epochs_run``, ``stopped_early`` and the per-epoch
+    ``history``.
 
     Examples
     --------
@@ -445,12 +371,30 @@ def train_classifier(
     ...                        architecture_kwargs={"widths": [4, 8]})
     >>> len(out.history), out.metadata.class_names, out.metadata.n_times
     (1, ('a', 'b'), 128)
+    >>> out.metadata.axis_name, out.metadata.axis_units
+    ('sample', 'samples')
     """
+    transform_config = DEFAULT_TRANSFORM if transform_config is None else transform_config
     check_instance(transform_config, SSQConfig, "transform_config")
+    fit_meanstd = imaging_config is None if fit_meanstd is None else fit_meanstd
+    check_bool(fit_meanstd, "fit_meanstd")
+    imaging_config = DEFAULT_IMAGING if imaging_config is None else imaging_config
     check_instance(imaging_config, ImagingConfig, "imaging_config")
+    if fit_meanstd and imaging_config.normalize != "none":
+        raise ValueError(
+            f"fit_meanstd=True needs imaging_config.normalize='none', "
+            f"not {imaging_config.normalize!r}"
+        )
     class_names = check_strings(class_names, "class_names")
-    settings = _TrainingSettings.checked(
-        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, val_fraction=val_fraction
+    settings = FitSettings.checked(
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        val_fraction=val_fraction,
+        patience=patience,
+        min_epochs=min_epochs,
+        restore_best=restore_best,
     )
     check_choice(length_policy, LENGTH_POLICIES, "length_policy")
     if progress is not None:
@@ -458,10 +402,12 @@ def train_classifier(
     device = torch.device(device)
     xt = _check_signals(x)
     n_signals, n_times = xt.shape
+    values = None if axis is None else check_axis(axis, n_times, monotonic=True)
+    axis_name, axis_units = _axis_labels(axis_name, axis_units, values, transform_config.fs)
     kwargs = {
         "in_channels": imaging_config.n_channels,
         "n_classes": len(class_names),
-        **(architecture_kwargs or {}),
+        **_architecture(architecture_kwargs, imaging_config, transform_config, n_times),
     }
     # validates class names, lengths and architecture before any expensive work
     metadata = ModelMetadata(
@@ -485,7 +431,10 @@ def train_classifier(
     images = make_images(
         xt, transform_config=transform_config, imaging_config=imaging_config, device=device
     )
-    model, history = _fit(
+    if fit_meanstd:
+        imaging_config = with_meanstd(imaging_config, images[train_idx])
+        images = (images - imaging_config.mean) / imaging_config.std
+    model, history, best_epoch = fit(
         kwargs,
         (images[train_idx], labels[train_idx]),
         (images[val_idx], labels[val_idx]),
@@ -493,12 +442,23 @@ def train_classifier(
         device,
         progress,
     )
-    extra = settings.record(n_train=int(train_idx.size), n_val=int(val_idx.size), last=history[-1])
-    metadata = metadata.replace(architecture_kwargs=model.architecture_kwargs, extra=extra)
+    training = settings.record(
+        n_train=int(train_idx.size),
+        n_val=int(val_idx.size),
+        history=history,
+        best_epoch=best_epoch,
+    )
+    metadata = metadata.replace(
+        imaging=imaging_config,
+        architecture_kwargs=model.architecture_kwargs,
+        extra={"training": training, **_axis_record(values)},
+    )
     return TrainedClassifier(
         model=model,
         metadata=metadata,
         history=history,
         train_indices=train_idx,
         val_indices=val_idx,
+        best_epoch=best_epoch,
+        stopped_early=training["stopped_early"],
     )
