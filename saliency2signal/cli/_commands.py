@@ -28,6 +28,7 @@ from ._inputs import (
     load_for_run,
     load_labels,
     load_signals,
+    parse_reference,
     parse_target,
     progress_bar,
     read_config,
@@ -219,6 +220,10 @@ def cmd_explain(args) -> int:
         batch_size=args.batch_size,
         device=args.device,
         progress=progress_bar("explaining"),
+        n_null=args.n_null,
+        seed=args.seed,
+        reference=parse_reference(args.reference),
+        peaks=not args.no_peaks,
     )
     path = ex.save(inputs.out, figures=not args.no_figures, overwrite=args.overwrite)
     n = len(ex.predictions)
@@ -226,6 +231,16 @@ def cmd_explain(args) -> int:
         f"wrote {path}: {n} signal(s), report.json, components.npz"
         f"{'' if args.no_figures else ', figures, index.html'}"
     )
+    sel = ex.settings.get("method_selection")
+    if sel is not None:
+        print(f"method auto chose {sel['reason']}")
+    v = ex.verdict_summary()
+    if v is not None:
+        print(
+            f"faithfulness: {v['better_than_chance']} of {n} explanation(s) better than "
+            f"chance, {v['mixed']} mixed, {v['not_better_than_chance']} not better than "
+            f"chance ({v['contradicted']} contradicted: deleting the top region raises p)"
+        )
     return 0
 
 

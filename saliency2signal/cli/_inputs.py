@@ -28,6 +28,8 @@ from .. import limits
 from .._files import atomic_write, check_output
 
 __all__ = [
+    "REFERENCE_NAMES",
+    "parse_reference",
     "CLIError",
     "atomic_save_npy",
     "atomic_savez",
@@ -187,9 +189,19 @@ def _load_array(path: Path, key: str | None = None) -> np.ndarray:
 
 
 def input_paths(args) -> list[Path]:
-    """Every file the command reads (model, data, labels, axis, config)."""
-    names = ("model", "data", "labels", "axis", "config")
-    return [Path(v) for v in (getattr(args, n, None) for n in names) if v]
+    """Every file the command reads (model, data, labels, axis, config, reference)."""
+    names = ("model", "data", "labels", "axis", "config", "reference")
+    values = (getattr(args, n, None) for n in names)
+    return [Path(v) for v in values if v and v not in REFERENCE_NAMES]
+
+
+#: ``--reference`` values that name a rule, not a file.
+REFERENCE_NAMES = ("zero", "mean")
+
+
+def parse_reference(value: str):
+    """Read ``--reference``: ``'zero'``, ``'mean'`` or the signals of an array file."""
+    return value if value in REFERENCE_NAMES else load_signals(Path(value))
 
 
 def check_out(out: Path, args, *, folder: bool, overwrite: bool, parents: bool = False) -> None:

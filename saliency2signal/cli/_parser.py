@@ -4,7 +4,8 @@ Method names in the help come from the attribution registry
 (:data:`saliency2signal.saliency.METHODS`). Argument errors are printed as one line.
 
 Internal: plain names. May import: ``saliency2signal.saliency`` (the method names),
-``._version``, ``._commands``, ``._inputs``.
+``saliency2signal.explanation`` (the ``auto`` candidates), ``._version``,
+``._commands``, ``._inputs``.
 """
 
 from __future__ import annotations
@@ -279,6 +280,7 @@ def _add_region_options(p, *, out_default: str) -> None:
 
 
 def _add_explain(sub) -> None:
+    from ..explanation import AUTO_CANDIDATES
     from ..saliency import METHODS
 
     ex = sub.add_parser("explain", help="which parts of each signal made the model decide")
@@ -287,7 +289,30 @@ def _add_explain(sub) -> None:
         "--method",
         default="integrated_gradients",
         help=f"attribution method: {' | '.join(METHODS)}; METHOD+smoothgrad "
-        "(smoothgrad_sq, vargrad) for a noise tunnel",
+        "(smoothgrad_sq, vargrad) for a noise tunnel; auto: compare "
+        f"{', '.join(AUTO_CANDIDATES)} on 8 signals by their verdicts and explain "
+        "with the most faithful",
+    )
+    ex.add_argument(
+        "--n-null",
+        type=int,
+        default=20,
+        help="the verdict on each explanation: matched random regions per region its "
+        "deletion must beat (default 20, the fewest for a 95 %% level; 0: no verdict)",
+    )
+    ex.add_argument("--seed", type=int, default=0, help="seed of the null draws (default 0)")
+    ex.add_argument(
+        "--reference",
+        default="zero",
+        help="what fills a deleted region in the verdict's test: zero (removal, default), "
+        "mean (the mean of the signals: ROAD-style imputation) or an array file "
+        "(.npy/.csv, one signal or one per signal, e.g. a class mean)",
+    )
+    ex.add_argument(
+        "--no-peaks",
+        action="store_true",
+        help="do not read each region as a fitted band (the peak under it whose deletion "
+        "the model feels most)",
     )
     ex.set_defaults(func=cmd_explain)
 
