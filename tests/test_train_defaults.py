@@ -384,3 +384,24 @@ def test_cli_defaults_learn_the_designs(tmp_path, design, least):
     1.0, 1.0 and 0.92; overlap is the hardest design, 0.77-0.90 over seeds in
     benchmarks/bench_train.py)."""
     assert _design_accuracy(tmp_path, design, 160, 60, 1024) >= least
+
+
+def test_explain_uses_the_trained_axis_when_none_is_given(rng):
+    """A model trained on wavenumbers is explained on them without an axis argument."""
+    from saliency2signal import explain
+
+    x = rng.standard_normal((8, 128))
+    wn = np.linspace(1800.0, 600.0, 128)
+    kw = dict(class_names=["a", "b"], epochs=1, val_fraction=0.0, **SMALL)
+    out = train_classifier(
+        x, [0, 1] * 4, axis=wn, axis_name="wavenumber", axis_units="cm^-1", **kw
+    )
+    run = dict(metadata=out.metadata, max_regions=1, n_null=0, n_steps=4)
+    e = explain(out.model, x[:2], **run)
+    np.testing.assert_array_equal(e.axis, wn)
+    assert (e.axis_name, e.axis_units) == ("wavenumber", "cm^-1")
+    lo, hi = sorted(e.regions[0][0].x_range) if e.regions[0] else (600.0, 1800.0)
+    assert 600.0 <= lo <= hi <= 1800.0
+    # a given axis still wins
+    given = explain(out.model, x[:1], axis=np.arange(128.0), **run)
+    np.testing.assert_array_equal(given.axis, np.arange(128.0))

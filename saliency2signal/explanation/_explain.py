@@ -108,7 +108,9 @@ def explain(
     labels : array_like of int or str, shape (B,), optional
         True classes (indices or class names), reported and used by ``target='label'``.
     axis : array_like, shape (n_times,), optional
-        x value of each sample as given (cropped or extended with the signals); default
+        x value of each sample as given (cropped or extended with the signals); default:
+        the x values the model was trained with when its metadata records them
+        (``saliency2signal train`` does) and the signals have that length, else
         ``arange(n) / fs`` in the metadata's units, else samples.
     keep_mass : float
         Fraction of the positive attribution mass the mask keeps (``0 < keep_mass <= 1``).
@@ -477,15 +479,31 @@ def _reference(
     return ref.expand_as(xt)
 
 
+def _trained_axis(metadata: ModelMetadata, n_given: int) -> np.ndarray | None:
+    """Return the model's training x values (``extra['axis']['values']``) if they fit.
+
+    ``saliency2signal train`` records them; they serve when no axis is given and the
+    signals have the training length.
+    """
+    record = dict(metadata.extra or {}).get("axis")
+    values = None if not isinstance(record, dict) else record.get("values")
+    if values is None or len(values) != n_given:
+        return None
+    return np.asarray(values, dtype=np.float64)
+
+
 def _resolve_axis(
     axis, metadata: ModelMetadata | None, tcfg: SSQConfig, n_given: int, n: int
 ) -> tuple[AxisInfo, np.ndarray | None]:
     """Return the run's axis, and the x values the mask reads (``None``: samples).
 
     A given axis is cropped or extended (at its last step) with the signals; with
-    metadata and no axis, ``tcfg.times(n)`` in the metadata's units.
+    metadata and no axis, the x values the model was trained with (when recorded and
+    of the signals' length), else ``tcfg.times(n)`` in the metadata's units.
     """
     values = None
+    if axis is None and metadata is not None:
+        axis = _trained_axis(metadata, n_given)
     if axis is not None:
         values = check_axis(axis, n_given)
         if n <= n_given:
