@@ -124,3 +124,13 @@ def test_the_band_against_a_reference(planted):
     report = json.loads(json.dumps(rel.to_json(), allow_nan=False))
     validate(report, load_schema())
     assert report["samples"][0]["regions"][0]["peak"]["reference"]["new_band"] is False
+
+
+def test_the_page_says_when_deleting_the_band_raises_p(planted, tmp_path):
+    from saliency2signal.explanation._report import _peak_cell
+
+    peak = dict(planted[4].regions[0][0].peak)
+    assert "raises" not in _peak_cell(peak)
+    peak["drop"], peak["p_after"] = -0.2, 0.9
+    assert _peak_cell(peak).endswith("deleting it <i>raises</i> p")
+    assert _peak_cell(None) == "&ndash;"

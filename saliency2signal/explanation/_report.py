@@ -365,6 +365,8 @@ def _peak_cell(peak: dict | None) -> str:
     if peak is None:
         return "&ndash;"
     text = f"{html.escape(peak['description'])} ({_fmt(peak['p_after'], '.3f')})"
+    if peak["drop"] is not None and peak["drop"] < 0:
+        text += " &ndash; deleting it <i>raises</i> p"
     ref = peak.get("reference")
     if ref is not None:
         text += f"; {html.escape(ref['description'])}"
