@@ -255,7 +255,7 @@ def _register(monkeypatch, name, run):
     monkeypatch.setitem(_registry.REGISTRY, name, _registry.Method(name, "gradient", run, ()))
 
 
-def test_auto_chooses_the_method_that_beats_the_null(band, monkeypatch):
+def test_auto_chooses_the_method_that_beats_the_null(band, monkeypatch, tmp_path):
     from saliency2signal.saliency import _methods
 
     def random_cells(batch):
@@ -285,6 +285,8 @@ def test_auto_chooses_the_method_that_beats_the_null(band, monkeypatch):
     assert c["broken"]["error"] == "RuntimeError: this model has no such layer"
     assert sel["reason"].startswith("integrated_gradients: 100 % of 4 explanations")
     validate(json.loads(json.dumps(e.to_json())), load_schema())
+    page = (e.save(tmp_path / "auto", figures=False) / "index.html").read_text()
+    assert "Method chosen by <code>auto</code>" in page and sel["reason"] in page
     # the chosen method's explanation is the one explain gives for it
     direct = explain(model, x, method="integrated_gradients", **KW)
     np.testing.assert_array_equal(e.labels, direct.labels)

@@ -270,6 +270,13 @@ def _html(report: dict, pngs: list[dict]) -> str:
         f'{report["n_times"]} samples; data: <a href="report.json">report.json</a>, '
         '<a href="components.npz">components.npz</a>.</p>',
     ]
+    sel = report["settings"].get("method_selection")
+    if sel is not None:
+        parts.append(
+            f"<p>Method chosen by <code>auto</code> (its candidates' explanations of "
+            f"{len(sel['subset'])} spectra tested against the matched null): "
+            f"{esc(sel['reason'])}.</p>"
+        )
     parts.extend(_html_verdicts(report))
     for s, figs in zip(report["samples"], pngs, strict=True):
         parts.extend(_html_sample(s, figs, report))
