@@ -9,29 +9,24 @@ For each design of :data:`saliency2signal.designs.DESIGNS` it draws a training s
 test set (:func:`~saliency2signal.designs.make_design_spectra`, seeds fixed here and used
 for no choice), trains the package's CNN with the recipe of the bundled planted model
 (``models/train_models.py``: short Morse wavelet, low-pass row, 64 x 64 log images with a
-fixed mean/std, CoordConv, 30 epochs), and runs
-:func:`~saliency2signal.evaluation.evaluate` with the explain defaults and the design's
-ground truth. Per design it prints:
+fixed mean/std, CoordConv, 30 epochs; the model file records each class's mean training
+spectrum, as ``saliency2signal train`` does) and runs
+:func:`~saliency2signal.explain` with its defaults (``reference='auto'``: contrastive,
+each spectrum against the mean training spectrum of its foil class) and the wavenumber
+axis, and again with ``reference='zero'`` (no reference: the defaults before). Per run it
+prints, over the correctly classified positive spectra:
 
-* the model's test accuracy;
-* over the correctly classified positive spectra: the share with at least 0.8 of the
-  recovered energy inside the truth window (criterion >= 0.9), the median correlation of
-  the recovered component (all regions summed) with the planted feature (criterion >=
-  0.8), the share whose top region's deletion beats 95 % of its matched random regions
-  (criterion >= 0.8); and the median share of the positive attribution profile along x
-  (``Explanation.profile``) inside the truth window;
-* the same two shape criteria for the top region's *band* (``RegionEffect.peak``: the
-  fitted peak under the region whose deletion lowers the class's probability most), from
-  :func:`~saliency2signal.explain` with its defaults and the wavenumber axis, and the
-  share of those explanations whose verdict is ``'better than chance'``;
-* the same with the class-0 mean of the training set as ``reference``: each band is
-  compared with the same band there, and the band *minus* its partner (the difference
-  spectrum; the band itself when the reference lacks it) is scored; the verdict's
-  deletions are imputed from the reference;
-* two readings tried and kept out of the defaults, for the record: the *contrast*
-  component (the regions' cells of ``Tx(x) - Tx(r)``, ``r`` the class-0 mean of the
-  training set: what the region holds that a typical negative spectrum does not) and the
-  positive attribution profile, each correlated with the planted feature.
+* the share with at least 0.8 of the recovered energy inside the truth window
+  (criterion >= 0.9) and the median correlation of the recovered component with the
+  planted feature (criterion >= 0.8); the recovered component is the regions' contrasts
+  summed (what they hold that the reference does not), their components without one;
+* the same two for the top region's *band* as reported: the fitted peak whose deletion
+  lowers the class's probability most (``RegionEffect.peak``) and, with a reference,
+  the band minus itself with the property (position, width at constant area, height)
+  the model feels most put back to the reference's (``peak['reference']['change']``);
+* the share whose top region's deletion beats 95 % of its matched random regions
+  (criterion >= 0.8; the verdict's, ``n_null`` draws) and the share of verdicts
+  ``'better than chance'``.
 
 Nothing here is tuned to a design: the same recipe and defaults for all of them.
 """
@@ -49,10 +44,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from saliency2signal import explain, ssq_cwt
+from saliency2signal import explain
 from saliency2signal.designs import DESIGNS, make_design_spectra
-from saliency2signal.evaluation import evaluate
-from saliency2signal.inverse import components
 from saliency2signal.peaks import Peak
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,54 +78,28 @@ def run_design(
     out = recipe.train_one(design, spec, 0)
     train_s = time.perf_counter() - t0
     accuracy = recipe.accuracy_on(out.model, out.metadata, test)
-    t0 = time.perf_counter()
-    ev = evaluate(
-        out.model,
-        test.x,
-        metadata=out.metadata,
-        truth={"components": test.components, "windows": test.windows, "axis": test.axis},
-        labels=test.y,
-        n_null=n_null,
-        randomization="none",
-        insertion=False,
-        seed=0,
-    )
-    evaluate_s = time.perf_counter() - t0
-    m = ev.methods["integrated_gradients"]
-    s = m.scores
-    ok = s["truth_valid"] > 0
-    evidence = np.clip(m.explanation.profile, 0, None)
-    inside = test.window_mask()
-    with np.errstate(invalid="ignore", divide="ignore"):
-        profile_share = (evidence * inside).sum(axis=1) / evidence.sum(axis=1)
-    beaten = s["top_drop_beaten"] >= 0.95
-    t0 = time.perf_counter()
-    e = explain(out.model, test.x, metadata=out.metadata, axis=test.axis)
-    explain_s = time.perf_counter() - t0
-    band = _band_scores(e, test)
-    # the class-0 mean of the training set as the reference: each band compared with
-    # the same band there (a difference spectrum), the verdict's deletions imputed from it
-    ref = train.x[train.y == 0].mean(0)
-    e_ref = explain(out.model, test.x, metadata=out.metadata, axis=test.axis, reference=ref)
-    band_ref = {f"{k}_reference": v for k, v in _band_scores(e_ref, test, difference=True).items()}
-    tried = _tried(e, test, train)
-    return {
+    row = {
         "design": design,
         "n_points": n_points,
         "accuracy": accuracy,
-        "n_correct_positive": int(ok.sum()),
-        "share_energy_in_window_80": float(np.mean(s["energy_in_window"][ok] >= 0.8)),
-        "median_energy_in_window": float(np.nanmedian(s["energy_in_window"][ok])),
-        "median_correlation": float(np.nanmedian(s["correlation"][ok])),
-        "share_top_beats_95": float(np.mean(beaten[ok])),
-        "median_profile_in_window": float(np.nanmedian(profile_share[ok])),
-        **band,
-        **band_ref,
-        **tried,
+        "reference_default": None,
         "train_seconds": round(train_s, 1),
-        "evaluate_seconds": round(evaluate_s, 1),
-        "explain_seconds": round(explain_s, 1),
     }
+    for key, reference in (("", "auto"), ("zero_", "zero")):
+        t0 = time.perf_counter()
+        e = explain(
+            out.model,
+            test.x,
+            metadata=out.metadata,
+            axis=test.axis,
+            n_null=n_null,
+            reference=reference,
+        )
+        row[f"{key}explain_seconds"] = round(time.perf_counter() - t0, 1)
+        if reference == "auto":
+            row["reference_default"] = e.settings["reference"]
+        row.update({f"{key}{k}": v for k, v in _scores(e, test).items()})
+    return row
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -141,58 +108,82 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def _band_curve(peak: dict, axis: np.ndarray, difference: bool) -> np.ndarray:
-    """The band's curve; with ``difference``, minus its partner in the reference."""
-    curve = Peak(peak["centre"], peak["fwhm"], peak["height"], peak["eta"]).curve(axis)
-    partner = (peak.get("reference") or {}).get("peak")
-    if difference and partner is not None:
-        p = partner
-        curve = curve - Peak(p["centre"], p["fwhm"], p["height"], p["eta"]).curve(axis)
+def _curve(p: dict, axis: np.ndarray) -> np.ndarray:
+    return Peak(p["centre"], p["fwhm"], p["height"], p["eta"]).curve(axis)
+
+
+def _band_feature(peak: dict, axis: np.ndarray) -> np.ndarray:
+    """The band as reported: with a reference, the band minus its restored self.
+
+    ``peak['reference']['change']`` names the property (position, width, height) whose
+    restoration to the reference's the model feels most; the difference is what the
+    change adds to the spectrum. A band the reference lacks is the band itself.
+    """
+    curve = _curve(peak, axis)
+    change = (peak.get("reference") or {}).get("change") or {}
+    if change.get("restored") is not None:
+        curve = curve - _curve(change["restored"], axis)
     return curve
 
 
-def _band_scores(e, test, *, difference: bool = False) -> dict:
-    """The top region's band against the planted feature, and the verdicts (defaults)."""
+def _share_in(v: np.ndarray, inside: np.ndarray) -> float:
+    return float((v**2 * inside).sum() / max((v**2).sum(), 1e-300))
+
+
+def _scores(e, test) -> dict:
+    """Issue 17's criteria over the correctly classified positive spectra of ``e``.
+
+    The recovered component is the regions' ``contrasts`` summed when the explanation
+    has a reference (what the regions hold that the reference does not), else their
+    components; the band is the top region's (see :func:`_band_feature`); the top
+    region's percentile against its matched null is the verdict's.
+    """
     ok = np.flatnonzero((test.y == 1) & (e.predictions == 1))
     inside = test.window_mask()
-    corr, energy = [], []
+    recovered = (e.components if e.contrasts is None else e.contrasts).sum(1)
+    energy = [_share_in(recovered[i], inside[i]) for i in ok]
+    corr = [_corr(recovered[i], test.components[i]) for i in ok]
+    band_corr, band_energy = [], []
     for i in ok:
         peak = e.regions[i][0].peak if e.regions[i] else None
         if peak is None:
-            corr.append(np.nan)
-            energy.append(0.0)
+            band_corr.append(np.nan)
+            band_energy.append(0.0)
             continue
-        curve = _band_curve(peak, test.axis, difference)
-        corr.append(_corr(curve, test.components[i]))
-        energy.append(float((curve**2 * inside[i]).sum() / max((curve**2).sum(), 1e-300)))
-    better = [e.verdicts[i].better_than_chance for i in ok]
+        curve = _band_feature(peak, test.axis)
+        band_corr.append(_corr(curve, test.components[i]))
+        band_energy.append(_share_in(curve, inside[i]))
+    verdicts = [e.verdicts[i] for i in ok]
+    beaten = [v.top_beaten is not None and v.top_beaten >= 0.95 for v in verdicts]
+    evidence = np.clip(np.asarray(e.profile), 0, None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        profile_share = (evidence * inside).sum(axis=1) / evidence.sum(axis=1)
+    med = (lambda v: float(np.nanmedian(v))) if ok.size else (lambda v: None)
     return {
-        "n_explained_positive": int(ok.size),
-        "median_band_correlation": float(np.nanmedian(corr)) if ok.size else None,
-        "share_band_energy_in_window_80": float(np.mean(np.array(energy) >= 0.8)),
-        "share_better_than_chance": float(np.mean(better)) if ok.size else None,
-    }
-
-
-def _tried(e, test, train) -> dict:
-    """Readings tried and not made defaults: the contrast component, the profile."""
-    ok = np.flatnonzero((test.y == 1) & (e.predictions == 1))
-    tcfg = e.transform_config
-    x = torch.from_numpy(np.asarray(e.signals, np.float64))
-    ref = torch.from_numpy(train.x[train.y == 0].mean(0).astype(np.float64))
-    with torch.no_grad():
-        tx = torch.from_numpy(np.asarray(e.Tx)).to(torch.complex128)
-        tr = ssq_cwt(ref[None].expand_as(x).contiguous(), tcfg).Tx.to(torch.complex128)
-        contrast = components(tx - tr, tcfg, masks=torch.from_numpy(np.asarray(e.labels)))
-    contrast = contrast.sum(1).numpy()
-    profile = np.clip(np.asarray(e.profile), 0, None)
-    return {
-        "median_contrast_correlation": float(
-            np.nanmedian([_corr(contrast[i], test.components[i]) for i in ok])
-        ),
-        "median_profile_correlation": float(
-            np.nanmedian([_corr(profile[i], test.components[i]) for i in ok])
-        ),
+        "n_correct_positive": int(ok.size),
+        "share_energy_in_window_80": float(np.mean(np.array(energy) >= 0.8)),
+        "median_energy_in_window": med(energy),
+        "median_correlation": med(corr),
+        "share_band_energy_in_window_80": float(np.mean(np.array(band_energy) >= 0.8)),
+        "median_band_correlation": med(band_corr),
+        "share_top_beats_95": float(np.mean(beaten)) if ok.size else None,
+        "share_better_than_chance": float(np.mean([v.better_than_chance for v in verdicts]))
+        if ok.size
+        else None,
+        "median_profile_in_window": med(profile_share[ok]),
+        "changes": {
+            kind: int(
+                sum(
+                    ((e.regions[i][0].peak or {}).get("reference") or {})
+                    .get("change", {})
+                    .get("kind")
+                    == kind
+                    for i in ok
+                    if e.regions[i]
+                )
+            )
+            for kind in ("position", "width", "height", "new band")
+        },
     }
 
 
@@ -208,14 +199,22 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     rows = []
     recipe = _recipe()
-    print(
-        "| design | points | accuracy | n | energy >= 0.8 in window | median energy "
-        "| median correlation | top beats 95 % | band: energy >= 0.8 | band: correlation "
-        "| better than chance | with reference: band energy >= 0.8 | band difference "
-        "correlation | better than chance | contrast correlation | profile correlation "
-        "| profile evidence in window | train s | evaluate s | explain s |"
+    cols = (
+        ("share_energy_in_window_80", "energy >= 0.8"),
+        ("median_correlation", "correlation"),
+        ("share_band_energy_in_window_80", "band energy >= 0.8"),
+        ("median_band_correlation", "band correlation"),
+        ("share_top_beats_95", "top beats 95 %"),
+        ("share_better_than_chance", "better than chance"),
     )
-    print("|---" * 20 + "|")
+    print(
+        "| design | accuracy | n | reference | "
+        + " | ".join(c[1] for c in cols)
+        + " | zero reference: "
+        + " | ".join(c[1] for c in cols)
+        + " | train s | explain s |"
+    )
+    print("|---" * (6 + 2 * len(cols)) + "|")
     for design in args.designs.split(","):
         r = run_design(
             design.strip(),
@@ -227,18 +226,17 @@ def main(argv=None) -> dict:
             n_null=args.n_null,
         )
         rows.append(r)
+
+        def f(v):
+            return "-" if v is None else f"{v:.2f}"
+
         print(
-            f"| {r['design']} | {r['n_points']} | {r['accuracy']:.2f} | "
-            f"{r['n_correct_positive']} | {r['share_energy_in_window_80']:.2f} | "
-            f"{r['median_energy_in_window']:.2f} | {r['median_correlation']:.2f} | "
-            f"{r['share_top_beats_95']:.2f} | {r['share_band_energy_in_window_80']:.2f} | "
-            f"{r['median_band_correlation']:.2f} | {r['share_better_than_chance']:.2f} | "
-            f"{r['share_band_energy_in_window_80_reference']:.2f} | "
-            f"{r['median_band_correlation_reference']:.2f} | "
-            f"{r['share_better_than_chance_reference']:.2f} | "
-            f"{r['median_contrast_correlation']:.2f} | {r['median_profile_correlation']:.2f} | "
-            f"{r['median_profile_in_window']:.2f} | {r['train_seconds']:.0f} | "
-            f"{r['evaluate_seconds']:.0f} | {r['explain_seconds']:.0f} |",
+            f"| {r['design']} | {r['accuracy']:.2f} | {r['n_correct_positive']} | "
+            f"{r['reference_default']} | "
+            + " | ".join(f(r[c]) for c, _ in cols)
+            + " | "
+            + " | ".join(f(r["zero_" + c]) for c, _ in cols)
+            + f" | {r['train_seconds']:.0f} | {r['explain_seconds']:.0f} |",
             flush=True,
         )
     res = {

@@ -146,7 +146,7 @@ def test_json_schema(explained):
     d = explained.to_json()
     text = json.dumps(d, allow_nan=False)  # every float finite or null
     assert json.loads(text) == d
-    assert d["schema"] == SCHEMA and d["schema_version"] == 2
+    assert d["schema"] == SCHEMA and d["schema_version"] == 3
     for key, typ in [
         ("method", str),
         ("target_mode", str),
@@ -178,6 +178,7 @@ def test_json_schema(explained):
         "unseen",
         "regions",
         "verdict",
+        "foil_class",
     }
     assert s["label"] == 1 and s["target_class"] == "present"
     assert set(s["probabilities"]) == {"absent", "present"}

@@ -196,11 +196,11 @@ def input_paths(args) -> list[Path]:
 
 
 #: ``--reference`` values that name a rule, not a file.
-REFERENCE_NAMES = ("zero", "mean")
+REFERENCE_NAMES = ("auto", "class_means", "zero", "mean")
 
 
 def parse_reference(value: str):
-    """Read ``--reference``: ``'zero'``, ``'mean'`` or the signals of an array file."""
+    """Read ``--reference``: a rule of :data:`REFERENCE_NAMES` or an array file's signals."""
     return value if value in REFERENCE_NAMES else load_signals(Path(value))
 
 

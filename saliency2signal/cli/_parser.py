@@ -303,10 +303,13 @@ def _add_explain(sub) -> None:
     ex.add_argument("--seed", type=int, default=0, help="seed of the null draws (default 0)")
     ex.add_argument(
         "--reference",
-        default="zero",
-        help="what fills a deleted region in the verdict's test: zero (removal, default), "
-        "mean (the mean of the signals: ROAD-style imputation) or an array file "
-        "(.npy/.csv, one signal or one per signal, e.g. a class mean)",
+        default="auto",
+        help="what each explanation is relative to (attribution baseline, contrasts, "
+        "deletions, band changes): auto (default: class_means when the model file "
+        "records its training class means, as saliency2signal train writes, else zero), "
+        "class_means (each spectrum against the mean of its foil, the most probable "
+        "other class), zero (no reference), mean (the mean of the signals) or an array "
+        "file (.npy/.csv, one signal or one per signal)",
     )
     ex.add_argument(
         "--no-peaks",

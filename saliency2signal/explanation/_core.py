@@ -30,7 +30,7 @@ from .._validation import check_bool, check_choice, check_int, check_real, reado
 from ..faithfulness import CurveSettings, Verdict, curve_scores, measure_curves, verdicts
 from ..forward import probabilities
 from ..imaging import ImagingConfig
-from ..inverse import decompose_regions
+from ..inverse import components, decompose_regions
 from ..mask import Region, attribution_mask
 from ..saliency import attribute
 from ..transform import SSQConfig, SSQResult, decompose, ssq_cwt
@@ -46,8 +46,17 @@ __all__ = [
     "explain_batch",
 ]
 
-#: What can fill a deleted region's cells in the verdict's deletion test.
-REFERENCES = ("zero", "mean", "given")
+#: What an explanation can be relative to (see :func:`~saliency2signal.explain`).
+REFERENCES = ("zero", "mean", "given", "class_means")
+#: Methods whose ``baselines`` take one magnitude map per signal: a reference's
+#: ``|Tx(r)|`` becomes their starting point (GradientSHAP draws from a distribution).
+_PER_SIGNAL_BASELINES = (
+    "integrated_gradients",
+    "deeplift",
+    "occlusion",
+    "feature_ablation",
+    "shapley_value_sampling",
+)
 
 
 @dataclass(frozen=True)
@@ -80,9 +89,10 @@ class ExplainSettings:
         Seed of the null draws; signal ``i`` of the run draws from ``[seed, i]``, so a
         verdict does not depend on the batch it was in.
     reference : str
-        What fills a deleted region's cells in the verdict's deletion curves:
-        ``'zero'`` (removal), ``'mean'`` (the mean of the explained signals) or
-        ``'given'`` (signals passed to :func:`explain_batch`).
+        What the explanation is relative to: ``'zero'`` (nothing: silence as the
+        attribution baseline, deletion removes a region's component), else reference
+        signals passed to :func:`explain_batch` (``'mean'``: the mean of the explained
+        signals; ``'class_means'``: the foil class's mean training signal; ``'given'``).
     """
 
     method: str = "integrated_gradients"
@@ -162,6 +172,10 @@ class BatchResult:
     unseen_lowpass, unseen_residual : numpy.ndarray, shape (b,)
     verdicts : tuple of Verdict
         One per signal; empty when not measured.
+    contrasts : numpy.ndarray or None, shape (b, max_regions, N)
+        With a reference: each region's masked inverse of ``Tx(x) - Tx(r)``.
+    references : numpy.ndarray or None, shape (b, N)
+        The reference signal of each signal.
     """
 
     regions: tuple
@@ -177,6 +191,8 @@ class BatchResult:
     unseen_lowpass: np.ndarray
     unseen_residual: np.ndarray
     verdicts: tuple = ()
+    contrasts: np.ndarray | None = None
+    references: np.ndarray | None = None
 
     @property
     def n_regions(self) -> int:
@@ -243,9 +259,19 @@ def explain_batch(
     BatchResult
     """
     tcfg = transform_config
+    if settings.reference != "zero" and reference is None:
+        raise ValueError(f"reference={settings.reference!r} needs the reference signals")
     if ssq is None:
         with torch.no_grad():
             ssq = ssq_cwt(x, tcfg)
+    ref_tx = None
+    kwargs = settings.attribute_kwargs()
+    if reference is not None:
+        reference = reference.expand_as(x)
+        with torch.no_grad():
+            ref_tx = ssq_cwt(reference, tcfg).Tx
+        if settings.method in _PER_SIGNAL_BASELINES and "baselines" not in kwargs:
+            kwargs["baselines"] = ref_tx.abs()
     res = attribute(
         model,
         x,
@@ -255,7 +281,7 @@ def explain_batch(
         target=target,
         device=device,
         result=ssq,
-        **settings.attribute_kwargs(),
+        **kwargs,
     )
     am = attribution_mask(
         res.attribution,
@@ -272,12 +298,19 @@ def explain_batch(
     fractions = book.energy_fractions()
     unseen = decompose(x, tcfg, result=ssq).energy_fractions()
     comps = book.components  # == inverse.components(ssq, masks=labels), computed once
+    contrasts = None
+    if ref_tx is not None:
+        # what each region holds that the reference does not: deleting it imputes r
+        with torch.no_grad():
+            contrasts = components(
+                ssq.Tx - ref_tx, tcfg, masks=labels, n_regions=settings.max_regions
+            ).to(x.dtype)
     p_after: list[list[float | None]] = [[None] * len(r) for r in am.regions]
     if settings.deletion:
         p_after = _deletion(
             model if forward_model is None else forward_model,
             x,
-            comps,
+            comps if contrasts is None else contrasts,
             am.regions,
             res.target,
             transform_config=tcfg,
@@ -336,6 +369,8 @@ def explain_batch(
         attribution=to_numpy(res.attribution),
         labels=np.asarray(am.labels),
         components=to_numpy(comps),
+        contrasts=None if contrasts is None else to_numpy(contrasts),
+        references=None if reference is None else to_numpy(reference),
         Tx=to_numpy(ssq.Tx),
         lowpass=to_numpy(ssq.lowpass),
         probabilities=to_numpy(res.probabilities),
@@ -373,8 +408,6 @@ def _verdicts(
         transform_config=transform_config,
         imaging_config=imaging_config,
     )
-    if settings.reference != "zero" and reference is None:
-        raise ValueError(f"reference={settings.reference!r} needs the reference signals")
     curves = measure_curves(
         model,
         batch,
@@ -472,6 +505,7 @@ def assemble(
     imaging_config: ImagingConfig,
     original_n_times: int,
     length_policy: str | None,
+    foils: np.ndarray | None = None,
 ) -> Explanation:
     """Concatenate the batches' results (in signal order) into one read-only Explanation.
 
@@ -518,4 +552,7 @@ def assemble(
         length_policy=length_policy,
         settings=settings.record(),
         verdicts=tuple(v for b in batches for v in b.verdicts) or None,
+        contrasts=None if batches[0].contrasts is None else readonly(cat("contrasts")[:, :r_max]),
+        references=None if batches[0].references is None else readonly(cat("references")),
+        foils=None if foils is None else readonly(np.asarray(foils, dtype=np.int64)),
     )

@@ -36,6 +36,7 @@ from .._validation import (
     check_int,
     torch_dtype,
 )
+from ..forward import probabilities
 from ..imaging import ImagingConfig, to_image
 from ..metadata import ModelMetadata, check_compatible, fit_length
 from ..transform import MIN_LENGTH, SSQConfig, SSQResult, ssq_cwt
@@ -46,6 +47,8 @@ from ._result import Explanation
 __all__ = ["explain"]
 
 _TARGET_MODES = ("predicted", "label")
+#: What ``reference=`` may name (else it is an array of reference signals).
+REFERENCE_CHOICES = ("auto", "class_means", "zero", "mean")
 
 
 def explain(
@@ -73,7 +76,7 @@ def explain(
     attribute_options: Mapping | None = None,
     n_null: int = 20,
     seed: int = 0,
-    reference="zero",
+    reference="auto",
     peaks: bool = True,
     auto_options: Mapping | None = None,
 ) -> Explanation:
@@ -154,12 +157,23 @@ def explain(
         At least 20 are needed for the 95 % level to be reachable.
     seed : int
         Seed of the null draws (signal ``i`` draws from ``[seed, i]``).
-    reference : {'zero', 'mean'} or array_like, shape (n_times,) or (B, n_times)
-        What fills a deleted region's cells in the verdict's deletion test:
-        ``'zero'`` removes the region's component; ``'mean'`` replaces it by the same
-        cells of the mean of ``x`` (ROAD-style imputation, which keeps the modified
-        signal nearer the data); an array gives the reference signals (e.g. a class
-        mean of the training set), of the signals' length as given.
+    reference : {'auto', 'class_means', 'zero', 'mean'} or array_like
+        What the explanation is relative to. With a reference signal ``r``, the
+        attribution starts from ``|Tx(r)|`` (the baseline of the path and perturbation
+        methods, unless ``attribute_options`` gives ``baselines``), each region's
+        ``contrast`` is what the signal holds there that ``r`` does not (the masked
+        inverse of ``Tx(x) - Tx(r)``: a difference spectrum), deleting a region puts
+        ``r``'s content in its place (``x - contrast``, ROAD-style imputation, also in
+        the verdict's curves), and each band is compared with the same band of ``r``.
+
+        ``'class_means'``: contrastive, "why this class rather than the next most
+        likely one": ``r`` is the mean training signal of the *foil*, the most
+        probable class other than the explained one, as the model file records it
+        (``saliency2signal train`` does); ``'auto'`` (default) is ``'class_means'``
+        when the metadata records the means, else ``'zero'``. ``'zero'``: no reference
+        (silence as the baseline, deletion removes the component). ``'mean'``: the
+        mean of ``x``. An array gives the reference signals, shape ``(n_times,)`` or
+        ``(B, n_times)`` at the signals' length as given (e.g. a class mean).
     peaks : bool
         Read each region as a band (needs ``deletion``): peaks are fitted to the signal
         over the region's x-range (:func:`~saliency2signal.peaks.fit_peaks`), each is
@@ -261,7 +275,7 @@ def explain(
         attribute_options=attribute_options,
         n_null=n_null,
         seed=seed,
-        reference=reference if isinstance(reference, str) else "given",
+        reference=_reference_mode(reference, metadata),
         peaks=peaks,
     )
     if progress is not None:
@@ -270,7 +284,6 @@ def explain(
     xt, n_given = _prepare_signals(x, model, metadata, tcfg, dev)
     n_b, n = int(xt.shape[0]), int(xt.shape[-1])
     axis_info, mask_axis = _resolve_axis(axis, metadata, tcfg, n_given, n)
-    ref = _reference(reference, xt, metadata, n_given)
 
     # The transforms of as many batches as fit in GROUP_BYTES (Tx and Wx) run in one
     # call, ahead of those batches' torch work: one call's fixed costs, and no torch
@@ -284,6 +297,17 @@ def explain(
         n_classes = int(model(probe_image).shape[-1])
     names = _class_names(names, n_classes)
     targets = _resolve_targets(target, labels, names, n_classes, n_b)
+    ref, targets, foils = _reference(
+        settings.reference if isinstance(reference, str) else reference,
+        xt,
+        metadata,
+        n_given,
+        model=model,
+        targets=targets,
+        transform_config=tcfg,
+        imaging_config=icfg,
+        batch_size=settings.batch_size,
+    )
     if settings.mask_options is None:
         settings = dataclasses.replace(settings, mask_options=default_mask_options(tcfg, icfg, n))
     # the deletion checks' forward passes run an inference-optimised copy, built once
@@ -316,6 +340,7 @@ def explain(
         imaging_config=icfg,
         original_n_times=n_given,
         length_policy=None if metadata is None else metadata.length_policy,
+        foils=foils,
     )
 
 
@@ -452,16 +477,81 @@ def _prepare_signals(
     return xt, n_given
 
 
+def _reference_mode(reference, metadata: ModelMetadata | None) -> str:
+    """Return the run's reference mode: ``'auto'`` resolved, an array as ``'given'``."""
+    if not isinstance(reference, str):
+        return "given"
+    if reference == "auto":
+        return "class_means" if recorded_class_means(metadata) is not None else "zero"
+    if reference not in REFERENCE_CHOICES:
+        raise ValueError(f"reference={reference!r} must be one of {REFERENCE_CHOICES} or an array")
+    if reference == "class_means" and recorded_class_means(metadata) is None:
+        raise ValueError(
+            "reference='class_means' needs a model file that records its training class "
+            "means (saliency2signal train writes them); pass reference= an array instead"
+        )
+    return reference
+
+
+def recorded_class_means(metadata: ModelMetadata | None) -> np.ndarray | None:
+    """Return each class's mean training signal as the metadata records it, ``(K, N)``.
+
+    ``None`` when not recorded, or when any class lacks one or the block does not
+    match the metadata (classes, ``n_times``) or holds NaN/inf.
+    """
+    if metadata is None:
+        return None
+    record = dict(metadata.extra or {}).get("class_means")
+    values = None if not isinstance(record, dict) else record.get("values")
+    if not isinstance(values, list) or len(values) != metadata.n_classes:
+        return None
+    if any(not isinstance(v, list) or len(v) != metadata.n_times for v in values):
+        return None
+    means = np.asarray(values, dtype=np.float64)
+    return means if bool(np.isfinite(means).all()) else None
+
+
 def _reference(
-    reference, xt: torch.Tensor, metadata: ModelMetadata | None, n_given: int
-) -> torch.Tensor | None:
-    """Return the verdict's reference signals ``(B, N)`` (``None`` for ``'zero'``)."""
+    reference,
+    xt: torch.Tensor,
+    metadata: ModelMetadata | None,
+    n_given: int,
+    *,
+    model,
+    targets: _Targets,
+    transform_config: SSQConfig,
+    imaging_config: ImagingConfig,
+    batch_size: int,
+) -> tuple[torch.Tensor | None, _Targets, np.ndarray | None]:
+    """Return the reference signals, the targets and each signal's foil class.
+
+    The signals are ``(B, N)`` (``None`` for ``'zero'``); for ``'class_means'`` the
+    targets are pinned to the predictions and the foils are returned.
+    """
     if isinstance(reference, str):
         if reference == "zero":
-            return None
+            return None, targets, None
         if reference == "mean":
-            return xt.mean(dim=0, keepdim=True).expand_as(xt)
-        raise ValueError(f"reference={reference!r} must be 'zero', 'mean' or an array")
+            return xt.mean(dim=0, keepdim=True).expand_as(xt), targets, None
+        means = recorded_class_means(metadata)
+        with torch.no_grad():
+            p = probabilities(
+                model,
+                xt,
+                transform_config=transform_config,
+                imaging_config=imaging_config,
+                batch_size=batch_size,
+            )
+        p = p.detach().cpu().numpy().astype(np.float64)
+        per_signal = targets.per_signal
+        if per_signal is None:
+            per_signal = p.argmax(1)
+            targets = targets._replace(per_signal=per_signal)
+        rest = p.copy()
+        rest[np.arange(rest.shape[0]), per_signal] = -np.inf
+        foils = rest.argmax(1)
+        ref = torch.from_numpy(means[foils]).to(device=xt.device, dtype=xt.dtype)
+        return ref, targets, foils
     ref = as_tensor(reference, name="reference")
     if ref.ndim not in (1, 2) or ref.shape[-1] != n_given:
         raise ValueError(
@@ -476,7 +566,7 @@ def _reference(
     ref = ref.to(device=xt.device, dtype=xt.dtype)
     if not bool(torch.isfinite(ref).all()):
         raise ValueError("reference contains NaN or inf")
-    return ref.expand_as(xt)
+    return ref.expand_as(xt), targets, None
 
 
 def _trained_axis(metadata: ModelMetadata, n_given: int) -> np.ndarray | None:

@@ -35,9 +35,9 @@ import numpy as np
 import torch
 
 from ..forward import probabilities
-from ..peaks import fit_peaks
+from ..peaks import Peak, fit_peaks
 
-__all__ = ["MARGIN", "MAX_PEAKS", "read_bands"]
+__all__ = ["CHANGES", "MARGIN", "MAX_PEAKS", "read_bands"]
 
 #: The fit's range: the region's x-range widened by this fraction of its width per side.
 MARGIN = 0.5
@@ -122,6 +122,7 @@ def read_bands(
     )
     p_after = p_after.detach().cpu().numpy()
     u = _units(units)
+    chosen: dict[tuple[int, int], tuple] = {}
     for j, (i, k, peak, fit) in enumerate(jobs):
         after = float(p_after[j, int(target[i])])
         drop = float(p_before[i]) - after
@@ -142,18 +143,122 @@ def read_bands(
             "component_correlation": corr,
             "n_fitted": fit.n_peaks,
             "fit_r_squared": float(fit.r2),
-            "reference": None
-            if reference is None
-            else _compare(peak, fit, reference[i], axis, regions[i][k].x_range, u),
+            "reference": None,
         }
+        chosen[(i, k)] = (peak, fit)
+    if reference is not None:
+        _compare_all(
+            out,
+            chosen,
+            xs,
+            reference,
+            regions,
+            target,
+            p_before,
+            axis=axis,
+            units=u,
+            forward=lambda signals: (
+                probabilities(
+                    model,
+                    torch.from_numpy(signals).to(dtype=x.dtype, device=x.device),
+                    transform_config=transform_config,
+                    imaging_config=imaging_config,
+                    batch_size=batch_size,
+                )
+                .detach()
+                .cpu()
+                .numpy()
+            ),
+        )
     return out
+
+
+#: The band's properties that can be put back to the reference's, one at a time.
+CHANGES = ("position", "width", "height")
+
+
+def _restored(peak: Peak, partner: Peak, change: str) -> Peak:
+    """Return the band with one property put back to its partner's (width: same area)."""
+    if change == "position":
+        return Peak(partner.centre, peak.fwhm, peak.height, peak.eta)
+    if change == "width":
+        return Peak(peak.centre, partner.fwhm, peak.height * peak.fwhm / partner.fwhm, peak.eta)
+    return Peak(peak.centre, peak.fwhm, partner.height, peak.eta)
+
+
+def _compare_all(out, chosen, xs, reference, regions, target, p_before, *, axis, units, forward):
+    """Pair each chosen band with the same band of its reference and test each change.
+
+    For a paired band, the signal is re-run three times, each with one property of the
+    band (position, width at constant area, height) put back to the partner's; the
+    change whose restoration lowers the explained class's probability most is the
+    band's ``change``, and ``difference`` (the band minus the restored band) is the
+    class feature as a difference spectrum. An unpaired band is a band the reference
+    lacks: its change is ``'new band'`` and its difference the band itself.
+    """
+    jobs = []  # (signal, region, change, restored peak)
+    for (i, k), (peak, fit) in chosen.items():
+        record, partner = _compare(peak, fit, reference[i], axis, regions[i][k].x_range, units)
+        out[i][k]["reference"] = record
+        if partner is None:
+            record["change"] = {
+                "kind": "new band",
+                "restored": None,
+                "p_after": out[i][k]["p_after"],
+                "drop": out[i][k]["drop"],
+                "description": "a band the reference lacks",
+            }
+            continue
+        jobs += [(i, k, c, _restored(peak, partner, c)) for c in CHANGES]
+    if not jobs:
+        return
+    signals = np.stack(
+        [
+            xs[i] - chosen[(i, k)][0].curve(axis) + restored.curve(axis)
+            for i, k, _, restored in jobs
+        ]
+    )
+    p_after = forward(signals)
+    for j, (i, k, change, restored) in enumerate(jobs):
+        after = float(p_after[j, int(target[i])])
+        drop = float(p_before[i]) - after
+        record = out[i][k]["reference"]
+        best = record.get("change")
+        if best is not None and best["drop"] >= drop:
+            continue
+        record["change"] = {
+            "kind": change,
+            "restored": restored.to_dict(),
+            "p_after": after,
+            "drop": drop,
+            "description": _change_text(change, chosen[(i, k)][0], record, drop, units),
+        }
+
+
+def _change_text(change: str, peak: Peak, record: dict, drop: float, units: str) -> str:
+    partner = record["peak"]
+    u = f" {units}" if units else ""
+    if change == "position":
+        what = (
+            f"shifted by {peak.centre - partner['centre']:+.3g}{u} "
+            f"(at {peak.centre:.4g} vs {partner['centre']:.4g}{u})"
+        )
+    elif change == "width":
+        kind = "broader" if peak.fwhm > partner["fwhm"] else "narrower"
+        what = f"{kind} (FWHM {peak.fwhm:.3g} vs {partner['fwhm']:.3g}{u})"
+    else:
+        kind = "stronger" if peak.height > partner["height"] else "weaker"
+        what = f"{kind} (height {peak.height:.3g} vs {partner['height']:.3g})"
+    return f"{what} than in the reference; restoring it changes p by {-drop:+.2f}"
 
 
 def _nearest(peaks, centre: float) -> int:
     return int(np.argmin([abs(p.centre - centre) for p in peaks]))
 
 
-def _compare(peak, fit, ref: np.ndarray, axis: np.ndarray, x_range, units: str) -> dict:
+def _compare(
+    peak, fit, ref: np.ndarray, axis: np.ndarray, x_range, units: str
+) -> tuple[dict, Peak | None]:
     """Compare the band with the same band of the reference signal (or its absence)."""
     try:
         ref_fit = fit_peaks(ref, axis, x_range=x_range, margin=MARGIN, max_peaks=MAX_PEAKS)
@@ -175,7 +280,7 @@ def _compare(peak, fit, ref: np.ndarray, axis: np.ndarray, x_range, units: str) 
             "fwhm_ratio": None,
             "height_ratio": None,
             "description": "a band the reference lacks",
-        }
+        }, None
     shift = peak.centre - partner.centre
     return {
         "peak": partner.to_dict(),
@@ -188,4 +293,4 @@ def _compare(peak, fit, ref: np.ndarray, axis: np.ndarray, x_range, units: str) 
             f"FWHM x{peak.fwhm / partner.fwhm:.2f}, height "
             f"x{peak.height / max(partner.height, 1e-300):.2f}"
         ),
-    }
+    }, partner

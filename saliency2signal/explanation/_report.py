@@ -278,6 +278,7 @@ def _html(report: dict, pngs: list[dict]) -> str:
             f"{esc(sel['reason'])}.</p>"
         )
     parts.extend(_html_verdicts(report))
+    parts.extend(_html_reference(report))
     for s, figs in zip(report["samples"], pngs, strict=True):
         parts.extend(_html_sample(s, figs, report))
     parts.append("</body></html>")
@@ -314,6 +315,32 @@ def _html_verdicts(report: dict) -> list[str]:
     ]
 
 
+#: What each reference mode means, for the page.
+_REFERENCE_TEXT = {
+    "zero": "Explanations are absolute: attribution from silence, and deleting a region "
+    "removes its component.",
+    "mean": "Explanations are relative to the mean of the explained spectra: attribution "
+    "starts from its transform, each region's contrast is what the spectrum holds there "
+    "that the mean does not, and deleting a region puts the mean's content in its place.",
+    "given": "Explanations are relative to the given reference spectra: attribution "
+    "starts from their transform, each region's contrast is what the spectrum holds there "
+    "that its reference does not, and deleting a region puts the reference's content in "
+    "its place.",
+    "class_means": "Explanations are contrastive: each spectrum is explained against the "
+    "mean training spectrum of its <i>foil</i>, the most probable other class (\"why this "
+    "class rather than that one\"). Attribution starts from the foil mean's transform, "
+    "each region's contrast is what the spectrum holds there that the foil mean does not, "
+    "deleting a region puts the foil mean's content in its place, and each band says what "
+    "about it (position, width, height) the decision rests on.",
+}
+
+
+def _html_reference(report: dict) -> list[str]:
+    """Return the line saying what the explanations are relative to."""
+    text = _REFERENCE_TEXT.get(report["settings"].get("reference", "zero"))
+    return [] if text is None else [f'<p class="reference">{text}</p>']
+
+
 def _html_sample(s: dict, figs: dict, report: dict) -> list[str]:
     """Return the ``<section>`` of one ``samples`` entry of the report, as lines."""
     esc = html.escape
@@ -321,6 +348,8 @@ def _html_sample(s: dict, figs: dict, report: dict) -> list[str]:
     p_pred = s["probabilities"][s["predicted_class"]]
     p_tgt = s["probabilities"][s["target_class"]]
     label = "" if s["label"] is None else f"; label {esc(report['class_names'][s['label']])}"
+    if s.get("foil_class") is not None:
+        label += f"; explained against the mean of <b>{esc(s['foil_class'])}</b>"
     parts = [
         f'<section id="sample-{b}"><h2>Signal {b}</h2>',
         f"<p>Predicted <b>{esc(s['predicted_class'])}</b> (p = {_fmt(p_pred, '.3f')}); "
@@ -376,5 +405,6 @@ def _peak_cell(peak: dict | None) -> str:
         text += " &ndash; deleting it <i>raises</i> p"
     ref = peak.get("reference")
     if ref is not None:
-        text += f"; {html.escape(ref['description'])}"
+        change = ref.get("change") or {}
+        text += f"; {html.escape(change.get('description') or ref['description'])}"
     return text

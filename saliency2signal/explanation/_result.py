@@ -154,6 +154,15 @@ class Explanation:
     verdicts : tuple of Verdict or None
         Per signal, the deletion test of its regions against the matched random null
         (:class:`~saliency2signal.faithfulness.Verdict`); ``None`` when not measured.
+    contrasts : numpy.ndarray or None, shape (B, R, N)
+        With a reference (``settings['reference']`` not ``'zero'``): what each region
+        holds that the signal's reference does not, the masked inverse of
+        ``Tx(x) - Tx(r)`` (a difference spectrum under the region); ``None`` without.
+    references : numpy.ndarray or None, shape (B, N)
+        The reference signal each explanation is relative to (``None`` without).
+    foils : numpy.ndarray of int or None, shape (B,)
+        With ``reference='class_means'``: the class whose mean training signal is each
+        signal's reference (the most probable class other than the explained one).
     """
 
     signals: np.ndarray
@@ -183,6 +192,9 @@ class Explanation:
     length_policy: str | None = None
     settings: dict = field(default_factory=dict, repr=False)
     verdicts: tuple | None = field(default=None, repr=False)
+    contrasts: np.ndarray | None = field(default=None, repr=False)
+    references: np.ndarray | None = field(default=None, repr=False)
+    foils: np.ndarray | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -314,6 +326,7 @@ class Explanation:
             "verdict": None
             if self.verdicts is None
             else self.verdicts[b].to_dict(names[int(self.target[b])]),
+            "foil_class": None if self.foils is None else names[int(self.foils[b])],
         }
 
     # ------------------------------------------------------------------ figures

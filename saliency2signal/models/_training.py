@@ -223,6 +223,29 @@ def _axis_record(values: np.ndarray | None) -> dict:
     return {"axis": record}
 
 
+#: Class means are recorded while ``n_classes * n_times`` is at most this (about 1 MB of
+#: JSON): they are the default reference of :func:`~saliency2signal.explain`.
+_MAX_MEANS_RECORD = 65536
+
+
+def _class_means_record(x: torch.Tensor, labels: torch.Tensor, n_classes: int) -> dict:
+    """Return the metadata's ``extra["class_means"]``: each class's mean training signal.
+
+    Seven significant digits (float32's precision); classes without a training signal
+    get ``None``. Nothing when the block would exceed :data:`_MAX_MEANS_RECORD` values.
+    """
+    if n_classes * x.shape[-1] > _MAX_MEANS_RECORD:
+        return {}
+    xs = x.detach().cpu().numpy().astype(np.float64)
+    ys = labels.cpu().numpy()
+    values, counts = [], []
+    for k in range(n_classes):
+        rows = xs[ys == k]
+        counts.append(int(rows.shape[0]))
+        values.append([float(f"{v:.7g}") for v in rows.mean(0)] if rows.shape[0] else None)
+    return {"class_means": {"values": values, "counts": counts}}
+
+
 def _architecture(architecture_kwargs, imaging_config, transform_config, n_times) -> dict:
     """Return the network's arguments (the recipe's unless given), checked for the image."""
     h, w = imaging_config.size or (transform_config.n_freqs(n_times), n_times)
@@ -451,7 +474,11 @@ def train_classifier(
     metadata = metadata.replace(
         imaging=imaging_config,
         architecture_kwargs=model.architecture_kwargs,
-        extra={"training": training, **_axis_record(values)},
+        extra={
+            "training": training,
+            **_axis_record(values),
+            **_class_means_record(xt[train_idx], labels[train_idx], len(class_names)),
+        },
     )
     return TrainedClassifier(
         model=model,
