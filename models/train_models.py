@@ -5,6 +5,7 @@ data set, most of it the three extra seeds)::
 
     python models/train_models.py                  # both models
     python models/train_models.py --only planted   # one; the other's report entry is kept
+    python models/train_models.py --class-means-only   # record class means, no training
 
 For each data set (the committed ``data/coffee.npz`` and ``data/planted.npz``) this
 trains a :class:`~saliency2signal.models.ScalogramCNN` on the *train* split with
@@ -54,6 +55,7 @@ from saliency2signal import SSQConfig, __version__
 from saliency2signal.datasets import load_coffee, load_planted
 from saliency2signal.imaging import ImagingConfig
 from saliency2signal.io import load_model, save_model
+from saliency2signal.metadata import with_class_means
 from saliency2signal.models import make_images, train_classifier
 
 HERE = Path(__file__).resolve().parent
@@ -214,6 +216,21 @@ def main(names=tuple(SETTINGS)) -> dict:
     return report
 
 
+def record_class_means(names=tuple(SETTINGS)) -> None:
+    """Add the training split's class means to the bundled model files, weights unchanged.
+
+    What :func:`~saliency2signal.models.train_classifier` now records (the means of the
+    signals it trains on; these models hold none out), for files written before it did.
+    """
+    for name in names:
+        path = HERE / f"{name}.pt"
+        loaded = load_model(path)
+        train = SETTINGS[name]["loader"]("train")
+        meta = with_class_means(loaded.metadata, train.x, train.y)
+        save_model(loaded.model, path, metadata=meta, overwrite=True)
+        print(f"{name}: class means of {train.n_samples} training spectra recorded")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -222,5 +239,14 @@ if __name__ == "__main__":
         action="append",
         help="train only this model (repeatable); default: all",
     )
+    parser.add_argument(
+        "--class-means-only",
+        action="store_true",
+        help="only record the training class means in the existing files (no training)",
+    )
     args = parser.parse_args()
-    main(tuple(args.only) if args.only else tuple(SETTINGS))
+    chosen = tuple(args.only) if args.only else tuple(SETTINGS)
+    if args.class_means_only:
+        record_class_means(chosen)
+    else:
+        main(chosen)

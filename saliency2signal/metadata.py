@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -26,7 +27,15 @@ from ._version import __version__
 from .imaging import ImagingConfig
 from .transform import MIN_LENGTH, SSQConfig
 
-__all__ = ["LENGTH_POLICIES", "ModelMetadata", "check_compatible", "check_sizes", "fit_length"]
+__all__ = [
+    "LENGTH_POLICIES",
+    "ModelMetadata",
+    "check_compatible",
+    "check_sizes",
+    "class_means",
+    "fit_length",
+    "with_class_means",
+]
 
 #: What a model does with signals of another length than it was trained on.
 LENGTH_POLICIES = ("exact", "crop", "pad")
@@ -327,3 +336,92 @@ def fit_length(x, metadata: ModelMetadata) -> torch.Tensor:
     if n < m:
         return nn.functional.pad(xt, (0, m - n))
     return xt
+
+
+#: Class means are recorded while ``n_classes * n_times`` is at most this (about 1 MB of
+#: JSON in the model file).
+MAX_CLASS_MEANS = 65536
+
+
+def with_class_means(metadata: ModelMetadata, x, y) -> ModelMetadata:
+    """Return ``metadata`` with each class's mean training signal recorded.
+
+    :func:`~saliency2signal.explain` explains each signal against the mean of its foil
+    class when the model file records them (``reference='auto'``);
+    ``saliency2signal train`` records them. For a model trained elsewhere, pass its
+    training signals and labels here and save the model with the result.
+
+    Parameters
+    ----------
+    metadata : ModelMetadata
+    x : array_like, shape (n_signals, n_times)
+        Training signals, ``n_times == metadata.n_times``.
+    y : array_like of int, shape (n_signals,)
+        Their class indices, in ``range(metadata.n_classes)``.
+
+    Returns
+    -------
+    ModelMetadata
+        With ``extra['class_means'] = {'values': [...], 'counts': [...]}`` (seven
+        significant digits; ``None`` for a class without signals). Unchanged when
+        ``n_classes * n_times`` exceeds :data:`MAX_CLASS_MEANS`.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match the metadata, labels out of range, NaN/inf.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from saliency2signal import SSQConfig
+    >>> from saliency2signal.imaging import ImagingConfig
+    >>> meta = ModelMetadata(transform=SSQConfig(nv=8), imaging=ImagingConfig(size=(32, 32)),
+    ...                      class_names=["a", "b"], n_times=16)
+    >>> x = np.stack([np.zeros(16), np.ones(16), 3 * np.ones(16)])
+    >>> m = with_class_means(meta, x, [0, 1, 1])
+    >>> class_means(m)[:, :3]
+    array([[0., 0., 0.],
+           [2., 2., 2.]])
+    >>> m.extra["class_means"]["counts"]
+    [1, 2]
+    """
+    xs = np.asarray(as_tensor(x, name="x").detach().cpu(), dtype=np.float64)
+    ys = np.asarray(y)
+    if xs.ndim != 2 or xs.shape[1] != metadata.n_times:
+        raise ValueError(
+            f"x has shape {xs.shape}; expected (n_signals, {metadata.n_times}) for this model"
+        )
+    if ys.shape != (xs.shape[0],) or not np.issubdtype(ys.dtype, np.integer):
+        raise ValueError(f"y must be {xs.shape[0]} integer class indices; got {ys.shape}")
+    if ys.size and (ys.min() < 0 or ys.max() >= metadata.n_classes):
+        raise ValueError(f"y has classes outside range({metadata.n_classes})")
+    if not np.isfinite(xs).all():
+        raise ValueError("x contains NaN or inf")
+    if metadata.n_classes * metadata.n_times > MAX_CLASS_MEANS:
+        return metadata
+    values, counts = [], []
+    for k in range(metadata.n_classes):
+        rows = xs[ys == k]
+        counts.append(int(rows.shape[0]))
+        values.append([float(f"{v:.7g}") for v in rows.mean(0)] if rows.shape[0] else None)
+    extra = {**dict(metadata.extra or {}), "class_means": {"values": values, "counts": counts}}
+    return metadata.replace(extra=extra)
+
+
+def class_means(metadata: ModelMetadata | None) -> np.ndarray | None:
+    """Return each class's mean training signal as ``metadata`` records it, ``(K, N)``.
+
+    ``None`` when not recorded (see :func:`with_class_means`), when a class lacks one,
+    or when the block does not match the metadata or holds NaN/inf.
+    """
+    if metadata is None:
+        return None
+    record = dict(metadata.extra or {}).get("class_means")
+    values = None if not isinstance(record, dict) else record.get("values")
+    if not isinstance(values, list) or len(values) != metadata.n_classes:
+        return None
+    if any(not isinstance(v, list) or len(v) != metadata.n_times for v in values):
+        return None
+    means = np.asarray(values, dtype=np.float64)
+    return means if bool(np.isfinite(means).all()) else None

@@ -21,21 +21,14 @@ from jsonschema import validate
 from saliency2signal import SSQConfig, explain, ssq_cwt
 from saliency2signal.datasets import load_planted
 from saliency2signal.explanation import load_schema
-from saliency2signal.explanation._explain import recorded_class_means
 from saliency2signal.forward import probabilities
 from saliency2signal.imaging import ImagingConfig
 from saliency2signal.inverse import components
 from saliency2signal.io import load_model
+from saliency2signal.metadata import class_means, with_class_means
 from saliency2signal.models import make_images, train_classifier
 
 MODEL = pathlib.Path(__file__).resolve().parents[1] / "models" / "planted.pt"
-
-
-def _with_means(meta, x, y):
-    """The metadata with the class means of (x, y) recorded as ``train`` records them."""
-    values = [np.asarray(x[y == k], np.float64).mean(0).tolist() for k in range(2)]
-    counts = [int((y == k).sum()) for k in range(2)]
-    return meta.replace(extra={**meta.extra, "class_means": {"values": values, "counts": counts}})
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +36,7 @@ def planted():
     model, meta = load_model(MODEL)
     train = load_planted("train")
     test = load_planted("test")
-    meta = _with_means(meta, train.x, train.y)
+    meta = with_class_means(meta, train.x, train.y)
     idx = np.concatenate([np.flatnonzero(test.y == 1)[:3], np.flatnonzero(test.y == 0)[:2]])
     e = explain(model, test.x[idx], metadata=meta, axis=test.axis, n_null=20, max_regions=2)
     return model, meta, train, test, idx, e
@@ -70,12 +63,16 @@ def test_train_records_the_class_means_of_its_training_split():
         rows = train[y[train] == k]
         assert rec["counts"][k] == rows.size
         np.testing.assert_allclose(rec["values"][k], x[rows].mean(0), rtol=1e-6, atol=1e-6)
-    means = recorded_class_means(out.metadata)
+    means = class_means(out.metadata)
     assert means.shape == (2, 128)
+    with pytest.raises(ValueError, match="expected"):
+        with_class_means(out.metadata, x[:, :100], y)
+    with pytest.raises(ValueError, match="outside"):
+        with_class_means(out.metadata, x, y + 1)
     # a block that does not match the metadata is not used
     bad = out.metadata.replace(extra={"class_means": {"values": [[0.0] * 127] * 2}})
-    assert recorded_class_means(bad) is None
-    assert recorded_class_means(out.metadata.replace(extra={})) is None
+    assert class_means(bad) is None
+    assert class_means(out.metadata.replace(extra={})) is None
 
 
 def test_auto_is_contrastive_with_recorded_means_and_absolute_without(planted):
@@ -93,7 +90,7 @@ def test_auto_is_contrastive_with_recorded_means_and_absolute_without(planted):
 
 def test_the_foil_is_the_other_class_and_its_mean_the_reference(planted):
     model, meta, train, test, idx, e = planted
-    means = recorded_class_means(meta)
+    means = class_means(meta)
     # binary: the foil is the class not explained
     np.testing.assert_array_equal(e.foils, 1 - e.target)
     np.testing.assert_allclose(e.references, means[e.foils].astype(np.float32), rtol=1e-6)

@@ -103,9 +103,7 @@ def test_the_band_against_a_reference(planted):
     assert np.abs(same.attribution).max() < 1e-6 * np.abs(e.attribution).max()
     # against the same spectrum with its band moved a little, the band is paired
     nudged = np.stack([np.interp(d.axis - 0.5, d.axis, v) for v in x])
-    near = explain(
-        model, x, metadata=meta, axis=d.axis, n_null=0, max_regions=1, reference=nudged
-    )
+    near = explain(model, x, metadata=meta, axis=d.axis, n_null=0, max_regions=1, reference=nudged)
     for j in range(2):
         ref = near.regions[j][0].peak["reference"]
         assert ref["new_band"] is False and ref["shift"] == pytest.approx(-0.5, abs=0.3)

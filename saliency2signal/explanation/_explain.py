@@ -38,7 +38,7 @@ from .._validation import (
 )
 from ..forward import probabilities
 from ..imaging import ImagingConfig, to_image
-from ..metadata import ModelMetadata, check_compatible, fit_length
+from ..metadata import ModelMetadata, check_compatible, class_means, fit_length
 from ..transform import MIN_LENGTH, SSQConfig, SSQResult, ssq_cwt
 from ._auto import AUTO_CANDIDATES, select_method, subset_indices
 from ._core import AxisInfo, BatchResult, ExplainSettings, assemble, explain_batch
@@ -482,33 +482,15 @@ def _reference_mode(reference, metadata: ModelMetadata | None) -> str:
     if not isinstance(reference, str):
         return "given"
     if reference == "auto":
-        return "class_means" if recorded_class_means(metadata) is not None else "zero"
+        return "class_means" if class_means(metadata) is not None else "zero"
     if reference not in REFERENCE_CHOICES:
         raise ValueError(f"reference={reference!r} must be one of {REFERENCE_CHOICES} or an array")
-    if reference == "class_means" and recorded_class_means(metadata) is None:
+    if reference == "class_means" and class_means(metadata) is None:
         raise ValueError(
             "reference='class_means' needs a model file that records its training class "
             "means (saliency2signal train writes them); pass reference= an array instead"
         )
     return reference
-
-
-def recorded_class_means(metadata: ModelMetadata | None) -> np.ndarray | None:
-    """Return each class's mean training signal as the metadata records it, ``(K, N)``.
-
-    ``None`` when not recorded, or when any class lacks one or the block does not
-    match the metadata (classes, ``n_times``) or holds NaN/inf.
-    """
-    if metadata is None:
-        return None
-    record = dict(metadata.extra or {}).get("class_means")
-    values = None if not isinstance(record, dict) else record.get("values")
-    if not isinstance(values, list) or len(values) != metadata.n_classes:
-        return None
-    if any(not isinstance(v, list) or len(v) != metadata.n_times for v in values):
-        return None
-    means = np.asarray(values, dtype=np.float64)
-    return means if bool(np.isfinite(means).all()) else None
 
 
 def _reference(
@@ -533,7 +515,7 @@ def _reference(
             return None, targets, None
         if reference == "mean":
             return xt.mean(dim=0, keepdim=True).expand_as(xt), targets, None
-        means = recorded_class_means(metadata)
+        means = class_means(metadata)
         with torch.no_grad():
             p = probabilities(
                 model,

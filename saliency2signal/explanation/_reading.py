@@ -13,14 +13,18 @@ its correlation with the region's recovered component and a one-line description
 
 A region whose range holds no peak the fit supports (a slope, noise) gets no band.
 
-With reference signals (``explain(reference=...)``: a class mean, the mean spectrum),
-the same range of the reference is fitted too, and the band is compared with *the same
-band* there: the reference peak and the band are paired when each is the other's
-nearest fitted peak (by centre) and their centres lie within the larger FWHM. The record
-then says how the band differs — shifted (centre), broadened (FWHM ratio), stronger
-(height ratio) — or that it is a band the reference lacks (no partner), and
-``difference`` is the band minus its partner: the class feature as a difference
-spectrum.
+With reference signals (``explain(reference=...)``; by default the mean training spectrum
+of the foil class), the same range of the reference is fitted too, and each fitted peak
+is paired with *the same band* there when each is the other's nearest fitted peak (by
+centre) and their centres lie within the larger FWHM. For a paired peak the signal is
+re-run three more times, each with one property of the peak (position, width at
+constant area, height) put back to its partner's: a broadened band whose *deletion*
+the model does not feel (the class is "no tall, narrow band here") is found by undoing
+its broadening. The region's band is then the peak with the largest drop over its
+deletion and its restorations; its ``reference`` record says how it differs from its
+partner and which ``change`` the decision rests on ("broader (FWHM 25 vs 14 cm⁻¹) than
+in the reference; restoring it changes p by -0.62"), or that it is a band the reference
+lacks. The band minus its restored self is the class feature as a difference spectrum.
 
 Internal: plain names for the modules of :mod:`saliency2signal.explanation`.
 May import: numpy, torch, ``forward``, ``peaks``, ``_validation``; never another
@@ -101,76 +105,91 @@ def read_bands(
     list of list of dict or None
     """
     xs = x.detach().cpu().numpy().astype(np.float64)
-    jobs = []  # (signal, region, peak, fit)
+    u = _units(units)
+    out: list[list[dict | None]] = [[None] * len(rs) for rs in regions]
+    # every fitted peak of every region is a candidate: deleted, and with a reference
+    # also paired with the same band there and each of its properties put back
+    tests = []  # (signal, region, peak, change or None, modified signal)
+    candidates = {}  # (signal, region) -> [(peak, fit, comparison, partner)]
     for i, rs in enumerate(regions):
         for k, r in enumerate(rs):
             try:
                 fit = fit_peaks(xs[i], axis, x_range=r.x_range, margin=MARGIN, max_peaks=MAX_PEAKS)
             except ValueError:  # a range too short to fit
                 continue
-            jobs += [(i, k, p, fit) for p in fit.peaks]
-    out: list[list[dict | None]] = [[None] * len(rs) for rs in regions]
-    if not jobs:
+            ref_fit = None if reference is None else _fit_or_none(reference[i], axis, r.x_range)
+            for peak in fit.peaks:
+                curve = peak.curve(axis)
+                tests.append((i, k, peak, None, xs[i] - curve))
+                cmp, partner = (None, None)
+                if reference is not None:
+                    cmp, partner = _compare(peak, fit, ref_fit, u)
+                    if partner is not None:
+                        tests += [
+                            (
+                                i,
+                                k,
+                                peak,
+                                c,
+                                xs[i] - curve + _restored(peak, partner, c).curve(axis),
+                            )
+                            for c in CHANGES
+                        ]
+                candidates.setdefault((i, k), []).append((peak, fit, cmp, partner))
+    if not tests:
         return out
-    minus = torch.from_numpy(np.stack([xs[i] - p.curve(axis) for i, _, p, _ in jobs]))
     p_after = probabilities(
         model,
-        minus.to(dtype=x.dtype, device=x.device),
+        torch.from_numpy(np.stack([t[4] for t in tests])).to(dtype=x.dtype, device=x.device),
         transform_config=transform_config,
         imaging_config=imaging_config,
         batch_size=batch_size,
     )
     p_after = p_after.detach().cpu().numpy()
-    u = _units(units)
-    chosen: dict[tuple[int, int], tuple] = {}
-    for j, (i, k, peak, fit) in enumerate(jobs):
-        after = float(p_after[j, int(target[i])])
-        drop = float(p_before[i]) - after
-        best = out[i][k]
-        if best is not None and best["drop"] >= drop:
-            continue
-        curve = peak.curve(axis)
-        comp = components[i, k]
-        inside = slice(fit.start, fit.stop)
-        corr = np.nan
-        if np.ptp(curve[inside]) > 0 and np.ptp(comp[inside]) > 0:
-            corr = float(np.corrcoef(curve[inside], comp[inside])[0, 1])
-        out[i][k] = {
-            **peak.to_dict(),
-            "description": peak.describe(u),
-            "p_after": after,
-            "drop": drop,
-            "component_correlation": corr,
-            "n_fitted": fit.n_peaks,
-            "fit_r_squared": float(fit.r2),
-            "reference": None,
-        }
-        chosen[(i, k)] = (peak, fit)
-    if reference is not None:
-        _compare_all(
-            out,
-            chosen,
-            xs,
-            reference,
-            regions,
-            target,
-            p_before,
-            axis=axis,
-            units=u,
-            forward=lambda signals: (
-                probabilities(
-                    model,
-                    torch.from_numpy(signals).to(dtype=x.dtype, device=x.device),
-                    transform_config=transform_config,
-                    imaging_config=imaging_config,
-                    batch_size=batch_size,
-                )
-                .detach()
-                .cpu()
-                .numpy()
-            ),
-        )
+    effects: dict[tuple, float] = {}  # (signal, region, id(peak), change) -> p after
+    for j, (i, k, peak, change, _) in enumerate(tests):
+        effects[(i, k, id(peak), change)] = float(p_after[j, int(target[i])])
+    for (i, k), cands in candidates.items():
+        best, best_drop = None, -np.inf
+        for peak, fit, cmp, partner in cands:
+            after = effects[(i, k, id(peak), None)]
+            drops = [float(p_before[i]) - after]
+            if partner is not None:
+                drops += [float(p_before[i]) - effects[(i, k, id(peak), c)] for c in CHANGES]
+            if max(drops) > best_drop:
+                best, best_drop = (peak, fit, cmp, partner, after), max(drops)
+        peak, fit, cmp, partner, after = best
+        out[i][k] = _record(peak, fit, components[i, k], axis, p_before[i], after, u)
+        if cmp is not None:
+            cmp["change"] = _change(peak, partner, cmp, after, p_before[i], effects, (i, k), u)
+            out[i][k]["reference"] = cmp
     return out
+
+
+def _fit_or_none(signal: np.ndarray, axis: np.ndarray, x_range):
+    try:
+        return fit_peaks(signal, axis, x_range=x_range, margin=MARGIN, max_peaks=MAX_PEAKS)
+    except ValueError:
+        return None
+
+
+def _record(peak, fit, comp: np.ndarray, axis, p_before: float, after: float, units: str):
+    """Return the band's record: its parameters, words, deletion effect and fit quality."""
+    curve = peak.curve(axis)
+    inside = slice(fit.start, fit.stop)
+    corr = np.nan
+    if np.ptp(curve[inside]) > 0 and np.ptp(comp[inside]) > 0:
+        corr = float(np.corrcoef(curve[inside], comp[inside])[0, 1])
+    return {
+        **peak.to_dict(),
+        "description": peak.describe(units),
+        "p_after": after,
+        "drop": float(p_before) - after,
+        "component_correlation": corr,
+        "n_fitted": fit.n_peaks,
+        "fit_r_squared": float(fit.r2),
+        "reference": None,
+    }
 
 
 #: The band's properties that can be put back to the reference's, one at a time.
@@ -186,53 +205,34 @@ def _restored(peak: Peak, partner: Peak, change: str) -> Peak:
     return Peak(peak.centre, peak.fwhm, partner.height, peak.eta)
 
 
-def _compare_all(out, chosen, xs, reference, regions, target, p_before, *, axis, units, forward):
-    """Pair each chosen band with the same band of its reference and test each change.
+def _change(peak, partner, cmp: dict, after: float, p_before: float, effects, key, units):
+    """Return the band's change against the reference: the restoration felt most.
 
-    For a paired band, the signal is re-run three times, each with one property of the
-    band (position, width at constant area, height) put back to the partner's; the
-    change whose restoration lowers the explained class's probability most is the
-    band's ``change``, and ``difference`` (the band minus the restored band) is the
-    class feature as a difference spectrum. An unpaired band is a band the reference
-    lacks: its change is ``'new band'`` and its difference the band itself.
+    The signal was re-run with each property of the band (position, width at constant
+    area, height) put back to the partner's; the change whose restoration lowers the
+    explained class's probability most is the band's. The band minus the restored band
+    is the class feature as a difference spectrum. An unpaired band is one the reference
+    lacks: ``'new band'``, measured by deleting it.
     """
-    jobs = []  # (signal, region, change, restored peak)
-    for (i, k), (peak, fit) in chosen.items():
-        record, partner = _compare(peak, fit, reference[i], axis, regions[i][k].x_range, units)
-        out[i][k]["reference"] = record
-        if partner is None:
-            record["change"] = {
-                "kind": "new band",
-                "restored": None,
-                "p_after": out[i][k]["p_after"],
-                "drop": out[i][k]["drop"],
-                "description": "a band the reference lacks",
-            }
-            continue
-        jobs += [(i, k, c, _restored(peak, partner, c)) for c in CHANGES]
-    if not jobs:
-        return
-    signals = np.stack(
-        [
-            xs[i] - chosen[(i, k)][0].curve(axis) + restored.curve(axis)
-            for i, k, _, restored in jobs
-        ]
-    )
-    p_after = forward(signals)
-    for j, (i, k, change, restored) in enumerate(jobs):
-        after = float(p_after[j, int(target[i])])
-        drop = float(p_before[i]) - after
-        record = out[i][k]["reference"]
-        best = record.get("change")
-        if best is not None and best["drop"] >= drop:
-            continue
-        record["change"] = {
-            "kind": change,
-            "restored": restored.to_dict(),
+    if partner is None:
+        return {
+            "kind": "new band",
+            "restored": None,
             "p_after": after,
-            "drop": drop,
-            "description": _change_text(change, chosen[(i, k)][0], record, drop, units),
+            "drop": float(p_before) - after,
+            "description": "a band the reference lacks",
         }
+    i, k = key
+    kind = max(CHANGES, key=lambda c: float(p_before) - effects[(i, k, id(peak), c)])
+    p = effects[(i, k, id(peak), kind)]
+    drop = float(p_before) - p
+    return {
+        "kind": kind,
+        "restored": _restored(peak, partner, kind).to_dict(),
+        "p_after": p,
+        "drop": drop,
+        "description": _change_text(kind, peak, cmp, drop, units),
+    }
 
 
 def _change_text(change: str, peak: Peak, record: dict, drop: float, units: str) -> str:
@@ -256,14 +256,8 @@ def _nearest(peaks, centre: float) -> int:
     return int(np.argmin([abs(p.centre - centre) for p in peaks]))
 
 
-def _compare(
-    peak, fit, ref: np.ndarray, axis: np.ndarray, x_range, units: str
-) -> tuple[dict, Peak | None]:
-    """Compare the band with the same band of the reference signal (or its absence)."""
-    try:
-        ref_fit = fit_peaks(ref, axis, x_range=x_range, margin=MARGIN, max_peaks=MAX_PEAKS)
-    except ValueError:
-        ref_fit = None
+def _compare(peak, fit, ref_fit, units: str) -> tuple[dict, Peak | None]:
+    """Compare the band with the same band of the reference's fit (or its absence)."""
     partner = None
     if ref_fit is not None and ref_fit.peaks:
         j = _nearest(ref_fit.peaks, peak.centre)

@@ -67,12 +67,18 @@ def draw(e: Explanation, index: int = 0, *, kind: str = "overlay", ax=None):
         return _draw_profile(e, b, ax)
     if kind == "overlay":
         ax.plot(xs, e.signals[b], color="0.5", lw=0.9, label="signal")
+        if e.references is not None:
+            ax.plot(xs, e.references[b], color="0.3", lw=0.8, ls="--", label=_ref_name(e, b))
+    # with a reference, a region's reading is its contrast: what it holds that r does not
+    comps, what = (
+        (e.components, "region") if e.contrasts is None else (e.contrasts, "contrast, region")
+    )
     for k, r in enumerate(regs):
         color = f"C{(k % 9) + 1}"
         if kind == "overlay":
             lo, hi = sorted(r.x_range)
             ax.axvspan(lo, hi, color=color, alpha=0.12, lw=0)
-        ax.plot(xs, e.components[b, k], color=color, lw=1.2, label=f"region {r.label}")
+        ax.plot(xs, comps[b, k], color=color, lw=1.2, label=f"{what} {r.label}")
     if kind == "components" and not regs:
         ax.text(0.5, 0.5, "no regions", transform=ax.transAxes, ha="center")
     ax.set_xlabel(_axis_label(e))
@@ -80,6 +86,13 @@ def draw(e: Explanation, index: int = 0, *, kind: str = "overlay", ax=None):
         ax.set_xlim(xs[0], xs[-1])
     ax.legend(loc="upper right", fontsize=8, frameon=False)
     return ax
+
+
+def _ref_name(e: Explanation, b: int) -> str:
+    """Return the legend entry of signal ``b``'s reference."""
+    if e.foils is not None:
+        return f"reference: mean of {e.class_names[int(e.foils[b])]}"
+    return "reference"
 
 
 def _draw_profile(e: Explanation, b: int, ax):
@@ -117,6 +130,12 @@ def write_report(e: Explanation, folder: pathlib.Path, *, figures: bool) -> None
             target=e.target,
             profile=e.profile,
             freqs=e.transform_config.freqs(e.signals.shape[-1]),
+            **(
+                {}
+                if e.contrasts is None
+                else {"contrasts": e.contrasts, "references": e.references}
+            ),
+            **({} if e.foils is None else {"foils": e.foils}),
         )
     pngs = [_figures(e, b, folder) if figures else {} for b in range(e.n_samples)]
     (folder / "index.html").write_text(_html(report, pngs), encoding="utf-8")
@@ -171,15 +190,25 @@ def _spectrum_figure(e: Explanation, b: int):
     _fixed_layout(fig, n_panels, left=0.65, top=0.6, gap=0.4)
     axes = list(fig.subplots(n_panels, 1, sharex=True, squeeze=False)[:, 0])
     if regs:
+        comps = e.components if e.contrasts is None else e.contrasts
         plot.components(
             e.signals[b],
-            e.components[b, : len(regs)],
+            comps[b, : len(regs)],
             x_ranges=[r.x_range for r in regs],
             axis=e.axis,
             axes=axes,
             names=[_region_title(r, e) for r in regs],
             baseline=None if e.lowpass_in_image else e.lowpass[b],
         )
+        if e.references is not None:
+            for ax in axes:
+                ax.plot(
+                    e.axis, e.references[b], color="0.3", lw=0.8, ls="--", label=_ref_name(e, b)
+                )
+                for line in ax.get_lines():
+                    if line.get_label() == "component":
+                        line.set_label("contrast (region minus reference)")
+                ax.legend(loc="upper right", fontsize=8, frameon=False)
     else:
         axes[0].plot(e.axis, e.signals[b], color="0.5", lw=0.9)
         axes[0].set_title("no region above the threshold", fontsize=10, loc="left", y=1.0)
@@ -327,7 +356,7 @@ _REFERENCE_TEXT = {
     "that its reference does not, and deleting a region puts the reference's content in "
     "its place.",
     "class_means": "Explanations are contrastive: each spectrum is explained against the "
-    "mean training spectrum of its <i>foil</i>, the most probable other class (\"why this "
+    'mean training spectrum of its <i>foil</i>, the most probable other class ("why this '
     "class rather than that one\"). Attribution starts from the foil mean's transform, "
     "each region's contrast is what the spectrum holds there that the foil mean does not, "
     "deleting a region puts the foil mean's content in its place, and each band says what "

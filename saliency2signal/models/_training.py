@@ -39,7 +39,7 @@ from .._validation import (
     check_strings,
 )
 from ..imaging import ImagingConfig, to_image
-from ..metadata import LENGTH_POLICIES, ModelMetadata
+from ..metadata import LENGTH_POLICIES, ModelMetadata, with_class_means
 from ..transform import MIN_LENGTH, SSQConfig, ssq_cwt
 from ._fitting import EpochStats, FitSettings, fit
 from ._network import ScalogramCNN
@@ -221,29 +221,6 @@ def _axis_record(values: np.ndarray | None) -> dict:
     if values.size <= _MAX_AXIS_RECORD:
         record["values"] = values.tolist()
     return {"axis": record}
-
-
-#: Class means are recorded while ``n_classes * n_times`` is at most this (about 1 MB of
-#: JSON): they are the default reference of :func:`~saliency2signal.explain`.
-_MAX_MEANS_RECORD = 65536
-
-
-def _class_means_record(x: torch.Tensor, labels: torch.Tensor, n_classes: int) -> dict:
-    """Return the metadata's ``extra["class_means"]``: each class's mean training signal.
-
-    Seven significant digits (float32's precision); classes without a training signal
-    get ``None``. Nothing when the block would exceed :data:`_MAX_MEANS_RECORD` values.
-    """
-    if n_classes * x.shape[-1] > _MAX_MEANS_RECORD:
-        return {}
-    xs = x.detach().cpu().numpy().astype(np.float64)
-    ys = labels.cpu().numpy()
-    values, counts = [], []
-    for k in range(n_classes):
-        rows = xs[ys == k]
-        counts.append(int(rows.shape[0]))
-        values.append([float(f"{v:.7g}") for v in rows.mean(0)] if rows.shape[0] else None)
-    return {"class_means": {"values": values, "counts": counts}}
 
 
 def _architecture(architecture_kwargs, imaging_config, transform_config, n_times) -> dict:
@@ -474,12 +451,9 @@ def train_classifier(
     metadata = metadata.replace(
         imaging=imaging_config,
         architecture_kwargs=model.architecture_kwargs,
-        extra={
-            "training": training,
-            **_axis_record(values),
-            **_class_means_record(xt[train_idx], labels[train_idx], len(class_names)),
-        },
+        extra={"training": training, **_axis_record(values)},
     )
+    metadata = with_class_means(metadata, xt[train_idx], labels[train_idx].numpy())
     return TrainedClassifier(
         model=model,
         metadata=metadata,
