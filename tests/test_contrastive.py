@@ -255,3 +255,30 @@ def test_a_broadened_band_reads_as_a_width_change():
         peak["height"] * peak["fwhm"]
     )
     assert change["drop"] > 0.3 and "broader" in change["description"]
+
+
+def test_cli_explains_contrastively_when_the_model_file_records_class_means(
+    planted, tmp_path, capsys
+):
+    from saliency2signal.cli import main
+    from saliency2signal.io import save_model
+
+    model, meta, train, test, idx, e = planted
+    path = save_model(model, tmp_path / "with_means.pt", metadata=meta)
+    data = tmp_path / "x.npy"
+    np.save(data, test.x[idx[:2]])
+    out = tmp_path / "report"
+    args = ["explain", str(path), str(data), "--max-regions", "1", "--no-figures"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert "contrastive: each signal explained against" in capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    validate(report, load_schema())
+    assert report["settings"]["reference"] == "class_means"
+    assert [s["foil_class"] for s in report["samples"]] == [e.class_names[k] for k in e.foils[:2]]
+    saved = np.load(out / "components.npz")
+    np.testing.assert_allclose(saved["references"], e.references[:2])
+    assert saved["contrasts"].shape == (2, 1, test.x.shape[1])
+    plain = tmp_path / "plain"
+    assert main([*args, "--out", str(plain), "--reference", "zero"]) == 0
+    assert "contrastive:" not in capsys.readouterr().out
+    assert json.loads((plain / "report.json").read_text())["settings"]["reference"] == "zero"

@@ -234,6 +234,14 @@ def cmd_explain(args) -> int:
     sel = ex.settings.get("method_selection")
     if sel is not None:
         print(f"method auto chose {sel['reason']}")
+    ref = ex.settings.get("reference")
+    if ref == "class_means":
+        print(
+            "contrastive: each signal explained against the mean training signal of its "
+            "foil class (the most probable other class; --reference zero for none)"
+        )
+    elif ref != "zero":
+        print(f"explained relative to the reference ({ref}); --reference zero for none")
     v = ex.verdict_summary()
     if v is not None:
         print(
