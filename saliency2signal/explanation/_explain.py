@@ -226,7 +226,9 @@ def explain(
     >>> e.components.shape[0], e.attribution.shape
     (1, (1, 49, 128))
     >>> sorted(e.to_json()["samples"][0])[:4]
-    ['convergence_delta', 'energy', 'index', 'label']
+    ['convergence_delta', 'energy', 'foil_class', 'index']
+    >>> e.settings["reference"]  # no class means recorded: explained against nothing
+    'zero'
     """
     check_instance(model, torch.nn.Module, "model")
     if method == "auto":
