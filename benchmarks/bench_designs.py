@@ -182,7 +182,7 @@ def _scores(e, test) -> dict:
                     if e.regions[i]
                 )
             )
-            for kind in ("position", "width", "height", "new band")
+            for kind in ("position", "width", "height", "new band", "excess band")
         },
     }
 

@@ -282,3 +282,27 @@ def test_cli_explains_contrastively_when_the_model_file_records_class_means(
     assert main([*args, "--out", str(plain), "--reference", "zero"]) == 0
     assert "contrastive:" not in capsys.readouterr().out
     assert json.loads((plain / "report.json").read_text())["settings"]["reference"] == "zero"
+
+
+def test_a_band_buried_in_a_shared_band_is_read_from_the_difference(planted):
+    """The planted peak on the flank of a broad band both spectra share: reported alone."""
+    from saliency2signal.peaks import Peak
+
+    model, meta, train, test, idx, e = planted
+    i = idx[1]
+    fwhm = 2.355 * test.widths[i]
+    broad = Peak(test.centres[i] + 0.8 * fwhm, 2.5 * fwhm, 1.5 * test.amplitudes[i]).curve(
+        test.axis
+    )
+    x = (test.x[i] + broad)[None]
+    ref = (test.x[i] - test.components[i] + broad)[None]
+    rel = explain(model, x, metadata=meta, axis=test.axis, n_null=0, max_regions=1, reference=ref)
+    peak = rel.regions[0][0].peak
+    change = peak["reference"]["change"]
+    curve = Peak(peak["centre"], peak["fwhm"], peak["height"], peak["eta"]).curve(test.axis)
+    if change["restored"] is not None:
+        r = change["restored"]
+        curve = curve - Peak(r["centre"], r["fwhm"], r["height"], r["eta"]).curve(test.axis)
+    # the reported feature is the planted peak, not the broad band it sits on
+    assert np.corrcoef(curve, test.components[i])[0, 1] > 0.95
+    assert change["drop"] > 0.3

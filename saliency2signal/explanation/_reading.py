@@ -20,11 +20,17 @@ centre) and their centres lie within the larger FWHM. For a paired peak the sign
 re-run three more times, each with one property of the peak (position, width at
 constant area, height) put back to its partner's: a broadened band whose *deletion*
 the model does not feel (the class is "no tall, narrow band here") is found by undoing
-its broadening. The region's band is then the peak with the largest drop over its
-deletion and its restorations; its ``reference`` record says how it differs from its
-partner and which ``change`` the decision rests on ("broader (FWHM 25 vs 14 cm⁻¹) than
-in the reference; restoring it changes p by -0.62"), or that it is a band the reference
-lacks. The band minus its restored self is the class feature as a difference spectrum.
+its broadening. The difference ``x - r`` over the same range is fitted too, and each of
+its peaks is deleted from the spectrum: a band buried in the flank of a band both share
+is fitted as one peak with it in the spectrum but stands alone in the difference. The
+region's band is the candidate with the largest drop over all these edits; drops within
+5 % of the largest are ties (probabilities saturate, and several edits can all undo a
+decision), which go to the smallest edit of the spectrum — the most specific
+counterfactual. Its ``reference`` record says how it differs from its partner and which
+``change`` the decision rests on ("broader (FWHM 25 vs 14 cm⁻¹) than in the reference;
+restoring it changes p by -0.62"), that it is a band the reference lacks, or a band of
+the difference. The band minus its restored self (the band itself for the last two) is
+the class feature as a difference spectrum.
 
 Internal: plain names for the modules of :mod:`saliency2signal.explanation`.
 May import: numpy, torch, ``forward``, ``peaks``, ``_validation``; never another
@@ -136,6 +142,14 @@ def read_bands(
                             for c in CHANGES
                         ]
                 candidates.setdefault((i, k), []).append((peak, fit, cmp, partner))
+            if reference is None:
+                continue
+            # the difference from the reference, fitted alone: a band buried under
+            # another in the spectrum stands apart in the difference
+            diff_fit = _fit_or_none(xs[i] - reference[i], axis, r.x_range)
+            for peak in () if diff_fit is None else diff_fit.peaks:
+                tests.append((i, k, peak, None, xs[i] - peak.curve(axis)))
+                candidates.setdefault((i, k), []).append((peak, diff_fit, EXCESS, None))
     if not tests:
         return out
     p_after = probabilities(
@@ -146,24 +160,53 @@ def read_bands(
         batch_size=batch_size,
     )
     p_after = p_after.detach().cpu().numpy()
-    effects: dict[tuple, float] = {}  # (signal, region, id(peak), change) -> p after
-    for j, (i, k, peak, change, _) in enumerate(tests):
-        effects[(i, k, id(peak), change)] = float(p_after[j, int(target[i])])
+    effects: dict[tuple, tuple[float, float]] = {}  # key -> (p after, size of the edit)
+    for j, (i, k, peak, change, modified) in enumerate(tests):
+        edit = float(np.linalg.norm(modified - xs[i]))
+        effects[(i, k, id(peak), change)] = (float(p_after[j, int(target[i])]), edit)
     for (i, k), cands in candidates.items():
-        best, best_drop = None, -np.inf
-        for peak, fit, cmp, partner in cands:
-            after = effects[(i, k, id(peak), None)]
-            drops = [float(p_before[i]) - after]
-            if partner is not None:
-                drops += [float(p_before[i]) - effects[(i, k, id(peak), c)] for c in CHANGES]
-            if max(drops) > best_drop:
-                best, best_drop = (peak, fit, cmp, partner, after), max(drops)
-        peak, fit, cmp, partner, after = best
+        options = []  # (drop, edit, candidate, change)
+        for cand in cands:
+            peak, partner = cand[0], cand[3]
+            for change in (None, *(CHANGES if partner is not None else ())):
+                after, edit = effects[(i, k, id(peak), change)]
+                options.append((float(p_before[i]) - after, edit, cand, change))
+        _, _, (peak, fit, cmp, partner), change = _decisive(options)
+        after = effects[(i, k, id(peak), None)][0]
         out[i][k] = _record(peak, fit, components[i, k], axis, p_before[i], after, u)
-        if cmp is not None:
-            cmp["change"] = _change(peak, partner, cmp, after, p_before[i], effects, (i, k), u)
+        if cmp is EXCESS:
+            out[i][k]["description"] += " in the difference from the reference"
+            out[i][k]["reference"] = _excess(after, p_before[i])
+        elif cmp is not None:
+            if partner is not None and change is None:  # deletion decided: which change?
+                own = [
+                    (
+                        float(p_before[i]) - effects[(i, k, id(peak), c)][0],
+                        effects[(i, k, id(peak), c)][1],
+                        None,
+                        c,
+                    )
+                    for c in CHANGES
+                ]
+                change = _decisive(own)[3]
+            cmp["change"] = _change(
+                peak, partner, cmp, change, after, p_before[i], effects, (i, k), u
+            )
             out[i][k]["reference"] = cmp
     return out
+
+
+#: Drops within this fraction of the largest are ties (probabilities saturate: several
+#: edits can all undo a decision); a tie goes to the smallest edit of the spectrum (L2).
+TIE = 0.05
+
+
+def _decisive(options: list[tuple]) -> tuple:
+    """Return the option with the largest drop, ties (:data:`TIE`) to the smallest edit."""
+    top = max(o[0] for o in options)
+    if top <= 0:
+        return max(options, key=lambda o: o[0])
+    return min((o for o in options if o[0] >= (1 - TIE) * top), key=lambda o: o[1])
 
 
 def _fit_or_none(signal: np.ndarray, axis: np.ndarray, x_range):
@@ -194,6 +237,31 @@ def _record(peak, fit, comp: np.ndarray, axis, p_before: float, after: float, un
 
 #: The band's properties that can be put back to the reference's, one at a time.
 CHANGES = ("position", "width", "height")
+#: Marks a candidate fitted to the difference ``x - r`` rather than to the spectrum.
+EXCESS = "excess"
+
+
+def _excess(after: float, p_before: float) -> dict:
+    """Return the comparison of a band fitted to the difference from the reference."""
+    drop = float(p_before) - after
+    return {
+        "peak": None,
+        "new_band": True,
+        "shift": None,
+        "fwhm_ratio": None,
+        "height_ratio": None,
+        "description": "a band of the difference from the reference",
+        "change": {
+            "kind": "excess band",
+            "restored": None,
+            "p_after": after,
+            "drop": drop,
+            "description": (
+                "what the spectrum has there beyond the reference (a band of the "
+                f"difference spectrum); deleting it changes p by {-drop:+.2f}"
+            ),
+        },
+    }
 
 
 def _restored(peak: Peak, partner: Peak, change: str) -> Peak:
@@ -205,14 +273,14 @@ def _restored(peak: Peak, partner: Peak, change: str) -> Peak:
     return Peak(peak.centre, peak.fwhm, partner.height, peak.eta)
 
 
-def _change(peak, partner, cmp: dict, after: float, p_before: float, effects, key, units):
-    """Return the band's change against the reference: the restoration felt most.
+def _change(peak, partner, cmp: dict, kind, after: float, p_before: float, effects, key, units):
+    """Return the band's change against the reference: the decisive restoration.
 
     The signal was re-run with each property of the band (position, width at constant
-    area, height) put back to the partner's; the change whose restoration lowers the
-    explained class's probability most is the band's. The band minus the restored band
-    is the class feature as a difference spectrum. An unpaired band is one the reference
-    lacks: ``'new band'``, measured by deleting it.
+    area, height) put back to the partner's; ``kind`` is the one whose restoration
+    lowers the explained class's probability most (ties to the smallest edit). The band
+    minus the restored band is the class feature as a difference spectrum. An unpaired
+    band is one the reference lacks: ``'new band'``, measured by deleting it.
     """
     if partner is None:
         return {
@@ -223,8 +291,7 @@ def _change(peak, partner, cmp: dict, after: float, p_before: float, effects, ke
             "description": "a band the reference lacks",
         }
     i, k = key
-    kind = max(CHANGES, key=lambda c: float(p_before) - effects[(i, k, id(peak), c)])
-    p = effects[(i, k, id(peak), kind)]
+    p = effects[(i, k, id(peak), kind)][0]
     drop = float(p_before) - p
     return {
         "kind": kind,
