@@ -15,9 +15,9 @@ Two real FTIR sets, where no ground truth exists and only the deletion test appl
 Each test set is explained with Integrated Gradients and a verdict per explanation
 (20 matched random regions per region) relative to nothing (``reference='zero'``), to
 the mean test spectrum (``'mean'``), and with the defaults (``'class_means'``: each
-spectrum against the mean training spectrum of its foil class; the bundled Coffee model
-predates the recording of class means, so the means of its bundled training split are
-added here, exactly what ``train`` records); and with ``method='auto'`` without and with
+spectrum against the mean training spectrum of its foil class, which the model files
+record; a Coffee model file from before they were recorded gets the means of its bundled
+training split here, exactly what ``train`` records); and with ``method='auto'`` without and with
 the default reference. Printed per run: the share of explanations
 better than chance, mixed, not better than chance, and contradicted (deleting the top
 region raises the class's probability), and for ``auto`` the method it chose.
