@@ -14,8 +14,14 @@ Each step reproduces the library it imitates (measured in ``tests/test_pipeline_
 ``torch.nn.functional.interpolate``; :class:`Colormap` ``matplotlib.colormaps[name]``;
 :class:`QuantizeUint8` an 8-bit PNG written and read back.
 
-May import: ``._steps``, ``._apply`` (and through them ``._resize``, ``._colour``,
-``.._validation``); never the explanation stages.
+The pipeline file (:class:`Pipeline`, :func:`load_pipeline`, :func:`save_pipeline`,
+:func:`pipeline_template`) records the whole recipe: the transform in ssqueezepy's
+vocabulary and its row order, these steps, the class names (or a regression's outputs)
+and the signals' x axis, as a ``pipeline.toml`` file.
+
+May import: ``._steps``, ``._apply``, ``._file`` (and through them ``._resize``,
+``._colour``, ``.._validation``, ``.._files``, ``..transform``); never the explanation
+stages.
 
 Examples
 --------
@@ -33,6 +39,14 @@ torch.Size([3, 64, 64])
 from __future__ import annotations
 
 from ._apply import apply_steps
+from ._file import (
+    MAX_FILE_BYTES,
+    Pipeline,
+    SignalAxis,
+    load_pipeline,
+    pipeline_template,
+    save_pipeline,
+)
 from ._steps import (
     STEP_KINDS,
     ChannelMeanStd,
@@ -58,6 +72,7 @@ from ._steps import (
 )
 
 __all__ = [
+    "MAX_FILE_BYTES",
     "STEP_KINDS",
     "ChannelMeanStd",
     "Channels",
@@ -72,12 +87,17 @@ __all__ = [
     "MeanStd",
     "MinMax",
     "Pad",
+    "Pipeline",
     "Power",
     "QuantizeUint8",
     "Resize",
+    "SignalAxis",
     "Standardize",
     "Step",
     "apply_steps",
+    "load_pipeline",
+    "pipeline_template",
+    "save_pipeline",
     "steps_from_dicts",
     "steps_to_dicts",
 ]
