@@ -19,9 +19,9 @@ The pipeline file (:class:`Pipeline`, :func:`load_pipeline`, :func:`save_pipelin
 vocabulary and its row order, these steps, the class names (or a regression's outputs)
 and the signals' x axis, as a ``pipeline.toml`` file.
 
-May import: ``._steps``, ``._apply``, ``._file`` (and through them ``._resize``,
-``._colour``, ``.._validation``, ``.._files``, ``..transform``); never the explanation
-stages.
+May import: ``._steps``, ``._apply``, ``._file``, ``._template`` (and through them
+``._resize``, ``._colour``, ``._toml``, ``.._validation``, ``.._files``,
+``..transform``); never the explanation stages.
 
 Examples
 --------
@@ -44,7 +44,6 @@ from ._file import (
     Pipeline,
     SignalAxis,
     load_pipeline,
-    pipeline_template,
     save_pipeline,
 )
 from ._steps import (
@@ -70,6 +69,7 @@ from ._steps import (
     steps_from_dicts,
     steps_to_dicts,
 )
+from ._template import pipeline_template
 
 __all__ = [
     "MAX_FILE_BYTES",

@@ -4,22 +4,21 @@ A :class:`Pipeline` holds the transform in ssqueezepy's vocabulary (mapped onto
 :class:`~saliency2signal.transform.SSQConfig`) and the row order the images were made
 in, the imaging as ordered steps, the task (class names, or regression outputs) and the
 x axis of the signals. :func:`load_pipeline` reads a ``pipeline.toml``,
-:func:`save_pipeline` writes one atomically, :func:`pipeline_template` is a commented
-template to start from. Unknown keys are refused everywhere, naming key and section;
-an ssqueezepy option that SSQConfig cannot express is refused, naming the option.
+:func:`save_pipeline` writes one atomically (the TOML text comes from ``._toml``; the
+commented template to start from, ``pipeline_template``, lives in ``._template``).
+Unknown keys are refused everywhere, naming key and section; an ssqueezepy option that
+SSQConfig cannot express is refused, naming the option.
 
 Internal to :mod:`saliency2signal.pipeline`, which re-exports the public names.
 May import: numpy, torch, ``tomllib`` (``tomli`` on Python 3.10), ``.._files``,
-``.._validation``, ``..transform``, ``._steps``, ``._apply``; never the explanation
-stages or the CLI.
+``.._validation``, ``..transform``, ``._steps``, ``._apply``, ``._toml``; never
+``._template``, the explanation stages or the CLI.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +38,7 @@ from .._validation import (
 from ..transform import MIN_LENGTH, SSQConfig, ssq_cwt
 from ._apply import apply_steps
 from ._steps import Step, as_steps
+from ._toml import toml_value
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,7 +50,6 @@ __all__ = [
     "Pipeline",
     "SignalAxis",
     "load_pipeline",
-    "pipeline_template",
     "save_pipeline",
 ]
 
@@ -401,15 +400,15 @@ class Pipeline:
         """Return the pipeline file's text (TOML; :meth:`from_toml` reads it back equal)."""
         record = self.to_dict()
         lines = ["# saliency2signal pipeline file (pipeline_template() explains every option)"]
-        lines += [f"{k} = {_toml(v)}" for k, v in record.items() if k not in _SECTIONS]
+        lines += [f"{k} = {toml_value(v)}" for k, v in record.items() if k not in _SECTIONS]
         lines += ["", "[transform]  # ssqueezepy.ssq_cwt's keyword arguments"]
         for key, value in record["transform"].items():
             note = _TRANSFORM_NOTES.get(key)
-            lines.append(f"{key} = {_toml(value)}" + (f"  # {note}" if note else ""))
+            lines.append(f"{key} = {toml_value(value)}" + (f"  # {note}" if note else ""))
         if "axis" in record:
-            lines += ["", "[axis]", *(f"{k} = {_toml(v)}" for k, v in record["axis"].items())]
+            lines += ["", "[axis]", *(f"{k} = {toml_value(v)}" for k, v in record["axis"].items())]
         for step in record["steps"]:
-            lines += ["", "[[steps]]", *(f"{k} = {_toml(v)}" for k, v in step.items())]
+            lines += ["", "[[steps]]", *(f"{k} = {toml_value(v)}" for k, v in step.items())]
         return "\n".join(lines) + "\n"
 
     @classmethod
@@ -580,55 +579,6 @@ def _transform_record(cfg: SSQConfig) -> dict:
     return out
 
 
-# ------------------------------------------------------------------ TOML text
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\f": "\\f",
-    "\r": "\\r",
-}
-
-
-def _toml(value) -> str:
-    """Write a TOML value: string, bool, int, float, list or inline table (not ``None``)."""
-    if isinstance(value, str):
-        return '"' + "".join(_escape(c) for c in value) + '"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return (
-            repr(value)
-            if math.isfinite(value)
-            else {"inf": "inf", "-inf": "-inf"}.get(repr(value), "nan")
-        )
-    if isinstance(value, (list, tuple)):
-        items = [_toml(v) for v in value]
-        if len(items) <= 8:
-            return "[" + ", ".join(items) + "]"
-        rows = [", ".join(items[i : i + 8]) for i in range(0, len(items), 8)]
-        return "[\n    " + ",\n    ".join(rows) + ",\n]"
-    if isinstance(value, dict):
-        pairs = (f"{_toml_key(k)} = {_toml(v)}" for k, v in value.items())
-        return "{" + ", ".join(pairs) + "}"
-    raise TypeError(f"{value!r} ({type(value).__name__}) has no TOML form")
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else _toml(key)
-
-
-def _escape(c: str) -> str:
-    if c in _ESCAPES:
-        return _ESCAPES[c]
-    return f"\\u{ord(c):04X}" if ord(c) < 0x20 or ord(c) == 0x7F else c
-
-
 # ------------------------------------------------------------------ files
 def load_pipeline(path) -> Pipeline:
     """Read and validate a pipeline file (TOML, at most :data:`MAX_FILE_BYTES`).
@@ -653,6 +603,7 @@ def load_pipeline(path) -> Pipeline:
     Examples
     --------
     >>> import pathlib, tempfile
+    >>> from saliency2signal.pipeline import pipeline_template
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (folder / "pipeline.toml").write_text(pipeline_template())
     >>> load_pipeline(folder / "pipeline.toml").transform.nv
@@ -693,146 +644,3 @@ def save_pipeline(pipeline: Pipeline, path, *, overwrite: bool = False) -> Path:
     return atomic_write(
         path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), overwrite=overwrite
     )
-
-
-def pipeline_template() -> str:
-    """Return a commented ``pipeline.toml`` to start from: every option explained.
-
-    It describes ``ssqueezepy.ssq_cwt(x, wavelet="gmw", nv=64)`` -> ``|Tx|`` ->
-    ``log1p`` -> a 128 x 128 scikit-image resize with anti-aliasing -> min-max ->
-    viridis -> 8 bits, for two placeholder classes; :func:`load_pipeline` reads it.
-
-    Examples
-    --------
-    >>> p = Pipeline.from_toml(pipeline_template())
-    >>> [step.kind for step in p.steps]
-    ['log1p', 'resize', 'minmax', 'colormap', 'quantize_uint8']
-    """
-    return _TEMPLATE
-
-
-_TEMPLATE = """\
-# saliency2signal pipeline file: how your CNN's input images were made from your signals.
-#
-# Read by saliency2signal.pipeline.load_pipeline. Every key is checked: a key this format
-# does not know is refused, and so is an ssqueezepy option that saliency2signal's transform
-# cannot reproduce. TOML has no null: leave an optional key out to mean "none".
-#
-# This example describes the Python code
-#
-#   Tx, *_ = ssqueezepy.ssq_cwt(x, wavelet="gmw", nv=64)        # highest frequency in row 0
-#   img = np.log1p(np.abs(Tx))
-#   img = skimage.transform.resize(img, (128, 128), order=1, anti_aliasing=True)
-#   img = (img - img.min()) / (img.max() - img.min())
-#   rgb = matplotlib.colormaps["viridis"](img)[..., :3]
-#   rgb = (rgb * 255).astype(np.uint8)    # a PNG; the CNN reads rgb / 255
-
-version = 1  # of this file format
-
-# What the CNN answers.
-#   task = "classification": class_names, one name per output in the model's output
-#          order (at least 2, distinct).
-#   task = "regression": no class_names; optionally output_names = ["caffeine"] and
-#          output_units = ["mg/g"] (one unit per name).
-task = "classification"
-class_names = ["class_0", "class_1"]  # replace with your classes
-
-# The signal length the CNN was trained on (optional; signals are checked against it).
-# n_times = 1024
-
-[transform]
-# The synchrosqueezed CWT, in the words of ssqueezepy.ssq_cwt's keyword arguments (0.6.6).
-# wavelet: "gmw" (generalised Morse; ssqueezepy's default, gamma = 3, beta = 60) or
-#   ["gmw", {gamma = 3.0, beta = 60.0}]; "morlet" or ["morlet", {mu = 13.4}] (mu >= 3).
-#   Another wavelet option is dtype = "float32" or "float64", the precision ssqueezepy
-#   computed in (float32 unless you asked otherwise: its configs.ini). Left out, the
-#   transform follows the signals' dtype; the two differ by float32 rounding.
-#   gmw's norm (only "bandpass"), order (only 0) and centered_scale (only false) may be
-#   given at those values. "bump", "cmhat" and "hhhat" are not supported.
-wavelet = "gmw"
-# nv: voices per octave (default 32).
-nv = 64
-# scales: "log-piecewise" (default), "log" or "linear", optionally with ":maximal",
-#   ":minimal" or ":naive" (bare "log-piecewise" is maximal, bare "log" and "linear"
-#   minimal), or an ascending list of scales.
-scales = "log-piecewise"
-# fs: sampling rate; frequencies are in cycles per unit of 1 / fs (default 1).
-fs = 1.0
-# padtype: "reflect" (default), "symmetric", "replicate", "wrap", "zero" or "none".
-padtype = "reflect"
-# squeezing: "sum" (default: complex Wx) or "abs" (|Wx|); "lebesgue" is not supported.
-squeezing = "sum"
-# maprange: "peak" (default), "energy", "maximal" or [fmin, fmax] (units of fs);
-#   "maximal" and [fmin, fmax] need scales other than "log-piecewise".
-maprange = "peak"
-# gamma: ssqueezepy's name for the squeezing THRESHOLD (the GMW's gamma goes in the
-#   wavelet options): cells with |Wx| below it are not reassigned. Left out: 10 times the
-#   machine epsilon of the working dtype, as in ssqueezepy.
-# gamma = 1e-8
-# row_order: the order of the rows of |Tx| your imaging received.
-#   "ssqueezepy": highest frequency in row 0, as ssqueezepy.ssq_cwt returns Tx (flipud =
-#                 true, its default); shown with imshow, the top row is the highest.
-#   "low_first":  lowest frequency in row 0 (ssq_cwt(..., flipud=False) or np.flipud(Tx)).
-#   flipud = true or false may be given instead, as in your ssq_cwt call.
-row_order = "ssqueezepy"
-# Refused: t (give fs), ssq_freqs, difftype (only "trig"), difforder, order (only 0),
-# and options that do not change Tx (vectorized, astensor, nan_checks, ...).
-
-# The x axis of your signals (optional): values = [...] (one per sample), or start and
-# step; name and units label plots and reports.
-# [axis]
-# start = 400.0
-# step = 2.0
-# name = "wavelength"
-# units = "nm"
-
-# The imaging: steps applied in order to |Tx| (rows in row_order) as a one-channel image
-# (1, F, N). Each [[steps]] table has a kind and that kind's fields (defaults shown):
-#   power             exponent = 2.0               v ** exponent
-#   log1p             gain = 1.0                   log(1 + gain * v)
-#   log               eps = 1e-10                  ln(v + eps)
-#   log10             eps = 1e-10                  log10(v + eps)
-#   db                multiplier = 10.0 (20.0 for a magnitude), reference = "max" or a
-#                     number, amin = 1e-10, top_db (optional): decibels as librosa's
-#                     power_to_db / torchaudio's AmplitudeToDB
-#   minmax                                         each image to [0, 1]
-#   standardize       ddof = 0                     each image to mean 0, std 1
-#   fixed_range       lo, hi, clip = false         (v - lo) / (hi - lo)
-#   mean_std          mean, std                    (v - mean) / std, dataset statistics
-#   channel_mean_std  mean = [...], std = [...]    per channel, after colormap/channels
-#   resize            size = [height, width]; method = "bilinear", "bicubic", "nearest"
-#                     or "area"; antialias = "none" (torch's interpolate), "skimage"
-#                     (skimage.transform.resize(anti_aliasing=True)), "pil"
-#                     (PIL.Image.resize) or "torch" (interpolate(antialias=True));
-#                     mode: skimage's edge handling ("reflect", "symmetric", "edge",
-#                     "wrap")
-#   flip_rows                                      reverse the rows
-#   crop              top, left, height, width     in pixels
-#   pad               top, bottom, left, right = 0; mode = "constant", "edge" or
-#                     "reflect"; value = 0.0
-#   colormap          name (a matplotlib colormap), interpolate = false
-#   channels          n_channels = 3               repeat a grey channel
-#   quantize_uint8    rounding = "round"           the 8-bit round trip of a PNG
-#                     ("floor": (v * 255).astype(np.uint8))
-
-[[steps]]
-kind = "log1p"
-gain = 1.0
-
-[[steps]]
-kind = "resize"
-size = [128, 128]
-method = "bilinear"  # skimage's order=1
-antialias = "skimage"
-
-[[steps]]
-kind = "minmax"
-
-[[steps]]
-kind = "colormap"
-name = "viridis"
-
-[[steps]]
-kind = "quantize_uint8"
-rounding = "floor"  # (rgb * 255).astype(np.uint8)
-"""
