@@ -79,6 +79,11 @@ def test_auto_is_contrastive_with_recorded_means_and_absolute_without(planted):
     model, meta, train, test, idx, e = planted
     assert e.settings["reference"] == "class_means"
     plain_model, plain_meta = load_model(MODEL)
+    # the bundled file records class means: without them, 'auto' is absolute
+    assert class_means(plain_meta) is not None
+    plain_meta = plain_meta.replace(
+        extra={k: v for k, v in plain_meta.extra.items() if k != "class_means"}
+    )
     plain = explain(plain_model, test.x[idx[:1]], metadata=plain_meta, n_null=0, peaks=False)
     assert plain.settings["reference"] == "zero"
     assert plain.contrasts is None and plain.references is None and plain.foils is None

@@ -653,15 +653,20 @@ def coffee():
 
 
 def test_deletion_with_the_inference_copy_matches_the_plain_model():
-    """p_after from the optimised copy equals the plain model's, region by region."""
+    """p_after from the optimised copy equals the plain model's, region by region.
+
+    Contrastive (the bundled model records class means): a region's deletion puts the
+    foil mean's content in its place, ``x - contrast``.
+    """
     from saliency2signal.forward import probabilities
 
     model, meta, x, _ = coffee()
     e = explain(model, x[:3].numpy(), metadata=meta, n_steps=4)
+    assert e.settings["reference"] == "class_means"
     for b in range(3):
         k = len(e.regions[b])
         assert k
-        minus = x[b] - torch.from_numpy(np.array(e.components[b, :k]))
+        minus = x[b] - torch.from_numpy(np.array(e.contrasts[b, :k]))
         p = probabilities(
             model,
             minus,
