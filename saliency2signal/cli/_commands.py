@@ -344,3 +344,21 @@ def cmd_info(args) -> int:
         )
     )
     return 0
+
+
+def cmd_pipeline_init(args) -> int:
+    from .._files import atomic_write
+    from ..pipeline import load_pipeline, pipeline_template
+
+    text = pipeline_template()
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"{out}: already exists (pass --overwrite to replace it)")
+
+    def write(tmp: str) -> None:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+    path = atomic_write(out, write, overwrite=args.overwrite)
+    load_pipeline(path)  # the template is a valid pipeline file
+    print(f"wrote {path}: a commented pipeline template; edit it to describe your images")
+    return 0

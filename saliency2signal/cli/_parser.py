@@ -17,6 +17,7 @@ from ._commands import (
     cmd_evaluate,
     cmd_explain,
     cmd_info,
+    cmd_pipeline_init,
     cmd_reconstruct,
     cmd_train,
     cmd_transform,
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_explain,
         _add_evaluate,
         _add_info,
+        _add_pipeline,
     ):
         add(sub)
     return p
@@ -363,3 +365,20 @@ def _add_info(sub) -> None:
         help="allow unpickling (only for files you trust: it can run code)",
     )
     info.set_defaults(func=cmd_info)
+
+
+def _add_pipeline(sub) -> None:
+    pl = sub.add_parser(
+        "pipeline", help="pipeline files: what your own model saw (transform, imaging steps)"
+    )
+    actions = pl.add_subparsers(dest="action", required=True)
+    init = actions.add_parser(
+        "init",
+        help="write a commented pipeline.toml template (ssq_cwt(x, wavelet='gmw', nv=64), "
+        "log1p, 128x128 resize, min-max, viridis, uint8) to edit",
+    )
+    init.add_argument(
+        "--out", default="pipeline.toml", help="file to write (default pipeline.toml)"
+    )
+    init.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    init.set_defaults(func=cmd_pipeline_init)
