@@ -130,17 +130,9 @@ def read_bands(
                 cmp, partner = (None, None)
                 if reference is not None:
                     cmp, partner = _compare(peak, fit, ref_fit, u)
-                    if partner is not None:
-                        tests += [
-                            (
-                                i,
-                                k,
-                                peak,
-                                c,
-                                xs[i] - curve + _restored(peak, partner, c).curve(axis),
-                            )
-                            for c in CHANGES
-                        ]
+                    for c in CHANGES if partner is not None else ():
+                        back = _restored(peak, partner, c).curve(axis)
+                        tests.append((i, k, peak, c, xs[i] - curve + back))
                 candidates.setdefault((i, k), []).append((peak, fit, cmp, partner))
             if reference is None:
                 continue
@@ -179,15 +171,7 @@ def read_bands(
             out[i][k]["reference"] = _excess(after, p_before[i])
         elif cmp is not None:
             if partner is not None and change is None:  # deletion decided: which change?
-                own = [
-                    (
-                        float(p_before[i]) - effects[(i, k, id(peak), c)][0],
-                        effects[(i, k, id(peak), c)][1],
-                        None,
-                        c,
-                    )
-                    for c in CHANGES
-                ]
+                own = [o for o in options if o[2][0] is peak and o[3] is not None]
                 change = _decisive(own)[3]
             cmp["change"] = _change(
                 peak, partner, cmp, change, after, p_before[i], effects, (i, k), u
@@ -241,26 +225,39 @@ CHANGES = ("position", "width", "height")
 EXCESS = "excess"
 
 
-def _excess(after: float, p_before: float) -> dict:
-    """Return the comparison of a band fitted to the difference from the reference."""
-    drop = float(p_before) - after
+def _unpaired(description: str) -> dict:
+    """Return the comparison of a band without a partner in the reference."""
     return {
         "peak": None,
         "new_band": True,
         "shift": None,
         "fwhm_ratio": None,
         "height_ratio": None,
-        "description": "a band of the difference from the reference",
-        "change": {
-            "kind": "excess band",
-            "restored": None,
-            "p_after": after,
-            "drop": drop,
-            "description": (
-                "what the spectrum has there beyond the reference (a band of the "
-                f"difference spectrum); deleting it changes p by {-drop:+.2f}"
-            ),
-        },
+        "description": description,
+    }
+
+
+def _deleted(kind: str, after: float, p_before: float, description: str) -> dict:
+    """Return the ``change`` of an unpaired band, measured by deleting it."""
+    return {
+        "kind": kind,
+        "restored": None,
+        "p_after": after,
+        "drop": float(p_before) - after,
+        "description": description,
+    }
+
+
+def _excess(after: float, p_before: float) -> dict:
+    """Return the comparison of a band fitted to the difference from the reference."""
+    drop = float(p_before) - after
+    text = (
+        "what the spectrum has there beyond the reference (a band of the difference "
+        f"spectrum); deleting it changes p by {-drop:+.2f}"
+    )
+    return {
+        **_unpaired("a band of the difference from the reference"),
+        "change": _deleted("excess band", after, p_before, text),
     }
 
 
@@ -283,13 +280,7 @@ def _change(peak, partner, cmp: dict, kind, after: float, p_before: float, effec
     band is one the reference lacks: ``'new band'``, measured by deleting it.
     """
     if partner is None:
-        return {
-            "kind": "new band",
-            "restored": None,
-            "p_after": after,
-            "drop": float(p_before) - after,
-            "description": "a band the reference lacks",
-        }
+        return _deleted("new band", after, p_before, "a band the reference lacks")
     i, k = key
     p = effects[(i, k, id(peak), kind)][0]
     drop = float(p_before) - p
@@ -334,14 +325,7 @@ def _compare(peak, fit, ref_fit, units: str) -> tuple[dict, Peak | None]:
             partner = cand
     u = f" {units}" if units else ""
     if partner is None:
-        return {
-            "peak": None,
-            "new_band": True,
-            "shift": None,
-            "fwhm_ratio": None,
-            "height_ratio": None,
-            "description": "a band the reference lacks",
-        }, None
+        return _unpaired("a band the reference lacks"), None
     shift = peak.centre - partner.centre
     return {
         "peak": partner.to_dict(),
