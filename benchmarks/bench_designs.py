@@ -35,30 +35,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
-import json
-import platform
 import time
-from pathlib import Path
 
 import numpy as np
-import torch
+from _common import finish, load_recipe
 
 from saliency2signal import explain
 from saliency2signal.designs import DESIGNS, make_design_spectra
 from saliency2signal.peaks import Peak
 
-ROOT = Path(__file__).resolve().parents[1]
 SEED_TRAIN, SEED_TEST = 1701, 1702
-
-
-def _recipe():
-    spec = importlib.util.spec_from_file_location(
-        "train_models", ROOT / "models" / "train_models.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _float32(d):
@@ -198,7 +184,7 @@ def main(argv=None) -> dict:
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = p.parse_args(argv)
     rows = []
-    recipe = _recipe()
+    recipe = load_recipe()
     cols = (
         ("share_energy_in_window_80", "energy >= 0.8"),
         ("median_correlation", "correlation"),
@@ -239,17 +225,12 @@ def main(argv=None) -> dict:
             + f" | {r['train_seconds']:.0f} | {r['explain_seconds']:.0f} |",
             flush=True,
         )
-    res = {
-        "rows": rows,
-        "seeds": {"train": SEED_TRAIN, "test": SEED_TEST},
-        "args": vars(args),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "torch_threads": torch.get_num_threads(),
-    }
-    if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
-    return res
+    return finish(
+        rows,
+        args.json,
+        seeds={"train": SEED_TRAIN, "test": SEED_TEST},
+        args=vars(args),
+    )
 
 
 if __name__ == "__main__":

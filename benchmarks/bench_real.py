@@ -28,35 +28,21 @@ page).
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
+from _common import ROOT, finish, load_recipe
 
 from saliency2signal import explain
 from saliency2signal.datasets import load_brewed_coffee, load_coffee
 from saliency2signal.io import load_model
 from saliency2signal.metadata import class_means, with_class_means
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _recipe():
-    spec = importlib.util.spec_from_file_location(
-        "train_models", ROOT / "models" / "train_models.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def _sets():
     """Yield ``(name, model, metadata, test set, accuracy)``."""
-    recipe = _recipe()
+    recipe = load_recipe()
     model, meta = load_model(ROOT / "models" / "coffee.pt")
     test = load_coffee("test")
     if class_means(meta) is None:  # a model file from before they were recorded
@@ -130,15 +116,10 @@ def main(argv=None) -> dict:
                 slug = "_".join(w.strip("(),=") for w in f"{name} {run}".split()[:2])
                 slug += "_" + run.replace(", reference=", "_").replace(" ", "")
                 e.save(Path(args.out) / slug, figures=True)
-    res = {
-        "rows": rows,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "torch_threads": torch.get_num_threads(),
-    }
-    if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=2) + "\n")
-    return res
+    return finish(
+        rows,
+        args.json,
+    )
 
 
 if __name__ == "__main__":
