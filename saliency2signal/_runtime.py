@@ -10,8 +10,8 @@
 - :func:`default_mask_options`: the mask closing that matches one image pixel.
 
 Internal: the names here are plain, for use across the package, and not public API.
-May import: torch, ``_validation``, ``transform``, ``imaging``, ``metadata``; never a
-stage that uses it (``saliency``, ``explanation``, ``evaluation``, ``forward``).
+May import: torch, ``_validation``, ``transform``, ``imaging``, ``_imagings``, ``metadata``;
+never a stage that uses it (``saliency``, ``explanation``, ``evaluation``, ``forward``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ._imagings import check_imaging, image_shape
 from ._validation import check_instance
 from .imaging import ImagingConfig
 from .metadata import ModelMetadata
@@ -171,12 +172,12 @@ def resolve_configs(
             "pass metadata= (from load_model) or both transform_config= and imaging_config="
         )
     check_instance(transform_config, SSQConfig, "transform_config")
-    check_instance(imaging_config, ImagingConfig, "imaging_config")
+    check_imaging(imaging_config, "imaging_config")
     names: Sequence[str] | None = class_names
     return transform_config, imaging_config, None if names is None else tuple(names)
 
 
-def default_mask_options(tcfg: SSQConfig, icfg: ImagingConfig, n: int) -> dict:
+def default_mask_options(tcfg: SSQConfig, icfg, n: int) -> dict:
     """Close the mask over one image pixel's footprint on the grid.
 
     A resize to a smaller image makes gradient methods put their attribution on the
@@ -184,10 +185,8 @@ def default_mask_options(tcfg: SSQConfig, icfg: ImagingConfig, n: int) -> dict:
     column); closing with that footprint joins them into the regions the model saw.
     """
     check_instance(tcfg, SSQConfig, "transform_config")
-    if icfg.size is None:
-        return {}
     f = tcfg.n_freqs(n)
-    h, w = icfg.size
+    _, h, w = image_shape(icfg, (f, n))
     rows = math.ceil(f / h) + 1 if f > h else 1
     cols = math.ceil(n / w) + 1 if n > w else 1
     return {"closing": (rows, cols)} if rows > 1 or cols > 1 else {}

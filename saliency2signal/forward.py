@@ -18,9 +18,12 @@ May import: torch, ``_runtime``, ``_validation``, ``transform``, ``imaging``; ne
 
 from __future__ import annotations
 
+import json
+
 import torch
 from torch import nn
 
+from ._imagings import check_imaging, imaging_record
 from ._runtime import eval_mode, group_size
 from ._validation import check_instance, check_int
 from .imaging import ImagingConfig, to_image
@@ -44,8 +47,8 @@ class CoefficientClassifier(nn.Module):
         Image classifier ``(B, C, H, W) -> (B, K)`` (a
         :class:`~saliency2signal.models.ScalogramCNN`, or a model from
         :func:`~saliency2signal.io.load_model`).
-    imaging_config : ImagingConfig
-        How the images were made during training.
+    imaging_config : ImagingConfig, ImagingSteps or callable
+        How the images were made during training (see :func:`to_image`).
     clamp : bool
         Clamp real inputs (magnitudes) at 0 first, so that added noise or a negative
         baseline never feeds a negative value into a log. The clamp is a ``where`` with
@@ -68,10 +71,10 @@ class CoefficientClassifier(nn.Module):
     #: (release 0.1) loads and runs unclamped, as it did.
     clamp = False
 
-    def __init__(self, net: nn.Module, *, imaging_config: ImagingConfig, clamp: bool = False):
+    def __init__(self, net: nn.Module, *, imaging_config, clamp: bool = False):
         super().__init__()
         check_instance(net, nn.Module, "net")
-        check_instance(imaging_config, ImagingConfig, "imaging_config")
+        check_imaging(imaging_config, "imaging_config")
         self.net = net
         self.imaging_config = imaging_config
         self.clamp = bool(clamp)
@@ -87,7 +90,7 @@ class CoefficientClassifier(nn.Module):
         return self.net(img)
 
     def extra_repr(self) -> str:  # noqa: D102
-        return self.imaging_config.to_json()
+        return json.dumps(imaging_record(self.imaging_config), sort_keys=True)
 
 
 def probabilities(
@@ -135,7 +138,7 @@ def probabilities(
     (torch.Size([5, 3]), True)
     """
     check_instance(transform_config, SSQConfig, "transform_config")
-    check_instance(imaging_config, ImagingConfig, "imaging_config")
+    check_imaging(imaging_config, "imaging_config")
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     fb = (
         batch_size

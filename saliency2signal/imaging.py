@@ -278,7 +278,7 @@ class _PointwiseResize(torch.autograd.Function):
         return out, None
 
 
-def to_image(coef, config: ImagingConfig | None = None) -> torch.Tensor:
+def to_image(coef, config=None) -> torch.Tensor:
     """Make the model input ``(B, C, H, W)`` from coefficients ``(..., F, N)``.
 
     Parameters
@@ -287,7 +287,10 @@ def to_image(coef, config: ImagingConfig | None = None) -> torch.Tensor:
         Complex ``Tx``/``Wx``, or a real map used as given (a magnitude, or any
         precomputed real image), lowest frequency in row 0. Leading dims are flattened
         into the batch.
-    config : ImagingConfig, optional
+    config : ImagingConfig, ImagingSteps or callable, optional
+        The imaging (default ``ImagingConfig()``): a config, ordered steps
+        (:class:`saliency2signal.pipeline.ImagingSteps`, as a pipeline file gives), or
+        a callable ``magnitude (B, F, N) -> image (B, C, H, W)`` of torch operations.
 
     Returns
     -------
@@ -303,13 +306,17 @@ def to_image(coef, config: ImagingConfig | None = None) -> torch.Tensor:
     >>> img.shape
     torch.Size([2, 3, 16, 16])
     """
-    config = config or ImagingConfig()
+    config = ImagingConfig() if config is None else config
     c = as_tensor(coef, name="coef")
     if c.ndim < 2:
         raise ValueError(f"coef has shape {tuple(c.shape)}; expected (..., n_freqs, n_times)")
     if not (c.is_complex() or c.dtype.is_floating_point):
         raise TypeError(f"coef has dtype {c.dtype}; expected complex or floating point")
     v = magnitude(c) if c.is_complex() else c  # a real input is used as given (|Tx|)
+    if not isinstance(config, ImagingConfig):
+        from ._imagings import call_imaging, check_imaging
+
+        return call_imaging(check_imaging(config, "config"), v.reshape(-1, *v.shape[-2:]))
     v = v.reshape(-1, 1, *v.shape[-2:])
     if _fuses(v, config):  # the same image and gradient, less work on the grid
         img = _PointwiseResize.apply(v, config)
@@ -357,7 +364,7 @@ def _colour(v: torch.Tensor, config: ImagingConfig) -> torch.Tensor:
     return v.expand(-1, config.channels, -1, -1) if config.channels > 1 else v
 
 
-def pull_back(heatmap, config: ImagingConfig, grid_shape: tuple[int, int]) -> torch.Tensor:
+def pull_back(heatmap, config, grid_shape: tuple[int, int]) -> torch.Tensor:
     """Carry a pixel heatmap back onto the ``(n_freqs, n_times)`` grid.
 
     Uses the adjoint (transpose) of the imaging geometry — the resize and row flip, the
@@ -368,11 +375,13 @@ def pull_back(heatmap, config: ImagingConfig, grid_shape: tuple[int, int]) -> to
 
     Parameters
     ----------
-    heatmap : array_like, shape (..., H, W) or (..., C, H, W)
-        Pixel attribution; channels, if any, are summed (the channels of an image are
-        copies of, or colours of, one grid value).
-    config : ImagingConfig
-        The imaging that produced the ``H x W`` images.
+    heatmap : array_like, shape (..., H, W) or (B, C, H, W)
+        Pixel attribution. A 4-D heatmap with the imaging's number of channels has them
+        summed (the channels of an image are copies of, or colours of, one grid value);
+        any other leading axes are batch axes (a 3-D heatmap is a batch, even of 3).
+    config : ImagingConfig or ImagingSteps
+        The imaging that produced the ``H x W`` images (an imaging callable has no
+        known geometry: ``ValueError``).
     grid_shape : (int, int)
         ``(n_freqs, n_times)`` of the coefficients.
 
@@ -391,13 +400,15 @@ def pull_back(heatmap, config: ImagingConfig, grid_shape: tuple[int, int]) -> to
     h = as_tensor(heatmap, name="heatmap")
     if not h.dtype.is_floating_point:
         h = h.to(torch.float64)
+    if not isinstance(config, ImagingConfig):
+        return _pull_back_steps(h, config, grid_shape)
     out_hw = config.size if config.size is not None else tuple(grid_shape)
     if h.ndim < 2 or tuple(h.shape[-2:]) != tuple(out_hw):
         raise ValueError(
             f"heatmap has shape {tuple(h.shape)}; the imaging config gives images of "
             f"{tuple(out_hw)}"
         )
-    if h.ndim >= 3 and h.shape[-3] == config.n_channels and config.n_channels > 1:
+    if h.ndim == 4 and h.shape[-3] == config.n_channels:
         h = h.sum(-3)
     batch = h.shape[:-2]
     hb = h.reshape(-1, 1, *h.shape[-2:])
@@ -408,6 +419,21 @@ def pull_back(heatmap, config: ImagingConfig, grid_shape: tuple[int, int]) -> to
         img = _geometry(probe, config)
         (grad,) = torch.autograd.grad(img, probe, grad_outputs=hb)
     return grad.reshape(*batch, *grid_shape)
+
+
+def _pull_back_steps(h: torch.Tensor, imaging, grid_shape) -> torch.Tensor:
+    from .pipeline import ImagingSteps
+
+    if not isinstance(imaging, ImagingSteps):
+        raise ValueError(
+            "an imaging callable has no known geometry, so a pixel heatmap (Grad-CAM) "
+            "cannot be carried back to the grid; describe the imaging with ImagingSteps "
+            "(a pipeline file) or use a gradient or perturbation method"
+        )
+    c = imaging.image_shape(grid_shape)[0]
+    if h.ndim == 4 and h.shape[-3] == c:
+        h = h.sum(-3)
+    return imaging.pull_back(h, grid_shape)
 
 
 def heatmap_from_png(path, *, colormap: str | None = None) -> np.ndarray:

@@ -7,7 +7,7 @@ fills the architecture in). :func:`check_compatible` says whether data fits a mo
 
 Kept apart from :mod:`~saliency2signal.io` so that ``models`` and ``io`` both depend on
 it and not on each other. May import: ``limits``, ``_validation``, ``_version``,
-``transform``, ``imaging``; never ``io``, ``models`` or a later stage.
+``transform``, ``imaging``, ``pipeline``, ``_imagings``; never ``io``, ``models`` or a later stage.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ import torch
 from torch import nn
 
 from . import limits
+from ._imagings import image_shape, imaging_from_record, imaging_record
 from ._validation import as_tensor, check_choice, check_instance, check_int, check_strings
 from ._version import __version__
 from .imaging import ImagingConfig
+from .pipeline import ImagingSteps, Pipeline
 from .transform import MIN_LENGTH, SSQConfig
 
 __all__ = [
@@ -41,19 +43,19 @@ __all__ = [
 LENGTH_POLICIES = ("exact", "crop", "pad")
 
 _FORMAT_TAG = "saliency2signal.model"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: the imaging may be ordered steps ({"steps": [...]})
 
 
 def _package_version() -> str:
     return __version__
 
 
-def check_sizes(transform: SSQConfig, imaging: ImagingConfig, n: int) -> None:
+def check_sizes(transform: SSQConfig, imaging, n: int) -> None:
     """Check the signal length, grid and image a model asks for against the limits."""
     limits.check("max_signal_length", n, what="the signal length (n_times)")
     f = transform.n_freqs(n)
     limits.check("max_grid_cells", f * n, what=f"a transform grid of {f} x {n} cells")
-    h, w = (f, n) if imaging.size is None else imaging.size
+    _, h, w = image_shape(imaging, (f, n))
     limits.check("max_image_pixels", h * w, what=f"an image of {h} x {w} pixels")
 
 
@@ -65,8 +67,10 @@ class ModelMetadata:
     ----------
     transform : SSQConfig
         The transform that made the training coefficients.
-    imaging : ImagingConfig
-        How images were made from them (its ``n_channels`` is the network's input).
+    imaging : ImagingConfig or ImagingSteps
+        How images were made from them: the bundled models' config, or ordered steps
+        (:class:`~saliency2signal.pipeline.ImagingSteps`, from a researcher's pipeline
+        file). Its channels and image size are the network's input.
     class_names : sequence of str
         Distinct output names, in logit order (at least two).
     n_times : int
@@ -100,7 +104,7 @@ class ModelMetadata:
     """
 
     transform: SSQConfig
-    imaging: ImagingConfig
+    imaging: ImagingConfig | ImagingSteps
     class_names: tuple[str, ...]
     n_times: int
     length_policy: str = "exact"
@@ -114,7 +118,12 @@ class ModelMetadata:
     def __post_init__(self):  # noqa: D105 - validation
         set_ = object.__setattr__
         check_instance(self.transform, SSQConfig, "transform")
-        check_instance(self.imaging, ImagingConfig, "imaging")
+        check_instance(
+            self.imaging,
+            (ImagingConfig, ImagingSteps),
+            "imaging",
+            what="an ImagingConfig or ImagingSteps",
+        )
         names = check_strings(self.class_names, "class_names")
         if len(names) < 2 or len(set(names)) != len(names):
             raise ValueError(f"class_names={names!r} must hold at least two distinct names")
@@ -125,6 +134,7 @@ class ModelMetadata:
             check_instance(getattr(self, name), str, name)
         if self.architecture is not None:
             check_instance(self.architecture, str, "architecture", what="a string or None")
+        self.input_shape  # noqa: B018 - the imaging fits the grid (a crop inside it, ...)
         for name in ("architecture_kwargs", "extra"):
             value = check_instance(getattr(self, name), Mapping, name, what="a mapping")
             try:  # a JSON round trip: validates and detaches from the caller's dict
@@ -141,19 +151,75 @@ class ModelMetadata:
     @property
     def n_channels(self) -> int:
         """Image channels the network expects."""
-        return self.imaging.n_channels
+        return self.input_shape[0]
 
     @property
     def image_shape(self) -> tuple[int, int]:
         """``(height, width)`` of the network's input images."""
-        if self.imaging.size is not None:
-            return tuple(self.imaging.size)
-        return (self.transform.n_freqs(self.n_times), self.n_times)
+        return self.input_shape[1:]
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
         """``(channels, height, width)`` of one input image."""
-        return (self.n_channels, *self.image_shape)
+        grid = (self.transform.n_freqs(self.n_times), self.n_times)
+        return tuple(image_shape(self.imaging, grid))
+
+    @classmethod
+    def from_pipeline(
+        cls, pipeline: Pipeline, *, n_times: int | None = None, length_policy: str = "exact"
+    ) -> ModelMetadata:
+        """Describe a researcher's own model by its pipeline file.
+
+        Parameters
+        ----------
+        pipeline : Pipeline
+            From :func:`~saliency2signal.pipeline.load_pipeline`: the transform, the
+            imaging steps (after the row flip its ``row_order`` asks for), the class
+            names and the x axis (its name and units; the axis itself goes to
+            ``extra["axis"]``).
+        n_times : int, optional
+            The signal length, when the pipeline does not say (``pipeline.n_times``);
+            both given must agree.
+        length_policy : {'exact', 'crop', 'pad'}
+
+        Raises
+        ------
+        ValueError
+            No length anywhere, disagreeing lengths, a regression pipeline (not yet
+            explained), or steps that do not fit the grid of that length.
+
+        Examples
+        --------
+        >>> from saliency2signal.pipeline import Pipeline, Log1p, Resize
+        >>> p = Pipeline.from_ssqueezepy_kwargs(wavelet="gmw", nv=8,
+        ...     steps=[Log1p(), Resize(size=(32, 32))], class_names=["a", "b"])
+        >>> meta = ModelMetadata.from_pipeline(p, n_times=256)
+        >>> meta.input_shape, meta.imaging.steps[0].kind
+        ((1, 32, 32), 'flip_rows')
+        """
+        check_instance(pipeline, Pipeline, "pipeline")
+        if pipeline.task != "classification":
+            raise ValueError(
+                f"the pipeline's task={pipeline.task!r}: regression models are not yet "
+                "explained by this version"
+            )
+        if n_times is None:
+            n_times = pipeline.n_times
+        elif pipeline.n_times is not None and n_times != pipeline.n_times:
+            raise ValueError(f"{n_times=} differs from the pipeline's n_times={pipeline.n_times}")
+        if n_times is None:
+            raise ValueError("the pipeline has no n_times; give the signal length (n_times=)")
+        axis = pipeline.axis
+        return cls(
+            transform=pipeline.transform,
+            imaging=pipeline.imaging,
+            class_names=pipeline.class_names,
+            n_times=n_times,
+            length_policy=length_policy,
+            axis_name=(axis.name if axis is not None and axis.name else "x"),
+            axis_units=(axis.units if axis is not None and axis.units else "samples"),
+            extra={} if axis is None else {"axis": axis.to_dict()},
+        )
 
     def replace(self, **changes) -> ModelMetadata:
         """Copy with some fields changed (validated again)."""
@@ -162,14 +228,15 @@ class ModelMetadata:
     # ----------------------------------------------------------------- serialisation
     def to_dict(self) -> dict:
         """Plain-Python dictionary (JSON-compatible), tagged with the format version."""
+        steps = isinstance(self.imaging, ImagingSteps)
         return {
             "format": _FORMAT_TAG,
-            "format_version": _FORMAT_VERSION,
+            "format_version": _FORMAT_VERSION if steps else 1,  # readable by older versions
             "package_version": self.package_version,
             "architecture": self.architecture,
             "architecture_kwargs": dict(self.architecture_kwargs),
             "transform": self.transform.to_dict(),
-            "imaging": self.imaging.to_dict(),
+            "imaging": imaging_record(self.imaging),
             "class_names": list(self.class_names),
             "n_times": self.n_times,
             "length_policy": self.length_policy,
@@ -199,7 +266,7 @@ class ModelMetadata:
         if "transform" in d:
             d["transform"] = SSQConfig.from_dict(d["transform"])
         if "imaging" in d:
-            d["imaging"] = ImagingConfig.from_dict(d["imaging"])
+            d["imaging"] = imaging_from_record(d["imaging"])
         return cls(**d)
 
     def to_json(self) -> str:

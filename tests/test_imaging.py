@@ -414,3 +414,12 @@ def test_in_place_imaging_equals_the_plain_chain(rng, quantity, scale, normalize
     with torch.no_grad():
         torch.testing.assert_close(to_image(v, cfg), ref, rtol=0, atol=0)
     torch.testing.assert_close(v, kept, rtol=0, atol=0)
+
+
+def test_pull_back_of_three_heatmaps_is_a_batch_not_channels(rng):
+    # a batch of 3 heatmaps of an RGB imaging: 3 grids, not one summed over "channels"
+    cfg = ImagingConfig(size=(8, 8), colormap="viridis")
+    h = torch.from_numpy(rng.uniform(size=(3, 8, 8)))
+    back = pull_back(h, cfg, (8, 8))
+    assert back.shape == (3, 8, 8)
+    torch.testing.assert_close(back, h)

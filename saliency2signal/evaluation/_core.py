@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .._imagings import imaging_record
 from .._validation import check_bool, check_choice, check_int, check_real
 from ..faithfulness import CurveSettings, curve_scores, measure_curves, verdicts
 from ..imaging import ImagingConfig
@@ -207,7 +208,7 @@ def _settings_record(
         "seed": run.seed,
         "target_mode": first.target_mode,
         "transform": first.transform_config.to_dict(),
-        "imaging": first.imaging_config.to_dict(),
+        "imaging": imaging_record(first.imaging_config),
         "method_options": json.loads(json.dumps(xs.method_options, default=str)),
     }
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._files import atomic_dir
+from .._imagings import imaging_record
 from .._validation import finite_or_none, readonly
 from .._version import __version__
 from ..imaging import ImagingConfig
@@ -287,7 +288,7 @@ class Explanation:
                 "values": [float(v) for v in self.axis],
             },
             "transform": self.transform_config.to_dict(),
-            "imaging": self.imaging_config.to_dict(),
+            "imaging": imaging_record(self.imaging_config),
             "lowpass_in_image": self.lowpass_in_image,
             "settings": json.loads(json.dumps(self.settings)),
             "verdict_summary": self.verdict_summary(),

@@ -19,7 +19,7 @@ The pipeline file (:class:`Pipeline`, :func:`load_pipeline`, :func:`save_pipelin
 vocabulary and its row order, these steps, the class names (or a regression's outputs)
 and the signals' x axis, as a ``pipeline.toml`` file.
 
-May import: ``._steps``, ``._apply``, ``._file``, ``._template`` (and through them
+May import: ``._steps``, ``._apply``, ``._imaging``, ``._file``, ``._template`` (and through them
 ``._resize``, ``._colour``, ``._toml``, ``.._validation``, ``.._files``,
 ``..transform``); never the explanation stages.
 
@@ -38,7 +38,7 @@ torch.Size([3, 64, 64])
 
 from __future__ import annotations
 
-from ._apply import apply_steps
+from ._apply import apply_steps, continue_steps
 from ._file import (
     MAX_FILE_BYTES,
     Pipeline,
@@ -46,6 +46,7 @@ from ._file import (
     load_pipeline,
     save_pipeline,
 )
+from ._imaging import ImagingSteps
 from ._steps import (
     STEP_KINDS,
     ChannelMeanStd,
@@ -81,6 +82,7 @@ __all__ = [
     "Decibel",
     "FixedRange",
     "FlipRows",
+    "ImagingSteps",
     "Log",
     "Log10",
     "Log1p",
@@ -95,6 +97,7 @@ __all__ = [
     "Standardize",
     "Step",
     "apply_steps",
+    "continue_steps",
     "load_pipeline",
     "pipeline_template",
     "save_pipeline",

@@ -34,7 +34,7 @@ from ._steps import (
     as_steps,
 )
 
-__all__ = ["apply_steps"]
+__all__ = ["apply_steps", "continue_steps"]
 
 _IMAGE = (-3, -2, -1)  # the axes of one image: (C, H, W)
 
@@ -81,7 +81,29 @@ def apply_steps(magnitude, steps) -> torch.Tensor:
         )
     if v.ndim < 2:
         raise ValueError(f"magnitude has shape {tuple(v.shape)}; expected (..., n_freqs, n_times)")
-    v = v.unsqueeze(-3)
+    return continue_steps(v.unsqueeze(-3), steps)
+
+
+def continue_steps(images, steps) -> torch.Tensor:
+    """Apply steps to images ``(..., C, H, W)`` that earlier steps (or a file) made.
+
+    :func:`apply_steps` is ``continue_steps(magnitude[..., None, :, :], steps)``; this
+    one takes images with their channels, say the user's PNGs read back as ``[0, 1]``
+    values, to run the steps that came after them (an ImageNet normalisation).
+
+    Examples
+    --------
+    >>> import torch
+    >>> continue_steps(torch.full((2, 3, 8, 8), 0.5),
+    ...                [ChannelMeanStd(mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))]).abs().max()
+    tensor(0.)
+    """
+    v = as_tensor(images, name="images")
+    if v.ndim < 3 or not v.dtype.is_floating_point:
+        raise ValueError(
+            f"images have shape {tuple(v.shape)} and dtype {v.dtype}; expected real "
+            "floating point (..., C, H, W)"
+        )
     for step in as_steps(steps):
         v = _APPLY[type(step)](v, step)
     return v

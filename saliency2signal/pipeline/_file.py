@@ -36,8 +36,8 @@ from .._validation import (
     check_strings,
 )
 from ..transform import MIN_LENGTH, SSQConfig, ssq_cwt
-from ._apply import apply_steps
-from ._steps import Step, as_steps
+from ._imaging import ImagingSteps
+from ._steps import FlipRows, Step, as_steps
 from ._toml import toml_value
 
 if sys.version_info >= (3, 11):
@@ -348,7 +348,16 @@ class Pipeline:
         v = torch.as_tensor(magnitude)
         if v.ndim < 2:
             raise ValueError(f"magnitude has shape {tuple(v.shape)}; expected (..., F, N)")
-        return apply_steps(v.flip(-2) if self.row_order == "ssqueezepy" else v, self.steps)
+        return self.imaging(v)
+
+    @property
+    def imaging(self) -> ImagingSteps:
+        """The imaging of this package's ``|Tx|``, whose lowest frequency is in row 0.
+
+        The steps, after a row flip when ``row_order`` is ``'ssqueezepy'``.
+        """
+        flip = (FlipRows(),) if self.row_order == "ssqueezepy" else ()
+        return ImagingSteps(flip + self.steps)
 
     # ----------------------------------------------------------------- records
     def to_dict(self) -> dict:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .._grid import magnitude
+from .._imagings import check_imaging
 from .._runtime import eval_mode
 from .._validation import (
     as_tensor,
@@ -94,9 +95,9 @@ def _check_model(model) -> torch.nn.Module:
 def _check_configs(transform_config, imaging_config) -> tuple[SSQConfig, ImagingConfig]:
     """Return the configurations, defaults filled in."""
     transform_config = transform_config or SSQConfig()
-    imaging_config = imaging_config or ImagingConfig()
+    imaging_config = ImagingConfig() if imaging_config is None else imaging_config
     check_instance(transform_config, SSQConfig, "transform_config")
-    check_instance(imaging_config, ImagingConfig, "imaging_config")
+    check_imaging(imaging_config, "imaging_config")
     return transform_config, imaging_config
 
 
@@ -269,8 +270,9 @@ def attribute(
         Real signal(s).
     transform_config : SSQConfig, optional
         Transform the model's images were made with (default ``SSQConfig()``).
-    imaging_config : ImagingConfig, optional
-        Imaging the model's images were made with (default ``ImagingConfig()``).
+    imaging_config : ImagingConfig, ImagingSteps or callable, optional
+        Imaging the model's images were made with (default ``ImagingConfig()``; see
+        :func:`~saliency2signal.imaging.to_image`).
     method : str
         One of :data:`METHODS`: ``'integrated_gradients'``, ``'saliency'``,
         ``'input_x_gradient'``, ``'gradient_shap'``, ``'deeplift'``, ``'occlusion'``,
