@@ -41,12 +41,21 @@ written: PyTorch has deprecated TorchScript. Re-save such a model with
   that would inflate more than ``limits.max_inflation`` times, or a metadata block above
   ``limits.max_metadata_bytes`` is refused.
 
+Networks trained without saliency2signal are read too (formats ``'user_*'``): a state
+dict (``torch.save(model.state_dict(), path)``, or a training checkpoint holding one),
+read weights-only and built into the caller's class (``architecture='nets.py:MyCNN'``,
+resolved by :func:`resolve_architecture`, which imports the caller's module: their code,
+run because they named it); a pickled module (``trust=True`` only); a ``torch.export``
+or TorchScript archive without the metadata block. The caller says what such a network
+sees with ``metadata=`` (a :class:`ModelMetadata`, from a pipeline file).
+
 Files are written atomically (a temporary file in the same folder, then a rename) and an
 existing file is never replaced unless ``overwrite=True``.
 
 Layout: ``_formats`` (format names, tags, :class:`LoadedModel`), ``_archive`` (the
 checks on files nobody vouched for), ``_save`` (:func:`save_model`), ``_load``
-(:func:`load_model`); this ``__init__`` only re-exports.
+(:func:`load_model`), ``_user`` (the caller's network class and weights saved without
+saliency2signal); this ``__init__`` only re-exports.
 
 May import: torch, ``limits``, ``_files``, ``_validation``, ``metadata``, ``models``;
 never a later stage (``saliency``, ``explanation``, ``evaluation``, ``cli``).
@@ -56,6 +65,7 @@ from ..metadata import LENGTH_POLICIES, ModelMetadata, check_compatible, fit_len
 from ._formats import FORMAT_DESCRIPTIONS, FORMATS, METADATA_FILENAME, READ_FORMATS, LoadedModel
 from ._load import load_model
 from ._save import save_model
+from ._user import resolve_architecture
 
 __all__ = [
     "FORMATS",
@@ -68,5 +78,6 @@ __all__ = [
     "check_compatible",
     "fit_length",
     "load_model",
+    "resolve_architecture",
     "save_model",
 ]

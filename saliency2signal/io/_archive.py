@@ -64,8 +64,10 @@ def quiet_jit_load():
 REFUSAL = (
     "refusing to unpickle {path!r}: it holds Python objects other than tensors and plain "
     "containers ({why}), and unpickling them can run arbitrary code. If you made this "
-    "file, re-save the model with saliency2signal.io.save_model (format='state_dict' "
-    "or 'export'); pass trust=True only for files from a source you trust."
+    "file, save the weights alone (torch.save(model.state_dict(), path), loaded with "
+    "architecture='module:Class', CLI --arch) or re-save the model with "
+    "saliency2signal.io.save_model; pass trust=True only for files from a source you "
+    "trust (CLI --trust)."
 )
 
 

@@ -33,9 +33,19 @@ __all__ = [
 FORMATS = ("state_dict", "export")
 
 
-#: File formats read by :func:`load_model` (``'pickle'``: a container holding a pickled
-#: module, read only with ``trust=True``).
-READ_FORMATS = ("state_dict", "export", "torchscript", "pickle")
+#: File formats read by :func:`load_model`. ``'pickle'``: a container holding a pickled
+#: module, read only with ``trust=True``. ``'user_*'``: a network saved without
+#: saliency2signal, described by the caller's metadata (a pipeline file).
+READ_FORMATS = (
+    "state_dict",
+    "export",
+    "torchscript",
+    "pickle",
+    "user_state_dict",
+    "user_pickle",
+    "user_export",
+    "user_torchscript",
+)
 
 
 #: One line per format, for ``saliency2signal info``.
@@ -46,6 +56,13 @@ FORMAT_DESCRIPTIONS = {
     "torchscript": "TorchScript archive + JSON metadata (legacy, read-only: PyTorch has "
     "deprecated TorchScript; re-save with save_model)",
     "pickle": "pickled module + JSON metadata (loaded with trust=True)",
+    "user_state_dict": "your state dict (torch.save(model.state_dict()), read weights-only) "
+    "built into your network class (--arch), described by your pipeline file",
+    "user_pickle": "your pickled module (torch.save(model), loaded with trust=True), "
+    "described by your pipeline file",
+    "user_export": "your torch.export program (.pt2), described by your pipeline file",
+    "user_torchscript": "your TorchScript archive (PyTorch has deprecated TorchScript), "
+    "described by your pipeline file",
 }
 
 
@@ -90,10 +107,14 @@ class LoadedModel:
     model : torch.nn.Module
         The network ``(B, C, H, W) -> (B, n_classes)`` in eval mode.
     metadata : ModelMetadata
-    format : {'state_dict', 'export', 'torchscript', 'pickle'}
-        The file's format (see :data:`FORMAT_DESCRIPTIONS`; ``'torchscript'``: a legacy
-        file, read-only; ``'pickle'``: a container holding a pickled module, loaded
-        with ``trust=True``).
+    format : str
+        The file's format, one of :data:`READ_FORMATS` (see
+        :data:`FORMAT_DESCRIPTIONS`): ``'state_dict'``, ``'export'``, ``'torchscript'``
+        (a legacy file, read-only), ``'pickle'`` (a container holding a pickled module,
+        loaded with ``trust=True``) for files written by saliency2signal;
+        ``'user_state_dict'``, ``'user_pickle'``, ``'user_export'``,
+        ``'user_torchscript'`` for a network saved without it, whose metadata the
+        caller gave.
     path : pathlib.Path
     """
 
