@@ -97,6 +97,14 @@ def _fold_batch_norm(model: torch.nn.Module) -> torch.nn.Module:
         return copy.deepcopy(model)
 
 
+def as_model_input(images: torch.Tensor, model: torch.nn.Module) -> torch.Tensor:
+    """Cast images to the dtype of the model's parameters (a float64 transform, a float32 net)."""
+    param = next(iter(model.parameters()), None)
+    if param is not None and param.dtype != images.dtype and param.dtype.is_floating_point:
+        return images.to(param.dtype)
+    return images
+
+
 def inference_model(model: torch.nn.Module, probe: torch.Tensor) -> torch.nn.Module:
     """Return the model for forward-only passes: an inference-optimised copy on the CPU.
 

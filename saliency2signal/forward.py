@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ._imagings import check_imaging, imaging_record
-from ._runtime import eval_mode, group_size
+from ._runtime import as_model_input, eval_mode, group_size
 from ._validation import check_instance, check_int
 from .imaging import ImagingConfig, to_image
 from .transform import SSQConfig
@@ -158,7 +158,8 @@ def probabilities(
         for g in range(0, n_b, group):
             tx = ssq_tx(x[g : g + group], transform_config)
             for s in range(0, tx.shape[0], batch_size):
-                pending.append(to_image(tx[s : s + batch_size], imaging_config))
+                image = to_image(tx[s : s + batch_size], imaging_config)
+                pending.append(as_model_input(image, model))
                 n_pending += pending[-1].shape[0]
                 while n_pending >= fb:
                     images = pending[0] if len(pending) == 1 else torch.cat(pending)

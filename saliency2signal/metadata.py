@@ -134,7 +134,9 @@ class ModelMetadata:
             check_instance(getattr(self, name), str, name)
         if self.architecture is not None:
             check_instance(self.architecture, str, "architecture", what="a string or None")
-        self.input_shape  # noqa: B018 - the imaging fits the grid (a crop inside it, ...)
+        if isinstance(self.imaging, ImagingSteps):  # the steps fit the grid (a crop in it)
+            limits.check("max_signal_length", self.n_times, what="the signal length (n_times)")
+            self.input_shape  # noqa: B018
         for name in ("architecture_kwargs", "extra"):
             value = check_instance(getattr(self, name), Mapping, name, what="a mapping")
             try:  # a JSON round trip: validates and detaches from the caller's dict
@@ -161,6 +163,8 @@ class ModelMetadata:
     @property
     def input_shape(self) -> tuple[int, int, int]:
         """``(channels, height, width)`` of one input image."""
+        if isinstance(self.imaging, ImagingConfig) and self.imaging.size is not None:
+            return (self.imaging.n_channels, *self.imaging.size)  # no grid needed
         grid = (self.transform.n_freqs(self.n_times), self.n_times)
         return tuple(image_shape(self.imaging, grid))
 

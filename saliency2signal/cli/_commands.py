@@ -25,7 +25,6 @@ from ._inputs import (
     companion,
     config_from_args,
     input_paths,
-    load_for_run,
     load_labels,
     load_signals,
     parse_reference,
@@ -33,6 +32,11 @@ from ._inputs import (
     progress_bar,
     read_config,
     region_inputs,
+)
+from ._model import (
+    check_accuracy,
+    check_images,
+    load_run_model,
 )
 
 __all__ = [
@@ -201,10 +205,14 @@ def cmd_train(args) -> int:
 
 def cmd_explain(args) -> int:
     from ..explanation import explain
+    from ..saliency import methods as saliency_methods
 
-    inputs = region_inputs(args, "_explained", companion_labels=args.target == "label")
+    inputs = region_inputs(args, "_explained", companion_labels=True)
     x, labels, axis = inputs.x, inputs.labels, inputs.axis
-    loaded = load_for_run(inputs.model, args.device)
+    # layer methods hook a submodule: rebuild the architecture around the weights
+    rebuild = args.method.partition("+")[0] in saliency_methods("layer")
+    loaded = load_run_model(args, x.shape[-1], device=args.device, rebuild=rebuild)
+    checked = check_images(args, loaded, x, batch_size=args.batch_size, device=args.device)
     target = parse_target(args.target)
     ex = explain(
         loaded.model,
@@ -224,7 +232,12 @@ def cmd_explain(args) -> int:
         seed=args.seed,
         reference=parse_reference(args.reference),
         peaks=not args.no_peaks,
+        attribute_options={"layer": args.layer} if args.layer else None,
     )
+    if not checked:
+        checked = check_accuracy(ex.predictions, labels)
+    if checked:
+        ex = ex.with_settings(input_check=checked)
     path = ex.save(inputs.out, figures=not args.no_figures, overwrite=args.overwrite)
     n = len(ex.predictions)
     print(
@@ -268,7 +281,9 @@ def cmd_evaluate(args) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     # layer methods hook a submodule: rebuild the registered architecture around the weights
     rebuild = any(m.partition("+")[0] in saliency_methods("layer") for m in methods)
-    loaded = load_for_run(inputs.model, args.device, rebuild=rebuild)
+    loaded = load_run_model(args, x.shape[-1], device=args.device, rebuild=rebuild)
+    layered = [m for m in methods if m.partition("+")[0] in saliency_methods("layer")]
+    method_options = {m: {"layer": args.layer} for m in layered} if args.layer else None
     bar = progress_bar("evaluating")
     total = 3 * len(methods) if args.randomization != "none" else 2 * len(methods)
     count = [0]
@@ -295,6 +310,7 @@ def cmd_evaluate(args) -> int:
         batch_size=args.batch_size,
         device=args.device,
         progress=progress,
+        method_options=method_options,
     )
     path = ev.save(inputs.out, figures=not args.no_figures, overwrite=args.overwrite)
     cols = [
@@ -328,9 +344,9 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from ..io import FORMAT_DESCRIPTIONS, load_model
+    from ..io import FORMAT_DESCRIPTIONS
 
-    loaded = load_model(args.model, trust=args.trust)
+    loaded = load_run_model(args, None)
     print(
         json.dumps(
             {

@@ -31,13 +31,13 @@ __all__ = [
     "REFERENCE_NAMES",
     "parse_reference",
     "CLIError",
+    "load_array",
     "atomic_save_npy",
     "atomic_savez",
     "check_out",
     "companion",
     "config_from_args",
     "input_paths",
-    "load_for_run",
     "load_labels",
     "load_signals",
     "one_line",
@@ -78,7 +78,7 @@ _KINDS = {
 
 def load_signals(path: Path, key: str | None = None) -> np.ndarray:
     """Real-valued signals from a file (integers become float64; nothing else converts)."""
-    return _real(_load_array(path, key), path)
+    return _real(load_array(path, key), path)
 
 
 def _real(x: np.ndarray, source) -> np.ndarray:
@@ -142,7 +142,7 @@ def _check_npz_member(path: Path, archive: zipfile.ZipFile, key: str) -> None:
         _check_declared(path, f, info.file_size, f"array {key!r}")
 
 
-def _load_array(path: Path, key: str | None = None) -> np.ndarray:
+def load_array(path: Path, key: str | None = None) -> np.ndarray:
     if not path.is_file():
         raise CLIError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -189,10 +189,18 @@ def _load_array(path: Path, key: str | None = None) -> np.ndarray:
 
 
 def input_paths(args) -> list[Path]:
-    """Every file the command reads (model, data, labels, axis, config, reference)."""
-    names = ("model", "data", "labels", "axis", "config", "reference")
+    """Every file the command reads (model, data, labels, axis, config, reference, ...).
+
+    Also the pipeline file, the researcher's images and the file of ``--arch
+    path/to/nets.py:Class``.
+    """
+    names = ("model", "data", "labels", "axis", "config", "reference", "pipeline", "images")
     values = (getattr(args, n, None) for n in names)
-    return [Path(v) for v in values if v and v not in REFERENCE_NAMES]
+    paths = [Path(v) for v in values if v and v not in REFERENCE_NAMES]
+    arch = getattr(args, "arch", None)
+    if arch and ":" in arch and arch.rsplit(":", 1)[0].endswith(".py"):
+        paths.append(Path(arch.rsplit(":", 1)[0]))
+    return paths
 
 
 #: ``--reference`` values that name a rule, not a file.
@@ -295,7 +303,7 @@ def load_labels(data: Path, args) -> tuple[np.ndarray, np.ndarray, list[str]]:
     else:
         x, y, names = load_signals(data), None, None
     if args.labels is not None:
-        y = _load_array(Path(args.labels))
+        y = load_array(Path(args.labels))
     if y is None:
         raise CLIError(f"{data}: no labels; pass --labels FILE")
     y = _as_labels(y, args.labels or data)
@@ -361,15 +369,6 @@ def region_inputs(args, suffix: str, *, companion_labels: bool) -> _RegionInputs
     return _RegionInputs(model_path, data, out, x, labels, axis)
 
 
-def load_for_run(path: Path, device: str, *, rebuild: bool = False):
-    from ..io import load_model
-
-    try:
-        return load_model(path, device=device, rebuild=rebuild)
-    except FileNotFoundError:
-        raise CLIError(f"{path}: no such file") from None
-
-
 def companion(data: Path, key: str | None, name: str) -> np.ndarray | None:
     """Read an array stored beside the signals in an ``.npz``, matched to their key.
 
@@ -400,7 +399,7 @@ def parse_target(target: str):
 
 
 def _read_labels(path: Path, x: np.ndarray) -> np.ndarray:
-    labels = _load_array(path)
+    labels = load_array(path)
     n_sig = 1 if x.ndim == 1 else x.shape[0]
     if labels.ndim != 1 or labels.shape[0] != n_sig:
         raise CLIError(

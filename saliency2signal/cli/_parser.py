@@ -23,6 +23,7 @@ from ._commands import (
     cmd_transform,
 )
 from ._inputs import one_line
+from ._model import add_image_options, add_model_options
 
 __all__ = ["build_parser"]
 
@@ -251,7 +252,12 @@ def _add_train(sub) -> None:
 
 def _add_region_options(p, *, out_default: str) -> None:
     """Add the options ``explain`` and ``evaluate`` share: inputs, target, regions, run."""
-    p.add_argument("model", help="a model file written by `saliency2signal train` / save_model")
+    p.add_argument(
+        "model",
+        help="a model file: written by `saliency2signal train`/save_model/package, or "
+        "your own (a state dict with --arch, a torch.export or TorchScript file, a "
+        "pickled model with --trust; with --pipeline)",
+    )
     p.add_argument(
         "data",
         help=".npy (N,) or (B, N), .npz (x / X_test / the first array; "
@@ -275,6 +281,7 @@ def _add_region_options(p, *, out_default: str) -> None:
         default=0.02,
         help="drop regions below this share of the attribution mass (default 0.02)",
     )
+    add_model_options(p)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--no-figures", action="store_true", help="report and arrays only")
@@ -313,6 +320,7 @@ def _add_explain(sub) -> None:
         "other class), zero (no reference), mean (the mean of the signals) or an array "
         "file (.npy/.csv, one signal or one per signal)",
     )
+    add_image_options(ex)
     ex.add_argument(
         "--no-peaks",
         action="store_true",
@@ -359,11 +367,7 @@ def _add_evaluate(sub) -> None:
 def _add_info(sub) -> None:
     info = sub.add_parser("info", help="show a model file's format and embedded configuration")
     info.add_argument("model")
-    info.add_argument(
-        "--trust",
-        action="store_true",
-        help="allow unpickling (only for files you trust: it can run code)",
-    )
+    add_model_options(info, explain=False)
     info.set_defaults(func=cmd_info)
 
 

@@ -7,7 +7,7 @@ transforms of as many batches as fit in the runtime's group budget in one call) 
 hands the per-batch results to :func:`~._core.assemble`.
 
 Internal: the public name is :func:`saliency2signal.explanation.explain`.
-May import: numpy, torch, ``_runtime``, ``_validation``, ``imaging``, ``metadata``,
+May import: numpy, torch, ``_runtime``, ``_validation``, ``imaging``, ``metadata``, ``pipeline``,
 ``transform`` and its siblings ``_auto``, ``_core`` and ``_result``; never matplotlib, nor a
 stage that imports this (``evaluation``, ``cli``).
 """
@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from .._runtime import (
+    as_model_input,
     default_mask_options,
     eval_mode,
     group_size,
@@ -39,6 +40,7 @@ from .._validation import (
 from ..forward import probabilities
 from ..imaging import ImagingConfig, to_image
 from ..metadata import ModelMetadata, check_compatible, class_means, fit_length
+from ..pipeline import Pipeline
 from ..transform import MIN_LENGTH, SSQConfig, SSQResult, ssq_cwt
 from ._auto import AUTO_CANDIDATES, select_method, subset_indices
 from ._core import AxisInfo, BatchResult, ExplainSettings, assemble, explain_batch
@@ -56,6 +58,7 @@ def explain(
     x,
     *,
     metadata: ModelMetadata | None = None,
+    pipeline: Pipeline | None = None,
     transform_config: SSQConfig | None = None,
     imaging_config: ImagingConfig | None = None,
     class_names: Sequence[str] | None = None,
@@ -94,6 +97,11 @@ def explain(
         class names, axis name and units and the length policy (signals are cropped or
         padded by :func:`~saliency2signal.metadata.fit_length`). Otherwise pass
         ``transform_config`` and ``imaging_config`` (and optionally ``class_names``).
+    pipeline : Pipeline, optional
+        For a model of your own: its :class:`~saliency2signal.pipeline.Pipeline` (from
+        :func:`~saliency2signal.pipeline.load_pipeline`), in place of ``metadata``; the
+        same as ``metadata=ModelMetadata.from_pipeline(pipeline, n_times=...)`` with the
+        signals' length when the pipeline does not give one.
     transform_config : SSQConfig, optional
     imaging_config : ImagingConfig, optional
     class_names : sequence of str, optional
@@ -231,6 +239,13 @@ def explain(
     'zero'
     """
     check_instance(model, torch.nn.Module, "model")
+    if pipeline is not None:
+        if metadata is not None:
+            raise ValueError("pass metadata= or pipeline=, not both")
+        check_instance(pipeline, Pipeline, "pipeline")
+        metadata = ModelMetadata.from_pipeline(
+            pipeline, n_times=pipeline.n_times or int(np.shape(x)[-1])
+        )
     if method == "auto":
         return _explain_auto(
             model,
@@ -294,7 +309,7 @@ def explain(
     group = group_size(settings.batch_size, 2 * tcfg.n_freqs(n) * n * 2 * xt.element_size())
     with torch.no_grad():
         first = ssq_cwt(xt[:group], tcfg)
-        probe_image = to_image(first.Tx[:1], icfg)
+        probe_image = as_model_input(to_image(first.Tx[:1], icfg), model)
     with eval_mode(model), torch.no_grad():
         n_classes = int(model(probe_image).shape[-1])
     names = _class_names(names, n_classes)
@@ -554,13 +569,20 @@ def _reference(
 
 
 def _trained_axis(metadata: ModelMetadata, n_given: int) -> np.ndarray | None:
-    """Return the model's training x values (``extra['axis']['values']``) if they fit.
+    """Return the model's training x values (``extra['axis']``) if they fit.
 
-    ``saliency2signal train`` records them; they serve when no axis is given and the
-    signals have the training length.
+    ``saliency2signal train`` records them as ``values``; a pipeline file's axis may be
+    ``start`` and ``step``. They serve when no axis is given and the signals have the
+    training length.
     """
     record = dict(metadata.extra or {}).get("axis")
-    values = None if not isinstance(record, dict) else record.get("values")
+    if not isinstance(record, dict):
+        return None
+    values = record.get("values")
+    if values is None and record.get("start") is not None and record.get("step"):
+        if n_given != metadata.n_times:
+            return None
+        return record["start"] + record["step"] * np.arange(n_given, dtype=np.float64)
     if values is None or len(values) != n_given:
         return None
     return np.asarray(values, dtype=np.float64)

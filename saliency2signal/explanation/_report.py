@@ -306,12 +306,52 @@ def _html(report: dict, pngs: list[dict]) -> str:
             f"{len(sel['subset'])} spectra tested against the matched null): "
             f"{esc(sel['reason'])}.</p>"
         )
+    parts.extend(_html_input_check(report))
     parts.extend(_html_verdicts(report))
     parts.extend(_html_reference(report))
     for s, figs in zip(report["samples"], pngs, strict=True):
         parts.extend(_html_sample(s, figs, report))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _html_input_check(report: dict) -> list[str]:
+    """Return the lines saying whether the images made here are what the model saw."""
+    check = report["settings"].get("input_check") or {}
+    images, acc = check.get("images"), check.get("accuracy")
+    out = []
+    if images is not None:
+        unit = 255.0 if images["kind"] == "uint8" else 1.0
+        ok = images["agreement"] >= 0.99
+        out.append(
+            f'<p class="verdict {"better_than_chance" if ok else "not_better_than_chance"}">'
+            f"<b>Images:</b> the model's predictions on the images made here and on yours "
+            f"agree for {images['agreement']:.0%} of the {images['n_compared']} signals "
+            f"compared; pixel difference max {images['max_difference'] * unit:.3g}, mean "
+            f"{images['mean_difference'] * unit:.3g}"
+            + (" (in 1/255 of full scale, as saved)" if images["kind"] == "uint8" else "")
+            + f"; {images['share_close']:.2%} of pixel values within one 8-bit level"
+            + (
+                ". <b>Explained anyway (--allow-mismatch): these explanations may be of "
+                "other images than the model saw.</b></p>"
+                if not ok
+                else ".</p>"
+            )
+        )
+    if acc is not None:
+        near = acc["near_chance"]
+        out.append(
+            f'<p class="verdict {"not_better_than_chance" if near else "better_than_chance"}">'
+            f"<b>Accuracy</b> on these signals with the images made here: "
+            f"{acc['accuracy']:.0%} of {acc['n']} (commonest class {acc['chance']:.0%})"
+            + (
+                f": <b>not better than chance</b> (binomial p = {acc['p_value']:.2g}); check "
+                "that the pipeline and the model are what was trained.</p>"
+                if near
+                else ".</p>"
+            )
+        )
+    return out
 
 
 def _html_verdicts(report: dict) -> list[str]:

@@ -15,6 +15,7 @@ May import: numpy, ``_files``, ``_validation``, ``_version``, ``imaging``, ``mas
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import pathlib
@@ -359,6 +360,21 @@ class Explanation:
         return draw(self, index, kind=kind, ax=ax)
 
     # ------------------------------------------------------------------ save
+    def with_settings(self, **settings) -> Explanation:
+        """Return a copy whose ``settings`` also hold these JSON-compatible entries.
+
+        For what a caller learnt around the run, e.g. the CLI's check of the images
+        made here against the researcher's own (``input_check``), so that the report
+        shows it.
+        """
+        try:
+            added = json.loads(json.dumps(settings))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"settings {sorted(settings)} are not JSON-serialisable: {exc}"
+            ) from None
+        return dataclasses.replace(self, settings={**self.settings, **added})
+
     def save(self, out_dir, *, figures: bool = True, overwrite: bool = False) -> pathlib.Path:
         """Write a report folder, atomically.
 

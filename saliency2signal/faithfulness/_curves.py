@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from .._runtime import inference_model
+from .._runtime import as_model_input, inference_model
 from ..forward import probabilities
 from ..imaging import to_image
 from ..inverse import components
@@ -173,6 +173,7 @@ def _target_probabilities(
     if fwd is None:
         with torch.no_grad():
             probe = to_image(torch.from_numpy(np.array(e.Tx[:1])).to(device), e.imaging_config)
+            probe = as_model_input(probe, model)
         fwd = inference_model(model, probe)  # forward passes only: the optimised copy
     probs = probabilities(
         fwd,

@@ -1,0 +1,308 @@
+"""A researcher's own CNN, trained in plain PyTorch on their own PNG scalograms, explained.
+
+The images are made the way a spectroscopist makes them, with the libraries themselves:
+``ssqueezepy.ssq_cwt(x, wavelet="gmw", nv=32)`` -> ``log1p(|Tx|)`` -> scikit-image's
+``resize`` (Gaussian anti-aliasing) -> min-max -> matplotlib's viridis -> an 8-bit PNG
+written and read back with Pillow -> ImageNet normalisation. The model is saved as a state
+dict of a class in the user's own ``nets.py``. A pipeline file describes the recipe; the
+CLI must reproduce the PNGs to within 1/255, agree on every prediction, explain, and
+refuse a wrong pipeline naming the agreement it measured.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import re
+import shlex
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from saliency2signal.cli import main
+from saliency2signal.datasets import load_coffee
+
+ssqueezepy = pytest.importorskip("ssqueezepy")
+skimage_transform = pytest.importorskip("skimage.transform")
+
+SIZE = (48, 48)
+MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+NETS = textwrap.dedent(
+    """
+    import torch
+    from torch import nn
+
+
+    class SmallCNN(nn.Module):
+        def __init__(self, n_classes=2, width=8):
+            super().__init__()
+            self.features = nn.Sequential(
+                nn.Conv2d(3, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.ReLU(),
+            )
+            self.head = nn.Linear(2 * width, n_classes)
+
+        def forward(self, x):
+            return self.head(self.features(x).mean((2, 3)))
+    """
+)
+
+PIPELINE = """\
+task = "classification"
+class_names = ["Arabica", "Robusta"]
+n_times = 286
+
+[transform]
+wavelet = ["gmw", {{dtype = "float64"}}]
+nv = 32
+
+[axis]
+start = 0.0
+step = 1.0
+name = "channel"
+
+[[steps]]
+kind = "log1p"
+
+[[steps]]
+kind = "resize"
+size = [48, 48]
+method = "bilinear"
+antialias = "skimage"
+
+[[steps]]
+kind = "minmax"
+
+[[steps]]
+kind = "colormap"
+name = "{cmap}"
+
+[[steps]]
+kind = "quantize_uint8"
+
+[[steps]]
+kind = "channel_mean_std"
+mean = [0.485, 0.456, 0.406]
+std = [0.229, 0.224, 0.225]
+"""
+
+
+def _import_nets(folder):
+    """``import nets`` from the user's folder (a fresh module, not another test's)."""
+    sys.modules.pop("nets", None)
+    sys.path.insert(0, str(folder))
+    try:
+        return importlib.import_module("nets")
+    finally:
+        sys.path.remove(str(folder))
+
+
+def _user_png(x: np.ndarray) -> np.ndarray:
+    """The user's own code: one signal to an 8-bit RGB image (H, W, 3)."""
+    import matplotlib
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ssqueezepy's own overflow warnings
+        tx, *_ = ssqueezepy.ssq_cwt(x.copy(), wavelet=("gmw", {"dtype": "float64"}), nv=32)
+    img = np.log1p(np.abs(tx))
+    img = skimage_transform.resize(img, SIZE, order=1, anti_aliasing=True)
+    img = (img - img.min()) / (img.max() - img.min())
+    rgb = matplotlib.colormaps["viridis"](img)[..., :3]
+    return (rgb * 255).round().astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """The researcher's folder: signals, PNGs, nets.py, a trained state dict."""
+    from PIL import Image
+
+    os.environ["SSQ_PARALLEL"] = "0"  # single-threaded, read at each call
+    root = tmp_path_factory.mktemp("own_model")
+    data = load_coffee("train")
+    x, y = data.x.astype(np.float64), np.asarray(data.y)
+    pngs = root / "all_pngs"
+    pngs.mkdir()
+    for i, signal in enumerate(x):
+        Image.fromarray(_user_png(signal)).save(pngs / f"spectrum_{i:03d}.png")
+    # the user's training: PNG -> /255 -> ImageNet normalisation -> their CNN
+    read = np.stack(
+        [np.asarray(Image.open(pngs / f"spectrum_{i:03d}.png")) for i in range(len(x))]
+    )
+    images = torch.from_numpy(read).permute(0, 3, 1, 2).float() / 255.0
+    images = (images - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
+    (root / "nets.py").write_text(NETS)
+    nets = _import_nets(root)
+    torch.manual_seed(0)
+    net = nets.SmallCNN(n_classes=2, width=8)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    labels = torch.from_numpy(y).long()
+    for _ in range(60):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(images), labels)
+        loss.backward()
+        opt.step()
+    net.eval()
+    with torch.no_grad():
+        accuracy = float((net(images).argmax(-1) == labels).float().mean())
+    torch.save(net.state_dict(), root / "model.pt")
+    torch.save(net, root / "whole_model.pt")  # pickles the class as nets.SmallCNN
+    sys.modules.pop("nets", None)
+    np.savez(root / "coffee.npz", x=x, y=y)
+    # the README's folder: 6 spectra (3 per class) and their PNGs, named by index
+    few = np.concatenate([np.flatnonzero(y == c)[:3] for c in (0, 1)])
+    np.savez(root / "spectra.npz", x=x[few], y=y[few])
+    (root / "pngs").mkdir()
+    for j, i in enumerate(few):
+        (root / "pngs" / f"spectrum_{j}.png").write_bytes(
+            (pngs / f"spectrum_{i:03d}.png").read_bytes()
+        )
+    for cmap in ("viridis", "magma"):
+        (root / f"pipeline_{cmap}.toml").write_text(PIPELINE.format(cmap=cmap))
+    (root / "pipeline.toml").write_text(PIPELINE.format(cmap="viridis"))
+    return {"root": root, "accuracy": accuracy, "n": len(x)}
+
+
+def _explain(project, *extra, pipeline="viridis", out="out"):
+    root = project["root"]
+    argv = [
+        "explain",
+        str(root / "model.pt"),
+        str(root / "coffee.npz"),
+        "--pipeline",
+        str(root / f"pipeline_{pipeline}.toml"),
+        "--arch",
+        f"{root / 'nets.py'}:SmallCNN",
+        "--arch-kwargs",
+        '{"n_classes": 2, "width": 8}',
+        "--out",
+        str(root / out),
+        "--no-figures",
+        "--no-peaks",
+        "--n-null",
+        "0",
+        *extra,
+    ]
+    return main(argv)
+
+
+def test_the_users_model_learnt_its_images(project):
+    assert project["accuracy"] >= 0.9  # else agreement below would say little
+
+
+def test_pipeline_reproduces_the_pngs_and_every_prediction(project, capsys):
+    root = project["root"]
+    assert _explain(project, "--images", str(root / "all_pngs"), "--method", "saliency") == 0
+    err = capsys.readouterr().err
+    assert "image check: predictions agree on 100%" in err
+    report = json.loads((root / "out" / "report.json").read_text())
+    check = report["settings"]["input_check"]["images"]
+    assert check["n_compared"] == project["n"] and check["agreement"] == 1.0
+    assert check["max_difference"] <= 1 / 255 + 1e-12
+    assert check["predictions_ours"] == check["predictions_theirs"]
+    assert report["imaging"]["steps"][0] == {"kind": "flip_rows"}  # ssqueezepy's row order
+    assert report["class_names"] == ["Arabica", "Robusta"]
+    assert report["axis"]["name"] == "channel"
+
+
+def test_a_wrong_pipeline_is_refused_naming_the_agreement(project, capsys):
+    root = project["root"]
+    code = _explain(project, "--images", str(root / "all_pngs"), pipeline="magma", out="wrong")
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "refusing to explain: predictions agree on" in err
+    assert "--allow-mismatch" in err and "Traceback" not in err
+    assert not (root / "wrong").exists()
+    # the override explains anyway and says so in the report
+    code = _explain(
+        project,
+        "--images",
+        str(root / "all_pngs"),
+        "--allow-mismatch",
+        "--method",
+        "saliency",
+        pipeline="magma",
+        out="wrong",
+    )
+    assert code == 0
+    check = json.loads((root / "wrong" / "report.json").read_text())["settings"]["input_check"]
+    assert check["images"]["allow_mismatch"] is True and check["images"]["agreement"] < 0.99
+
+
+def test_without_images_the_accuracy_is_reported(project, capsys):
+    assert _explain(project, "--method", "saliency", out="acc") == 0
+    out, err = capsys.readouterr()
+    assert "accuracy with the images made here:" in out and "warning" not in err
+    acc = json.loads((project["root"] / "acc" / "report.json").read_text())["settings"]
+    assert acc["input_check"]["accuracy"]["accuracy"] >= 0.9
+
+
+def test_layer_gradcam_by_layer_name_from_the_cli(project):
+    root = project["root"]
+    code = _explain(project, "--method", "layer_gradcam", "--layer", "features.6", out="cam")
+    assert code == 0
+    report = json.loads((root / "cam" / "report.json").read_text())
+    assert report["method"] == "layer_gradcam"
+    assert any(s["regions"] for s in report["samples"])
+
+
+def test_info_on_a_state_dict_with_its_pipeline(project, capsys):
+    root = project["root"]
+    argv = [
+        "info",
+        str(root / "model.pt"),
+        "--pipeline",
+        str(root / "pipeline_viridis.toml"),
+        "--arch",
+        f"{root / 'nets.py'}:SmallCNN",
+    ]
+    assert main(argv) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["format"] == "user_state_dict"
+    assert shown["metadata"]["imaging"]["steps"][-1]["kind"] == "channel_mean_std"
+    # without the pipeline: one line saying what is missing
+    assert main(["info", str(root / "model.pt"), "--arch", f"{root / 'nets.py'}:SmallCNN"]) != 0
+    err = capsys.readouterr().err
+    assert "--pipeline" in err and "Traceback" not in err
+
+
+def _readme_commands() -> list[str]:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text[text.index("## Explain your own model") :]
+    section = section[: section.index("\n## ", 5)]
+    return [
+        line
+        for block in re.findall(r"```bash\n(.*?)```", section, re.S)
+        for line in block.strip().splitlines()
+    ]
+
+
+def test_readme_commands_run_as_written(project, monkeypatch, capsys):
+    """Every command of the README's "Explain your own model", verbatim, in the folder."""
+    commands = _readme_commands()
+    assert len(commands) == 5
+    monkeypatch.chdir(project["root"])
+    for command in commands:
+        words = shlex.split(command)
+        if words[0] == "PYTHONPATH=.":  # the shell's environment prefix
+            words = words[1:]
+            monkeypatch.syspath_prepend(str(project["root"]))
+            sys.modules.pop("nets", None)
+        assert words[0] == "saliency2signal"
+        assert main(words[1:]) == 0, (command, capsys.readouterr().err)
+        if "--out" in words:
+            out = project["root"] / words[words.index("--out") + 1]
+            report = json.loads((out / "report.json").read_text())
+            assert report["n_samples"] == 6
+            assert (out / "index.html").stat().st_size > 0
+    sys.modules.pop("nets", None)
+    err = capsys.readouterr().err
+    assert "image check: predictions agree on 100%" in err
