@@ -288,7 +288,7 @@ def _readme_commands() -> list[str]:
 def test_readme_commands_run_as_written(project, monkeypatch, capsys):
     """Every command of the README's "Explain your own model", verbatim, in the folder."""
     commands = _readme_commands()
-    assert len(commands) == 5
+    assert len(commands) == 7
     monkeypatch.chdir(project["root"])
     for command in commands:
         words = shlex.split(command)
@@ -298,7 +298,7 @@ def test_readme_commands_run_as_written(project, monkeypatch, capsys):
             sys.modules.pop("nets", None)
         assert words[0] == "saliency2signal"
         assert main(words[1:]) == 0, (command, capsys.readouterr().err)
-        if "--out" in words:
+        if words[1] == "explain":
             out = project["root"] / words[words.index("--out") + 1]
             report = json.loads((out / "report.json").read_text())
             assert report["n_samples"] == 6
@@ -306,3 +306,101 @@ def test_readme_commands_run_as_written(project, monkeypatch, capsys):
     sys.modules.pop("nets", None)
     err = capsys.readouterr().err
     assert "image check: predictions agree on 100%" in err
+    assert (project["root"] / "model.s2s").stat().st_size > 0
+
+
+def _other_formats(project) -> dict:
+    """The same network saved as torch.export and TorchScript files, without our metadata."""
+    root = project["root"]
+    made = root / "formats"
+    if not made.exists():
+        made.mkdir()
+        net = _import_nets(root).SmallCNN(n_classes=2, width=8)
+        net.load_state_dict(torch.load(root / "model.pt", weights_only=True))
+        net.eval()
+        sys.modules.pop("nets", None)
+        example = torch.zeros(1, 3, *SIZE)
+        program = torch.export.export(net, (example,))
+        torch.export.save(program, made / "model.pt2")
+        with warnings.catch_warnings():  # TorchScript is deprecated; old files still exist
+            warnings.simplefilter("ignore", FutureWarning)
+            torch.jit.save(torch.jit.trace(net, example), made / "model.ts")
+    return {"export": made / "model.pt2", "torchscript": made / "model.ts"}
+
+
+@pytest.mark.parametrize(
+    ("kind", "fmt"),
+    [
+        ("state_dict", "user_state_dict"),
+        ("pickle", "user_pickle"),
+        ("export", "user_export"),
+        ("torchscript", "user_torchscript"),
+    ],
+)
+def test_info_on_each_kind_of_your_file(project, kind, fmt, capsys, monkeypatch):
+    root = project["root"]
+    pipeline = ["--pipeline", str(root / "pipeline.toml")]
+    if kind == "state_dict":
+        argv = [str(root / "model.pt"), *pipeline, "--arch", f"{root / 'nets.py'}:SmallCNN"]
+    elif kind == "pickle":
+        monkeypatch.syspath_prepend(str(root))
+        sys.modules.pop("nets", None)
+        argv = [str(root / "whole_model.pt"), *pipeline, "--trust"]
+    else:
+        argv = [str(_other_formats(project)[kind]), *pipeline]
+    assert main(["info", *argv]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    sys.modules.pop("nets", None)
+    assert shown["format"] == fmt
+    assert shown["metadata"]["class_names"] == ["Arabica", "Robusta"]
+    assert shown["format_description"]
+
+
+def test_a_pickle_is_refused_without_trust(project, capsys):
+    root = project["root"]
+    argv = ["info", str(root / "whole_model.pt"), "--pipeline", str(root / "pipeline.toml")]
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert "--trust" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_package_then_explain_needs_nothing_else(project, capsys):
+    root = project["root"]
+    s2s = root / "packaged.s2s"
+    argv = [
+        "package",
+        str(root / "model.pt"),
+        "--pipeline",
+        str(root / "pipeline.toml"),
+        "--arch",
+        f"{root / 'nets.py'}:SmallCNN",
+        "--out",
+        str(s2s),
+    ]
+    assert main(argv) == 0
+    assert main(["info", str(s2s)]) == 0
+    out = capsys.readouterr().out
+    shown = json.loads(out[out.index("{") :])
+    assert shown["format"] == "export"
+    assert shown["metadata"]["extra"]["packaged"]["format"] == "user_state_dict"
+    assert shown["metadata"]["imaging"]["steps"][0] == {"kind": "flip_rows"}
+    # the packaged file alone explains as the state dict with its pipeline does
+    common = ["--no-figures", "--no-peaks", "--n-null", "0", "--method", "saliency"]
+    data = str(root / "spectra.npz")
+    assert main(["explain", str(s2s), data, "--out", str(root / "pk"), *common]) == 0
+    alone = json.loads((root / "pk" / "report.json").read_text())
+    assert _explain(project, *common[4:], out="pk_ref") == 0
+    ref = json.loads((root / "pk_ref" / "report.json").read_text())
+    # (the reference ran on all 28 spectra; the README's 6 are among them in order)
+    by_pred = {s["index"]: s["predicted_class"] for s in ref["samples"]}
+    assert [s["predicted_class"] for s in alone["samples"]] == [
+        by_pred[i] for i in _readme_indices(project)
+    ]
+    # refuses to write over an existing file
+    assert main(argv) != 0
+    assert "already exists" in capsys.readouterr().err
+
+
+def _readme_indices(project) -> list[int]:
+    y = np.load(project["root"] / "coffee.npz")["y"]
+    return [int(i) for c in (0, 1) for i in np.flatnonzero(y == c)[:3]]

@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ._inputs import CLIError, load_array
+from ._inputs import CLIError, check_out, load_array
 
 __all__ = [
     "TRUST_HELP",
     "add_image_options",
     "add_model_options",
+    "add_package",
+    "cmd_package",
     "check_accuracy",
     "check_images",
     "load_run_model",
@@ -185,3 +187,46 @@ def check_accuracy(predictions, labels) -> dict:
         )
     print(line, file=sys.stderr if acc["near_chance"] else sys.stdout)
     return {"accuracy": acc}
+
+
+def add_package(sub) -> None:
+    """Add the ``package`` command's parser."""
+    pk = sub.add_parser(
+        "package",
+        help="write your model and its pipeline into one self-describing file (.s2s), so "
+        "that later runs need only `explain model.s2s data.npy`",
+    )
+    pk.add_argument("model", help="your model file (state dict with --arch, export, ...)")
+    pk.add_argument("--out", required=True, help="the file to write, e.g. model.s2s")
+    pk.add_argument(
+        "--n-times",
+        type=int,
+        help="the signal length, when the pipeline file does not give n_times",
+    )
+    pk.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    add_model_options(pk, explain=False)
+    pk.set_defaults(func=cmd_package)
+
+
+def cmd_package(args) -> int:
+    """Load the model as ``explain`` would and write it as an exported program."""
+    from ..io import save_model
+
+    if not getattr(args, "pipeline", None):
+        raise CLIError("package needs --pipeline pipeline.toml: what the model sees")
+    out = Path(args.out)
+    check_out(out, args, folder=False, overwrite=args.overwrite)
+    loaded = load_run_model(args, args.n_times)
+    extra = dict(loaded.metadata.extra)
+    extra["packaged"] = {"from": Path(args.model).name, "format": loaded.format}
+    if args.arch:  # for layer methods later: --arch again rebuilds hookable layers
+        extra["packaged"]["architecture"] = args.arch
+    metadata = loaded.metadata.replace(extra=extra)
+    path = save_model(
+        loaded.model, out, metadata=metadata, format="export", overwrite=args.overwrite
+    )
+    print(
+        f"wrote {path}: {loaded.format} model and its pipeline as one file (a torch.export "
+        f"program, read weights-only); explain it with `saliency2signal explain {path} DATA`"
+    )
+    return 0

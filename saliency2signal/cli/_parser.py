@@ -23,7 +23,7 @@ from ._commands import (
     cmd_transform,
 )
 from ._inputs import one_line
-from ._model import add_image_options, add_model_options
+from ._model import add_image_options, add_model_options, add_package
 
 __all__ = ["build_parser"]
 
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_evaluate,
         _add_info,
         _add_pipeline,
+        add_package,
     ):
         add(sub)
     return p
