@@ -49,6 +49,10 @@ __all__ = [
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 #: The share of compared signals whose predictions must agree before explaining.
 MIN_AGREEMENT = 0.99
+#: A regression's outputs agree when they differ by at most this share of the spread
+#: (standard deviation, or the mean magnitude for a single signal) of the outputs on the
+#: researcher's images.
+OUTPUT_TOLERANCE = 0.01
 _INDEX = re.compile(r"(\d+)$")
 
 
@@ -71,8 +75,13 @@ class ImageAgreement:
         ssqueezepy computes by default) moves some cells to a neighbouring frequency
         bin by rounding, so a few pixels can differ by more while predictions agree.
     agreement : float
-        Share of compared signals whose predicted class is the same on both images.
-    predictions_ours, predictions_theirs : tuple of int
+        Share of compared signals whose predicted class is the same on both images; for
+        a regression, whose outputs differ by at most :data:`OUTPUT_TOLERANCE` of the
+        spread of the outputs on their images (every output of the model).
+    predictions_ours, predictions_theirs : tuple
+        Predicted classes (int), or a regression's output values (tuples of float).
+    output_difference : float or None
+        A regression's largest absolute output difference (``None`` for a classifier).
     """
 
     indices: tuple[int, ...]
@@ -81,8 +90,9 @@ class ImageAgreement:
     mean_difference: float
     share_close: float
     agreement: float
-    predictions_ours: tuple[int, ...]
-    predictions_theirs: tuple[int, ...]
+    predictions_ours: tuple
+    predictions_theirs: tuple
+    output_difference: float | None = None
 
     @property
     def n_compared(self) -> int:
@@ -97,8 +107,14 @@ class ImageAgreement:
         """One line for people: the agreement and the pixel differences."""
         unit = " (x 1/255)" if self.kind == "uint8" else ""
         scale = 255.0 if self.kind == "uint8" else 1.0
+        outputs = (
+            ""
+            if self.output_difference is None
+            else f" (largest output difference {self.output_difference:.3g})"
+        )
         return (
-            f"predictions agree on {self.agreement:.0%} of {self.n_compared} signal(s) "
+            f"predictions agree on {self.agreement:.0%} of {self.n_compared} signal(s)"
+            f"{outputs} "
             f"compared with your images; pixel difference max "
             f"{self.max_difference * scale:.3g}, mean {self.mean_difference * scale:.3g}{unit}, "
             f"{self.share_close:.2%} of pixel values within one 8-bit level"
@@ -114,8 +130,13 @@ class ImageAgreement:
             "mean_difference": self.mean_difference,
             "share_close": self.share_close,
             "agreement": self.agreement,
-            "predictions_ours": list(self.predictions_ours),
-            "predictions_theirs": list(self.predictions_theirs),
+            "predictions_ours": [
+                list(p) if isinstance(p, tuple) else p for p in self.predictions_ours
+            ],
+            "predictions_theirs": [
+                list(p) if isinstance(p, tuple) else p for p in self.predictions_theirs
+            ],
+            "output_difference": self.output_difference,
         }
 
 
@@ -257,9 +278,24 @@ def compare_images(
             else:
                 mine_in, theirs_in = mine_saved, theirs_b
             dev = param.device if param is not None else torch.device(device)
-            ours_pred += model(mine_in.to(dev, dtype)).argmax(-1).tolist()
-            their_pred += model(theirs_in.to(dev, dtype)).argmax(-1).tolist()
-    agree = float(np.mean(np.equal(ours_pred, their_pred))) if idx else 1.0
+            ours_pred.append(model(mine_in.to(dev, dtype)).double().cpu())
+            their_pred.append(model(theirs_in.to(dev, dtype)).double().cpu())
+    out_ours = torch.cat(ours_pred).numpy() if idx else np.zeros((0, metadata.n_classes))
+    out_theirs = torch.cat(their_pred).numpy() if idx else np.zeros((0, metadata.n_classes))
+    output_difference = None
+    if metadata.task == "regression":
+        diff = np.abs(out_ours - out_theirs)
+        spread = out_theirs.std(0) if len(out_theirs) > 1 else np.abs(out_theirs).mean(0)
+        tol = OUTPUT_TOLERANCE * np.where(spread > 0, spread, 1.0)
+        agrees = (diff <= tol).all(-1)
+        output_difference = float(diff.max()) if diff.size else 0.0
+        preds_ours = tuple(tuple(map(float, o)) for o in out_ours)
+        preds_theirs = tuple(tuple(map(float, o)) for o in out_theirs)
+    else:
+        preds_ours = tuple(int(v) for v in out_ours.argmax(-1))
+        preds_theirs = tuple(int(v) for v in out_theirs.argmax(-1))
+        agrees = np.equal(preds_ours, preds_theirs)
+    agree = float(np.mean(agrees)) if idx else 1.0
     return ImageAgreement(
         indices=tuple(idx),
         kind="uint8" if eight_bit else "float",
@@ -267,8 +303,9 @@ def compare_images(
         mean_difference=total / max(count, 1),
         share_close=close / max(count, 1) if count else 1.0,
         agreement=agree,
-        predictions_ours=tuple(ours_pred),
-        predictions_theirs=tuple(their_pred),
+        predictions_ours=preds_ours,
+        predictions_theirs=preds_theirs,
+        output_difference=output_difference,
     )
 
 

@@ -18,6 +18,7 @@ May import: torch, ``_runtime``, ``_validation``, ``transform``, ``imaging``; ne
 
 from __future__ import annotations
 
+import functools
 import json
 
 import torch
@@ -30,7 +31,7 @@ from .imaging import ImagingConfig, to_image
 from .transform import SSQConfig
 from .transform._forward import ssq_tx
 
-__all__ = ["CoefficientClassifier", "probabilities"]
+__all__ = ["CoefficientClassifier", "output_of", "probabilities"]
 
 
 class CoefficientClassifier(nn.Module):
@@ -93,6 +94,23 @@ class CoefficientClassifier(nn.Module):
         return json.dumps(imaging_record(self.imaging_config), sort_keys=True)
 
 
+def output_of(task: str):
+    """Return the map from a network's outputs to what is explained: softmax or identity.
+
+    A classifier's logits become class probabilities; a regression's outputs are the
+    values themselves.
+    """
+    if task == "classification":
+        return functools.partial(torch.softmax, dim=-1)
+    if task == "regression":
+        return _identity
+    raise ValueError(f"task={task!r} must be 'classification' or 'regression'")
+
+
+def _identity(t: torch.Tensor) -> torch.Tensor:
+    return t
+
+
 def probabilities(
     model: nn.Module,
     x: torch.Tensor,
@@ -101,6 +119,7 @@ def probabilities(
     imaging_config: ImagingConfig,
     batch_size: int = 16,
     forward_batch: int | None = None,
+    task: str = "classification",
 ) -> torch.Tensor:
     """Class probabilities of signals: ``softmax(model(to_image(|ssq_cwt(x)|)))``.
 
@@ -121,6 +140,8 @@ def probabilities(
         Signals per image batch.
     forward_batch : int, optional
         Images per forward pass.
+    task : {'classification', 'regression'}
+        A regression model's outputs are returned as they are (no softmax).
 
     Returns
     -------
@@ -140,6 +161,7 @@ def probabilities(
     check_instance(transform_config, SSQConfig, "transform_config")
     check_imaging(imaging_config, "imaging_config")
     batch_size = check_int(batch_size, "batch_size", minimum=1)
+    final = output_of(task)
     fb = (
         batch_size
         if forward_batch is None
@@ -163,9 +185,9 @@ def probabilities(
                 n_pending += pending[-1].shape[0]
                 while n_pending >= fb:
                     images = pending[0] if len(pending) == 1 else torch.cat(pending)
-                    out.append(torch.softmax(model(images[:fb]), -1))
+                    out.append(final(model(images[:fb])))
                     pending, n_pending = [images[fb:]], n_pending - fb
             del tx
         if n_pending:
-            out.append(torch.softmax(model(torch.cat(pending)), -1))
+            out.append(final(model(torch.cat(pending))))
     return torch.cat(out) if out else torch.zeros(0)

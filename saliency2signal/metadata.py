@@ -39,6 +39,8 @@ __all__ = [
     "with_class_means",
 ]
 
+#: What a model answers: class logits, or output values.
+TASKS = ("classification", "regression")
 #: What a model does with signals of another length than it was trained on.
 LENGTH_POLICIES = ("exact", "crop", "pad")
 
@@ -72,7 +74,8 @@ class ModelMetadata:
         (:class:`~saliency2signal.pipeline.ImagingSteps`, from a researcher's pipeline
         file). Its channels and image size are the network's input.
     class_names : sequence of str
-        Distinct output names, in logit order (at least two).
+        Distinct output names, in logit order: at least two classes of a classifier;
+        a regression's outputs (at least one).
     n_times : int
         Signal length the network was trained on.
     length_policy : {'exact', 'crop', 'pad'}
@@ -90,6 +93,11 @@ class ModelMetadata:
         Version of saliency2signal that wrote the file (filled in automatically).
     extra : mapping
         Free-form JSON-compatible information (e.g. the training history).
+    task : {'classification', 'regression'}
+        A classifier's logits (explained through their softmax probabilities) or a
+        regression's output values (explained as they are, in ``output_units``).
+    output_units : tuple of str
+        A regression's units, one per output (optional).
 
     Examples
     --------
@@ -114,6 +122,8 @@ class ModelMetadata:
     architecture_kwargs: Mapping = field(default_factory=dict)
     package_version: str = field(default_factory=_package_version)
     extra: Mapping = field(default_factory=dict)
+    task: str = "classification"
+    output_units: tuple[str, ...] = ()
 
     def __post_init__(self):  # noqa: D105 - validation
         set_ = object.__setattr__
@@ -124,10 +134,22 @@ class ModelMetadata:
             "imaging",
             what="an ImagingConfig or ImagingSteps",
         )
+        check_choice(self.task, TASKS, "task")
         names = check_strings(self.class_names, "class_names")
-        if len(names) < 2 or len(set(names)) != len(names):
-            raise ValueError(f"class_names={names!r} must hold at least two distinct names")
+        least = 2 if self.task == "classification" else 1
+        if len(names) < least or len(set(names)) != len(names):
+            raise ValueError(
+                f"class_names={names!r} must hold at least {('one', 'two')[least - 1]} "
+                f"distinct names for task={self.task!r}"
+            )
         set_(self, "class_names", tuple(names))
+        units = check_strings(self.output_units, "output_units")
+        if units and (self.task != "regression" or len(units) != len(names)):
+            raise ValueError(
+                f"output_units={units!r} needs task='regression' and one unit per output "
+                f"({len(names)})"
+            )
+        set_(self, "output_units", tuple(units))
         set_(self, "n_times", check_int(self.n_times, "n_times", minimum=MIN_LENGTH))
         check_choice(self.length_policy, LENGTH_POLICIES, "length_policy")
         for name in ("axis_name", "axis_units", "package_version"):
@@ -189,8 +211,9 @@ class ModelMetadata:
         Raises
         ------
         ValueError
-            No length anywhere, disagreeing lengths, a regression pipeline (not yet
-            explained), or steps that do not fit the grid of that length.
+            No length anywhere, disagreeing lengths, or steps that do not fit the grid
+            of that length. A regression pipeline without ``output_names`` has one
+            output, named ``'output'``.
 
         Examples
         --------
@@ -202,11 +225,6 @@ class ModelMetadata:
         ((1, 32, 32), 'flip_rows')
         """
         check_instance(pipeline, Pipeline, "pipeline")
-        if pipeline.task != "classification":
-            raise ValueError(
-                f"the pipeline's task={pipeline.task!r}: regression models are not yet "
-                "explained by this version"
-            )
         if n_times is None:
             n_times = pipeline.n_times
         elif pipeline.n_times is not None and n_times != pipeline.n_times:
@@ -217,7 +235,13 @@ class ModelMetadata:
         return cls(
             transform=pipeline.transform,
             imaging=pipeline.imaging,
-            class_names=pipeline.class_names,
+            class_names=(
+                pipeline.class_names
+                if pipeline.task == "classification"
+                else (pipeline.output_names or ("output",))
+            ),
+            task=pipeline.task,
+            output_units=pipeline.output_units if pipeline.task == "regression" else (),
             n_times=n_times,
             length_policy=length_policy,
             axis_name=(axis.name if axis is not None and axis.name else "x"),
@@ -247,6 +271,11 @@ class ModelMetadata:
             "axis_name": self.axis_name,
             "axis_units": self.axis_units,
             "extra": dict(self.extra),
+            **(
+                {"task": self.task, "output_units": list(self.output_units)}
+                if self.task != "classification"
+                else {}
+            ),
         }
 
     @classmethod

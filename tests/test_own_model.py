@@ -404,3 +404,70 @@ def test_package_then_explain_needs_nothing_else(project, capsys):
 def _readme_indices(project) -> list[int]:
     y = np.load(project["root"] / "coffee.npz")["y"]
     return [int(i) for c in (0, 1) for i in np.flatnonzero(y == c)[:3]]
+
+
+def test_images_as_an_array_stack_uint8_and_float(project, capsys):
+    """--images as .npy: 8-bit images (as saved) and float model inputs."""
+    from PIL import Image
+
+    root = project["root"]
+    stack = np.stack(
+        [np.asarray(Image.open(root / "all_pngs" / f"spectrum_{i:03d}.png")) for i in range(10)]
+    )
+    np.save(root / "stack_uint8.npy", stack)  # (K, H, W, 3), channels last
+    inputs = torch.from_numpy(stack).permute(0, 3, 1, 2).double() / 255.0
+    inputs = (inputs - torch.tensor(MEAN)[:, None, None]) / torch.tensor(STD)[:, None, None]
+    np.save(root / "stack_float.npy", inputs.numpy())  # what the model was given
+    for name in ("stack_uint8", "stack_float"):
+        code = _explain(
+            project, "--images", str(root / f"{name}.npy"), "--method", "saliency", out=name
+        )
+        assert code == 0, capsys.readouterr().err
+        check = json.loads((root / name / "report.json").read_text())["settings"]
+        images = check["input_check"]["images"]
+        assert images["n_compared"] == 10 and images["agreement"] == 1.0
+        assert images["kind"] == name.split("_")[1]
+        assert images["max_difference"] < 1e-6
+    capsys.readouterr()
+
+
+def test_labels_the_model_cannot_match_raise_a_warning(project, capsys):
+    """Without images, accuracy no better than chance on our images is said plainly."""
+    root = project["root"]
+    y = np.load(root / "coffee.npz")["y"]
+    np.save(root / "wrong_labels.npy", 1 - y)
+    code = _explain(
+        project, "--labels", str(root / "wrong_labels.npy"), "--method", "saliency", out="wl"
+    )
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "warning: accuracy with the images made here:" in err
+    assert "not better than chance" in err
+    page = (root / "wl" / "report.json").read_text()
+    assert json.loads(page)["settings"]["input_check"]["accuracy"]["near_chance"] is True
+
+
+def test_evaluate_your_own_model(project, capsys):
+    root = project["root"]
+    argv = [
+        "evaluate",
+        str(root / "model.pt"),
+        str(root / "spectra.npz"),
+        "--pipeline",
+        str(root / "pipeline.toml"),
+        "--arch",
+        f"{root / 'nets.py'}:SmallCNN",
+        "--methods",
+        "saliency,layer_gradcam",
+        "--layer",
+        "features.6",
+        "--n-null",
+        "5",
+        "--randomization",
+        "none",
+        "--no-figures",
+        "--out",
+        str(root / "evaluated"),
+    ]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert (root / "evaluated" / "evaluation.json").stat().st_size > 0

@@ -32,6 +32,7 @@ from ._inputs import (
     progress_bar,
     read_config,
     region_inputs,
+    task_labels,
 )
 from ._model import (
     check_accuracy,
@@ -207,11 +208,12 @@ def cmd_explain(args) -> int:
     from ..explanation import explain
     from ..saliency import methods as saliency_methods
 
-    inputs = region_inputs(args, "_explained", companion_labels=True)
+    inputs = region_inputs(args, "_explained")
     x, labels, axis = inputs.x, inputs.labels, inputs.axis
     # layer methods hook a submodule: rebuild the architecture around the weights
     rebuild = args.method.partition("+")[0] in saliency_methods("layer")
     loaded = load_run_model(args, x.shape[-1], device=args.device, rebuild=rebuild)
+    labels = task_labels(args, inputs.data, labels, loaded.metadata.task)
     checked = check_images(args, loaded, x, batch_size=args.batch_size, device=args.device)
     target = parse_target(args.target)
     ex = explain(
@@ -269,7 +271,7 @@ def cmd_evaluate(args) -> int:
     from ..evaluation import evaluate
     from ..saliency import methods as saliency_methods
 
-    inputs = region_inputs(args, "_evaluated", companion_labels=True)
+    inputs = region_inputs(args, "_evaluated")
     x, labels, axis, data = inputs.x, inputs.labels, inputs.axis, inputs.data
     target = parse_target(args.target)
     truth = None
@@ -282,6 +284,7 @@ def cmd_evaluate(args) -> int:
     # layer methods hook a submodule: rebuild the registered architecture around the weights
     rebuild = any(m.partition("+")[0] in saliency_methods("layer") for m in methods)
     loaded = load_run_model(args, x.shape[-1], device=args.device, rebuild=rebuild)
+    labels = task_labels(args, data, labels, loaded.metadata.task)
     layered = [m for m in methods if m.partition("+")[0] in saliency_methods("layer")]
     method_options = {m: {"layer": args.layer} for m in layered} if args.layer else None
     bar = progress_bar("evaluating")

@@ -32,6 +32,7 @@ __all__ = [
     "parse_reference",
     "CLIError",
     "load_array",
+    "task_labels",
     "atomic_save_npy",
     "atomic_savez",
     "check_out",
@@ -345,11 +346,11 @@ class _RegionInputs(NamedTuple):
     axis: np.ndarray | None
 
 
-def region_inputs(args, suffix: str, *, companion_labels: bool) -> _RegionInputs:
-    """Check the model path and the output, then read signals, labels and axis.
+def region_inputs(args, suffix: str) -> _RegionInputs:
+    """Check the model path and the output, then read signals, ``--labels`` and axis.
 
-    Labels come from ``--labels``, else (with ``companion_labels``) from the data's
-    ``y`` array when there is one.
+    The data's own ``y`` array is read once the model says it is a classifier
+    (:func:`task_labels`).
     """
     model_path, data = Path(args.model), Path(args.data)
     if not model_path.is_file():
@@ -362,11 +363,24 @@ def region_inputs(args, suffix: str, *, companion_labels: bool) -> _RegionInputs
     labels = None
     if args.labels:
         labels = _read_labels(Path(args.labels), x)
-    elif companion_labels:
-        labels = companion(data, args.key, "y")
-        labels = None if labels is None else _as_labels(labels, data)
     axis = load_signals(Path(args.axis)) if args.axis else companion(data, args.key, "axis")
     return _RegionInputs(model_path, data, out, x, labels, axis)
+
+
+def task_labels(args, data: Path, labels, task: str):
+    """Class labels for a classifier (given, else the data's ``y``); none for a regression.
+
+    A regression's ``y`` holds target values, not classes: it is not read, and
+    ``--labels`` is refused.
+    """
+    if task == "regression":
+        if labels is not None:
+            raise CLIError("--labels are class labels; a regression model has none")
+        return None
+    if labels is None:
+        found = companion(data, args.key, "y")
+        labels = None if found is None else _as_labels(found, data)
+    return labels
 
 
 def companion(data: Path, key: str | None, name: str) -> np.ndarray | None:

@@ -10,7 +10,7 @@ distributed one calls per batch. :func:`assemble` concatenates the batches' resu
 into an :class:`~saliency2signal.explanation.Explanation`.
 
 Internal: plain names for the modules of :mod:`saliency2signal.explanation`.
-May import: numpy, torch, ``_validation``, ``forward``, ``imaging``, ``inverse``,
+May import: numpy, torch, ``_validation``, ``forward``, ``imaging``, ``metadata``, ``inverse``,
 ``mask``, ``saliency``, ``transform``, ``faithfulness``, ``artefacts`` (inside a
 function) and its siblings ``_reading`` and ``_result``; never ``_explain`` (it imports
 this).
@@ -32,6 +32,7 @@ from ..forward import probabilities
 from ..imaging import ImagingConfig
 from ..inverse import components, decompose_regions
 from ..mask import Region, attribution_mask
+from ..metadata import TASKS
 from ..saliency import attribute
 from ..transform import SSQConfig, SSQResult, decompose, ssq_cwt
 from ._reading import read_bands
@@ -93,6 +94,9 @@ class ExplainSettings:
         attribution baseline, deletion removes a region's component), else reference
         signals passed to :func:`explain_batch` (``'mean'``: the mean of the explained
         signals; ``'class_means'``: the foil class's mean training signal; ``'given'``).
+    task : {'classification', 'regression'}
+        What is explained and deleted: the target class's softmax probability, or the
+        target output's value.
     """
 
     method: str = "integrated_gradients"
@@ -109,6 +113,7 @@ class ExplainSettings:
     seed: int = 0
     reference: str = "zero"
     peaks: bool = True
+    task: str = "classification"
 
     def __post_init__(self):
         checked = {
@@ -123,6 +128,7 @@ class ExplainSettings:
             "seed": check_int(self.seed, "seed", minimum=0),
             "reference": check_choice(self.reference, REFERENCES, "reference"),
             "peaks": check_bool(self.peaks, "peaks"),
+            "task": check_choice(self.task, TASKS, "task"),
         }
         for name, value in checked.items():
             object.__setattr__(self, name, value)
@@ -281,6 +287,7 @@ def explain_batch(
         target=target,
         device=device,
         result=ssq,
+        task=settings.task,
         **kwargs,
     )
     am = attribution_mask(
@@ -316,6 +323,7 @@ def explain_batch(
             transform_config=tcfg,
             imaging_config=imaging_config,
             batch_size=settings.batch_size,
+            task=settings.task,
         )
     found = ()
     if settings.deletion and settings.n_null:
@@ -349,6 +357,7 @@ def explain_batch(
             imaging_config=imaging_config,
             batch_size=settings.batch_size,
             reference=None if reference is None else to_numpy(reference).astype(np.float64),
+            task=settings.task,
         )
     regions = tuple(
         tuple(
@@ -407,6 +416,7 @@ def _verdicts(
         probabilities=to_numpy(res.probabilities),
         transform_config=transform_config,
         imaging_config=imaging_config,
+        task=settings.task,
     )
     curves = measure_curves(
         model,
@@ -435,6 +445,7 @@ def _deletion(
     transform_config,
     imaging_config,
     batch_size,
+    task: str = "classification",
 ) -> list[list[float | None]]:
     """Probability of the target class for each signal minus each of its components.
 
@@ -452,6 +463,7 @@ def _deletion(
         imaging_config=imaging_config,
         batch_size=batch_size,
         forward_batch=len(pairs),
+        task=task,
     )
     for j, (i, k) in enumerate(pairs):
         out[i][k] = float(p[j, int(target[i])])
@@ -505,6 +517,7 @@ def assemble(
     imaging_config: ImagingConfig,
     original_n_times: int,
     length_policy: str | None,
+    output_units: Sequence[str] = (),
     foils: np.ndarray | None = None,
 ) -> Explanation:
     """Concatenate the batches' results (in signal order) into one read-only Explanation.
@@ -533,7 +546,12 @@ def assemble(
         Tx=readonly(cat("Tx")),
         lowpass=readonly(cat("lowpass")),
         probabilities=readonly(probs),
-        predictions=readonly(probs.argmax(-1)),
+        # a regression has no predicted class: its "prediction" is the explained output
+        predictions=readonly(
+            (probs.argmax(-1) if settings.task == "classification" else cat("target")).astype(
+                np.int64
+            )
+        ),
         target=readonly(cat("target").astype(np.int64)),
         given_labels=None if given_labels is None else readonly(given_labels),
         energy=energy,
@@ -555,4 +573,6 @@ def assemble(
         contrasts=None if batches[0].contrasts is None else readonly(cat("contrasts")[:, :r_max]),
         references=None if batches[0].references is None else readonly(cat("references")),
         foils=None if foils is None else readonly(np.asarray(foils, dtype=np.int64)),
+        task=settings.task,
+        output_units=tuple(output_units),
     )

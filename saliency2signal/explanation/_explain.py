@@ -82,6 +82,7 @@ def explain(
     reference="auto",
     peaks: bool = True,
     auto_options: Mapping | None = None,
+    task: str | None = None,
 ) -> Explanation:
     """Explain a model's decisions on signals as regions, components and deletion effects.
 
@@ -191,6 +192,11 @@ def explain(
         For ``method='auto'``: ``candidates`` (default
         :data:`~saliency2signal.explanation.AUTO_CANDIDATES`) and ``n_subset``
         (signals compared, default 8).
+    task : {'classification', 'regression'}, optional
+        What the model answers (default: the metadata's, else classification). A
+        regression's target is an output index (default 0, the first output), its
+        attribution is that output's value, and deleting a region is measured as the
+        change of the output (``p_before``/``p_after`` hold output values).
 
     Returns
     -------
@@ -273,6 +279,7 @@ def explain(
                 seed=seed,
                 reference=reference,
                 peaks=peaks,
+                task=task,
             ),
             auto_options,
         )
@@ -294,7 +301,10 @@ def explain(
         seed=seed,
         reference=_reference_mode(reference, metadata),
         peaks=peaks,
+        task=_task(task, metadata),
     )
+    if settings.task == "regression" and labels is not None:
+        raise ValueError("labels are class labels; a regression model has none (leave labels out)")
     if progress is not None:
         check_callable(progress, "progress", signature="(done, total)")
     dev = torch.device(device)
@@ -358,6 +368,7 @@ def explain(
         original_n_times=n_given,
         length_policy=None if metadata is None else metadata.length_policy,
         foils=foils,
+        output_units=() if metadata is None else metadata.output_units,
     )
 
 
@@ -492,6 +503,14 @@ def _prepare_signals(
     if not bool(torch.isfinite(xt).all()):
         raise ValueError("x contains NaN or inf")
     return xt, n_given
+
+
+def _task(task: str | None, metadata: ModelMetadata | None) -> str:
+    """Return the run's task: given, else the metadata's, else classification."""
+    own = None if metadata is None else metadata.task
+    if task is not None and own is not None and task != own:
+        raise ValueError(f"task={task!r} differs from the model's {own!r}; leave it out")
+    return task or own or "classification"
 
 
 def _reference_mode(reference, metadata: ModelMetadata | None) -> str:

@@ -79,6 +79,7 @@ def read_bands(
     imaging_config,
     batch_size: int,
     reference: np.ndarray | None = None,
+    task: str = "classification",
 ) -> list[list[dict | None]]:
     """Return the band of each region of each signal (``None`` where none is fitted).
 
@@ -105,6 +106,8 @@ def read_bands(
         Signals per transform of the forward passes.
     reference : numpy.ndarray, shape (b, N), optional
         Reference signals to compare each band with (see the module docstring).
+    task : {'classification', 'regression'}
+        Whether ``p_before`` and the effects are probabilities or output values.
 
     Returns
     -------
@@ -150,6 +153,7 @@ def read_bands(
         transform_config=transform_config,
         imaging_config=imaging_config,
         batch_size=batch_size,
+        task=task,
     )
     p_after = p_after.detach().cpu().numpy()
     effects: dict[tuple, tuple[float, float]] = {}  # key -> (p after, size of the edit)

@@ -243,6 +243,8 @@ def _fixed_layout(
 def _prediction_line(e: Explanation, b: int) -> str:
     names = e.class_names
     p, t = int(e.predictions[b]), int(e.target[b])
+    if e.task == "regression":
+        return f"signal {b}: {names[t]} = {e.probabilities[b, t]:.4g}{_unit(e.output_units, t)}"
     return (
         f"signal {b}: predicted {names[p]} (p = {e.probabilities[b, p]:.3f}); "
         f"explaining {names[t]} (p = {e.probabilities[b, t]:.3f})"
@@ -256,8 +258,13 @@ def _region_title(r: RegionEffect, e: Explanation) -> str:
         f"{100 * r.region.mass_share:.0f} % of attribution"
     )
     if r.drop is not None:
-        text += f", deleting it: p {r.p_before:.3f} -> {r.p_after:.3f}"
+        what = "p" if e.task != "regression" else e.class_names[int(e.target[0])]
+        text += f", deleting it: {what} {r.p_before:.4g} -> {r.p_after:.4g}"
     return text
+
+
+def _unit(units, k: int) -> str:
+    return f" {units[k]}" if units and units[k] else ""
 
 
 # ------------------------------------------------------------------ HTML
@@ -354,6 +361,13 @@ def _html_input_check(report: dict) -> list[str]:
     return out
 
 
+def _explained(report: dict) -> str:
+    """Say what a deletion changes: the class probability, or a regression's output."""
+    if report.get("task") == "regression":
+        return "the explained output"
+    return "the explained class's probability"
+
+
 def _html_verdicts(report: dict) -> list[str]:
     """Return the run's verdict line: how many explanations beat their matched null."""
     v = report.get("verdict_summary")
@@ -369,13 +383,14 @@ def _html_verdicts(report: dict) -> list[str]:
     return [
         f'<p class="verdict {level}"><b>Faithfulness:</b> {v["better_than_chance"]} of '
         f"{v['n']} explanations are better than chance (deleting their regions lowers "
-        "the explained class's probability more than deleting 95 % of "
+        f"{_explained(report)} more than deleting 95 % of "
         f"{n_null} equally energetic random regions per region does, for the top region "
         f"and over the whole deletion curve); {v['mixed']} pass one of the two tests; "
         f"{v['not_better_than_chance']} are not better than chance"
         + (f"; {v['no_regions']} have no region" if v["no_regions"] else "")
         + (
-            f". In {v['contradicted']}, deleting the top region <i>raises</i> the probability."
+            f". In {v['contradicted']}, deleting the top region <i>raises</i> "
+            f"{_explained(report)}."
             if v["contradicted"]
             else "."
         )
@@ -419,18 +434,34 @@ def _html_sample(s: dict, figs: dict, report: dict) -> list[str]:
     label = "" if s["label"] is None else f"; label {esc(report['class_names'][s['label']])}"
     if s.get("foil_class") is not None:
         label += f"; explained against the mean of <b>{esc(s['foil_class'])}</b>"
+    if report.get("task") == "regression":
+        k = report["class_names"].index(s["target_class"])
+        head = (
+            f"Output <b>{esc(s['target_class'])}</b> = {_fmt(p_tgt, '.4g')}"
+            f"{esc(_unit(report.get('output_units'), k))}{label}"
+        )
+    else:
+        head = (
+            f"Predicted <b>{esc(s['predicted_class'])}</b> (p = {_fmt(p_pred, '.3f')}); "
+            f"explained class <b>{esc(s['target_class'])}</b> (p = {_fmt(p_tgt, '.3f')})"
+            f"{label}"
+        )
     parts = [
         f'<section id="sample-{b}"><h2>Signal {b}</h2>',
-        f"<p>Predicted <b>{esc(s['predicted_class'])}</b> (p = {_fmt(p_pred, '.3f')}); "
-        f"explained class <b>{esc(s['target_class'])}</b> (p = {_fmt(p_tgt, '.3f')})"
-        f"{label}. Energy never shown to the model: "
+        f"<p>{head}. Energy never shown to the model: "
         f"{_fmt(100 * s['unseen']['total'], '.1f')} % ({esc(s['unseen']['note'])}).</p>",
     ]
     v = s.get("verdict")
     if v is not None:
         parts.append(f'<p class="verdict {v["level"].replace(" ", "_")}">{esc(v["message"])}</p>')
     if s["regions"]:
-        parts.append(_TABLE_HEAD.format(units=esc(report["axis"]["units"])))
+        table = _TABLE_HEAD.format(units=esc(report["axis"]["units"]))
+        if report.get("task") == "regression":  # the deletion changes an output value
+            table = table.replace(
+                "<th>p before</th><th>p after deletion</th>",
+                ("<th>output before</th><th>output after deletion</th>"),
+            ).replace("(deleting it: p after)", "(deleting it: output after)")
+        parts.append(table)
         parts.extend(_html_row(r) for r in s["regions"])
         parts.append("</table>")
     else:

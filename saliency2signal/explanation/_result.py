@@ -165,6 +165,12 @@ class Explanation:
     foils : numpy.ndarray of int or None, shape (B,)
         With ``reference='class_means'``: the class whose mean training signal is each
         signal's reference (the most probable class other than the explained one).
+    task : {'classification', 'regression'}
+        For a regression, ``class_names`` name the outputs, ``probabilities`` hold the
+        output values, ``predictions`` the explained output, and every ``p_before`` /
+        ``p_after`` / drop is an output value or its change (in ``output_units``).
+    output_units : tuple of str
+        A regression's units, one per output (may be empty).
     """
 
     signals: np.ndarray
@@ -197,6 +203,8 @@ class Explanation:
     contrasts: np.ndarray | None = field(default=None, repr=False)
     references: np.ndarray | None = field(default=None, repr=False)
     foils: np.ndarray | None = field(default=None, repr=False)
+    task: str = "classification"
+    output_units: tuple = ()
 
     # ------------------------------------------------------------------ derived
     @property
@@ -288,6 +296,8 @@ class Explanation:
                 "units": self.axis_units,
                 "values": [float(v) for v in self.axis],
             },
+            "task": self.task,
+            "output_units": list(self.output_units),
             "transform": self.transform_config.to_dict(),
             "imaging": imaging_record(self.imaging_config),
             "lowpass_in_image": self.lowpass_in_image,
@@ -327,7 +337,10 @@ class Explanation:
             "regions": [r.to_dict() for r in self.regions[b]],
             "verdict": None
             if self.verdicts is None
-            else self.verdicts[b].to_dict(names[int(self.target[b])]),
+            else self.verdicts[b].to_dict(
+                names[int(self.target[b])],
+                quantity=names[int(self.target[b])] if self.task == "regression" else None,
+            ),
             "foil_class": None if self.foils is None else names[int(self.foils[b])],
         }
 

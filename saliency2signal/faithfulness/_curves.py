@@ -181,6 +181,7 @@ def _target_probabilities(
         transform_config=e.transform_config,
         imaging_config=e.imaging_config,
         batch_size=batch_size,
+        task=getattr(e, "task", "classification"),
     )
     probs = probs.cpu().numpy()
     tgt = np.asarray(e.target)

@@ -82,7 +82,7 @@ class Verdict:
         """Whether both tests beat the null."""
         return self.level == LEVELS[0]
 
-    def sentence(self, class_name: str | None = None) -> str:
+    def sentence(self, class_name: str | None = None, *, quantity: str | None = None) -> str:
         """Return the verdict in one plain sentence (what the report prints).
 
         Examples
@@ -96,7 +96,10 @@ class Verdict:
         """
         if self.level == "no regions":
             return "No region to test: the mask kept nothing."
-        p = f"p({class_name})" if class_name else "the class probability"
+        if quantity is not None:
+            p = quantity
+        else:
+            p = f"p({class_name})" if class_name else "the class probability"
         verb = "raises" if self.top_drop < 0 else "lowers"
         head = self.level[0].upper() + self.level[1:]
         text = (
@@ -114,14 +117,15 @@ class Verdict:
             text += f" (deleted cells filled from the {self.reference} reference)"
         return text + "."
 
-    def to_dict(self, class_name: str | None = None) -> dict:
+    def to_dict(self, class_name: str | None = None, *, quantity: str | None = None) -> dict:
         """JSON-compatible record (the ``verdict`` of a report's sample).
 
-        ``message`` is :meth:`sentence` with ``class_name``.
+        ``message`` is :meth:`sentence` with ``class_name`` (or ``quantity``: what a
+        regression's deletion changes, e.g. the output's name).
         """
         return {
             "level": self.level,
-            "message": self.sentence(class_name),
+            "message": self.sentence(class_name, quantity=quantity),
             "better_than_chance": self.better_than_chance,
             "contradicted": bool(self.contradicted),
             "top_drop": finite_or_none(self.top_drop),

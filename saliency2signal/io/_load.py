@@ -64,6 +64,8 @@ _DESCRIBING = (
     "length_policy",
     "axis_name",
     "axis_units",
+    "task",
+    "output_units",
 )
 
 

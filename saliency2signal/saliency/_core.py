@@ -40,7 +40,7 @@ from .._validation import (
     complex_dtype,
     torch_dtype,
 )
-from ..forward import CoefficientClassifier
+from ..forward import CoefficientClassifier, output_of
 from ..imaging import ImagingConfig
 from ..transform import MIN_LENGTH, SSQConfig, SSQResult, ssq_cwt
 from ._methods import Attribution, Batch, NoiseOptions, per_pass
@@ -214,16 +214,18 @@ def _result(
     target: torch.Tensor,
     logits: torch.Tensor,
     batch_shape: tuple,
+    final=None,
     **fields,
 ) -> SaliencyResult:
     """Make a :class:`SaliencyResult`: target, logits and probabilities in batch shape."""
     logits = logits.detach()
     n_classes = logits.shape[-1]
+    final = output_of("classification") if final is None else final
     return SaliencyResult(
         attribution=attribution,
         target=target.reshape(batch_shape),
         logits=logits.reshape(*batch_shape, n_classes),
-        probabilities=torch.softmax(logits, -1).reshape(*batch_shape, n_classes),
+        probabilities=final(logits).reshape(*batch_shape, n_classes),
         **fields,
     )
 
@@ -252,6 +254,7 @@ def attribute(
     captum_kwargs: dict | None = None,
     device: str | torch.device | None = None,
     result: SSQResult | None = None,
+    task: str = "classification",
 ) -> SaliencyResult:
     """Attribute a CNN's decision to the cells of the synchrosqueezed transform.
 
@@ -280,7 +283,7 @@ def attribute(
         ``'guided_gradcam'``.
     target : int or array_like of int, optional
         Class to explain, one for all or one per signal (shape ``x.shape[:-1]``);
-        default: the predicted class of each signal.
+        default: the predicted class of each signal (a regression's first output).
     baselines : float or array_like, optional
         Reference magnitude, broadcastable to ``(..., n_freqs, n_times)`` (default 0,
         silence). For ``'gradient_shap'`` a distribution ``(n_baselines, n_freqs,
@@ -327,6 +330,9 @@ def attribute(
         :func:`~saliency2signal.inverse.decompose_regions`): it is used instead of a
         second transform. Its config, shape and dtype must match ``x`` and
         ``transform_config``.
+    task : {'classification', 'regression'}
+        What the model answers. A regression's outputs are explained as values: the
+        result's ``probabilities`` are the outputs themselves, not their softmax.
 
     Returns
     -------
@@ -421,6 +427,9 @@ def attribute(
     with eval_mode(model), torch.enable_grad():
         with torch.no_grad():
             logits = _check_logits(forward(mag), mag.shape[0])
+        final = output_of(task)
+        if target is None and task == "regression":
+            target = 0
         tgt = _check_target(target, logits, batch_shape)
         batch = Batch(
             forward=forward,
@@ -445,6 +454,7 @@ def attribute(
         tgt,
         logits,
         batch_shape,
+        final=final,
         method=method if nt_type is None else f"{method}+{nt_type}",
         Tx=tx,
         convergence_delta=delta,
