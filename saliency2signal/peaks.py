@@ -347,6 +347,12 @@ def _candidates(y: np.ndarray, windows: tuple[int, ...]) -> list[tuple[int, floa
     return kept
 
 
+#: Savitzky-Golay window lengths of the guesses (those up to a third of the range's
+#: samples): from 5 samples, for the narrowest bands, about 1.5 times apart up to the
+#: hundreds of samples over which a broad band's curvature stands out of the noise.
+_WINDOWS = (5, 7, 11, 17, 25, 37, 55, 81, 121, 181, 271, 405)
+
+
 @dataclass(frozen=True)
 class _Problem:
     """One range to fit, in normalised units: ``u`` in ``[-1, 1]``, ``y`` of range ~1.
@@ -361,6 +367,7 @@ class _Problem:
     degree: int  # baseline degree, -1 for none
     du: float  # median sample spacing in u
     windows: tuple[int, ...]  # Savitzky-Golay window lengths of the guesses
+    w_max: float  # the largest FWHM, in u
     x_ref: float
     half: float
     y0: float
@@ -368,21 +375,25 @@ class _Problem:
     vander: np.ndarray  # (n, degree + 1): the baseline's columns u ** j
 
     @classmethod
-    def of(cls, x: np.ndarray, y: np.ndarray, shape: str, baseline: str) -> _Problem:
+    def of(
+        cls, x: np.ndarray, y: np.ndarray, shape: str, baseline: str, max_fwhm=None
+    ) -> _Problem:
         """Normalise one range: ``u`` over ``[-1, 1]``, ``y`` of range 1 around its median."""
         x_ref, half = 0.5 * (x.min() + x.max()), 0.5 * (x.max() - x.min())
         degree = _DEGREE[baseline]
         y0 = float(np.median(y)) if degree >= 0 else 0.0
         scale = float(np.ptp(y)) or 1.0
         u = (x - x_ref) / half
+        du = float(np.median(np.abs(np.diff(u))))
         return cls(
             u=u,
             y=(y - y0) / scale,
             n_pp=4 if shape == "pseudo_voigt" else 3,
             eta0=_ETA.get(shape, 0.0),
             degree=degree,
-            du=float(np.median(np.abs(np.diff(u)))),
-            windows=tuple(w for w in (5, 7, 11, 17, 25, 37) if w == 5 or 3 * w <= y.size),
+            du=du,
+            windows=tuple(w for w in _WINDOWS if w == 5 or 3 * w <= y.size),
+            w_max=2.0 if max_fwhm is None else float(np.clip(max_fwhm / half, 3.0 * du, 2.0)),
             x_ref=float(x_ref),
             half=float(half),
             y0=y0,
@@ -456,7 +467,7 @@ class _Problem:
         from scipy.optimize import least_squares
 
         lo = np.tile([-1.0, 2.0 * self.du, 0.0, 0.0][: self.n_pp], k)
-        hi = np.tile([1.0, 2.0, np.inf, 1.0][: self.n_pp], k)
+        hi = np.tile([1.0, self.w_max, np.inf, 1.0][: self.n_pp], k)
         lo = np.concatenate([lo, np.full(self.degree + 1, -np.inf)])
         hi = np.concatenate([hi, np.full(self.degree + 1, np.inf)])
         p0 = np.clip(p0, lo, hi)
@@ -604,6 +615,7 @@ def fit_peaks(
     shape: str = "pseudo_voigt",
     baseline: str = "linear",
     margin: float = 0.0,
+    max_fwhm: float | None = None,
 ) -> PeakFit:
     """Fit a few peaks on a polynomial baseline over an x-range of a 1D signal.
 
@@ -627,6 +639,10 @@ def fit_peaks(
     margin : float, default 0.0
         Widen `x_range` by this fraction of its width on each side (clipped to the
         axis), so that a peak cut by the range's edge is fitted on more of its profile.
+    max_fwhm : float, optional
+        The widest peak allowed, in axis units (default: the fitted range's width). A
+        peak as wide as the range is hard to tell from the baseline's curvature; a
+        caller that knows the bands it looks for are narrower says so here.
 
     Returns
     -------
@@ -647,13 +663,15 @@ def fit_peaks(
     Notes
     -----
     Initial guesses: peaks and shoulders are local minima of the second derivative
-    (Savitzky-Golay, cubic, at window lengths of 5 to 37 samples), found with
+    (Savitzky-Golay, cubic, at window lengths of 5 to 405 samples, about 1.5 times
+    apart, those up to a third of the range), found with
     :func:`scipy.signal.find_peaks` on its negative, ranked by prominence over the noise
     the derivative inherits at that window; a guess closer to a better one than half the
     narrower of their FWHMs is dropped. For ``k = 1, 2, ...`` peaks,
     :func:`scipy.optimize.least_squares` (``trf``, analytic Jacobian) fits the peaks and
     the baseline with bounds: centres inside the range, FWHM between 2 sample spacings
-    and the range's width, heights >= 0, ``eta`` in ``[0, 1]``. Each ``k`` starts from
+    and the range's width (or ``max_fwhm``), heights >= 0, ``eta`` in ``[0, 1]``. Each
+    ``k`` starts from
     up to three points (the ``k`` best guesses; the best ``k - 1`` peaks plus the best
     guess in their residual away from them; the best ``k - 1`` peaks with one split in
     two, for a band buried in another's flank), takes a few steps from each and runs
@@ -708,10 +726,12 @@ def fit_peaks(
     check_choice(shape, SHAPES, "shape")
     check_choice(baseline, BASELINES, "baseline")
     margin = check_real(margin, "margin", low=0.0)
+    if max_fwhm is not None:
+        max_fwhm = check_real(max_fwhm, "max_fwhm", low=0.0, low_open=True)
     start, stop = _window(x_all, x_range, margin)
     x, y = x_all[start:stop], y_all[start:stop]
 
-    prob = _Problem.of(x, y, shape, baseline)
+    prob = _Problem.of(x, y, shape, baseline, max_fwhm)
     params, bic, k = _search(prob, max_peaks)
     model = prob.model(params[k], k)[0]
     model = model * prob.scale + prob.y0

@@ -123,7 +123,7 @@ def read_bands(
     for i, rs in enumerate(regions):
         for k, r in enumerate(rs):
             try:
-                fit = fit_peaks(xs[i], axis, x_range=r.x_range, margin=MARGIN, max_peaks=MAX_PEAKS)
+                fit = _fit(xs[i], axis, r.x_range)
             except ValueError:  # a range too short to fit
                 continue
             ref_fit = None if reference is None else _fit_or_none(reference[i], axis, r.x_range)
@@ -197,9 +197,26 @@ def _decisive(options: list[tuple]) -> tuple:
     return min((o for o in options if o[0] >= (1 - TIE) * top), key=lambda o: o[1])
 
 
+def _fit(signal: np.ndarray, axis: np.ndarray, x_range):
+    """Fit the region's range widened by :data:`MARGIN`, no band wider than the region.
+
+    A band as wide as the widened range is the baseline's curvature more often than a
+    band (a broad bump then absorbs the baseline and the band both).
+    """
+    width = abs(float(x_range[1]) - float(x_range[0]))
+    return fit_peaks(
+        signal,
+        axis,
+        x_range=x_range,
+        margin=MARGIN,
+        max_peaks=MAX_PEAKS,
+        max_fwhm=width if width > 0 else None,
+    )
+
+
 def _fit_or_none(signal: np.ndarray, axis: np.ndarray, x_range):
     try:
-        return fit_peaks(signal, axis, x_range=x_range, margin=MARGIN, max_peaks=MAX_PEAKS)
+        return _fit(signal, axis, x_range)
     except ValueError:
         return None
 
