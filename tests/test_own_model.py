@@ -323,7 +323,9 @@ def _other_formats(project) -> dict:
         program = torch.export.export(net, (example,))
         torch.export.save(program, made / "model.pt2")
         with warnings.catch_warnings():  # TorchScript is deprecated; old files still exist
+            # (torch 2.14 says so with a FutureWarning, 2.13 with a DeprecationWarning)
             warnings.simplefilter("ignore", FutureWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)
             torch.jit.save(torch.jit.trace(net, example), made / "model.ts")
     return {"export": made / "model.pt2", "torchscript": made / "model.ts"}
 
