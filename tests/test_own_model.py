@@ -398,6 +398,10 @@ def test_package_then_explain_needs_nothing_else(project, capsys):
     assert [s["predicted_class"] for s in alone["samples"]] == [
         by_pred[i] for i in _readme_indices(project)
     ]
+    # layer methods need the class again; the error names the one recorded at packaging
+    cam = ["--method", "layer_gradcam", "--layer", "features.6", "--n-null", "0", "--no-peaks"]
+    assert main(["explain", str(s2s), data, "--out", str(root / "pk_cam"), *cam]) != 0
+    assert f"packaged from --arch {root / 'nets.py'}:SmallCNN" in capsys.readouterr().err
     # refuses to write over an existing file
     assert main(argv) != 0
     assert "already exists" in capsys.readouterr().err

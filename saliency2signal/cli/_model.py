@@ -106,18 +106,28 @@ def load_run_model(args, n_times: int | None, *, device: str = "cpu", rebuild: b
             pipeline, n_times=pipeline.n_times if pipeline.n_times is not None else n_times
         )
     arch = getattr(args, "arch", None)
+    options = dict(
+        trust=getattr(args, "trust", False),
+        device=device,
+        architecture=arch,
+        architecture_kwargs=_arch_kwargs(getattr(args, "arch_kwargs", "{}")) if arch else None,
+        metadata=metadata,
+    )
     try:
-        return load_model(
-            args.model,
-            trust=getattr(args, "trust", False),
-            device=device,
-            rebuild=rebuild,
-            architecture=arch,
-            architecture_kwargs=_arch_kwargs(getattr(args, "arch_kwargs", "{}")) if arch else None,
-            metadata=metadata,
-        )
+        return load_model(args.model, rebuild=rebuild, **options)
     except FileNotFoundError:
         raise CLIError(f"{args.model}: no such file") from None
+    except ValueError as exc:
+        if not (rebuild and arch is None and "no architecture to rebuild" in str(exc)):
+            raise
+        # a packaged file records the class it was made from: say which to name
+        packaged = load_model(args.model, **options).metadata.extra.get("packaged", {})
+        if not packaged.get("architecture"):
+            raise
+        raise CLIError(
+            f"{exc}; this file was packaged from --arch {packaged['architecture']}: "
+            "name it again for layer methods (a packaged program has no hookable layers)"
+        ) from None
 
 
 def _their_images(path: Path, n_signals: int):
