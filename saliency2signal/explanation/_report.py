@@ -197,7 +197,7 @@ def _spectrum_figure(e: Explanation, b: int):
             x_ranges=[r.x_range for r in regs],
             axis=e.axis,
             axes=axes,
-            names=[_region_title(r, e) for r in regs],
+            names=[_region_title(r, e, b) for r in regs],
             baseline=None if e.lowpass_in_image else e.lowpass[b],
         )
         if e.references is not None:
@@ -251,14 +251,14 @@ def _prediction_line(e: Explanation, b: int) -> str:
     )
 
 
-def _region_title(r: RegionEffect, e: Explanation) -> str:
+def _region_title(r: RegionEffect, e: Explanation, b: int) -> str:
     lo, hi = r.x_range
     text = (
         f"region {r.label}: {e.axis_name} {lo:.4g}-{hi:.4g} {e.axis_units}, "
         f"{100 * r.region.mass_share:.0f} % of attribution"
     )
     if r.drop is not None:
-        what = "p" if e.task != "regression" else e.class_names[int(e.target[0])]
+        what = "p" if e.task != "regression" else e.class_names[int(e.target[b])]
         text += f", deleting it: {what} {r.p_before:.4g} -> {r.p_after:.4g}"
     return text
 
