@@ -5,6 +5,8 @@
   leading 0, the low-pass row, keeps edge 0).
 - :func:`linear_edges`: cell edges of a (possibly non-uniform, possibly descending)
   1-D axis such as time or a user's x axis.
+- :func:`adjoint`: a linear map of the grid (an imaging's geometry) transposed, applied
+  to pixel values.
 
 Internal: plain names, not public API. May import: numpy, torch.
 """
@@ -14,7 +16,32 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["geometric_edges", "linear_edges", "magnitude"]
+__all__ = ["adjoint", "geometric_edges", "linear_edges", "magnitude"]
+
+
+def adjoint(geometry, pixels: torch.Tensor, grid_shape) -> torch.Tensor:
+    """Apply the transpose of the linear map ``geometry`` to ``pixels``.
+
+    ``geometry`` maps ``(B, 1, F, N)`` grids to ``(B, 1, H, W)`` images linearly (a resize,
+    a flip, a crop or pad); ``pixels`` is ``(B, 1, H, W)``. The transpose is autograd's
+    vector-Jacobian product, taken at zeros (a linear map's Jacobian is the map): the
+    exact chain rule. Returns ``(B, 1, F, N)``.
+    """
+    probe = torch.zeros(
+        (pixels.shape[0], 1, *grid_shape),
+        dtype=pixels.dtype,
+        device=pixels.device,
+        requires_grad=True,
+    )
+    with torch.enable_grad():
+        img = geometry(probe)
+        if tuple(img.shape[-2:]) != tuple(pixels.shape[-2:]):
+            raise ValueError(
+                f"heatmap has shape {tuple(pixels.shape[-2:])}; the imaging makes "
+                f"{tuple(img.shape[-2:])} images from a {grid_shape[0]} x {grid_shape[1]} grid"
+            )
+        (grad,) = torch.autograd.grad(img, probe, grad_outputs=pixels)
+    return grad
 
 
 def magnitude(c: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._grid import magnitude
+from ._grid import adjoint, magnitude
 from ._serialize import JSONDataclass
 from ._validation import as_tensor, check_bool, check_choice, check_positive
 
@@ -410,15 +410,9 @@ def pull_back(heatmap, config, grid_shape: tuple[int, int]) -> torch.Tensor:
         )
     if h.ndim == 4 and h.shape[-3] == config.n_channels:
         h = h.sum(-3)
-    batch = h.shape[:-2]
     hb = h.reshape(-1, 1, *h.shape[-2:])
-    probe = torch.zeros(
-        (hb.shape[0], 1, *grid_shape), dtype=h.dtype, device=h.device, requires_grad=True
-    )
-    with torch.enable_grad():
-        img = _geometry(probe, config)
-        (grad,) = torch.autograd.grad(img, probe, grad_outputs=hb)
-    return grad.reshape(*batch, *grid_shape)
+    grad = adjoint(lambda v: _geometry(v, config), hb, tuple(grid_shape))
+    return grad.reshape(*h.shape[:-2], *grid_shape)
 
 
 def _pull_back_steps(h: torch.Tensor, imaging, grid_shape) -> torch.Tensor:

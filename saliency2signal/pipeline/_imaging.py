@@ -8,7 +8,7 @@ adjoint of its geometry (to carry a heatmap on image pixels back onto the grid).
 describes.
 
 Internal to :mod:`saliency2signal.pipeline`, which re-exports :class:`ImagingSteps`.
-May import: torch, ``._steps``, ``._apply``, ``.._validation``.
+May import: torch, ``._steps``, ``._apply``, ``.._grid``, ``.._validation``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .._grid import adjoint
 from .._validation import as_tensor, check_instance
 from ._apply import apply_steps, continue_steps
 from ._steps import (
@@ -120,16 +121,7 @@ class ImagingSteps:
         geometry = [s for s in self.steps if isinstance(s, GEOMETRIC)]
         dtype = h.dtype if h.dtype.is_floating_point else torch.get_default_dtype()
         flat = h.reshape(-1, 1, *h.shape[-2:]).to(dtype)
-        # linear: the adjoint does not depend on where it is taken, so at zeros, batched
-        probe = torch.zeros((len(flat), 1, f, n), dtype=dtype, device=h.device, requires_grad=True)
-        with torch.enable_grad():
-            out = continue_steps(probe, geometry)
-            if tuple(out.shape[-2:]) != tuple(flat.shape[-2:]):
-                raise ValueError(
-                    f"heatmap has shape {tuple(h.shape)}; the imaging makes "
-                    f"{tuple(out.shape[-2:])} images from a {f} x {n} grid"
-                )
-            (grid,) = torch.autograd.grad(out, probe, grad_outputs=flat)
+        grid = adjoint(lambda v: continue_steps(v, geometry), flat, (f, n))
         return grid.reshape(*h.shape[:-2], f, n)
 
     @property
