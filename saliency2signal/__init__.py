@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from . import (
     artefacts,
+    blackbox,
     datasets,
     designs,
     drawing,
@@ -30,6 +31,7 @@ from . import (
 )
 from ._version import __version__
 from .artefacts import advise_wavelet, detect_interference, flag_regions
+from .blackbox import BlackBox
 from .evaluation import Evaluation, evaluate
 from .explanation import Explanation, explain
 from .imaging import ImagingConfig, pull_back, to_image
@@ -63,7 +65,9 @@ from .transform import (
 )
 
 __all__ = [
+    "BlackBox",
     "Evaluation",
+    "blackbox",
     "Explanation",
     "datasets",
     "designs",
