@@ -58,6 +58,9 @@ _PER_SIGNAL_BASELINES = (
     "feature_ablation",
     "shapley_value_sampling",
 )
+#: Methods that perturb the signal itself (remove masked components by the inverse and
+#: re-run the transform): a reference's complex ``Tx(r)`` is what they impute.
+_THROUGH_SIGNAL = ("rise",)
 
 
 @dataclass(frozen=True)
@@ -278,6 +281,9 @@ def explain_batch(
             ref_tx = ssq_cwt(reference, tcfg).Tx
         if settings.method in _PER_SIGNAL_BASELINES and "baselines" not in kwargs:
             kwargs["baselines"] = ref_tx.abs()
+        elif settings.method in _THROUGH_SIGNAL and "reference_coefficients" not in kwargs:
+            # perturbation through the signal: a removed part is replaced by r's
+            kwargs["reference_coefficients"] = ref_tx
     res = attribute(
         model,
         x,
