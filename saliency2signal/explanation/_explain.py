@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -30,27 +29,29 @@ from .._runtime import (
     resolve_configs,
 )
 from .._validation import (
-    as_tensor,
-    check_axis,
     check_callable,
     check_instance,
     check_int,
-    torch_dtype,
 )
-from ..forward import probabilities
 from ..imaging import ImagingConfig, to_image
-from ..metadata import ModelMetadata, check_compatible, class_means, fit_length
+from ..metadata import ModelMetadata
 from ..pipeline import Pipeline
-from ..transform import MIN_LENGTH, SSQConfig, SSQResult, ssq_cwt
+from ..transform import SSQConfig, SSQResult, ssq_cwt
+from ._arguments import (
+    Targets,
+    class_names_for,
+    prepare_signals,
+    reference_mode,
+    resolve_axis,
+    resolve_reference,
+    resolve_targets,
+    task_of,
+)
 from ._auto import AUTO_CANDIDATES, select_method, subset_indices
-from ._core import AxisInfo, BatchResult, ExplainSettings, assemble, explain_batch
+from ._core import BatchResult, ExplainSettings, assemble, explain_batch
 from ._result import Explanation
 
 __all__ = ["explain"]
-
-_TARGET_MODES = ("predicted", "label")
-#: What ``reference=`` may name (else it is an array of reference signals).
-REFERENCE_CHOICES = ("auto", "class_means", "zero", "mean")
 
 
 def explain(
@@ -299,18 +300,18 @@ def explain(
         attribute_options=attribute_options,
         n_null=n_null,
         seed=seed,
-        reference=_reference_mode(reference, metadata),
+        reference=reference_mode(reference, metadata),
         peaks=peaks,
-        task=_task(task, metadata),
+        task=task_of(task, metadata),
     )
     if settings.task == "regression" and labels is not None:
         raise ValueError("labels are class labels; a regression model has none (leave labels out)")
     if progress is not None:
         check_callable(progress, "progress", signature="(done, total)")
     dev = torch.device(device)
-    xt, n_given = _prepare_signals(x, model, metadata, tcfg, dev)
+    xt, n_given = prepare_signals(x, model, metadata, tcfg, dev)
     n_b, n = int(xt.shape[0]), int(xt.shape[-1])
-    axis_info, mask_axis = _resolve_axis(axis, metadata, tcfg, n_given, n)
+    axis_info, mask_axis = resolve_axis(axis, metadata, tcfg, n_given, n)
 
     # The transforms of as many batches as fit in GROUP_BYTES (Tx and Wx) run in one
     # call, ahead of those batches' torch work: one call's fixed costs, and no torch
@@ -322,9 +323,9 @@ def explain(
         probe_image = as_model_input(to_image(first.Tx[:1], icfg), model)
     with eval_mode(model), torch.no_grad():
         n_classes = int(model(probe_image).shape[-1])
-    names = _class_names(names, n_classes)
-    targets = _resolve_targets(target, labels, names, n_classes, n_b)
-    ref, targets, foils = _reference(
+    names = class_names_for(names, n_classes)
+    targets = resolve_targets(target, labels, names, n_classes, n_b)
+    ref, targets, foils = resolve_reference(
         settings.reference if isinstance(reference, str) else reference,
         xt,
         metadata,
@@ -415,7 +416,7 @@ def _run_batches(
     first: SSQResult,
     *,
     group: int,
-    targets: _Targets,
+    targets: Targets,
     settings: ExplainSettings,
     transform_config: SSQConfig,
     imaging_config: ImagingConfig,
@@ -464,236 +465,3 @@ def _run_batches(
         if progress is not None:
             progress(min(s + bs, n_b), n_b)
     return results
-
-
-# ------------------------------------------------------------------ arguments
-def _prepare_signals(
-    x,
-    model: torch.nn.Module,
-    metadata: ModelMetadata | None,
-    tcfg: SSQConfig,
-    device: torch.device,
-) -> tuple[torch.Tensor, int]:
-    """Signals as ``(B, N)`` of the model's length, dtype and device; and N as given.
-
-    Cast to the transform's dtype, else to the dtype of the model's parameters.
-    """
-    xt = as_tensor(x, name="x")
-    if xt.is_complex() or not (
-        xt.dtype.is_floating_point or xt.dtype in (torch.int32, torch.int64)
-    ):
-        raise TypeError(f"x has dtype {xt.dtype}; expected real signals")
-    if xt.ndim not in (1, 2):
-        raise ValueError(
-            f"x has shape {tuple(xt.shape)}; expected (n_times,) or (n_signals, n_times)"
-        )
-    xt = xt.reshape(-1, xt.shape[-1])
-    n_given = int(xt.shape[-1])
-    if metadata is not None:
-        check_compatible(metadata, xt)
-        xt = fit_length(xt, metadata)
-    n = int(xt.shape[-1])
-    if n < MIN_LENGTH:
-        raise ValueError(f"x has n_times={n}; the transform needs at least {MIN_LENGTH}")
-    dtype = torch_dtype(tcfg.dtype)
-    if dtype is None:
-        param = next(iter(model.parameters()), None)
-        dtype = param.dtype if param is not None else torch.float32
-    xt = xt.detach().to(device=device, dtype=dtype)
-    if not bool(torch.isfinite(xt).all()):
-        raise ValueError("x contains NaN or inf")
-    return xt, n_given
-
-
-def _task(task: str | None, metadata: ModelMetadata | None) -> str:
-    """Return the run's task: given, else the metadata's, else classification."""
-    own = None if metadata is None else metadata.task
-    if task is not None and own is not None and task != own:
-        raise ValueError(f"task={task!r} differs from the model's {own!r}; leave it out")
-    return task or own or "classification"
-
-
-def _reference_mode(reference, metadata: ModelMetadata | None) -> str:
-    """Return the run's reference mode: ``'auto'`` resolved, an array as ``'given'``."""
-    if not isinstance(reference, str):
-        return "given"
-    if reference == "auto":
-        return "class_means" if class_means(metadata) is not None else "zero"
-    if reference not in REFERENCE_CHOICES:
-        raise ValueError(f"reference={reference!r} must be one of {REFERENCE_CHOICES} or an array")
-    if reference == "class_means" and class_means(metadata) is None:
-        raise ValueError(
-            "reference='class_means' needs a model file that records its training class "
-            "means (saliency2signal train writes them); pass reference= an array instead"
-        )
-    return reference
-
-
-def _reference(
-    reference,
-    xt: torch.Tensor,
-    metadata: ModelMetadata | None,
-    n_given: int,
-    *,
-    model,
-    targets: _Targets,
-    transform_config: SSQConfig,
-    imaging_config: ImagingConfig,
-    batch_size: int,
-) -> tuple[torch.Tensor | None, _Targets, np.ndarray | None]:
-    """Return the reference signals, the targets and each signal's foil class.
-
-    The signals are ``(B, N)`` (``None`` for ``'zero'``); for ``'class_means'`` the
-    targets are pinned to the predictions and the foils are returned.
-    """
-    if isinstance(reference, str):
-        if reference == "zero":
-            return None, targets, None
-        if reference == "mean":
-            return xt.mean(dim=0, keepdim=True).expand_as(xt), targets, None
-        means = class_means(metadata)
-        with torch.no_grad():
-            p = probabilities(
-                model,
-                xt,
-                transform_config=transform_config,
-                imaging_config=imaging_config,
-                batch_size=batch_size,
-            )
-        p = p.detach().cpu().numpy().astype(np.float64)
-        per_signal = targets.per_signal
-        if per_signal is None:
-            per_signal = p.argmax(1)
-            targets = targets._replace(per_signal=per_signal)
-        rest = p.copy()
-        rest[np.arange(rest.shape[0]), per_signal] = -np.inf
-        foils = rest.argmax(1)
-        ref = torch.from_numpy(means[foils]).to(device=xt.device, dtype=xt.dtype)
-        return ref, targets, foils
-    ref = as_tensor(reference, name="reference")
-    if ref.ndim not in (1, 2) or ref.shape[-1] != n_given:
-        raise ValueError(
-            f"reference has shape {tuple(ref.shape)}; expected ({n_given},) or "
-            f"({xt.shape[0]}, {n_given})"
-        )
-    ref = ref.reshape(-1, n_given)
-    if ref.shape[0] not in (1, xt.shape[0]):
-        raise ValueError(f"reference has {ref.shape[0]} signals for {xt.shape[0]}")
-    if metadata is not None:
-        ref = fit_length(ref, metadata)
-    ref = ref.to(device=xt.device, dtype=xt.dtype)
-    if not bool(torch.isfinite(ref).all()):
-        raise ValueError("reference contains NaN or inf")
-    return ref.expand_as(xt), targets, None
-
-
-def _trained_axis(metadata: ModelMetadata, n_given: int) -> np.ndarray | None:
-    """Return the model's training x values (``extra['axis']``) if they fit.
-
-    ``saliency2signal train`` records them as ``values``; a pipeline file's axis may be
-    ``start`` and ``step``. They serve when no axis is given and the signals have the
-    training length.
-    """
-    record = dict(metadata.extra or {}).get("axis")
-    if not isinstance(record, dict):
-        return None
-    values = record.get("values")
-    if values is None and record.get("start") is not None and record.get("step"):
-        if n_given != metadata.n_times:
-            return None
-        return record["start"] + record["step"] * np.arange(n_given, dtype=np.float64)
-    if values is None or len(values) != n_given:
-        return None
-    return np.asarray(values, dtype=np.float64)
-
-
-def _resolve_axis(
-    axis, metadata: ModelMetadata | None, tcfg: SSQConfig, n_given: int, n: int
-) -> tuple[AxisInfo, np.ndarray | None]:
-    """Return the run's axis, and the x values the mask reads (``None``: samples).
-
-    A given axis is cropped or extended (at its last step) with the signals; with
-    metadata and no axis, the x values the model was trained with (when recorded and
-    of the signals' length), else ``tcfg.times(n)`` in the metadata's units.
-    """
-    values = None
-    if axis is None and metadata is not None:
-        axis = _trained_axis(metadata, n_given)
-    if axis is not None:
-        values = check_axis(axis, n_given)
-        if n <= n_given:
-            values = values[:n]
-        else:
-            step = (values[-1] - values[0]) / (n_given - 1)
-            values = np.concatenate([values, values[-1] + step * np.arange(1, n - n_given + 1)])
-    if metadata is not None:
-        name, units = metadata.axis_name, metadata.axis_units
-        if values is None:
-            values = tcfg.times(n)
-    elif values is not None:
-        name, units = "x", "axis units"
-    else:
-        name, units = "sample", "samples"
-    shown = np.arange(n, dtype=np.float64) if values is None else values
-    return AxisInfo(values=shown, name=name, units=units), values
-
-
-def _class_names(names: Sequence[str] | None, n_classes: int) -> tuple[str, ...]:
-    if names is None:
-        names = tuple(f"class {i}" for i in range(n_classes))
-    if len(names) != n_classes:
-        raise ValueError(
-            f"class_names has {len(names)} names but the model outputs {n_classes} classes"
-        )
-    return tuple(names)
-
-
-class _Targets(NamedTuple):
-    """How the explained classes were chosen, the given labels, the class per signal."""
-
-    mode: str
-    given: np.ndarray | None
-    per_signal: np.ndarray | None  # None: each signal's predicted class
-
-
-def _resolve_targets(target, labels, names: Sequence[str], n_classes: int, n_b: int) -> _Targets:
-    given = None
-    if labels is not None:
-        given = _class_index(labels, names, n_classes, "labels").reshape(-1)
-        if given.shape[0] != n_b:
-            raise ValueError(f"labels has {given.shape[0]} entries for {n_b} signals")
-    if isinstance(target, str):
-        if target not in _TARGET_MODES:
-            raise ValueError(f"target={target!r} must be one of {_TARGET_MODES} or class indices")
-        if target == "label" and given is None:
-            raise ValueError("target='label' needs labels=")
-        return _Targets(target, given, given if target == "label" else None)
-    if isinstance(target, (bool, float)):
-        raise TypeError(f"target={target!r} must be an int, class indices or a mode")
-    per_signal = _class_index(target, names, n_classes, "target")
-    if np.ndim(target) == 0:
-        per_signal = np.broadcast_to(per_signal, (n_b,)).copy()
-    per_signal = per_signal.reshape(-1)
-    if per_signal.shape[0] != n_b:
-        raise ValueError(f"target has {per_signal.shape[0]} entries for {n_b} signals")
-    return _Targets("fixed", given, per_signal)
-
-
-def _class_index(v, class_names: Sequence[str], n_classes: int, name: str) -> np.ndarray:
-    """Labels or targets as class indices (ints or class names)."""
-    arr = np.asarray(v)
-    if arr.dtype.kind in "US":
-        lookup = {n: i for i, n in enumerate(class_names)}
-        bad = [s for s in arr.ravel().tolist() if s not in lookup]
-        if bad:
-            raise ValueError(
-                f"{name} holds {bad[0]!r}, not one of the classes {tuple(class_names)}"
-            )
-        return np.vectorize(lookup.__getitem__, otypes=[np.int64])(arr)
-    if arr.dtype.kind not in "iu":
-        raise TypeError(f"{name} has dtype {arr.dtype}; expected class indices or names")
-    arr = arr.astype(np.int64)
-    if arr.size and (arr.min() < 0 or arr.max() >= n_classes):
-        bad_v = int(arr.min() if arr.min() < 0 else arr.max())
-        raise ValueError(f"{name}={bad_v} is out of range for a model with {n_classes} classes")
-    return arr
