@@ -466,14 +466,6 @@ def heatmap_from_png(path, *, colormap: str | None = None) -> np.ndarray:
         raise ValueError(f"{path}: cannot read the heatmap image ({exc})") from None
     if colormap is None:
         return rgb @ np.array([0.299, 0.587, 0.114])
-    import matplotlib
+    from .heatmaps import invert_colormap
 
-    if colormap not in matplotlib.colormaps:
-        raise ValueError(f"colormap={colormap!r} is not a matplotlib colormap")
-    lut = matplotlib.colormaps[colormap].resampled(256)(np.linspace(0, 1, 256))[:, :3]
-    flat = rgb.reshape(-1, 3)
-    idx = np.empty(flat.shape[0], dtype=np.int64)
-    for s in range(0, flat.shape[0], 65536):  # bounded memory: (chunk, 256) distances
-        d = ((flat[s : s + 65536, None, :] - lut[None]) ** 2).sum(-1)
-        idx[s : s + 65536] = d.argmin(-1)
-    return (idx / 255.0).reshape(rgb.shape[:2])
+    return invert_colormap(rgb, colormap)

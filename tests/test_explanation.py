@@ -146,7 +146,7 @@ def test_json_schema(explained):
     d = explained.to_json()
     text = json.dumps(d, allow_nan=False)  # every float finite or null
     assert json.loads(text) == d
-    assert d["schema"] == SCHEMA and d["schema_version"] == 4
+    assert d["schema"] == SCHEMA and d["schema_version"] == 5
     for key, typ in [
         ("method", str),
         ("target_mode", str),

@@ -25,12 +25,14 @@ from ._inputs import (
     companion,
     config_from_args,
     input_paths,
+    load_array,
     load_labels,
     load_signals,
     parse_reference,
     parse_target,
     progress_bar,
     read_config,
+    read_labels,
     region_inputs,
     task_labels,
 )
@@ -44,6 +46,7 @@ __all__ = [
     "cmd_evaluate",
     "cmd_explain",
     "cmd_info",
+    "cmd_map",
     "cmd_reconstruct",
     "cmd_train",
     "cmd_transform",
@@ -265,6 +268,131 @@ def cmd_explain(args) -> int:
             f"chance ({v['contradicted']} contradicted: deleting the top region raises p)"
         )
     return 0
+
+
+def cmd_map(args) -> int:
+    """``map HEATMAPS DATA``: heatmaps of a finished study back to regions and components."""
+    from ..explanation import map_heatmaps
+
+    data, heat_path = Path(args.data), Path(args.heatmaps)
+    if not heat_path.exists():
+        raise CLIError(f"{heat_path}: no such file or folder")
+    if not (args.pipeline or args.model):
+        raise CLIError(
+            "map needs --pipeline (what the model saw) or --model (a model file that records it)"
+        )
+    out = Path(args.out) if args.out else data.with_name(data.stem + "_mapped")
+    check_out(out, args, folder=True, overwrite=args.overwrite)
+    x = load_signals(data, args.key)
+    if x.ndim not in (1, 2):
+        raise CLIError(f"{data}: expected signals of shape (N,) or (B, N), got {x.shape}")
+    x = x.reshape(-1, x.shape[-1])
+    labels = read_labels(Path(args.labels), x) if args.labels else None
+    axis = load_signals(Path(args.axis)) if args.axis else companion(data, args.key, "axis")
+    model, metadata = _map_model(args, x.shape[-1])
+    labels = task_labels(args, data, labels, metadata.task)
+    heat, indices, source = _read_heatmaps(args, heat_path, x.shape[0])
+    if indices is not None:
+        x = x[indices]
+        labels = None if labels is None else labels[indices]
+    coefficients = None
+    if args.coefficients:
+        coefficients = load_array(Path(args.coefficients), args.coefficients_key)
+        if indices is not None and coefficients.ndim == 3:
+            coefficients = coefficients[indices]
+    target = None if args.target == "predicted" else _map_target(args.target)
+    ex = map_heatmaps(
+        heat,
+        x,
+        metadata=metadata,
+        grid=args.grid,
+        order=args.order,
+        coefficients=coefficients,
+        model=model,
+        target=target,
+        labels=labels,
+        axis=axis,
+        keep_mass=args.keep_mass,
+        max_regions=args.max_regions,
+        min_share=args.min_share,
+        n_null=args.n_null,
+        seed=args.seed,
+        peaks=not args.no_peaks,
+        batch_size=args.batch_size,
+        device=args.device,
+        progress=progress_bar("mapping"),
+        source=source,
+    )
+    path = ex.save(out, figures=not args.no_figures, overwrite=args.overwrite)
+    print(
+        f"wrote {path}: {ex.n_samples} signal(s) mapped from {source['source']} heatmaps "
+        f"({ex.settings['heatmaps']['grid']} grid), report.json, components.npz"
+        f"{'' if args.no_figures else ', figures, index.html'}"
+    )
+    if model is None and target is None:
+        print(
+            f"no --model: the heatmaps were taken to explain {ex.class_names[0]!r}, the "
+            "first class (--target NAME|INDEX to say which)",
+            file=sys.stderr,
+        )
+    v = ex.verdict_summary()
+    if v is not None:
+        print(
+            f"faithfulness: {v['better_than_chance']} of {ex.n_samples} explanation(s) "
+            f"better than chance, {v['mixed']} mixed, {v['not_better_than_chance']} not "
+            "better than chance"
+        )
+    return 0
+
+
+def _map_target(value: str):
+    """``--target`` of ``map``: a class index, else a class name."""
+    try:
+        return int(value)
+    except ValueError:
+        return value
+
+
+def _map_model(args, n_times: int):
+    """Return the model (or ``None``) and the metadata of ``map``: --model, else --pipeline."""
+    from ..metadata import ModelMetadata
+    from ..pipeline import load_pipeline
+
+    if args.model:
+        if not Path(args.model).is_file():
+            raise CLIError(f"{args.model}: no such file")
+        loaded = load_run_model(args, n_times, device=args.device)
+        return loaded.model, loaded.metadata
+    pipeline = load_pipeline(args.pipeline)
+    n = pipeline.n_times if pipeline.n_times is not None else n_times
+    return None, ModelMetadata.from_pipeline(pipeline, n_times=n)
+
+
+def _read_heatmaps(args, path: Path, n_signals: int):
+    """Return the heatmaps, the signals they belong to (``None``: all) and their source."""
+    from ..heatmaps import read_heatmap_images
+
+    if path.is_dir():
+        read = read_heatmap_images(
+            path, colormap=args.colormap, scalograms=args.scalograms, n_signals=n_signals
+        )
+        indices = None if list(read.indices) == list(range(n_signals)) else list(read.indices)
+        source = {
+            "source": "images",
+            "path": str(path),
+            "colormap": read.colormap,
+            "alphas": None if read.alphas is None else list(read.alphas),
+            "indices": indices,
+        }
+        return read.values, indices, source
+    if args.colormap or args.scalograms:
+        raise CLIError("--colormap and --scalograms are for a folder of heatmap images")
+    heat = load_array(path, args.heatmaps_key)
+    if heat.dtype.kind not in "iuf":
+        raise CLIError(f"{path}: heatmaps must be real numbers (dtype {heat.dtype})")
+    n = heat.shape[0] if heat.ndim >= 3 else 1
+    indices = list(range(n)) if heat.ndim >= 3 and n < n_signals else None
+    return heat, indices, {"source": "array", "path": str(path), "indices": indices}
 
 
 def cmd_evaluate(args) -> int:

@@ -29,6 +29,7 @@ from .._files import atomic_write, check_output
 
 __all__ = [
     "REFERENCE_NAMES",
+    "read_labels",
     "parse_reference",
     "CLIError",
     "load_array",
@@ -195,7 +196,19 @@ def input_paths(args) -> list[Path]:
     Also the pipeline file, the researcher's images and the file of ``--arch
     path/to/nets.py:Class``.
     """
-    names = ("model", "data", "labels", "axis", "config", "reference", "pipeline", "images")
+    names = (
+        "model",
+        "data",
+        "labels",
+        "axis",
+        "config",
+        "reference",
+        "pipeline",
+        "images",
+        "heatmaps",
+        "scalograms",
+        "coefficients",
+    )
     values = (getattr(args, n, None) for n in names)
     paths = [Path(v) for v in values if v and v not in REFERENCE_NAMES]
     arch = getattr(args, "arch", None)
@@ -362,7 +375,7 @@ def region_inputs(args, suffix: str) -> _RegionInputs:
         raise CLIError(f"{data}: expected signals of shape (N,) or (B, N), got {x.shape}")
     labels = None
     if args.labels:
-        labels = _read_labels(Path(args.labels), x)
+        labels = read_labels(Path(args.labels), x)
     axis = load_signals(Path(args.axis)) if args.axis else companion(data, args.key, "axis")
     return _RegionInputs(model_path, data, out, x, labels, axis)
 
@@ -412,7 +425,8 @@ def parse_target(target: str):
         raise CLIError(f"--target={target!r} must be predicted, label or a class index") from None
 
 
-def _read_labels(path: Path, x: np.ndarray) -> np.ndarray:
+def read_labels(path: Path, x: np.ndarray) -> np.ndarray:
+    """Read ``--labels``: one class index or name per signal of ``x``."""
     labels = load_array(path)
     n_sig = 1 if x.ndim == 1 else x.shape[0]
     if labels.ndim != 1 or labels.shape[0] != n_sig:

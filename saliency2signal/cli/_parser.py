@@ -17,6 +17,7 @@ from ._commands import (
     cmd_evaluate,
     cmd_explain,
     cmd_info,
+    cmd_map,
     cmd_pipeline_init,
     cmd_reconstruct,
     cmd_train,
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_reconstruct,
         _add_train,
         _add_explain,
+        _add_map,
         _add_evaluate,
         _add_info,
         _add_pipeline,
@@ -329,6 +331,77 @@ def _add_explain(sub) -> None:
         "the model feels most)",
     )
     ex.set_defaults(func=cmd_explain)
+
+
+def _add_map(sub) -> None:
+    mp = sub.add_parser(
+        "map",
+        help="map the heatmaps of a saliency study you already ran (Grad-CAM images, "
+        "arrays) back to regions and signal components",
+    )
+    mp.add_argument(
+        "heatmaps",
+        help="an .npy/.npz stack, one heatmap per signal, on the model's image grid "
+        "(K, [C,] H, W) or on the transform's grid (K, n_freqs, n_times); or a folder of "
+        "PNG/JPEG/TIFF heatmaps (names ending in the signal's index, else in order)",
+    )
+    mp.add_argument("data", help="the signals, as for explain")
+    mp.add_argument("--out", help="new output folder (default: DATA_mapped)")
+    mp.add_argument("--key", help="signals array in an .npz")
+    mp.add_argument("--heatmaps-key", help="heatmaps array in an .npz (default: the first)")
+    mp.add_argument(
+        "--model",
+        help="the model (optional): with it, probabilities, deletion checks, verdicts and "
+        "band readings; its file may stand in for --pipeline when it records the pipeline",
+    )
+    mp.add_argument(
+        "--grid",
+        default="auto",
+        choices=["auto", "image", "native"],
+        help="where the heatmaps lie (default: told by their shape)",
+    )
+    mp.add_argument(
+        "--order",
+        default="ours",
+        choices=["ours", "ssqueezepy"],
+        help="row order of native-grid heatmaps and of --coefficients: ssqueezepy for "
+        "arrays made on ssqueezepy.ssq_cwt's Tx (highest frequency first)",
+    )
+    mp.add_argument(
+        "--coefficients",
+        help="your Tx of the signals (.npy/.npz, complex), checked against the transform "
+        "recomputed here: another row order or configuration is refused",
+    )
+    mp.add_argument("--coefficients-key", help="Tx array in an .npz")
+    mp.add_argument(
+        "--colormap",
+        help="the matplotlib colormap of heatmap images (default: grey levels)",
+    )
+    mp.add_argument(
+        "--scalograms",
+        help="a folder with the plain scalogram images, when the heatmaps were blended "
+        "over them (needs --colormap; the blend weight is estimated per image)",
+    )
+    mp.add_argument(
+        "--target",
+        default="predicted",
+        help="the class the heatmaps explain: INDEX or NAME (default: the model's "
+        "prediction; without a model, the first class)",
+    )
+    mp.add_argument("--labels", help="labels file (.npy/.csv), one per signal")
+    mp.add_argument("--axis", help="x-axis values (.npy/.csv), e.g. wavenumbers")
+    mp.add_argument("--keep-mass", type=float, default=0.8)
+    mp.add_argument("--max-regions", type=int, default=5)
+    mp.add_argument("--min-share", type=float, default=0.02)
+    mp.add_argument("--n-null", type=int, default=20, help="verdict null draws (with --model)")
+    mp.add_argument("--seed", type=int, default=0)
+    mp.add_argument("--no-peaks", action="store_true", help="no band reading (with --model)")
+    add_model_options(mp, explain=False)
+    mp.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    mp.add_argument("--batch-size", type=int, default=16)
+    mp.add_argument("--no-figures", action="store_true", help="report and arrays only")
+    mp.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    mp.set_defaults(func=cmd_map)
 
 
 def _add_evaluate(sub) -> None:

@@ -20,8 +20,12 @@ The package's layers, each a private module:
   :class:`Explanation`; what a streaming or distributed runner calls.
 - ``_auto``: ``method='auto'``, the candidates (:data:`AUTO_CANDIDATES`) compared by
   their verdicts on a subset of the signals.
-- ``_explain``: :func:`explain`, the argument checks, configurations, length policy,
-  axis, targets and the loop over batches and transform groups.
+- ``_arguments``: the argument checks shared by ``_explain`` and ``_map`` (signals and
+  length policy, task, reference, axis, class names, targets).
+- ``_explain``: :func:`explain`, the configurations and the loop over batches and
+  transform groups.
+- ``_map``: :func:`map_heatmaps`, heatmaps of a finished study (image or native grid,
+  either row order) through the same core, with or without the model.
 - ``_result``: :class:`RegionEffect` and :class:`Explanation` (arrays, JSON).
 - ``_report``: the figures, the HTML page and the files of a saved report folder.
 - ``_schema``: :data:`SCHEMA`, :data:`SCHEMA_VERSION`, :data:`SCHEMA_PATH` and
@@ -47,11 +51,13 @@ from __future__ import annotations
 from . import _schema
 from ._auto import AUTO_CANDIDATES
 from ._explain import explain
+from ._map import GRIDS, map_heatmaps
 from ._result import Explanation, RegionEffect
 from ._schema import SCHEMA, SCHEMA_PATH, SCHEMA_VERSION, load_schema
 
 __all__ = [
     "AUTO_CANDIDATES",
+    "GRIDS",
     "SCHEMA",
     "SCHEMA_PATH",
     "SCHEMA_VERSION",
@@ -59,6 +65,7 @@ __all__ = [
     "RegionEffect",
     "explain",
     "load_schema",
+    "map_heatmaps",
 ]
 
 if __doc__ is not None:  # None under python -OO

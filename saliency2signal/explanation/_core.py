@@ -173,7 +173,8 @@ class BatchResult:
     components : numpy.ndarray, shape (b, max_regions, N)
     Tx : numpy.ndarray of complex, shape (b, F, N)
     lowpass : numpy.ndarray, shape (b, N)
-    probabilities : numpy.ndarray, shape (b, K)
+    probabilities : numpy.ndarray or None, shape (b, K)
+        ``None`` for a mapped attribution without a model.
     target : numpy.ndarray of int, shape (b,)
     convergence_delta : numpy.ndarray or None, shape (b,)
     energy : dict of str to numpy.ndarray
@@ -193,7 +194,7 @@ class BatchResult:
     components: np.ndarray
     Tx: np.ndarray
     lowpass: np.ndarray
-    probabilities: np.ndarray
+    probabilities: np.ndarray | None
     target: np.ndarray
     convergence_delta: np.ndarray | None
     energy: dict
@@ -233,13 +234,16 @@ def explain_batch(
     indices=None,
     reference: torch.Tensor | None = None,
     axis_units: str = "samples",
+    attribution: torch.Tensor | None = None,
 ) -> BatchResult:
     """Explain one prepared batch of signals.
 
     Parameters
     ----------
-    model : torch.nn.Module
-        Image classifier ``(B, C, H, W) -> (B, K)``.
+    model : torch.nn.Module or None
+        Image classifier ``(B, C, H, W) -> (B, K)``. ``None`` only with a given
+        ``attribution`` and ``settings.deletion`` false: regions and components
+        without probabilities.
     x : torch.Tensor, shape (b, N)
         Finite real signals of the model's length, on ``device``, in the run's dtype.
     transform_config : SSQConfig
@@ -262,6 +266,11 @@ def explain_batch(
         ``'zero'``).
     axis_units : str
         Units of ``axis``, for the regions' band descriptions.
+    attribution : torch.Tensor, shape (b, F, N), optional
+        A finished attribution on the transform's grid (heatmaps mapped back, see
+        :func:`~saliency2signal.explanation.map_heatmaps`): used instead of running
+        ``settings.method``; ``target`` is the class it explains (default: the
+        predicted class; 0 without a model).
 
     Returns
     -------
@@ -284,18 +293,29 @@ def explain_batch(
         elif settings.method in _THROUGH_SIGNAL and "reference_coefficients" not in kwargs:
             # perturbation through the signal: a removed part is replaced by r's
             kwargs["reference_coefficients"] = ref_tx
-    res = attribute(
-        model,
-        x,
-        transform_config=tcfg,
-        imaging_config=imaging_config,
-        method=settings.method,
-        target=target,
-        device=device,
-        result=ssq,
-        task=settings.task,
-        **kwargs,
-    )
+    if attribution is not None:
+        res = _given_attribution(
+            model,
+            x,
+            attribution,
+            target,
+            transform_config=tcfg,
+            imaging_config=imaging_config,
+            settings=settings,
+        )
+    else:
+        res = attribute(
+            model,
+            x,
+            transform_config=tcfg,
+            imaging_config=imaging_config,
+            method=settings.method,
+            target=target,
+            device=device,
+            result=ssq,
+            task=settings.task,
+            **kwargs,
+        )
     am = attribution_mask(
         res.attribution,
         tcfg,
@@ -347,7 +367,11 @@ def explain_batch(
             reference=reference,
         )
     flags = _interference(x, tcfg, am.labels) if settings.interference else {}
-    p_before = res.probabilities.gather(1, res.target.reshape(-1, 1))[:, 0]
+    p_before = (
+        torch.full(res.target.shape, float("nan"))
+        if res.probabilities is None
+        else res.probabilities.gather(1, res.target.reshape(-1, 1))[:, 0]
+    )
     bands: list[list[dict | None]] = [[None] * len(r) for r in am.regions]
     if settings.deletion and settings.peaks:
         bands = read_bands(
@@ -388,7 +412,7 @@ def explain_batch(
         references=None if reference is None else to_numpy(reference),
         Tx=to_numpy(ssq.Tx),
         lowpass=to_numpy(ssq.lowpass),
-        probabilities=to_numpy(res.probabilities),
+        probabilities=None if res.probabilities is None else to_numpy(res.probabilities),
         target=to_numpy(res.target),
         convergence_delta=None
         if res.convergence_delta is None
@@ -397,6 +421,49 @@ def explain_batch(
         unseen_lowpass=to_numpy(unseen["lowpass"]),
         unseen_residual=to_numpy(unseen["residual"]),
         verdicts=found,
+    )
+
+
+def _given_attribution(
+    model,
+    x: torch.Tensor,
+    attribution: torch.Tensor,
+    target: torch.Tensor | None,
+    *,
+    transform_config: SSQConfig,
+    imaging_config,
+    settings: ExplainSettings,
+) -> SimpleNamespace:
+    """Return what ``attribute`` would, for an attribution made elsewhere.
+
+    With a model: its probabilities (or outputs) for ``x`` and, without a target, the
+    predicted class; without one: no probabilities and the given target (default 0).
+    """
+    if model is None:
+        if settings.deletion:
+            raise ValueError("deletion checks need a model; pass deletion=False without one")
+        probs = None
+        tgt = torch.zeros(x.shape[0], dtype=torch.long) if target is None else target
+    else:
+        probs = probabilities(
+            model,
+            x,
+            transform_config=transform_config,
+            imaging_config=imaging_config,
+            batch_size=settings.batch_size,
+            task=settings.task,
+        ).to(x.device)
+        if target is not None:
+            tgt = target
+        elif settings.task == "regression":
+            tgt = torch.zeros(x.shape[0], dtype=torch.long)
+        else:
+            tgt = probs.argmax(-1)
+    return SimpleNamespace(
+        attribution=attribution,
+        target=torch.as_tensor(tgt, dtype=torch.long).reshape(-1).to(x.device),
+        probabilities=probs,
+        convergence_delta=None,
     )
 
 
@@ -536,7 +603,7 @@ def assemble(
     def cat(name: str) -> np.ndarray:
         return np.concatenate([getattr(b, name) for b in batches])
 
-    probs = cat("probabilities")
+    probs = None if batches[0].probabilities is None else cat("probabilities")
     energy = {
         key: readonly(np.concatenate([b.energy[key] for b in batches]))
         for key in batches[0].energy
@@ -551,13 +618,8 @@ def assemble(
         labels=readonly(cat("labels")),
         Tx=readonly(cat("Tx")),
         lowpass=readonly(cat("lowpass")),
-        probabilities=readonly(probs),
-        # a regression has no predicted class: its "prediction" is the explained output
-        predictions=readonly(
-            (probs.argmax(-1) if settings.task == "classification" else cat("target")).astype(
-                np.int64
-            )
-        ),
+        probabilities=None if probs is None else readonly(probs),
+        predictions=_predictions(probs, cat("target"), settings.task),
         target=readonly(cat("target").astype(np.int64)),
         given_labels=None if given_labels is None else readonly(given_labels),
         energy=energy,
@@ -582,3 +644,11 @@ def assemble(
         task=settings.task,
         output_units=tuple(output_units),
     )
+
+
+def _predictions(probs: np.ndarray | None, target: np.ndarray, task: str) -> np.ndarray | None:
+    """Arg-max classes; a regression's explained outputs; ``None`` without a model."""
+    if probs is None:
+        return None
+    # a regression has no predicted class: its "prediction" is the explained output
+    return readonly((probs.argmax(-1) if task == "classification" else target).astype(np.int64))

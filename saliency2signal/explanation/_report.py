@@ -125,9 +125,12 @@ def write_report(e: Explanation, folder: pathlib.Path, *, figures: bool) -> None
             signals=e.signals,
             lowpass=e.lowpass,
             axis=e.axis,
-            probabilities=e.probabilities,
-            predictions=e.predictions,
             target=e.target,
+            **(
+                {}
+                if e.probabilities is None
+                else {"probabilities": e.probabilities, "predictions": e.predictions}
+            ),
             profile=e.profile,
             freqs=e.transform_config.freqs(e.signals.shape[-1]),
             **(
@@ -242,7 +245,10 @@ def _fixed_layout(
 
 def _prediction_line(e: Explanation, b: int) -> str:
     names = e.class_names
-    p, t = int(e.predictions[b]), int(e.target[b])
+    t = int(e.target[b])
+    if e.probabilities is None:
+        return f"signal {b}: heatmap of {names[t]} (no model given)"
+    p = int(e.predictions[b])
     if e.task == "regression":
         return f"signal {b}: {names[t]} = {e.probabilities[b, t]:.4g}{_unit(e.output_units, t)}"
     return (
@@ -313,6 +319,7 @@ def _html(report: dict, pngs: list[dict]) -> str:
             f"{len(sel['subset'])} spectra tested against the matched null): "
             f"{esc(sel['reason'])}.</p>"
         )
+    parts.extend(_html_heatmaps(report))
     parts.extend(_html_input_check(report))
     parts.extend(_html_verdicts(report))
     parts.extend(_html_reference(report))
@@ -320,6 +327,28 @@ def _html(report: dict, pngs: list[dict]) -> str:
         parts.extend(_html_sample(s, figs, report))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _html_heatmaps(report: dict) -> list[str]:
+    """Return the line saying where mapped-back heatmaps came from (none for explain)."""
+    h = report["settings"].get("heatmaps")
+    if h is None:
+        return []
+    where = {
+        "image": "on the model's image grid, carried back to the transform's grid through "
+        "the imaging's geometry (the adjoint of its resize and flips)",
+        "native": "on the transform's own grid",
+    }[h["grid"]]
+    text = f"Attribution: your heatmaps ({h['source']}), {where}"
+    if h.get("colormap"):
+        text += f", read through the colormap {h['colormap']}"
+    if h.get("blended"):
+        text += ", separated from the scalogram they were blended over"
+    if h["order"] == "ssqueezepy":
+        text += ", rows given in ssqueezepy's order (highest frequency first) and flipped"
+    if not h["model"]:
+        text += "; no model was given, so there are no probabilities and no deletion checks"
+    return [f"<p>{html.escape(text)}.</p>"]
 
 
 def _html_input_check(report: dict) -> list[str]:
@@ -429,12 +458,18 @@ def _html_sample(s: dict, figs: dict, report: dict) -> list[str]:
     """Return the ``<section>`` of one ``samples`` entry of the report, as lines."""
     esc = html.escape
     b = s["index"]
-    p_pred = s["probabilities"][s["predicted_class"]]
-    p_tgt = s["probabilities"][s["target_class"]]
+    probs = s["probabilities"]
+    p_pred = None if probs is None else probs[s["predicted_class"]]
+    p_tgt = None if probs is None else probs[s["target_class"]]
     label = "" if s["label"] is None else f"; label {esc(report['class_names'][s['label']])}"
     if s.get("foil_class") is not None:
         label += f"; explained against the mean of <b>{esc(s['foil_class'])}</b>"
-    if report.get("task") == "regression":
+    if probs is None:
+        head = (
+            f"Heatmap of <b>{esc(s['target_class'])}</b> mapped back (no model given: "
+            f"no probabilities, no deletion checks){label}"
+        )
+    elif report.get("task") == "regression":
         k = report["class_names"].index(s["target_class"])
         head = (
             f"Output <b>{esc(s['target_class'])}</b> = {_fmt(p_tgt, '.4g')}"

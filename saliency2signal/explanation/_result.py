@@ -131,10 +131,13 @@ class Explanation:
     lowpass : numpy.ndarray, shape (B, N)
         The low-pass term of :func:`~saliency2signal.decompose` (whether or not the
         image showed it).
-    probabilities : numpy.ndarray, shape (B, K)
-        Class probabilities of the unmodified signals.
-    predictions, target : numpy.ndarray of int, shape (B,)
-        Arg-max class and explained class.
+    probabilities : numpy.ndarray or None, shape (B, K)
+        Class probabilities of the unmodified signals (``None``: heatmaps mapped back
+        without a model, see :func:`~saliency2signal.explanation.map_heatmaps`).
+    predictions : numpy.ndarray of int or None, shape (B,)
+        Arg-max class (``None`` without a model).
+    target : numpy.ndarray of int, shape (B,)
+        Explained class.
     given_labels : numpy.ndarray of int or None, shape (B,)
         The labels passed to :func:`explain`.
     energy : dict of str to numpy.ndarray
@@ -180,8 +183,8 @@ class Explanation:
     labels: np.ndarray
     Tx: np.ndarray = field(repr=False)
     lowpass: np.ndarray = field(repr=False)
-    probabilities: np.ndarray = field(repr=False)
-    predictions: np.ndarray = field(repr=False)
+    probabilities: np.ndarray | None = field(repr=False)
+    predictions: np.ndarray | None = field(repr=False)
     target: np.ndarray = field(repr=False)
     given_labels: np.ndarray | None = field(repr=False)
     energy: dict = field(repr=False)
@@ -313,16 +316,19 @@ class Explanation:
             k: finite_or_none(v[b].sum() if k == "components" else v[b])
             for k, v in self.energy.items()
         }
+        model = self.probabilities is not None
         return {
             "index": b,
-            "prediction": int(self.predictions[b]),
-            "predicted_class": names[int(self.predictions[b])],
+            "prediction": int(self.predictions[b]) if model else None,
+            "predicted_class": names[int(self.predictions[b])] if model else None,
             "target": int(self.target[b]),
             "target_class": names[int(self.target[b])],
             "label": None if self.given_labels is None else int(self.given_labels[b]),
             "probabilities": {
                 n: finite_or_none(p) for n, p in zip(names, self.probabilities[b], strict=True)
-            },
+            }
+            if model
+            else None,
             "convergence_delta": None
             if self.convergence_delta is None
             else finite_or_none(self.convergence_delta[b]),

@@ -22,7 +22,10 @@ Layout (each module imports only those above it):
 - ``_results``: :class:`CWTResult`, :class:`SSQResult`, :class:`Decomposition` and the
   ssqueezepy row-order converters;
 - ``_forward``: :func:`cwt`, :func:`ssq_cwt`, the Tx-only ``ssq_tx`` and :class:`SSQCWT`;
-- ``_inverse``: :func:`issq_cwt`, :func:`icwt`, :func:`decompose`.
+- ``_inverse``: :func:`issq_cwt`, :func:`icwt`, :func:`decompose`;
+- ``_verify``: coefficients made elsewhere in an explicit row order
+  (:func:`coefficients_in_order`), checked against the signals
+  (:func:`verify_coefficients`).
 
 May import: numpy, scipy (lazily), torch, ``_kernels``, ``_scales``, ``_wavelets``,
 ``_serialize``, ``_validation``, ``_grid``; never another stage (``imaging``,
@@ -36,6 +39,7 @@ from ._forward import SSQCWT, cwt, ssq_cwt
 from ._inverse import decompose, icwt, issq_cwt
 from ._plan import MIN_LENGTH
 from ._results import CWTResult, Decomposition, SSQResult, from_ssqueezepy, to_ssqueezepy
+from ._verify import ORDERS, coefficients_in_order, verify_coefficients
 
 __all__ = [
     "SSQConfig",
@@ -51,4 +55,7 @@ __all__ = [
     "to_ssqueezepy",
     "SSQCWT",
     "MIN_LENGTH",
+    "ORDERS",
+    "coefficients_in_order",
+    "verify_coefficients",
 ]
