@@ -340,3 +340,46 @@ def test_a_grid_both_shapes_share_must_be_named(study):
         map_heatmaps(same, x, metadata=md2)
     a = map_heatmaps(same, x, metadata=md2, grid="native")
     assert a.settings["heatmaps"]["grid"] == "native"
+
+
+def test_order_is_explicit_where_ssqueezepy_arrays_enter():
+    from saliency2signal import SSQConfig, attribution_mask, components, issq_cwt
+
+    x = load_coffee("test").x[:2].astype(np.float64)
+    cfg = SSQConfig(nv=16)
+    tx = ssq_cwt(x, cfg).Tx
+    theirs = to_ssqueezepy(tx).numpy()
+    heat = np.zeros(tx.shape)
+    heat[:, 40:60, 50:200] = 1.0
+    mask = attribution_mask(heat, cfg, value=1.0, coefficients=tx)
+    m2 = attribution_mask(heat, cfg, value=1.0, coefficients=theirs, order="ssqueezepy")
+    assert [r.energy for r in mask.regions[0]] == pytest.approx([r.energy for r in m2.regions[0]])
+    mask_theirs = attribution_mask(heat, cfg, value=1.0, coefficients=theirs)  # the trap
+    assert [r.energy for r in mask.regions[0]] != pytest.approx(
+        [r.energy for r in mask_theirs.regions[0]]
+    )
+    ours = components(tx, cfg, masks=mask.labels)
+    np.testing.assert_allclose(
+        components(theirs, cfg, masks=mask.labels, order="ssqueezepy"), ours, atol=1e-12
+    )
+    assert not np.allclose(components(theirs, cfg, masks=mask.labels), ours, atol=1e-3)
+    np.testing.assert_allclose(
+        issq_cwt(theirs, cfg, mask=mask.labels > 0, order="ssqueezepy"),
+        issq_cwt(tx, cfg, mask=mask.labels > 0),
+        atol=1e-12,
+    )
+    with pytest.raises(ValueError, match="order"):
+        components(ssq_cwt(x, cfg), masks=mask.labels, order="ssqueezepy")
+    with pytest.raises(ValueError, match="order"):
+        issq_cwt(tx, cfg, order="flipped")
+
+
+def test_attribution_mask_drops_specks_by_default_as_explain_does():
+    from saliency2signal import SSQConfig, attribution_mask
+
+    cfg = SSQConfig(nv=8)
+    a = np.zeros((cfg.n_freqs(128), 128))
+    a[20:24, 10:40] = 1.0  # 120 cells
+    a[5, 100] = 1.0  # a speck: 1 / 121 of the mass
+    assert len(attribution_mask(a, cfg, value=1.0).regions) == 1
+    assert len(attribution_mask(a, cfg, value=1.0, min_share=0).regions) == 2

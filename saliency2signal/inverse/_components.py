@@ -14,15 +14,25 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .._validation import as_tensor
-from ..transform import MIN_LENGTH, CWTResult, SSQConfig, SSQResult
+from .._validation import as_tensor, check_choice
+from ..transform import (
+    MIN_LENGTH,
+    ORDERS,
+    CWTResult,
+    SSQConfig,
+    SSQResult,
+    coefficients_in_order,
+)
 from ._masks import check_config, check_kind, check_masks, is_labels, project, weighted_real
 
 __all__ = ["components", "masks_from_labels", "ssq_mask_to_cwt"]
 
 
-def _resolve(coef, config, kind):
-    """(coefficients, config, kind) from a result object or a tensor."""
+def _resolve(coef, config, kind, order: str = "ours"):
+    """Return (coefficients, config, kind) of a result object or an array in ``order``."""
+    check_choice(order, ORDERS, "order")
+    if order != "ours" and isinstance(coef, (SSQResult, CWTResult)):
+        raise ValueError(f"order={order!r} is for arrays; a result object is in our order")
     if isinstance(coef, SSQResult):
         kind = check_kind("ssq" if kind is None else kind)
         if config is not None and config != coef.config:
@@ -38,7 +48,7 @@ def _resolve(coef, config, kind):
     kind = check_kind("ssq" if kind is None else kind)
     if config is None:
         raise TypeError("config is required when coef is an array (it fixes C and the rows)")
-    return coef, check_config(config), kind
+    return coefficients_in_order(coef, order), check_config(config), kind
 
 
 def masks_from_labels(labels, *, n_regions: int | None = None) -> torch.Tensor:
@@ -84,6 +94,7 @@ def components(
     masks,
     kind: str | None = None,
     n_regions: int | None = None,
+    order: str = "ours",
 ) -> torch.Tensor:
     """One signal component per region, by the masked one-integral inverse.
 
@@ -109,6 +120,14 @@ def components(
     n_regions : int, optional
         Number of regions of a label image (default: its largest label); lets a batch of
         label images that miss some labels give a fixed ``R``.
+    order : {'ours', 'ssqueezepy'}
+        Row order of an array ``coef``: ``'ssqueezepy'`` for ``Tx``/``Wx`` as
+        ``ssqueezepy.ssq_cwt``/``cwt`` return them (highest frequency first), flipped
+        here. The masks are always in our order (lowest frequency in row 0), as
+        :func:`~saliency2signal.mask.attribution_mask` and
+        :func:`~saliency2signal.imaging.pull_back` return them. With the signals at
+        hand, :func:`~saliency2signal.transform.verify_coefficients` tells which order
+        an array is in.
 
     Returns
     -------
@@ -145,7 +164,7 @@ def components(
     >>> torch.allclose(c.sum(-2), issq_cwt(res.Tx, res.config), atol=1e-12)
     True
     """
-    coef, config, kind = _resolve(coef, config, kind)
+    coef, config, kind = _resolve(coef, config, kind, order)
     re = weighted_real(coef, config, kind)
     m, r, labels = check_masks(masks, re.shape, n_regions=n_regions)
     return project(re, m, r, labels)

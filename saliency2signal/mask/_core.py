@@ -16,7 +16,7 @@ import numbers
 import numpy as np
 
 from .._validation import check_choice, check_int, check_positive
-from ..transform import SSQConfig
+from ..transform import ORDERS, SSQConfig, coefficients_in_order
 from ._checks import (
     check_attribution,
     check_connectivity,
@@ -205,11 +205,12 @@ def attribution_mask(
     closing=None,
     fill_holes: bool | int = False,
     max_regions: int | None = None,
-    min_share: float = 0.0,
+    min_share: float = 0.02,
     connectivity: int = 2,
     axis=None,
     coefficients=None,
     plane: str = "ssq",
+    order: str = "ours",
 ) -> AttributionMask:
     """Threshold, clean and label an attribution map on the time-frequency grid.
 
@@ -234,7 +235,8 @@ def attribution_mask(
         Keep only the ``max_regions`` regions of largest mass (labels ``1..K``).
     min_share : float
         Drop regions holding less than this fraction of the total mass (``0 <= min_share
-        < 1``; default 0 keeps all). A mass threshold keeps many specks of a few cells
+        < 1``; default 0.02, as in :func:`~saliency2signal.explain`, where it was 0;
+        0 keeps all). A mass threshold keeps many specks of a few cells
         each; their coefficients can still carry much signal energy (a speck on the
         low-pass row is a whole baseline), so an explanation made of them says more
         than the attribution does. Applied before ``max_regions``.
@@ -247,6 +249,11 @@ def attribution_mask(
     plane : {'ssq', 'cwt'}
         Whether rows are at ``config.freqs`` (synchrosqueezed plane) or
         ``config.cwt_freqs`` (CWT plane).
+    order : {'ours', 'ssqueezepy'}
+        Row order of ``coefficients`` (``'ssqueezepy'``: as ``ssqueezepy.ssq_cwt``
+        returns them, highest frequency first; flipped here). ``attribution`` is always
+        in our order (lowest frequency in row 0), as
+        :func:`~saliency2signal.imaging.pull_back` returns a heatmap.
 
     Returns
     -------
@@ -305,6 +312,7 @@ def attribution_mask(
         min_duration, min_bandwidth, min_area, closing, fill_holes, connectivity
     )
     check_plane(plane)
+    check_choice(order, ORDERS, "order")
     a = check_attribution(attribution, config)
     p = signed_attribution(a, sign=sign)
     n = a.shape[-1]
@@ -321,7 +329,7 @@ def attribution_mask(
         p,
         np.array(cut),
         config,
-        coefficients=coefficients,
+        coefficients=None if coefficients is None else coefficients_in_order(coefficients, order),
         axis=axis,
         max_regions=max_regions,
         min_share=min_share,

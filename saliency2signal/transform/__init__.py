@@ -38,8 +38,16 @@ from ._config import SSQConfig
 from ._forward import SSQCWT, cwt, ssq_cwt
 from ._inverse import decompose, icwt, issq_cwt
 from ._plan import MIN_LENGTH
-from ._results import CWTResult, Decomposition, SSQResult, from_ssqueezepy, to_ssqueezepy
-from ._verify import ORDERS, coefficients_in_order, verify_coefficients
+from ._results import (
+    ORDERS,
+    CWTResult,
+    Decomposition,
+    SSQResult,
+    coefficients_in_order,
+    from_ssqueezepy,
+    to_ssqueezepy,
+)
+from ._verify import verify_coefficients
 
 __all__ = [
     "SSQConfig",

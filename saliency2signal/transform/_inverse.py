@@ -22,7 +22,7 @@ from .._validation import check_coefficients, check_mask, check_signal, torch_dt
 from ._config import SSQConfig
 from ._forward import ssq_cwt
 from ._plan import MIN_LENGTH, design
-from ._results import Decomposition, SSQResult
+from ._results import Decomposition, SSQResult, coefficients_in_order
 
 __all__ = ["check_rows", "decompose", "icwt", "issq_cwt"]
 
@@ -39,7 +39,9 @@ def _masked_real_sum(coef: torch.Tensor, mask, weights: torch.Tensor | None) -> 
     return (re * m.to(re.dtype)).sum(-2)
 
 
-def issq_cwt(Tx, config: SSQConfig | None = None, *, mask=None) -> torch.Tensor:
+def issq_cwt(
+    Tx, config: SSQConfig | None = None, *, mask=None, order: str = "ours"
+) -> torch.Tensor:
     """One-integral inverse of the synchrosqueezed CWT, optionally masked.
 
     ``x[n] = (2 / C) Re sum_k mask[k, n] Tx[k, n]``: per column, only the selected
@@ -55,7 +57,11 @@ def issq_cwt(Tx, config: SSQConfig | None = None, *, mask=None) -> torch.Tensor:
     config : SSQConfig
         The configuration that produced ``Tx`` (for ``C`` and the row count).
     mask : array_like of bool or float, optional
-        Broadcastable to ``Tx.shape``; ``None`` inverts everything.
+        Broadcastable to ``Tx.shape``, in our row order; ``None`` inverts everything.
+    order : {'ours', 'ssqueezepy'}
+        Row order of ``Tx``: ``'ssqueezepy'`` for ``Tx`` as ``ssqueezepy.ssq_cwt``
+        returns it (highest frequency first), flipped here (see
+        :func:`~saliency2signal.transform.verify_coefficients`).
 
     Returns
     -------
@@ -83,7 +89,7 @@ def issq_cwt(Tx, config: SSQConfig | None = None, *, mask=None) -> torch.Tensor:
     True
     """
     config = config or SSQConfig()
-    tx = check_coefficients(Tx, name="Tx")
+    tx = check_coefficients(coefficients_in_order(Tx, order), name="Tx")
     check_rows(tx, config)
     return _masked_real_sum(tx, mask, None) * (2.0 / config.css())
 

@@ -2,10 +2,12 @@
 
 :class:`CWTResult`, :class:`SSQResult` and :class:`Decomposition` are small frozen
 dataclasses; :func:`from_ssqueezepy` / :func:`to_ssqueezepy` flip the row order
-(ssqueezepy puts the highest frequency first, we the lowest).
+(ssqueezepy puts the highest frequency first, we the lowest);
+:func:`coefficients_in_order` takes an array in either order (:data:`ORDERS`).
 
 Internal to :mod:`saliency2signal.transform` (which re-exports every name here).
-May import: numpy, torch, ``transform._config``; never the forward or inverse modules.
+May import: numpy, torch, ``_validation``, ``transform._config``; never the forward or
+inverse modules.
 """
 
 from __future__ import annotations
@@ -15,9 +17,18 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .._validation import check_choice
 from ._config import SSQConfig
 
-__all__ = ["CWTResult", "Decomposition", "SSQResult", "from_ssqueezepy", "to_ssqueezepy"]
+__all__ = [
+    "ORDERS",
+    "CWTResult",
+    "Decomposition",
+    "SSQResult",
+    "coefficients_in_order",
+    "from_ssqueezepy",
+    "to_ssqueezepy",
+]
 
 
 @dataclass(frozen=True)
@@ -163,3 +174,27 @@ class Decomposition:
         return {
             k: (getattr(self, k) ** 2).sum(-1) / ex for k in ("lowpass", "oscillatory", "residual")
         }
+
+
+#: Row orders of coefficients: ``'ours'`` (lowest frequency in row 0) or
+#: ``'ssqueezepy'`` (highest first, as ``ssqueezepy.ssq_cwt`` returns them).
+ORDERS = ("ours", "ssqueezepy")
+
+
+def coefficients_in_order(coef, order: str = "ours"):
+    """Return ``coef`` with rows in our order (lowest frequency first).
+
+    Parameters
+    ----------
+    coef : numpy.ndarray or torch.Tensor, shape (..., n_freqs, n_times)
+    order : {'ours', 'ssqueezepy'}
+        The order ``coef`` is in; ``'ssqueezepy'`` rows are flipped.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> coefficients_in_order(np.array([[1.0], [2.0]]), "ssqueezepy").ravel().tolist()
+    [2.0, 1.0]
+    """
+    check_choice(order, ORDERS, "order")
+    return from_ssqueezepy(coef) if order == "ssqueezepy" else coef

@@ -18,13 +18,10 @@ import torch
 from .._validation import check_choice, check_real
 from ._config import SSQConfig
 from ._forward import ssq_cwt
-from ._results import from_ssqueezepy
+from ._results import ORDERS, coefficients_in_order, from_ssqueezepy
 
-__all__ = ["ORDERS", "VERIFY_TOLERANCE", "coefficients_in_order", "verify_coefficients"]
+__all__ = ["VERIFY_TOLERANCE", "verify_coefficients"]
 
-#: Row orders of coefficients: ``'ours'`` (lowest frequency in row 0) or
-#: ``'ssqueezepy'`` (highest first, as ``ssqueezepy.ssq_cwt`` returns them).
-ORDERS = ("ours", "ssqueezepy")
 #: Largest relative difference of the row-smoothed magnitudes accepted by
 #: :func:`verify_coefficients`. ssqueezepy's float32 ``ssq_cwt`` reassigns some energy
 #: to a neighbouring row by rounding (a raw relative difference near 0.5 on the Coffee
@@ -33,25 +30,6 @@ ORDERS = ("ours", "ssqueezepy")
 VERIFY_TOLERANCE = 0.2
 #: Standard deviation (rows) of the Gaussian the magnitudes are smoothed with.
 _SMOOTH_ROWS = 2.0
-
-
-def coefficients_in_order(coef, order: str = "ours"):
-    """Return ``coef`` with rows in our order (lowest frequency first).
-
-    Parameters
-    ----------
-    coef : numpy.ndarray or torch.Tensor, shape (..., n_freqs, n_times)
-    order : {'ours', 'ssqueezepy'}
-        The order ``coef`` is in; ``'ssqueezepy'`` rows are flipped.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> coefficients_in_order(np.array([[1.0], [2.0]]), "ssqueezepy").ravel().tolist()
-    [2.0, 1.0]
-    """
-    check_choice(order, ORDERS, "order")
-    return from_ssqueezepy(coef) if order == "ssqueezepy" else coef
 
 
 def _smoothed(a: np.ndarray) -> np.ndarray:
