@@ -383,3 +383,56 @@ def test_attribution_mask_drops_specks_by_default_as_explain_does():
     a[5, 100] = 1.0  # a speck: 1 / 121 of the mass
     assert len(attribution_mask(a, cfg, value=1.0).regions) == 1
     assert len(attribution_mask(a, cfg, value=1.0, min_share=0).regions) == 2
+
+
+def test_cli_map_with_the_model_reports_what_explain_reports(tmp_path):
+    from saliency2signal.datasets import load_planted
+
+    planted = load_planted("test")
+    np.save(tmp_path / "x.npy", planted.x[:3])
+    model = str(ROOT / "models" / "planted.pt")
+    run = ["--no-figures", "--n-null", "20"]
+    assert (
+        main(
+            [
+                "explain",
+                model,
+                str(tmp_path / "x.npy"),
+                "--reference",
+                "zero",
+                "--out",
+                str(tmp_path / "e"),
+                *run,
+            ]
+        )
+        == 0
+    )
+    with np.load(tmp_path / "e" / "components.npz") as z:
+        np.save(tmp_path / "attr.npy", z["attribution"])
+    assert (
+        main(
+            [
+                "map",
+                str(tmp_path / "attr.npy"),
+                str(tmp_path / "x.npy"),
+                "--model",
+                model,
+                "--out",
+                str(tmp_path / "m"),
+                *run,
+            ]
+        )
+        == 0
+    )
+    _same_regions(tmp_path / "e", tmp_path / "m")
+    e, m = _report(tmp_path / "e"), _report(tmp_path / "m")
+    assert m["settings"]["heatmaps"] == {
+        **m["settings"]["heatmaps"],
+        "grid": "native",
+        "model": True,
+    }
+    for se, sm in zip(e["samples"], m["samples"], strict=True):
+        assert sm["predicted_class"] == se["predicted_class"]
+        assert sm["verdict"]["level"] == se["verdict"]["level"]
+        drops_e = [r["deletion"]["drop"] for r in se["regions"]]
+        assert [r["deletion"]["drop"] for r in sm["regions"]] == pytest.approx(drops_e, abs=1e-6)
