@@ -354,7 +354,15 @@ def test_our_own_file_and_given_metadata(tmp_path, nets, net, image):
 
 def test_formats_are_described():
     user = [f for f in READ_FORMATS if f.startswith("user_")]
-    assert user == ["user_state_dict", "user_pickle", "user_export", "user_torchscript"]
+    assert user == [
+        "user_state_dict",
+        "user_pickle",
+        "user_export",
+        "user_torchscript",
+        "user_onnx",
+        "user_onnx_black_box",
+        "user_keras",
+    ]
     assert set(READ_FORMATS) == set(FORMAT_DESCRIPTIONS)
 
 

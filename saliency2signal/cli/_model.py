@@ -2,7 +2,9 @@
 
 ``explain``, ``evaluate`` and ``info`` take a model file of any accepted kind; one without
 saliency2signal metadata needs ``--pipeline`` (what the model sees) and, for a state
-dict, ``--arch`` (the network's class). ``explain`` checks the images made here against
+dict, ``--arch`` (the network's class). ONNX and Keras files need ``--pipeline`` only
+(``--black-box`` runs an ONNX file by onnxruntime; ``--outputs`` says what the network
+returns when the probe images cannot tell). ``explain`` checks the images made here against
 the researcher's own (``--images``) and refuses to explain a model that disagrees with
 itself on them.
 
@@ -38,7 +40,7 @@ TRUST_HELP = (
 
 
 def add_model_options(p, *, explain: bool = True) -> None:
-    """``--pipeline``, ``--arch``, ``--arch-kwargs``, ``--trust`` (and ``--layer``)."""
+    """Add ``--pipeline``, ``--arch``, ``--arch-kwargs``, ``--trust``, ``--black-box``, ...."""
     p.add_argument(
         "--pipeline",
         help="pipeline.toml describing what your model saw (transform, imaging steps, "
@@ -56,6 +58,19 @@ def add_model_options(p, *, explain: bool = True) -> None:
         help="JSON keyword arguments of the class, e.g. '{\"n_classes\": 3}'",
     )
     p.add_argument("--trust", action="store_true", help=TRUST_HELP)
+    p.add_argument(
+        "--black-box",
+        action="store_true",
+        help="run an ONNX file by onnxruntime as a black box instead of converting it to "
+        "torch (for graphs onnx2torch cannot convert): no gradients, so perturbation "
+        "methods only",
+    )
+    p.add_argument(
+        "--outputs",
+        choices=("probabilities", "logits", "values"),
+        help="what an ONNX or Keras network returns (default: read off probe images; "
+        "rows in [0, 1] summing to 1 are probabilities)",
+    )
     if explain:
         p.add_argument(
             "--layer",
@@ -113,10 +128,16 @@ def load_run_model(args, n_times: int | None, *, device: str = "cpu", rebuild: b
         architecture_kwargs=_arch_kwargs(getattr(args, "arch_kwargs", "{}")) if arch else None,
         metadata=metadata,
     )
+    if getattr(args, "black_box", False):
+        options["black_box"] = True
+    if getattr(args, "outputs", None):
+        options["outputs"] = args.outputs
     try:
         return load_model(args.model, rebuild=rebuild, **options)
     except FileNotFoundError:
         raise CLIError(f"{args.model}: no such file") from None
+    except ImportError as exc:  # an optional extra (onnx, keras) not installed
+        raise CLIError(str(exc)) from None
     except ValueError as exc:
         if not (rebuild and arch is None and "no architecture to rebuild" in str(exc)):
             raise

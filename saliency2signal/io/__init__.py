@@ -47,7 +47,11 @@ read weights-only and built into the caller's class (``architecture='nets.py:MyC
 resolved by :func:`resolve_architecture`, which imports the caller's module: their code,
 run because they named it); a pickled module (``trust=True`` only); a ``torch.export``
 or TorchScript archive without the metadata block. The caller says what such a network
-sees with ``metadata=`` (a :class:`ModelMetadata`, from a pipeline file).
+sees with ``metadata=`` (a :class:`ModelMetadata`, from a pipeline file). Networks from
+other frameworks too, with the optional extras: ONNX files (``'user_onnx'``, converted
+by onnx2torch; ``'user_onnx_black_box'``, run by onnxruntime) and Keras 3 files
+(``'user_keras'``, run by Keras's torch backend), each accepted only if it agrees with
+its own framework on probe images.
 
 Files are written atomically (a temporary file in the same folder, then a rename) and an
 existing file is never replaced unless ``overwrite=True``.
@@ -55,7 +59,9 @@ existing file is never replaced unless ``overwrite=True``.
 Layout: ``_formats`` (format names, tags, :class:`LoadedModel`), ``_archive`` (the
 checks on files nobody vouched for), ``_save`` (:func:`save_model`), ``_load``
 (:func:`load_model`), ``_user`` (the caller's network class and weights saved without
-saliency2signal); this ``__init__`` only re-exports.
+saliency2signal), ``_onnx`` and ``_keras`` (other frameworks' files) and ``_foreign``
+(what those two share: probe images, the parity check); this ``__init__`` only
+re-exports.
 
 May import: torch, ``limits``, ``_files``, ``_validation``, ``metadata``, ``models``;
 never a later stage (``saliency``, ``explanation``, ``evaluation``, ``cli``).

@@ -32,6 +32,7 @@ from ._formats import (
 __all__ = [
     "REFUSAL",
     "check_export_archive",
+    "check_members",
     "check_exported",
     "corrupt",
     "detect",
@@ -93,7 +94,7 @@ def forced_weights_only():
                 os.environ[k] = v
 
 
-def _check_members(path: pathlib.Path) -> list[str]:
+def check_members(path: pathlib.Path) -> list[str]:
     """Refuse a zip archive that could be read two ways or that inflates; return its names.
 
     Only the archive's directory is read, no member.
@@ -126,7 +127,7 @@ def detect(path: pathlib.Path) -> str:
     """Return 'torchscript', 'export', 'torch_save' or 'legacy' (non-zip pickle)."""
     if not zipfile.is_zipfile(path):
         return "legacy"
-    names = _check_members(path)
+    names = check_members(path)
     parts = [n.split("/") for n in names]
     if any(p[-1] == "archive_format" for p in parts) or any(
         p[-1] == "serialized_exported_program.json" for p in parts

@@ -35,7 +35,8 @@ FORMATS = ("state_dict", "export")
 
 #: File formats read by :func:`load_model`. ``'pickle'``: a container holding a pickled
 #: module, read only with ``trust=True``. ``'user_*'``: a network saved without
-#: saliency2signal, described by the caller's metadata (a pipeline file).
+#: saliency2signal, described by the caller's metadata (a pipeline file); the
+#: ``onnx`` and ``keras`` ones come from other frameworks (optional extras).
 READ_FORMATS = (
     "state_dict",
     "export",
@@ -45,6 +46,9 @@ READ_FORMATS = (
     "user_pickle",
     "user_export",
     "user_torchscript",
+    "user_onnx",
+    "user_onnx_black_box",
+    "user_keras",
 )
 
 
@@ -63,6 +67,12 @@ FORMAT_DESCRIPTIONS = {
     "user_export": "your torch.export program (.pt2), described by your pipeline file",
     "user_torchscript": "your TorchScript archive (PyTorch has deprecated TorchScript), "
     "described by your pipeline file",
+    "user_onnx": "your ONNX graph (.onnx), converted to torch by onnx2torch and checked "
+    "against onnxruntime, described by your pipeline file",
+    "user_onnx_black_box": "your ONNX graph (.onnx) run by onnxruntime as a black box "
+    "(--black-box: no gradients, perturbation methods only), described by your pipeline file",
+    "user_keras": "your Keras 3 model (.keras) run by Keras's torch backend and checked "
+    "against its own predict, described by your pipeline file",
 }
 
 
@@ -114,7 +124,8 @@ class LoadedModel:
         loaded with ``trust=True``) for files written by saliency2signal;
         ``'user_state_dict'``, ``'user_pickle'``, ``'user_export'``,
         ``'user_torchscript'`` for a network saved without it, whose metadata the
-        caller gave.
+        caller gave; ``'user_onnx'``, ``'user_onnx_black_box'``, ``'user_keras'`` for
+        a network from another framework.
     path : pathlib.Path
     """
 

@@ -1,7 +1,8 @@
 """Reading model files: :func:`load_model`, format detection and rebuilding the network.
 
 Internal module of :mod:`saliency2signal.io`. May import: torch, ``saliency2signal.metadata``,
-``._validation``, ``.models``, ``._formats``, ``._archive``, ``._user``; never ``._save``.
+``._validation``, ``.models``, ``._formats``, ``._archive``, ``._user``, ``._onnx``,
+``._keras``; never ``._save``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from ._formats import (
     LoadedModel,
     probe,
 )
+from ._keras import is_keras, read_keras
+from ._onnx import is_onnx, read_onnx
 from ._user import (
     architecture_name,
     build_network,
@@ -95,6 +98,8 @@ def load_model(
     architecture=None,
     architecture_kwargs: Mapping | None = None,
     metadata: ModelMetadata | None = None,
+    black_box: bool = False,
+    outputs: str | None = None,
 ) -> LoadedModel:
     """Load a model file, whatever its format: ours, or a network trained elsewhere.
 
@@ -108,7 +113,16 @@ def load_model(
       ``'model_state_dict'``, ``'model'``, ``'net'`` or ``'weights'``; a uniform
       ``'module.'`` or ``'_orig_mod.'`` prefix is removed) also needs ``architecture``;
       a pickled module (``torch.save(model, path)``) needs ``trust=True``; a
-      ``torch.export`` or TorchScript archive needs nothing more.
+      ``torch.export`` or TorchScript archive needs nothing more;
+    * networks from other frameworks need ``metadata`` too: an ONNX file
+      (``'user_onnx'``: converted to torch by onnx2torch; ``'user_onnx_black_box'``
+      with ``black_box=True``: run by onnxruntime) or a Keras 3 ``.keras`` file
+      (``'user_keras'``: run by Keras's torch backend). Each is checked on probe
+      images (a few synthetic signals through the metadata's transform and imaging,
+      and two noise images) against the framework's own outputs (onnxruntime,
+      ``model.predict``) and refused unless every output agrees within
+      ``1e-4 + 1e-3 |output|``. These need the optional extras
+      ``saliency2signal[onnx]`` and ``saliency2signal[keras]``.
 
     Parameters
     ----------
@@ -117,7 +131,8 @@ def load_model(
     trust : bool
         Allow unpickling arbitrary Python objects. Only for files from a source you
         trust: unpickling can run any code. Without it, such files raise. State dicts
-        are always read weights-only.
+        are always read weights-only. For a Keras file: load it with Keras's safe mode
+        off (``Lambda`` layers' code then runs).
     device : str or torch.device
         Where the weights go.
     rebuild : bool
@@ -126,7 +141,7 @@ def load_model(
         (``metadata.architecture``) of :mod:`saliency2signal.models`. TorchScript
         modules and exported programs have no hookable submodules; a rebuilt model does,
         so layer attributions (Grad-CAM) work for any format. State dicts are always
-        built.
+        built. Ignored for ONNX and Keras files.
     architecture : str or callable, optional
         The network's class, or any callable returning a ``torch.nn.Module``, or an
         import reference to it, ``'package.module:Class'`` or
@@ -138,6 +153,15 @@ def load_model(
         What the network sees (transform, imaging, class names, signal length), for
         files that do not carry saliency2signal metadata (from a pipeline file). For a
         file that carries its own, it must agree with it.
+    black_box : bool
+        ONNX files only: run the file by onnxruntime as a
+        :class:`~saliency2signal.BlackBox` (no gradients: perturbation methods only)
+        instead of converting it to torch; for graphs onnx2torch cannot convert.
+    outputs : {'probabilities', 'logits', 'values'}, optional
+        ONNX and Keras files only: what the network returns. By default read off the
+        probe images: rows in ``[0, 1]`` summing to 1 within 1e-5 are probabilities
+        (a regression's metadata: values). Probabilities are returned as ``log p``, so
+        that the package's softmax gives the network's own probabilities back.
 
     Returns
     -------
@@ -153,7 +177,13 @@ def load_model(
         state dict without ``architecture``, or whose weights do not fit it; a file
         that needs unpickling of Python objects without ``trust=True`` (saying why and
         what to do); an ``architecture`` that cannot be imported or built; a network
-        that does not match its metadata.
+        that does not match its metadata; an ONNX or Keras network that disagrees
+        with its framework on the probe images, an ONNX graph onnx2torch cannot
+        convert (naming ``black_box=True``), ONNX external data outside the model's
+        folder, a Keras file safe mode refuses without ``trust=True``, and files
+        larger than :mod:`saliency2signal.limits` allow.
+    ImportError
+        The optional extra an ONNX or Keras file needs is not installed (naming it).
     TypeError
         ``metadata``, ``architecture`` or ``architecture_kwargs`` of the wrong type.
 
@@ -161,6 +191,11 @@ def load_model(
     -----
     Exported programs come wrapped in a module whose ``train()``/``eval()`` only set
     the flag: the program itself always runs in eval mode.
+
+    ONNX weights kept in external data files are read only from the model's own folder
+    (a reference outside it is refused). A Keras model is loaded with
+    ``safe_mode=True`` unless ``trust=True``, and keras is imported with the torch
+    backend (a keras already imported with another backend is refused).
 
     Examples
     --------
@@ -175,6 +210,17 @@ def load_model(
     if not path.is_file():
         raise ValueError(f"cannot read model file {str(path)!r}: no such file")
     req = _request(path, trust, device, architecture, architecture_kwargs, metadata)
+    try:
+        foreign = _foreign_kind(path)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise corrupt(path, exc) from None
+    if foreign is not None:
+        return _load_foreign(foreign, req, black_box=black_box, outputs=outputs)
+    if black_box or outputs is not None:
+        raise ValueError(
+            f"black_box={black_box!r}, outputs={outputs!r}: these apply to ONNX and Keras "
+            f"files only, and {req.where} is a torch file"
+        )
     try:
         kind = detect(path)
     except (OSError, zipfile.BadZipFile) as exc:
@@ -191,6 +237,39 @@ def load_model(
     return LoadedModel(
         model=model, metadata=metadata, format=fmt if own else f"user_{fmt}", path=path
     )
+
+
+def _foreign_kind(path: pathlib.Path) -> str | None:
+    """``'keras'``, ``'onnx'`` or ``None`` (a torch file), from the file's content."""
+    if zipfile.is_zipfile(path):
+        return "keras" if is_keras(path) else None
+    return "onnx" if is_onnx(path) else None
+
+
+def _load_foreign(kind: str, req: _Request, *, black_box: bool, outputs) -> LoadedModel:
+    """Load an ONNX or Keras network, checked against its own framework."""
+    if req.metadata is None:
+        raise no_metadata(req.where)
+    if req.architecture is not None:
+        raise ValueError(
+            f"architecture= (CLI --arch) applies to torch files; {req.where} is a "
+            f"{kind.upper() if kind == 'onnx' else 'Keras'} file that holds its network"
+        )
+    common = dict(metadata=req.metadata, device=req.device, outputs=outputs, where=req.where)
+    if kind == "onnx":
+        model = read_onnx(req.path, black_box=bool(black_box), **common)
+        fmt = "user_onnx_black_box" if black_box else "user_onnx"
+    else:
+        if black_box:
+            raise ValueError(
+                f"black_box=True applies to ONNX files; {req.where} is a Keras file, run "
+                "with gradients through Keras's torch backend"
+            )
+        model = read_keras(req.path, trust=req.trust, **common)
+        fmt = "user_keras"
+    model.eval()
+    probe(model, req.metadata, req.where)
+    return LoadedModel(model=model, metadata=req.metadata, format=fmt, path=req.path)
 
 
 def _request(path, trust, device, architecture, kwargs, metadata) -> _Request:
