@@ -259,7 +259,7 @@ def _add_region_options(p, *, out_default: str) -> None:
         "model",
         help="a model file: written by `saliency2signal train`/save_model/package, or "
         "your own (a state dict with --arch, a torch.export or TorchScript file, a "
-        "pickled model with --trust; with --pipeline)",
+        "pickled model with --trust, an ONNX or Keras 3 file; with --pipeline)",
     )
     p.add_argument(
         "data",
