@@ -436,3 +436,41 @@ def test_cli_map_with_the_model_reports_what_explain_reports(tmp_path):
         assert sm["verdict"]["level"] == se["verdict"]["level"]
         drops_e = [r["deletion"]["drop"] for r in se["regions"]]
         assert [r["deletion"]["drop"] for r in sm["regions"]] == pytest.approx(drops_e, abs=1e-6)
+
+
+def test_the_models_own_gradcam_pngs_map_to_explains_gradcam(tmp_path):
+    """The original question: Grad-CAM pictures of the CWT images, back to the signal."""
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    from saliency2signal import to_image
+
+    loaded = load_model(ROOT / "models" / "coffee.pt", rebuild=True)
+    md, net = loaded.metadata, loaded.model
+    x = load_coffee("test").x[:4]
+    e = explain(
+        net,
+        x,
+        metadata=md,
+        method="layer_gradcam",
+        reference="zero",
+        deletion=False,
+        attribute_options={"layer": "features.2", "captum_kwargs": {"relu_attributions": True}},
+    )
+    # the researcher's own Grad-CAM run: Captum on the images, upsampled, 0-1, jet PNGs
+    images = to_image(ssq_cwt(torch.tensor(x, dtype=torch.float32), md.transform).Tx, md.imaging)
+    layer = dict(net.named_modules())["features.2"]
+    cam = LayerGradCam(net, layer).attribute(
+        images, target=torch.as_tensor(np.array(e.target)), relu_attributions=True
+    )
+    cam = LayerAttribution.interpolate(cam, images.shape[-2:], "bilinear").detach().numpy()[:, 0]
+    cam = cam / cam.max(axis=(1, 2), keepdims=True)
+    jet = matplotlib.colormaps["jet"]
+    pngs = _png_folder(
+        tmp_path / "cams", [(255 * jet(c)[..., :3]).round().astype(np.uint8) for c in cam]
+    )
+    read = read_heatmap_images(pngs, colormap="jet")
+    m = map_heatmaps(read.values, x, metadata=md, target=e.target)
+    for b in range(len(x)):
+        a, c = e.labels[b] > 0, m.labels[b] > 0
+        assert (a & c).sum() / (a | c).sum() >= 0.9
+        assert np.corrcoef(e.components[b].sum(0), m.components[b].sum(0))[0, 1] >= 0.97
