@@ -64,6 +64,13 @@ def require(module: str, extra: str, what: str):
             f"reading {what} needs the optional package {module!r} ({exc}): "
             f'pip install "saliency2signal[{extra}]"'
         ) from None
+    except Exception as exc:  # noqa: BLE001 - installed but broken, e.g. a torchvision
+        # built for another torch release (onnx2torch imports it): say so in one line
+        raise ImportError(
+            f"reading {what} needs {module!r}, which is installed but cannot be imported "
+            f"({type(exc).__name__}: {exc}); its dependencies may be built for another "
+            f'torch release: reinstall with pip install "saliency2signal[{extra}]"'
+        ) from None
 
 
 def check_file_bytes(n_bytes: int, *, what: str) -> None:
