@@ -10,8 +10,9 @@
 - :func:`default_mask_options`: the mask closing that matches one image pixel.
 
 Internal: the names here are plain, for use across the package, and not public API.
-May import: torch, ``_validation``, ``transform``, ``imaging``, ``_imagings``, ``metadata``;
-never a stage that uses it (``saliency``, ``explanation``, ``evaluation``, ``forward``).
+May import: torch, ``_validation``, ``blackbox``, ``transform``, ``imaging``, ``_imagings``,
+``metadata``; never a stage that uses it (``saliency``, ``explanation``, ``evaluation``,
+``forward``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 
 from ._imagings import check_imaging, image_shape
 from ._validation import check_instance
+from .blackbox import is_black_box
 from .imaging import ImagingConfig
 from .metadata import ModelMetadata
 from .transform import SSQConfig
@@ -114,9 +116,16 @@ def inference_model(model: torch.nn.Module, probe: torch.Tensor) -> torch.nn.Mod
     ``benchmarks/bench_explain.py`` times it against the plain model. It is used only
     if it builds and its logits on ``probe`` (a batch of images) agree with the model's
     to float32 rounding; otherwise, and for legacy TorchScript models or other devices,
-    the model itself is returned. The model is left as it was.
+    the model itself is returned. The model is left as it was. A model with no
+    gradients (a :class:`~saliency2signal.blackbox.BlackBox`, or any module with a true
+    ``black_box`` attribute) is returned as it is, without probing it: it has no torch
+    layers to fold, and a probe would cost a call of the user's model.
     """
-    if isinstance(model, torch.jit.ScriptModule) or probe.device.type != "cpu":
+    if (
+        is_black_box(model)
+        or isinstance(model, torch.jit.ScriptModule)
+        or probe.device.type != "cpu"
+    ):
         return model
     try:
         with eval_mode(model), torch.no_grad():

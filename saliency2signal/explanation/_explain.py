@@ -374,14 +374,32 @@ def explain(
 
 
 def _explain_auto(model, x, kwargs: dict, auto_options: Mapping | None) -> Explanation:
-    """``method='auto'``: compare the candidates on a subset, explain all with the best."""
+    """``method='auto'``: compare the candidates on a subset, explain all with the best.
+
+    A model with no gradients (a :class:`~saliency2signal.blackbox.BlackBox`) compares
+    only the candidates that need none: by default ``('rise',)``; given candidates are
+    narrowed to the perturbation methods among them.
+    """
+    from ..blackbox import is_black_box
+    from ..saliency import methods
+
     opts = dict(auto_options or {})
     unknown = set(opts) - {"candidates", "n_subset"}
     if unknown:
         raise ValueError(f"auto_options has unknown keys {sorted(unknown)}")
-    candidates = tuple(opts.get("candidates", AUTO_CANDIDATES))
+    black_box = is_black_box(model)
+    default = ("rise",) if black_box else AUTO_CANDIDATES
+    candidates = tuple(opts.get("candidates", default))
     if not candidates or "auto" in candidates:
         raise ValueError(f"auto_options candidates={candidates!r} must name methods")
+    if black_box:
+        no_gradients = methods("perturbation")
+        candidates = tuple(m for m in candidates if m in no_gradients)
+        if not candidates:
+            raise ValueError(
+                f"auto_options candidates={opts['candidates']!r}: the model is a black box "
+                f"(no gradients); name some of {no_gradients}"
+            )
     n_subset = check_int(opts.get("n_subset", 8), "n_subset", minimum=1)
     xs = x if isinstance(x, torch.Tensor) else np.asarray(x)
     n_b = 1 if xs.ndim == 1 else int(xs.shape[0])

@@ -22,19 +22,34 @@ Layout (internal modules, plain names inside):
   :data:`NT_TYPES`) — adding a method is one entry there;
 - ``_methods``: one small function per method, each with only its own options;
 - ``_options``: what those options (baselines, feature masks, windows, layers) mean on
-  the grid.
+  the grid;
+- ``_through``, ``_rise``, ``_shapley``: perturbation *through the signal* for models
+  with no gradients (:class:`~saliency2signal.blackbox.BlackBox`): masked content is
+  removed by the inverse, the transform and image recomputed and the model re-run —
+  ``method='rise'`` (random smooth masks on the plane) and :func:`region_shapley`
+  (exact Shapley values of labelled regions).
 
 Captum is imported inside the functions: ``import captum.attr`` may import matplotlib
 (Captum issue 1653) and importing this package must not.
 
 May import: torch, numpy, captum (lazily), ``_grid``, ``_runtime``, ``_validation``,
-``forward``, ``imaging``, ``transform``; never ``explanation`` or ``evaluation`` (they
-import this).
+``blackbox``, ``forward``, ``imaging``, ``inverse``, ``transform``; never
+``explanation`` or ``evaluation`` (they import this).
 """
 
 from __future__ import annotations
 
 from ._core import SaliencyResult, attribute, time_gradient
 from ._registry import METHODS, NT_TYPES, methods
+from ._shapley import RegionShapley, region_shapley
 
-__all__ = ["METHODS", "NT_TYPES", "SaliencyResult", "attribute", "methods", "time_gradient"]
+__all__ = [
+    "METHODS",
+    "NT_TYPES",
+    "RegionShapley",
+    "SaliencyResult",
+    "attribute",
+    "methods",
+    "region_shapley",
+    "time_gradient",
+]

@@ -16,9 +16,9 @@ signal itself, through the differentiable transform and the same forward path
 
 Internal to ``saliency`` (its public names are re-exported by
 ``saliency2signal.saliency``). May import: numpy, torch, ``saliency2signal._grid``,
-``_runtime``, ``_validation``, ``forward``, ``imaging``, ``transform``, ``._options``,
-``._methods``, ``._registry``; never ``explanation`` or ``evaluation`` (they import
-this).
+``_runtime``, ``_validation``, ``blackbox``, ``forward``, ``imaging``, ``transform``,
+``._options``, ``._methods``, ``._registry``; never ``explanation`` or ``evaluation``
+(they import this).
 """
 
 from __future__ import annotations
@@ -40,10 +40,11 @@ from .._validation import (
     complex_dtype,
     torch_dtype,
 )
+from ..blackbox import is_black_box
 from ..forward import CoefficientClassifier, output_of
 from ..imaging import ImagingConfig
 from ..transform import MIN_LENGTH, SSQConfig, SSQResult, ssq_cwt
-from ._methods import Attribution, Batch, NoiseOptions, per_pass
+from ._methods import Attribution, Batch, NoiseOptions, counted, per_pass
 from ._options import has_negative
 from ._registry import NT_TYPES, REGISTRY, Method, methods
 
@@ -74,6 +75,11 @@ class SaliencyResult:
         Integrated Gradients and DeepLift (``None`` otherwise or with a noise tunnel).
     transform_config, imaging_config
         The configurations used.
+    model_calls, model_images : int or None
+        Forward calls of the model during the attribution and the images in them (the
+        first pass at ``|Tx|`` included; ``None`` where they cannot be counted, e.g.
+        a TorchScript model): the cost of a perturbation method is
+        ``model_images / B`` evaluations per signal.
     """
 
     attribution: torch.Tensor
@@ -85,6 +91,8 @@ class SaliencyResult:
     convergence_delta: torch.Tensor | None = None
     transform_config: SSQConfig = field(default_factory=SSQConfig, repr=False)
     imaging_config: ImagingConfig = field(default_factory=ImagingConfig, repr=False)
+    model_calls: int | None = None
+    model_images: int | None = None
 
 
 # ------------------------------------------------------------------ checks
@@ -101,9 +109,20 @@ def _check_configs(transform_config, imaging_config) -> tuple[SSQConfig, Imaging
     return transform_config, imaging_config
 
 
-def _check_method(method, nt_type) -> Method:
+def _check_black_box(model, what: str) -> None:
+    """Refuse a gradient or layer method on a model with no gradients, naming those that run."""
+    if is_black_box(model):
+        raise ValueError(
+            f"{what} needs the model's gradients, but the model is a black box (forward "
+            f"passes only); use one of {methods('perturbation')}"
+        )
+
+
+def _check_method(method, nt_type, model) -> Method:
     """Return the registry entry of ``method``; a noise tunnel wraps gradient methods only."""
     spec = REGISTRY[check_choice(method, tuple(REGISTRY), "method")]
+    if spec.kind != "perturbation":
+        _check_black_box(model, f"method={method!r}")
     if nt_type is not None:
         check_choice(nt_type, (None, *NT_TYPES), "nt_type")
         if spec.kind != "gradient":
@@ -146,8 +165,10 @@ def _check_result(result, xt: torch.Tensor, transform_config: SSQConfig) -> None
         raise ValueError(f"result.Tx has dtype {tx.dtype}; x of dtype {xt.dtype} gives {want}")
 
 
-def _coefficients(model, x, transform_config: SSQConfig, result, device) -> torch.Tensor:
-    """``Tx`` of the signals on ``device``: computed once, or checked and taken from ``result``."""
+def _coefficients(
+    model, x, transform_config: SSQConfig, result, device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the signals and their ``Tx`` on ``device`` (``Tx`` computed or from ``result``)."""
     dev = _resolve_device(device, x, model)
     xt = _prepare_signal(x, transform_config, dev)
     if result is None:
@@ -155,7 +176,7 @@ def _coefficients(model, x, transform_config: SSQConfig, result, device) -> torc
             result = ssq_cwt(xt, transform_config)
     else:
         _check_result(result, xt, transform_config)
-    return result.Tx.detach().to(dev)
+    return xt, result.Tx.detach().to(dev)
 
 
 def _check_logits(out, n_batch: int) -> torch.Tensor:
@@ -255,6 +276,11 @@ def attribute(
     device: str | torch.device | None = None,
     result: SSQResult | None = None,
     task: str = "classification",
+    n_masks: int | None = None,
+    mask_cell: tuple[float, float] | None = None,
+    keep_probability: float | None = None,
+    rng=0,
+    reference_coefficients=None,
 ) -> SaliencyResult:
     """Attribute a CNN's decision to the cells of the synchrosqueezed transform.
 
@@ -279,8 +305,10 @@ def attribute(
     method : str
         One of :data:`METHODS`: ``'integrated_gradients'``, ``'saliency'``,
         ``'input_x_gradient'``, ``'gradient_shap'``, ``'deeplift'``, ``'occlusion'``,
-        ``'feature_ablation'``, ``'shapley_value_sampling'``, ``'layer_gradcam'``,
-        ``'guided_gradcam'``.
+        ``'feature_ablation'``, ``'shapley_value_sampling'``, ``'rise'``,
+        ``'layer_gradcam'``, ``'guided_gradcam'``. A model with no gradients (a
+        :class:`~saliency2signal.blackbox.BlackBox`) takes the perturbation methods
+        only (:func:`methods` ``('perturbation')``).
     target : int or array_like of int, optional
         Class to explain, one for all or one per signal (shape ``x.shape[:-1]``);
         default: the predicted class of each signal (a regression's first output).
@@ -333,6 +361,20 @@ def attribute(
     task : {'classification', 'regression'}
         What the model answers. A regression's outputs are explained as values: the
         result's ``probabilities`` are the outputs themselves, not their softmax.
+    n_masks : int, optional
+        Random masks of ``'rise'`` (model evaluations per signal; default 64).
+    mask_cell : (float, float), optional
+        Cell of ``'rise'``'s low-resolution mask grid as ``(octaves, samples)``
+        (default ``(1, n_times / 16)``).
+    keep_probability : float, optional
+        Probability that ``'rise'`` keeps a grid cell (default 0.5).
+    rng : int, numpy.random.Generator or None
+        Seed of ``'rise'``'s masks (default 0: results repeat); the same masks serve
+        every signal of the batch.
+    reference_coefficients : torch.Tensor, shape (..., n_freqs, n_times), optional
+        Complex ``Tx`` of reference signals: ``'rise'`` puts their content where it
+        removes the signal's (what :func:`~saliency2signal.explain` passes for a
+        contrastive explanation).
 
     Returns
     -------
@@ -398,7 +440,7 @@ def attribute(
     """
     model = _check_model(model)
     transform_config, imaging_config = _check_configs(transform_config, imaging_config)
-    spec = _check_method(method, nt_type)
+    spec = _check_method(method, nt_type, model)
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     nt_samples = check_int(nt_samples, "nt_samples", minimum=1)
     if internal_batch_size is not None:
@@ -406,7 +448,7 @@ def attribute(
     if captum_kwargs is not None:
         check_instance(captum_kwargs, dict, "captum_kwargs")
 
-    tx = _coefficients(model, x, transform_config, result, device)
+    xt, tx = _coefficients(model, x, transform_config, result, device)
     batch_shape = tuple(tx.shape[:-2])
     mag = magnitude(tx).reshape(math.prod(batch_shape), *tx.shape[-2:])
     options = {
@@ -419,12 +461,17 @@ def attribute(
         "feature_mask": feature_mask,
         "layer": layer,
         "interpolate_mode": interpolate_mode,
+        "n_masks": n_masks,
+        "mask_cell": mask_cell,
+        "keep_probability": keep_probability,
+        "rng": rng,
+        "reference_coefficients": reference_coefficients,
     }
     # noise or a negative baseline could feed a negative magnitude into a log
     noisy = nt_type is not None or bool(spec.noise_option and options[spec.noise_option])
     negative = has_negative(baselines)
     forward = CoefficientClassifier(model, imaging_config=imaging_config, clamp=noisy or negative)
-    with eval_mode(model), torch.enable_grad():
+    with eval_mode(model), torch.enable_grad(), counted(model) as calls:
         with torch.no_grad():
             logits = _check_logits(forward(mag), mag.shape[0])
         final = output_of(task)
@@ -443,6 +490,9 @@ def attribute(
             internal_batch_size=internal_batch_size,
             captum_kwargs=dict(captum_kwargs or {}),
             noise=_noise(nt_type, nt_samples, stdevs, mag, internal_batch_size),
+            signals=xt.reshape(-1, xt.shape[-1]),
+            coefficients=tx.reshape(mag.shape),
+            task=task,
         )
         out: Attribution = spec.run(batch, **{name: options[name] for name in spec.options})
 
@@ -460,6 +510,8 @@ def attribute(
         convergence_delta=delta,
         transform_config=transform_config,
         imaging_config=imaging_config,
+        model_calls=calls.calls,
+        model_images=calls.images,
     )
 
 
@@ -546,6 +598,7 @@ def time_gradient(
     'time_gradient+probability'
     """
     model = _check_model(model)
+    _check_black_box(model, "time_gradient")
     transform_config, imaging_config = _check_configs(transform_config, imaging_config)
     check_choice(score, ("logit", "probability"), "score")
     dev = _resolve_device(device, x, model)

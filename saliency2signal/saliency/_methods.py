@@ -38,8 +38,10 @@ from ._options import feature_labels, find_layer, grid_baselines, shap_baselines
 __all__ = [
     "Attribution",
     "Batch",
+    "CallCount",
     "NoiseOptions",
     "captum_gradient",
+    "counted",
     "deeplift",
     "feature_ablation",
     "gradient_shap",
@@ -107,6 +109,14 @@ class Batch:
         Extra arguments for Captum's ``attribute`` call.
     noise : NoiseOptions or None
         Wrap a gradient method in a noise tunnel.
+    signals : torch.Tensor, shape (B, N), optional
+        The signals themselves, in the transform's dtype (methods that perturb through
+        the signal remove content from them).
+    coefficients : torch.Tensor, shape (B, F, N), optional
+        Their complex ``Tx``, detached.
+    task : {'classification', 'regression'}
+        What the model answers: a classifier's target is scored by its probability, a
+        regression's by its value.
     """
 
     forward: torch.nn.Module
@@ -120,6 +130,9 @@ class Batch:
     internal_batch_size: int | None = None
     captum_kwargs: dict = field(default_factory=dict)
     noise: NoiseOptions | None = None
+    signals: torch.Tensor | None = None
+    coefficients: torch.Tensor | None = None
+    task: str = "classification"
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -142,6 +155,40 @@ class Attribution:
 
     values: torch.Tensor
     delta: torch.Tensor | None = None
+
+
+@dataclass
+class CallCount:
+    """Forward calls of a model and the images in them (``None``: not countable)."""
+
+    calls: int | None = 0
+    images: int | None = 0
+
+
+@contextlib.contextmanager
+def counted(model: torch.nn.Module):
+    """Count the forward calls of ``model`` (and their images) while active.
+
+    A forward hook on the model; a model that takes none (a TorchScript module) yields a
+    count of ``None``.
+    """
+    count = CallCount()
+
+    def hook(module, args, out):
+        count.calls += 1
+        first = args[0] if args else None
+        count.images += int(first.shape[0]) if isinstance(first, torch.Tensor) else 0
+
+    try:
+        handle = model.register_forward_hook(hook)
+    except (RuntimeError, AttributeError, TypeError):
+        count.calls = count.images = None
+        handle = None
+    try:
+        yield count
+    finally:
+        if handle is not None:
+            handle.remove()
 
 
 @contextlib.contextmanager

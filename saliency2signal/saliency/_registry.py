@@ -6,8 +6,8 @@ the same list. Adding a method is a function in ``_methods`` and one entry here.
 
 Internal to ``saliency``: plain names for its sibling modules; :data:`METHODS`,
 :data:`NT_TYPES` and :func:`methods` are public through ``saliency2signal.saliency``.
-May import: ``saliency2signal._validation``, ``._methods``; never ``._core`` (it
-imports this).
+May import: ``saliency2signal._validation``, ``._methods``, ``._rise``; never ``._core``
+(it imports this).
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from dataclasses import dataclass
 
 from .._validation import check_choice
 from . import _methods as m
+from ._rise import rise
 
 __all__ = ["KINDS", "METHODS", "NT_TYPES", "REGISTRY", "Method", "methods"]
 
 #: Kinds of method: ``'gradient'`` (a noise tunnel can wrap them), ``'perturbation'``
-#: (no gradients; region-level with a feature mask), ``'layer'`` (need ``layer=``).
+#: (forward passes only: they work on a model with no gradients, a
+#: :class:`~saliency2signal.blackbox.BlackBox`), ``'layer'`` (need ``layer=``).
 KINDS = ("gradient", "perturbation", "layer")
 
 #: Accepted ``nt_type`` values (Captum's NoiseTunnel).
@@ -86,6 +88,12 @@ REGISTRY: dict[str, Method] = {
             m.shapley_value_sampling,
             ("baselines", "feature_mask", "n_samples"),
         ),
+        Method(
+            "rise",
+            "perturbation",
+            rise,
+            ("n_masks", "mask_cell", "keep_probability", "rng", "reference_coefficients"),
+        ),
         Method("layer_gradcam", "layer", m.layer_gradcam, ("layer", "interpolate_mode")),
         Method("guided_gradcam", "layer", m.guided_gradcam, ("layer", "interpolate_mode")),
     )
@@ -101,9 +109,9 @@ def methods(kind: str | None = None) -> tuple[str, ...]:
     Parameters
     ----------
     kind : {'gradient', 'perturbation', 'layer'}, optional
-        ``'gradient'``: methods a noise tunnel can wrap; ``'perturbation'``: no
-        gradients, region-level with a feature mask; ``'layer'``: on a hidden layer
-        (need ``layer=``).
+        ``'gradient'``: methods a noise tunnel can wrap; ``'perturbation'``: forward
+        passes only (they work on a black box); ``'layer'``: on a hidden layer (need
+        ``layer=``).
 
     Examples
     --------
