@@ -442,3 +442,18 @@ def test_cli_errors_are_one_line(folder, monkeypatch, capsys):
     assert main(["info", model, "--pipeline", str(folder / "pipeline.toml")]) != 0
     err = capsys.readouterr().err
     assert 'pip install "saliency2signal[onnx]"' in err and err.count("\n") == 1
+
+
+def test_cli_explains_an_onnx_black_box_with_rise(folder, capsys):
+    """onnxruntime alone (no gradients): rise through the signal, then the usual checks."""
+    base = [str(folder / "model.onnx"), str(folder / "spectra.npz")]
+    opts = ["--pipeline", str(folder / "pipeline.toml"), "--black-box", "--no-figures"]
+    out = str(folder / "rise")
+    assert main(["explain", *base, *opts, "--method", "rise", "--out", out]) == 0
+    report = json.loads((folder / "rise" / "report.json").read_text())
+    assert report["method"] == "rise"
+    assert any(r["deletion"] is not None for s in report["samples"] for r in s["regions"])
+    capsys.readouterr()
+    assert main(["explain", *base, *opts, "--out", str(folder / "ig")]) == 2
+    err = capsys.readouterr().err
+    assert "rise" in err and err.count("\n") == 1
