@@ -302,3 +302,17 @@ def test_a_scikit_learn_model_through_black_box(rng):
     assert res.target.tolist() == clf.predict(feats[:2]).astype(int).tolist()
     assert res.attribution.shape == (2, CFG.n_freqs(N), N)
     assert box.n_images == 2 + 2 * 32
+
+
+def test_evaluate_a_black_box_compares_rise_without_randomisation():
+    from saliency2signal import evaluate
+
+    net, meta, d, idx = _planted(2)
+    box = _as_black_box(net)
+    ev = evaluate(box, d.x[idx], metadata=meta, n_null=3, insertion=False)
+    assert list(ev.methods) == ["rise"]
+    assert ev.to_json()["settings"]["randomization"] == "none"
+    with pytest.raises(ValueError, match="black box has none"):
+        evaluate(box, d.x[idx], metadata=meta, n_null=3, randomization="cascade")
+    with pytest.raises(ValueError, match="black box"):
+        evaluate(box, d.x[idx], metadata=meta, n_null=3, methods="integrated_gradients")

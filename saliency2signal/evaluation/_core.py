@@ -8,7 +8,7 @@
   method (the first method's target classes for all of them) and gathers an
   :class:`~saliency2signal.evaluation.Evaluation`.
 
-May import: numpy, torch, ``_validation``, the public names of ``transform``,
+May import: numpy, torch, ``_validation``, ``blackbox``, the public names of ``transform``,
 ``imaging`` and ``faithfulness``, and every other module of
 ``saliency2signal.evaluation``; nothing in the package imports this but the package's ``__init__``.
 """
@@ -26,6 +26,7 @@ import torch
 
 from .._imagings import imaging_record
 from .._validation import check_bool, check_choice, check_int, check_real
+from ..blackbox import is_black_box
 from ..faithfulness import CurveSettings, curve_scores, measure_curves, verdicts
 from ..imaging import ImagingConfig
 from ..transform import SSQConfig
@@ -34,7 +35,7 @@ from ._result import Evaluation, MethodEvaluation
 from ._sanity import RANDOMIZATION_MODES, randomisation
 from ._truth import resolve_truth, truth_axis, truth_scores
 
-__all__ = ["RunSettings", "evaluate", "evaluate_method"]
+__all__ = ["BLACK_BOX_METHODS", "DEFAULT_METHODS", "RunSettings", "evaluate", "evaluate_method"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ class RunSettings:
     randomization: str
     truth_mass: float
     seed: int
+
+
+#: What :func:`evaluate` compares by default, and for a model without gradients.
+DEFAULT_METHODS = ("integrated_gradients",)
+BLACK_BOX_METHODS = ("rise",)
 
 
 def _check_methods(methods) -> tuple[str, ...]:
@@ -221,7 +227,7 @@ def evaluate(
     transform_config: SSQConfig | None = None,
     imaging_config: ImagingConfig | None = None,
     class_names: Sequence[str] | None = None,
-    methods: Sequence[str] | str = ("integrated_gradients",),
+    methods: Sequence[str] | str | None = None,
     target="predicted",
     labels=None,
     axis=None,
@@ -231,7 +237,7 @@ def evaluate(
     max_overlap: float = 0.5,
     insertion: bool = True,
     null_insertion: bool = False,
-    randomization: str = "cascade",
+    randomization: str | None = None,
     truth_mass: float = 0.9,
     keep_mass: float = 0.8,
     max_regions: int = 5,
@@ -255,8 +261,10 @@ def evaluate(
         Real signals.
     metadata, transform_config, imaging_config, class_names, target, labels, axis
         As for :func:`~saliency2signal.explain`.
-    methods : str or sequence of str
-        Attribution methods (:data:`~saliency2signal.saliency.METHODS`), a gradient
+    methods : str or sequence of str, optional
+        Default ``('integrated_gradients',)``, for a model without gradients (a
+        :class:`~saliency2signal.BlackBox`) ``('rise',)``. Attribution methods
+        (:data:`~saliency2signal.saliency.METHODS`), a gradient
         method with a noise tunnel (``'saliency+smoothgrad'``: SmoothGrad) and baselines
         (:data:`BASELINES`); each is evaluated on the same signals and targets. Layer
         methods use ``model.cam_layer`` unless ``method_options`` names a ``layer``;
@@ -280,9 +288,10 @@ def evaluate(
     null_insertion : bool
         Also run the matched null for the insertion curves (doubles the forward passes
         of the null; the deletion null is always run).
-    randomization : {'cascade', 'full', 'none'}
+    randomization : {'cascade', 'full', 'none'}, optional
         Cascading randomisation (one step per block, top first), all blocks at once, or
-        no sanity check.
+        no sanity check. Default ``'cascade'``; ``'none'`` for a black box, which has no
+        parameters to randomise (asking for another mode is then an error).
     truth_mass : float
         Share of the planted component's coefficient energy that defines the
         ground-truth cells, in (0, 1].
@@ -329,6 +338,16 @@ def evaluate(
     >>> row["method"], row["n_samples"], 0 <= row["deletion_auc"] <= 1
     ('integrated_gradients', 2, True)
     """
+    black_box = is_black_box(model)
+    if methods is None:
+        methods = BLACK_BOX_METHODS if black_box else DEFAULT_METHODS
+    if randomization is None:
+        randomization = "none" if black_box else "cascade"
+    elif black_box and randomization != "none":
+        raise ValueError(
+            f"randomization={randomization!r} randomises the model's parameters; a black "
+            "box has none: pass randomization='none'"
+        )
     methods = _check_methods(methods)
     run = _run_settings(
         n_null=n_null,
