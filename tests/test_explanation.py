@@ -146,7 +146,7 @@ def test_json_schema(explained):
     d = explained.to_json()
     text = json.dumps(d, allow_nan=False)  # every float finite or null
     assert json.loads(text) == d
-    assert d["schema"] == SCHEMA and d["schema_version"] == 5
+    assert d["schema"] == SCHEMA and d["schema_version"] == 6
     for key, typ in [
         ("method", str),
         ("target_mode", str),
@@ -159,6 +159,7 @@ def test_json_schema(explained):
         ("imaging", dict),
         ("lowpass_in_image", bool),
         ("settings", dict),
+        ("summary", dict),
         ("samples", list),
     ]:
         assert isinstance(d[key], typ), key
@@ -199,9 +200,11 @@ def test_json_schema(explained):
         "coefficient_energy_share",
         "component_energy",
         "deletion",
+        "contradicting",
         "interference",
         "peak",
     }
+    assert r["contradicting"] is (r["deletion"]["drop"] < 0)
     assert r["label"] == 1 and len(r["x_range"]) == 2 and len(r["band"]) == 2
     assert set(r["deletion"]) == {"p_before", "p_after", "drop"}
     assert all(isinstance(v, float) for v in r["deletion"].values())
@@ -321,7 +324,9 @@ def test_save_writes_every_file(small, tmp_path):
 
     out = small.save(tmp_path / "report")
     names = sorted(p.name for p in out.iterdir())
-    expected = ["components.npz", "index.html", "report.json"] + [
+    classes = sorted(set(small.target.tolist()))
+    expected = ["components.npz", "index.html", "report.json", "summary.csv"]
+    expected += [f"overview_class_{k:03d}.png" for k in classes] + [
         f"sample_{b:04d}_{k}.png"
         for b in range(2)
         for k in ("components", "scalogram", "spectrum")
@@ -344,9 +349,12 @@ def test_save_writes_every_file(small, tmp_path):
         assert z["axis"].shape == (N,)
     page = (out / "index.html").read_text()
     links = re.findall(r'(?:href|src)="([^"]+)"', page)
-    assert len(links) >= 2 + 2 * 3
-    assert all((out / link).is_file() for link in links)
-    assert page.count("<section") == 2 and "<table>" in page
+    files = [link for link in links if not link.startswith("#")]
+    assert len(files) >= 3 + 2 * 3 + len(classes)
+    assert all((out / link).is_file() for link in files)
+    anchors = [link[1:] for link in links if link.startswith("#")]
+    assert all(f'id="{a}"' in page for a in anchors)
+    assert page.count("<section") == 1 + 2 and "<table>" in page  # the overview first
 
 
 def test_save_is_atomic(small, tmp_path, monkeypatch):
@@ -375,6 +383,7 @@ def test_save_is_atomic(small, tmp_path, monkeypatch):
         "components.npz",
         "index.html",
         "report.json",
+        "summary.csv",
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists"]
 

@@ -246,9 +246,10 @@ def cmd_explain(args) -> int:
     path = ex.save(inputs.out, figures=not args.no_figures, overwrite=args.overwrite)
     n = len(ex.predictions)
     print(
-        f"wrote {path}: {n} signal(s), report.json, components.npz"
-        f"{'' if args.no_figures else ', figures, index.html'}"
+        f"wrote {path}: {n} signal(s), report.json, summary.csv, components.npz, index.html"
+        f"{'' if args.no_figures else ', figures'}"
     )
+    _print_overview(path, ex.axis_units)
     sel = ex.settings.get("method_selection")
     if sel is not None:
         print(f"method auto chose {sel['reason']}")
@@ -268,6 +269,32 @@ def cmd_explain(args) -> int:
             f"chance ({v['contradicted']} contradicted: deleting the top region raises p)"
         )
     return 0
+
+
+def _print_overview(path: Path, units: str) -> None:
+    """Print the report's overview: misclassified signals, each class's top band."""
+    summary = json.loads((Path(path) / "report.json").read_text(encoding="utf-8"))["summary"]
+    wrong = summary["misclassified"]
+    if wrong:
+        print(
+            "misclassified: "
+            + ", ".join(f"{m['index']} ({m['label']} predicted {m['prediction']})" for m in wrong)
+        )
+    for c in summary["classes"]:
+        if c["bands"] and None not in c["bands"][0]["x_range"]:
+            b = c["bands"][0]
+            lo, hi = b["x_range"]
+            print(
+                f"{c['name']}: top band {lo:.4g}-{hi:.4g} {units} in {b['n_signals']} of "
+                f"{c['n_signals']} signal(s), {b['evidence'] or 0:.0%} of the attribution each"
+            )
+    contra = summary["contradicting"]
+    if contra and contra["n_contradicting"]:
+        print(
+            f"contradicting: {contra['n_contradicting']} of {contra['n_regions']} regions "
+            f"(deleting them raises {'the output' if summary['task'] == 'regression' else 'p'}"
+            "; marked in index.html)"
+        )
 
 
 def cmd_map(args) -> int:

@@ -27,6 +27,11 @@ The package's layers, each a private module:
 - ``_map``: :func:`map_heatmaps`, heatmaps of a finished study (image or native grid,
   either row order) through the same core, with or without the model.
 - ``_result``: :class:`RegionEffect` and :class:`Explanation` (arrays, JSON).
+- ``_summary``: :func:`summarize`, the overview over all signals (accuracy, confusion
+  matrix, per class the attribution profile and the bands that carry its evidence, where
+  the unkept attribution went); :func:`cluster_bands`, the clustering of regions'
+  x-ranges into bands.
+- ``_overview``: the report page's overview section and its per-class figures.
 - ``_report``: the figures, the HTML page and the files of a saved report folder.
 - ``_schema``: :data:`SCHEMA`, :data:`SCHEMA_VERSION`, :data:`SCHEMA_PATH` and
   :func:`load_schema`.
@@ -54,6 +59,7 @@ from ._explain import explain
 from ._map import GRIDS, map_heatmaps
 from ._result import Explanation, RegionEffect
 from ._schema import SCHEMA, SCHEMA_PATH, SCHEMA_VERSION, load_schema
+from ._summary import cluster_bands, summarize
 
 __all__ = [
     "AUTO_CANDIDATES",
@@ -63,9 +69,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "Explanation",
     "RegionEffect",
+    "cluster_bands",
     "explain",
     "load_schema",
     "map_heatmaps",
+    "summarize",
 ]
 
 if __doc__ is not None:  # None under python -OO

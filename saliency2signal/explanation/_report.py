@@ -3,14 +3,17 @@
 - :func:`draw`: one signal's explanation on one Axes (:meth:`Explanation.plot`).
 - :func:`write_report`: the files of a report folder (:meth:`Explanation.save` writes
   them into a temporary folder and renames it into place): ``report.json``,
-  ``components.npz``, ``index.html`` and three PNG figures per signal.
+  ``summary.csv``, ``components.npz``, ``index.html`` (the overview first, then one
+  section per signal), one overview PNG per explained class and three PNG figures per
+  signal.
 
 The explanation is passed in; nothing here imports the result classes, so they can
 import this. matplotlib is imported inside the functions that draw.
 
 Internal: plain names for the modules of :mod:`saliency2signal.explanation`.
-May import: numpy, matplotlib (inside functions), ``_validation``, ``plot``; never a
-sibling module.
+May import: numpy, matplotlib (inside functions), ``_validation``, ``plot`` and its
+siblings ``_overview`` and ``_summary`` (the page's first section, ``summary.csv``);
+never the result classes.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._validation import check_choice, check_index
+from ._overview import CONTRADICTING_NOTE, axis_label, html_units, kept_line, overview_html
+from ._overview import write_overview_figures as overview_figures
+from ._summary import summary_csv
 
 if TYPE_CHECKING:
     from ._result import Explanation, RegionEffect
@@ -34,7 +40,7 @@ KINDS = ("overlay", "components", "scalogram", "attribution", "profile")
 
 
 def _axis_label(e: Explanation) -> str:
-    return f"{e.axis_name} ({e.axis_units})"
+    return axis_label(e.axis_name, e.axis_units)
 
 
 def draw(e: Explanation, index: int = 0, *, kind: str = "overlay", ax=None):
@@ -82,6 +88,7 @@ def draw(e: Explanation, index: int = 0, *, kind: str = "overlay", ax=None):
     if kind == "components" and not regs:
         ax.text(0.5, 0.5, "no regions", transform=ax.transAxes, ha="center")
     ax.set_xlabel(_axis_label(e))
+    ax.set_ylabel("signal" if kind == "overlay" else "component")
     if xs[0] > xs[-1]:
         ax.set_xlim(xs[0], xs[-1])
     ax.legend(loc="upper right", fontsize=8, frameon=False)
@@ -105,6 +112,7 @@ def _draw_profile(e: Explanation, b: int, ax):
     ax.fill_between(xs, p, 0, where=p < 0, color="C0", alpha=0.6, lw=0, label="against it")
     ax.axhline(0, color="0.5", lw=0.6)
     ax.set_xlabel(_axis_label(e))
+    ax.set_ylabel("attribution")
     if xs[0] > xs[-1]:
         ax.set_xlim(xs[0], xs[-1])
     ax.legend(loc="upper right", fontsize=8, frameon=False)
@@ -115,6 +123,9 @@ def write_report(e: Explanation, folder: pathlib.Path, *, figures: bool) -> None
     """Write the report files of ``e`` into the existing, empty ``folder``."""
     report = e.to_json()
     (folder / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+    (folder / "summary.csv").write_text(
+        summary_csv(report["summary"], axis_units=e.axis_units), encoding="utf-8"
+    )
     with open(folder / "components.npz", "wb") as fh:
         np.savez_compressed(
             fh,
@@ -141,7 +152,8 @@ def write_report(e: Explanation, folder: pathlib.Path, *, figures: bool) -> None
             **({} if e.foils is None else {"foils": e.foils}),
         )
     pngs = [_figures(e, b, folder) if figures else {} for b in range(e.n_samples)]
-    (folder / "index.html").write_text(_html(report, pngs), encoding="utf-8")
+    overview = overview_figures(report, folder) if figures else {}
+    (folder / "index.html").write_text(_html(report, pngs, overview), encoding="utf-8")
 
 
 # ------------------------------------------------------------------ figures
@@ -216,6 +228,8 @@ def _spectrum_figure(e: Explanation, b: int):
         axes[0].plot(e.axis, e.signals[b], color="0.5", lw=0.9)
         axes[0].set_title("no region above the threshold", fontsize=10, loc="left", y=1.0)
     axes[-1].set_xlabel(_axis_label(e))
+    for ax in axes:
+        ax.set_ylabel("signal")
     fig.suptitle(_prediction_line(e, b), fontsize=10, y=1 - 0.1 / fig.get_figheight(), va="top")
     return fig
 
@@ -286,6 +300,9 @@ _STYLE = (
     ".better_than_chance{border-color:#2a7d2a;background:#eef7ee}"
     ".mixed{border-color:#c08a00;background:#fdf6e3}"
     ".not_better_than_chance,.no_regions{border-color:#b22222;background:#fbeeee}"
+    ".flag{color:#fff;background:#b22222;padding:0 4px;border-radius:3px}"
+    ".contra{color:#7a4d00;background:#fdf0d0;padding:0 4px;border-radius:3px}"
+    "tr.contra td{background:#fdf0d0}.toc{columns:4 12em}"
     "</style>"
 )
 
@@ -293,13 +310,13 @@ _TABLE_HEAD = (
     "<table><tr><th>region</th><th>x-range ({units})</th>"
     "<th>band (cycles/sample)</th><th>peak width (samples)</th>"
     "<th>attribution share</th><th>component energy</th>"
-    "<th>p before</th><th>p after deletion</th><th>drop</th>"
+    "<th>p before</th><th>p after deletion</th><th>drop</th><th>contradicting</th>"
     "<th>interference</th><th>band under the region (deleting it: p after)</th></tr>"
 )
 
 
-def _html(report: dict, pngs: list[dict]) -> str:
-    """Build the report's ``index.html``: one section per signal, relative links only."""
+def _html(report: dict, pngs: list[dict], overview: dict) -> str:
+    """Build the report's ``index.html``: the overview, then one section per signal."""
     esc = html.escape
     parts = [
         "<!DOCTYPE html>",
@@ -310,6 +327,7 @@ def _html(report: dict, pngs: list[dict]) -> str:
         f"<p>Method: {esc(report['method'])}; classes: "
         f"{esc(', '.join(report['class_names']))}; {report['n_samples']} signal(s) of "
         f'{report["n_times"]} samples; data: <a href="report.json">report.json</a>, '
+        '<a href="summary.csv">summary.csv</a>, '
         '<a href="components.npz">components.npz</a>.</p>',
     ]
     sel = report["settings"].get("method_selection")
@@ -323,8 +341,11 @@ def _html(report: dict, pngs: list[dict]) -> str:
     parts.extend(_html_input_check(report))
     parts.extend(_html_verdicts(report))
     parts.extend(_html_reference(report))
+    parts.extend(overview_html(report, overview))
+    wrong = {m["index"] for m in report["summary"]["misclassified"]}
+    kept = report["summary"]["attribution_kept"]["signals"]
     for s, figs in zip(report["samples"], pngs, strict=True):
-        parts.extend(_html_sample(s, figs, report))
+        parts.extend(_html_sample(s, figs, report, s["index"] in wrong, kept[s["index"]]))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -454,14 +475,22 @@ def _html_reference(report: dict) -> list[str]:
     return [] if text is None else [f'<p class="reference">{text}</p>']
 
 
-def _html_sample(s: dict, figs: dict, report: dict) -> list[str]:
-    """Return the ``<section>`` of one ``samples`` entry of the report, as lines."""
+def _html_sample(s: dict, figs: dict, report: dict, wrong: bool, kept: dict) -> list[str]:
+    """Return the ``<section>`` of one ``samples`` entry of the report, as lines.
+
+    ``wrong``: the prediction differs from the given label; ``kept``: the signal's
+    ``summary['attribution_kept']`` record.
+    """
     esc = html.escape
     b = s["index"]
     probs = s["probabilities"]
     p_pred = None if probs is None else probs[s["predicted_class"]]
     p_tgt = None if probs is None else probs[s["target_class"]]
-    label = "" if s["label"] is None else f"; label {esc(report['class_names'][s['label']])}"
+    label = (
+        "" if s["label"] is None else f"; label <b>{esc(report['class_names'][s['label']])}</b>"
+    )
+    if wrong:
+        label += ' <span class="flag">misclassified</span>'
     if s.get("foil_class") is not None:
         label += f"; explained against the mean of <b>{esc(s['foil_class'])}</b>"
     if probs is None:
@@ -482,15 +511,18 @@ def _html_sample(s: dict, figs: dict, report: dict) -> list[str]:
             f"{label}"
         )
     parts = [
-        f'<section id="sample-{b}"><h2>Signal {b}</h2>',
+        f'<section id="sample-{b}"><h2>Signal {b}'
+        + (' <span class="flag">misclassified</span>' if wrong else "")
+        + ' <small><a href="#overview">overview</a></small></h2>',
         f"<p>{head}. Energy never shown to the model: "
         f"{_fmt(100 * s['unseen']['total'], '.1f')} % ({esc(s['unseen']['note'])}).</p>",
+        *kept_line(kept),
     ]
     v = s.get("verdict")
     if v is not None:
         parts.append(f'<p class="verdict {v["level"].replace(" ", "_")}">{esc(v["message"])}</p>')
     if s["regions"]:
-        table = _TABLE_HEAD.format(units=esc(report["axis"]["units"]))
+        table = _TABLE_HEAD.format(units=html_units(report["axis"]["units"]))
         if report.get("task") == "regression":  # the deletion changes an output value
             table = table.replace(
                 "<th>p before</th><th>p after deletion</th>",
@@ -499,6 +531,8 @@ def _html_sample(s: dict, figs: dict, report: dict) -> list[str]:
         parts.append(table)
         parts.extend(_html_row(r) for r in s["regions"])
         parts.append("</table>")
+        if any(r["contradicting"] for r in s["regions"]):
+            parts.append(f"<p>{CONTRADICTING_NOTE}</p>")
     else:
         parts.append("<p>No region above the attribution threshold.</p>")
     for kind in ("spectrum", "scalogram", "components"):
@@ -517,8 +551,12 @@ def _html_row(r: dict) -> str:
     w = r["width_samples"]
     inter = r["interference"]
     flag = "&ndash;" if inter is None else ("yes" if inter["flagged"] else "no")
+    contra = {None: "&ndash;", False: "no", True: '<span class="contra">yes</span>'}[
+        r["contradicting"]
+    ]
+    row = '<tr class="contra">' if r["contradicting"] else "<tr>"
     return (
-        f"<tr><td>{r['label']}</td>"
+        f"{row}<td>{r['label']}</td>"
         f"<td>{_fmt(r['x_range'][0])} &ndash; {_fmt(r['x_range'][1])}</td>"
         f"<td>{_fmt(r['band'][0])} &ndash; {_fmt(r['band'][1])}</td>"
         f"<td>{_fmt(w[0], '.3g')} &ndash; {_fmt(w[1], '.3g')}</td>"
@@ -526,7 +564,7 @@ def _html_row(r: dict) -> str:
         f"<td>{_fmt(r['component_energy'], '.3f')}</td>"
         f"<td>{_fmt(d.get('p_before'), '.3f')}</td>"
         f"<td>{_fmt(d.get('p_after'), '.3f')}</td>"
-        f"<td>{_fmt(d.get('drop'), '.3f')}</td><td>{flag}</td>"
+        f"<td>{_fmt(d.get('drop'), '.3f')}</td><td>{contra}</td><td>{flag}</td>"
         f'<td style="text-align:left">{_peak_cell(r["peak"])}</td></tr>'
     )
 

@@ -1,7 +1,7 @@
 """The result classes of :func:`~saliency2signal.explain`: what it found, as data and JSON.
 
 - :class:`RegionEffect`: one region of one signal (the mask's record, the energy of its
-  component, the effect of deleting it, the interference flag).
+  component, the effect of deleting it, whether that contradicts, the interference flag).
 - :class:`Explanation`: read-only arrays for ``B`` signals, per-region records,
   :meth:`~Explanation.to_json` (the JSON Schema at
   ``saliency2signal/schemas/explanation.schema.json``), :meth:`~Explanation.plot` and
@@ -9,8 +9,9 @@
 
 Internal: plain names for the modules of :mod:`saliency2signal.explanation`.
 May import: numpy, ``_files``, ``_validation``, ``_version``, ``imaging``, ``mask``,
-``transform``, ``faithfulness`` and its siblings ``_schema`` and ``_report``; never ``_core`` or
-``_explain`` (they import this), nor matplotlib at import time.
+``transform``, ``faithfulness`` and its siblings ``_schema``, ``_summary`` and
+``_report``; never ``_core`` or ``_explain`` (they import this), nor matplotlib at import
+time.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..mask import Region
 from ..transform import SSQConfig
 from ._report import draw, write_report
 from ._schema import SCHEMA, SCHEMA_VERSION
+from ._summary import summarize
 
 __all__ = ["Explanation", "RegionEffect"]
 
@@ -75,6 +77,15 @@ class RegionEffect:
         return self.region.label
 
     @property
+    def contradicting(self) -> bool | None:
+        """Whether deleting the region raises the explained output (``drop < 0``).
+
+        Such a region holds evidence the model reads *against* its decision, although
+        the attribution put it on the explained class's side. ``None`` without deletion.
+        """
+        return None if self.drop is None or not np.isfinite(self.drop) else bool(self.drop < 0)
+
+    @property
     def x_range(self) -> tuple[float, float]:
         """x-range of the region in axis units (samples without an axis)."""
         return self.region.x_range
@@ -104,6 +115,7 @@ class RegionEffect:
             "coefficient_energy_share": r["energy_share"],
             "component_energy": finite_or_none(self.component_energy),
             "deletion": deletion,
+            "contradicting": self.contradicting,
             "interference": None if self.interference is None else dict(self.interference),
             "peak": None if self.peak is None else _json_peak(self.peak),
         }
@@ -306,6 +318,7 @@ class Explanation:
             "lowpass_in_image": self.lowpass_in_image,
             "settings": json.loads(json.dumps(self.settings)),
             "verdict_summary": self.verdict_summary(),
+            "summary": summarize(self),
             "samples": [self._sample_json(b) for b in range(self.n_samples)],
         }
 

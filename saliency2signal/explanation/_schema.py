@@ -20,7 +20,7 @@ __all__ = ["SCHEMA", "SCHEMA_PATH", "SCHEMA_VERSION", "load_schema", "schema_out
 #: Name of the JSON schema written by :meth:`Explanation.to_json`.
 SCHEMA = "saliency2signal.explanation"
 #: Version of that schema.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: The JSON Schema (draft 2020-12) of :meth:`Explanation.to_json`, installed with the
 #: package.
 SCHEMA_PATH = pathlib.Path(__file__).resolve().parents[1] / "schemas" / "explanation.schema.json"
