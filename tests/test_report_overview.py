@@ -133,6 +133,9 @@ def test_contradicting_regions_are_flagged_and_explained(coffee):
     assert report["summary"]["contradicting"]["n_contradicting"] == n
     page = (out / "index.html").read_text(encoding="utf-8")
     assert ("drop &lt; 0" in page) == (n > 0)
+    top = [s["index"] for s in report["samples"] if s["regions"][0]["contradicting"]]
+    assert page.count("top region contradicts") == len(top)
+    assert report["summary"]["contradicting"]["n_top_contradicting"] == len(top)
 
 
 def test_report_validates_against_the_schema(coffee, planted):

@@ -203,7 +203,6 @@ def _contents(report: dict) -> list[str]:
     """Return the table of contents: each class's overview and each signal's section."""
     s = report["summary"]
     wrong = {m["index"] for m in s["misclassified"]}
-    contra = set((s["contradicting"] or {}).get("signals", []))
     items = [f'<a href="#class-{c["index"]}">{html.escape(c["name"])}</a>' for c in s["classes"]]
     signals = []
     for sample in report["samples"]:
@@ -211,8 +210,8 @@ def _contents(report: dict) -> list[str]:
         text = f"{b}: {html.escape(sample['target_class'])}"
         if b in wrong:
             text += ' <span class="flag">misclassified</span>'
-        if b in contra:
-            text += ' <span class="contra">contradicting region</span>'
+        if sample["regions"] and sample["regions"][0]["contradicting"]:
+            text += ' <span class="contra">top region contradicts</span>'
         signals.append(f'<li><a href="#sample-{b}">{text}</a></li>')
     what = "output" if report.get("task") == "regression" else "class"
     return [

@@ -295,7 +295,7 @@ def _fmt(v, spec: str = ".4g") -> str:
 _STYLE = (
     "<style>body{font-family:sans-serif;max-width:70em;margin:auto}"
     "table{border-collapse:collapse}td,th{border:1px solid #bbb;padding:2px 6px;"
-    "text-align:right}img{max-width:100%}"
+    "text-align:right}img{max-width:100%}section{overflow-x:auto}"
     ".verdict{padding:4px 8px;border-left:6px solid #999}"
     ".better_than_chance{border-color:#2a7d2a;background:#eef7ee}"
     ".mixed{border-color:#c08a00;background:#fdf6e3}"
