@@ -316,3 +316,22 @@ def test_evaluate_a_black_box_compares_rise_without_randomisation():
         evaluate(box, d.x[idx], metadata=meta, n_null=3, randomization="cascade")
     with pytest.raises(ValueError, match="black box"):
         evaluate(box, d.x[idx], metadata=meta, n_null=3, methods="integrated_gradients")
+
+
+def test_the_attribution_cost_is_recorded_and_printed(tmp_path, capsys):
+    from saliency2signal.cli import main
+
+    net, meta, d, idx = _planted(2)
+    box = _as_black_box(net)
+    e = explain(box, d.x[idx], metadata=meta, method="rise", n_null=0, peaks=False, deletion=False)
+    cost = e.settings["cost"]
+    # rise's 64 masked signals each plus one pass for the outputs; the rest of what the
+    # black box was asked is explain's probe image and the foils' probabilities
+    assert cost["attribution_model_images"] == 2 * 64 + 2
+    assert cost["attribution_model_images"] <= box.n_images
+    assert 1 <= cost["attribution_model_calls"] <= box.n_calls
+    assert cost["attribution_images_per_signal"] == 65
+    np.save(tmp_path / "x.npy", d.x[idx])
+    argv = ["explain", "models/planted.pt", str(tmp_path / "x.npy"), "--no-figures"]
+    assert main([*argv, "--n-null", "0", "--out", str(tmp_path / "r")]) == 0
+    assert "attribution cost:" in capsys.readouterr().out

@@ -457,3 +457,13 @@ def test_cli_explains_an_onnx_black_box_with_rise(folder, capsys):
     assert main(["explain", *base, *opts, "--out", str(folder / "ig")]) == 2
     err = capsys.readouterr().err
     assert "rise" in err and err.count("\n") == 1
+
+
+def test_cli_evaluates_an_onnx_black_box_with_rise_by_default(folder, capsys):
+    argv = ["evaluate", str(folder / "model.onnx"), str(folder / "spectra.npz")]
+    argv += ["--pipeline", str(folder / "pipeline.toml"), "--black-box", "--n-null", "3"]
+    assert main([*argv, "--no-figures", "--out", str(folder / "bb_eval")]) == 0
+    out = capsys.readouterr().out
+    assert "rise" in out and "randomized_spearman" not in out
+    report = json.loads((folder / "bb_eval" / "evaluation.json").read_text())
+    assert report["settings"]["randomization"] == "none"

@@ -268,6 +268,13 @@ def cmd_explain(args) -> int:
             f"chance, {v['mixed']} mixed, {v['not_better_than_chance']} not better than "
             f"chance ({v['contradicted']} contradicted: deleting the top region raises p)"
         )
+    cost = ex.settings.get("cost")
+    if cost is not None:
+        print(
+            f"attribution cost: {cost['attribution_model_calls']} model call(s), "
+            f"{cost['attribution_model_images']} image(s), "
+            f"{cost['attribution_images_per_signal']:.1f} per signal"
+        )
     return 0
 
 
@@ -423,7 +430,8 @@ def _read_heatmaps(args, path: Path, n_signals: int):
 
 
 def cmd_evaluate(args) -> int:
-    from ..evaluation import evaluate
+    from ..blackbox import is_black_box
+    from ..evaluation import BLACK_BOX_METHODS, DEFAULT_METHODS, evaluate
     from ..saliency import methods as saliency_methods
 
     inputs = region_inputs(args, "_evaluated")
@@ -435,15 +443,19 @@ def cmd_evaluate(args) -> int:
         wins = companion(data, args.key, "windows")
         if comps is not None and wins is not None:
             truth = {"components": comps, "windows": wins}
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    given = [m.strip() for m in (args.methods or "").split(",") if m.strip()]
     # layer methods hook a submodule: rebuild the registered architecture around the weights
-    rebuild = any(m.partition("+")[0] in saliency_methods("layer") for m in methods)
+    rebuild = any(m.partition("+")[0] in saliency_methods("layer") for m in given)
     loaded = load_run_model(args, x.shape[-1], device=args.device, rebuild=rebuild)
     labels = task_labels(args, data, labels, loaded.metadata.task)
+    # the defaults depend on the model: a black box has no gradients and no parameters
+    black_box = is_black_box(loaded.model)
+    methods = given or list(BLACK_BOX_METHODS if black_box else DEFAULT_METHODS)
+    randomization = args.randomization or ("none" if black_box else "cascade")
     layered = [m for m in methods if m.partition("+")[0] in saliency_methods("layer")]
     method_options = {m: {"layer": args.layer} for m in layered} if args.layer else None
     bar = progress_bar("evaluating")
-    total = 3 * len(methods) if args.randomization != "none" else 2 * len(methods)
+    total = 3 * len(methods) if randomization != "none" else 2 * len(methods)
     count = [0]
 
     def progress(stage: str, done: int, n: int) -> None:
@@ -460,7 +472,7 @@ def cmd_evaluate(args) -> int:
         axis=axis,
         truth=truth,
         n_null=args.n_null,
-        randomization=args.randomization,
+        randomization=randomization,
         keep_mass=args.keep_mass,
         max_regions=args.max_regions,
         min_share=args.min_share,
@@ -481,7 +493,7 @@ def cmd_evaluate(args) -> int:
     ]
     if truth is not None:
         cols += ["energy_in_window", "share_energy_in_window_80"]
-    if args.randomization != "none":
+    if randomization != "none":
         cols.append("randomized_spearman")
     rows = ev.table()
     print("  ".join(cols))

@@ -413,11 +413,11 @@ def _add_evaluate(sub) -> None:
     _add_region_options(ev, out_default="DATA_evaluated")
     ev.add_argument(
         "--methods",
-        default="integrated_gradients",
         help="comma-separated attribution methods (as for explain; "
         "saliency+smoothgrad for a noise tunnel) and time_gradient (default "
-        "integrated_gradients); from an .npz, ground truth (components_* and "
-        "windows_*, matched to --key) is read too",
+        "integrated_gradients; rise for a model without gradients, --black-box); "
+        "from an .npz, ground truth (components_* and windows_*, matched to --key) "
+        "is read too",
     )
     ev.add_argument(
         "--n-null",
@@ -427,9 +427,9 @@ def _add_evaluate(sub) -> None:
     )
     ev.add_argument(
         "--randomization",
-        default="cascade",
         choices=["cascade", "full", "none"],
-        help="model-randomisation sanity check (default cascade)",
+        help="model-randomisation sanity check (default cascade; none for a model "
+        "without gradients, which has no parameters to randomise)",
     )
     ev.add_argument(
         "--no-truth", action="store_true", help="ignore ground-truth arrays in the .npz"

@@ -81,12 +81,14 @@ of ``explanation``, ``faithfulness``, ``forward``, ``saliency``, ``mask``, ``inv
 from __future__ import annotations
 
 from ..faithfulness import block_partition, matched_regions
-from ._core import evaluate
+from ._core import BLACK_BOX_METHODS, DEFAULT_METHODS, evaluate
 from ._methods import BASELINES
 from ._result import Evaluation, MethodEvaluation
 from ._sanity import randomizable_blocks
 
 __all__ = [
+    "BLACK_BOX_METHODS",
+    "DEFAULT_METHODS",
     "BASELINES",
     "Evaluation",
     "MethodEvaluation",

@@ -186,6 +186,9 @@ class BatchResult:
         With a reference: each region's masked inverse of ``Tx(x) - Tx(r)``.
     references : numpy.ndarray or None, shape (b, N)
         The reference signal of each signal.
+    attribution_cost : (int, int) or None
+        The attribution's model calls and the images in them (``None`` for a given
+        attribution).
     """
 
     regions: tuple
@@ -203,6 +206,7 @@ class BatchResult:
     verdicts: tuple = ()
     contrasts: np.ndarray | None = None
     references: np.ndarray | None = None
+    attribution_cost: tuple[int, int] | None = None
 
     @property
     def n_regions(self) -> int:
@@ -421,7 +425,14 @@ def explain_batch(
         unseen_lowpass=to_numpy(unseen["lowpass"]),
         unseen_residual=to_numpy(unseen["residual"]),
         verdicts=found,
+        attribution_cost=_cost_of(res),
     )
+
+
+def _cost_of(res) -> tuple[int, int] | None:
+    """Return the attribution's model calls and images, when the result counted them."""
+    calls, images = getattr(res, "model_calls", None), getattr(res, "model_images", None)
+    return None if calls is None or images is None else (int(calls), int(images))
 
 
 def _given_attribution(
@@ -636,7 +647,7 @@ def assemble(
         imaging_config=imaging_config,
         original_n_times=original_n_times,
         length_policy=length_policy,
-        settings=settings.record(),
+        settings={**settings.record(), **_cost_record(batches, int(signals.shape[0]))},
         verdicts=tuple(v for b in batches for v in b.verdicts) or None,
         contrasts=None if batches[0].contrasts is None else readonly(cat("contrasts")[:, :r_max]),
         references=None if batches[0].references is None else readonly(cat("references")),
@@ -652,3 +663,18 @@ def _predictions(probs: np.ndarray | None, target: np.ndarray, task: str) -> np.
         return None
     # a regression has no predicted class: its "prediction" is the explained output
     return readonly((probs.argmax(-1) if task == "classification" else target).astype(np.int64))
+
+
+def _cost_record(batches: Sequence[BatchResult], n_signals: int) -> dict:
+    """``{'cost': ...}``: the attribution's model calls and images, in total and per signal."""
+    costs = [b.attribution_cost for b in batches]
+    if not costs or any(c is None for c in costs):
+        return {}
+    calls, images = sum(c[0] for c in costs), sum(c[1] for c in costs)
+    return {
+        "cost": {
+            "attribution_model_calls": calls,
+            "attribution_model_images": images,
+            "attribution_images_per_signal": images / max(n_signals, 1),
+        }
+    }
