@@ -55,8 +55,9 @@ def test_readme_quickstart_command_runs_verbatim(tmp_path, console_script):
     out = tmp_path / args[args.index("--out") + 1]
     for name in ("report.json", "components.npz", "index.html"):
         assert (out / name).stat().st_size > 0
-    pngs = sorted(out.glob("*.png"))
+    pngs = sorted(out.glob("sample_*.png"))
     assert len(pngs) == 3 * 28
+    assert len(sorted(out.glob("overview_*.png"))) == 2  # one per explained class
     import json
 
     import jsonschema
