@@ -17,7 +17,31 @@ from ._grid import geometric_edges, linear_edges
 from ._validation import check_axis, check_instance, to_numpy
 from .transform import SSQConfig
 
-__all__ = ["scalogram", "components", "interference"]
+__all__ = ["REGION_COLORS", "region_color", "scalogram", "components", "interference"]
+
+#: One colour per region (label 1 first), cycled: Okabe and Ito's colour-blind-safe set
+#: without its black and its yellow, visible on white and, with the white halo the
+#: contours get, on the dark end of a colormap.
+REGION_COLORS = ("#E69F00", "#0072B2", "#009E73", "#CC79A7", "#D55E00", "#56B4E9")
+
+
+def region_color(label: int, colors=REGION_COLORS) -> str:
+    """Return the colour of region ``label`` (1 = the first region), cycling ``colors``.
+
+    The same colour marks a region everywhere a report draws it: its contour on the
+    planes, its shaded x-range and its component.
+
+    Examples
+    --------
+    >>> from saliency2signal.plot import region_color
+    >>> region_color(1), region_color(7)
+    ('#E69F00', '#E69F00')
+    """
+    if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
+        raise TypeError(f"label={label!r} must be an int")
+    if label < 1:
+        raise ValueError(f"{label=} must be >= 1 (0 is the background)")
+    return colors[(int(label) - 1) % len(colors)]
 
 
 def scalogram(
@@ -45,10 +69,15 @@ def scalogram(
     labels : array_like of int, shape (n_freqs, n_times), optional
         Region labels (0 = background); each region is outlined.
     power : float
-        Display exponent; 0.5 keeps thin synchrosqueezed lines visible.
+        Display exponent; 0.5 keeps thin synchrosqueezed lines visible. The image holds
+        ``|coef|`` itself under a :class:`~matplotlib.colors.PowerNorm` from 0, so a
+        colorbar of the returned mesh reads ``|coef|`` in the signal's units. The scale
+        spans the wavelet rows; a low-pass row (``config.lowpass_row``) saturates.
     cmap : str
     label_colors : sequence of colours, optional
-        Outline colours, cycled over labels.
+        Outline colours: label ``k`` gets ``label_colors[(k - 1) % len(label_colors)]``
+        (default :data:`REGION_COLORS`, as :func:`region_color`). Outlines have a thin
+        white halo, so they show on the dark end of the colormap too.
 
     Returns
     -------
@@ -57,6 +86,8 @@ def scalogram(
         in the band just below the first wavelet row).
     """
     import matplotlib.pyplot as plt
+    from matplotlib import patheffects
+    from matplotlib.colors import PowerNorm
 
     c = np.abs(to_numpy(coef, name="coef"))
     if c.ndim != 2:
@@ -71,8 +102,18 @@ def scalogram(
     if config.lowpass_row:  # give the frequency-0 row a visible band below the first row
         fe[0] = fe[1] ** 2 / fe[2]
     xs = np.arange(n, dtype=np.float64) if axis is None else check_axis(axis, n)
+    # the colour scale spans the wavelet rows: the low-pass row (the mean and baseline)
+    # would otherwise set it and leave the plane dark; it saturates instead
+    shown = c[1:] if config.lowpass_row and n_freqs > 1 else c
+    top = float(shown.max()) if shown.size and float(shown.max()) > 0 else 1.0
     mesh = ax.pcolormesh(
-        linear_edges(xs), fe, c**power, shading="flat", cmap=cmap, rasterized=True
+        linear_edges(xs),
+        fe,
+        c,
+        shading="flat",
+        cmap=cmap,
+        norm=PowerNorm(gamma=power, vmin=0.0, vmax=top),
+        rasterized=True,
     )
     ax.set_yscale("log")
     ax.set_ylabel("frequency (cycles per sample)" if config.fs == 1 else "frequency")
@@ -82,16 +123,17 @@ def scalogram(
         if lab.shape != c.shape:
             raise ValueError(f"labels have shape {lab.shape}; expected {c.shape}")
         centres = np.sqrt(fe[1:] * fe[:-1])
-        colors = list(label_colors or ["c", "y", "lime", "w", "orange", "deepskyblue"])
-        for i, k in enumerate(np.unique(lab[lab > 0])):
+        colors = tuple(label_colors or REGION_COLORS)
+        halo = [patheffects.withStroke(linewidth=2.6, foreground="w")]
+        for k in np.unique(lab[lab > 0]):
             ax.contour(
                 xs,
                 centres,
                 (lab == k).astype(float),
                 levels=[0.5],
-                colors=[colors[i % len(colors)]],
-                linewidths=1.0,
-            )
+                colors=[region_color(int(k), colors)],
+                linewidths=1.3,
+            ).set_path_effects(halo)
     return mesh
 
 
@@ -159,7 +201,7 @@ def components(x, comps, *, x_ranges=None, axis=None, axes=None, names=None, bas
             )
         if x_ranges is not None:
             lo, hi = sorted(map(float, x_ranges[i]))
-            ax.axvspan(lo, hi, color="C0", alpha=0.12, lw=0)
+            ax.axvspan(lo, hi, color=region_color(i + 1), alpha=0.15, lw=0)
             inside = (xs >= lo) & (xs <= hi)
             ax.plot(
                 np.where(inside, xs, np.nan),
@@ -168,10 +210,10 @@ def components(x, comps, *, x_ranges=None, axis=None, axes=None, names=None, bas
                 lw=1.6,
                 label="signal over the region",
             )
-        ax.plot(xs, c, color=f"C{(i % 9) + 1}", lw=1.4, label="component")
+        ax.plot(xs, c, color=region_color(i + 1), lw=1.4, label="component")
         if names is not None:
             ax.set_title(str(names[i]), fontsize=10, loc="left", y=1.0)
-        ax.legend(loc="upper right", fontsize=8, frameon=False)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     if axis is not None and xs[0] > xs[-1]:
         for ax in axes:
             ax.set_xlim(xs[0], xs[-1])  # keep descending axes (wavenumbers) as given

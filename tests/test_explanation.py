@@ -326,6 +326,7 @@ def test_save_writes_every_file(small, tmp_path):
     names = sorted(p.name for p in out.iterdir())
     classes = sorted(set(small.target.tolist()))
     expected = ["components.npz", "index.html", "report.json", "summary.csv"]
+    expected += [f"sample_{b:04d}.html" for b in range(2)]  # one page per signal
     expected += [f"overview_class_{k:03d}.png" for k in classes] + [
         f"sample_{b:04d}_{k}.png"
         for b in range(2)
@@ -348,13 +349,22 @@ def test_save_writes_every_file(small, tmp_path):
         np.testing.assert_array_equal(z["profile"], small.profile)
         assert z["axis"].shape == (N,)
     page = (out / "index.html").read_text()
-    links = re.findall(r'(?:href|src)="([^"]+)"', page)
-    files = [link for link in links if not link.startswith("#")]
-    assert len(files) >= 3 + 2 * 3 + len(classes)
+    assert page.count("<section") == 2 and "<table>" in page  # the overview, the signals
+    assert page.index('id="overview"') < page.index('id="signals"')
+    pages = ["index.html"] + [f"sample_{b:04d}.html" for b in range(2)]
+    files = []
+    for name in pages:
+        text = (out / name).read_text()
+        links = re.findall(r'(?:href|src)="([^"]+)"', text)
+        files += [link.split("#")[0] for link in links if not link.startswith("#")]
+        anchors = [link[1:] for link in links if link.startswith("#")]
+        assert all(f'id="{a}"' in text for a in anchors)
+        assert "http://" not in text and "https://" not in text  # opens offline
+    assert set(pages[1:]) <= set(files)  # each page is linked
+    assert {f"sample_{b:04d}_{k}.png" for b in range(2) for k in ("spectrum",)} <= set(files)
     assert all((out / link).is_file() for link in files)
-    anchors = [link[1:] for link in links if link.startswith("#")]
-    assert all(f'id="{a}"' in page for a in anchors)
-    assert page.count("<section") == 1 + 2 and "<table>" in page  # the overview first
+    one = (out / "sample_0001.html").read_text()
+    assert one.count("<section") == 1 and 'href="sample_0000.html"' in one
 
 
 def test_save_is_atomic(small, tmp_path, monkeypatch):
@@ -383,6 +393,8 @@ def test_save_is_atomic(small, tmp_path, monkeypatch):
         "components.npz",
         "index.html",
         "report.json",
+        "sample_0000.html",
+        "sample_0001.html",
         "summary.csv",
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exists"]

@@ -134,7 +134,7 @@ def test_the_band_against_a_reference(planted):
 
 
 def test_the_page_says_when_deleting_the_band_raises_p(planted, tmp_path):
-    from saliency2signal.explanation._report import _peak_cell
+    from saliency2signal.explanation._pages import _peak_cell
 
     peak = dict(planted[4].regions[0][0].peak)
     assert "raises" not in _peak_cell(peak)

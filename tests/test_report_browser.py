@@ -3,8 +3,10 @@
 Headless Chromium (Debian's ``chromium`` package; ``.ci/run`` installs it) is driven over
 the DevTools protocol through a pipe (``--remote-debugging-pipe``: JSON messages ended by
 a NUL byte, on file descriptors 3 and 4 of the browser), with the standard library only.
-Without Chromium the tests skip, saying so. Screenshots of the overview and of one
-signal's section are written to ``tests/artifacts/`` (git-ignored) and to ``tmp_path``.
+Without Chromium the tests skip, saying so. The index and one signal's page
+(``sample_0002.html``) are opened; screenshots of the overview, of the index's table of
+signals and of that page are written to ``tests/artifacts/`` (git-ignored) and to
+``tmp_path``.
 """
 
 from __future__ import annotations
@@ -158,28 +160,38 @@ def report(tmp_path_factory) -> Path:
     return e.save(tmp_path_factory.mktemp("browser") / "report")
 
 
-@pytest.fixture(scope="module")
-def page(report, tmp_path_factory):
-    """The report's index.html loaded in headless Chromium."""
-    browser = DevTools(tmp_path_factory.mktemp("profile"))
+def _open(report: Path, name: str, profile: Path):
+    """Return a headless Chromium showing the report's page ``name``, loaded."""
+    browser = DevTools(profile)
     try:
         browser.call(
             "Emulation.setDeviceMetricsOverride",
             {"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": False},
             session=True,
         )
-        browser.call("Page.navigate", {"url": (report / "index.html").as_uri()}, session=True)
+        browser.call("Page.navigate", {"url": (report / name).as_uri()}, session=True)
         browser.wait_for("Page.loadEventFired")
-        yield browser
-    finally:
+    except BaseException:
         browser.close()
+        raise
+    return browser
+
+
+@pytest.fixture(scope="module", params=["index.html", "sample_0002.html"])
+def page(request, report, tmp_path_factory):
+    """The report's index.html, then one signal's page, loaded in headless Chromium."""
+    browser = _open(report, request.param, tmp_path_factory.mktemp("profile"))
+    browser.name = request.param
+    yield browser
+    browser.close()
 
 
 def test_every_image_loads(page):
     images = page.evaluate(
         "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, i.naturalWidth])"
     )
-    assert len(images) >= 2 + 4 * 3  # an overview per class, three figures per signal
+    # the index: an overview per class; a signal's page: its three figures
+    assert len(images) == (2 if page.name == "index.html" else 3)
     assert [src for src, complete, width in images if not (complete and width > 0)] == []
 
 
@@ -191,15 +203,21 @@ def test_every_relative_link_resolves(page, report):
     ids = set(page.evaluate("Array.from(document.querySelectorAll('[id]')).map(e => e.id)"))
     anchors = [raw[1:] for raw, _ in links if raw.startswith("#")]
     files = [Path(unquote(urlparse(full).path)) for raw, full in links if not raw.startswith("#")]
-    assert anchors and files
+    assert files
     assert [a for a in anchors if a not in ids] == []
     assert [f for f in files if not (f.is_file() and report in f.parents)] == []
+    assert [raw for raw, _ in links if "://" in raw] == []  # relative: opens offline
+    if page.name == "index.html":
+        assert anchors and {f.name for f in files} >= {f"sample_{b:04d}.html" for b in range(4)}
+    else:
+        assert {f.name for f in files} >= {"index.html", "sample_0001.html", "sample_0003.html"}
 
 
 def test_no_console_errors_and_screenshots(page, tmp_path):
     assert page.errors() == []
     ARTIFACTS.mkdir(exist_ok=True)
-    for name, selector in (("overview", "#overview"), ("signal", "#sample-0")):
+    shots = {"index.html": (("overview", "#overview"), ("signals", "#signals"))}
+    for name, selector in shots.get(page.name, (("signal", "#sample-2"),)):
         path = tmp_path / f"report_{name}.png"
         page.screenshot(selector, path)
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000

@@ -26,6 +26,7 @@ from saliency2signal.explanation._overview import (
     overview_figure,
     tex_units,
 )
+from saliency2signal.explanation._readability import legend_over_data
 from saliency2signal.explanation._summary import cluster_bands, summarize
 from saliency2signal.io import load_model
 
@@ -68,11 +69,13 @@ def test_labels_are_read_from_the_npz_and_misclassifications_flagged(coffee):
     wrong = [s["index"] for s in report["samples"] if s["label"] != s["prediction"]]
     assert wrong == [COFFEE_ROWS.index(21)]  # the one the bundled model misclassifies
     assert [m["index"] for m in report["summary"]["misclassified"]] == wrong
-    page = (out / "index.html").read_text(encoding="utf-8")
-    section = page.split(f'<section id="sample-{wrong[0]}">')[1].split("</section>")[0]
+    section = (out / f"sample_{wrong[0]:04d}.html").read_text(encoding="utf-8")
     assert "misclassified" in section and "label <b>Robusta</b>" in section
-    right = page.split('<section id="sample-0">')[1].split("</section>")[0]
+    right = (out / "sample_0000.html").read_text(encoding="utf-8")
     assert "misclassified" not in right and "label <b>Arabica</b>" in right
+    index = (out / "index.html").read_text(encoding="utf-8")
+    row = index.split(f'<tr id="sample-{wrong[0]}">')[1].split("</tr>")[0]
+    assert "misclassified" in row and f'href="sample_{wrong[0]:04d}.html"' in row
 
 
 def test_confusion_matrix_equals_a_direct_count(coffee):
@@ -88,7 +91,7 @@ def test_confusion_matrix_equals_a_direct_count(coffee):
 def test_overview_names_the_bands_that_carry_each_class(coffee):
     out, report, _ = coffee
     page = (out / "index.html").read_text(encoding="utf-8")
-    assert page.index('id="overview"') < page.index('id="sample-0"')
+    assert page.index('id="overview"') < page.index('id="sample-0"')  # its table row
     classes = report["summary"]["classes"]
     assert {c["name"] for c in classes} == {s["target_class"] for s in report["samples"]}
     axis = np.array(report["axis"]["values"])
@@ -134,7 +137,11 @@ def test_contradicting_regions_are_flagged_and_explained(coffee):
     page = (out / "index.html").read_text(encoding="utf-8")
     assert ("drop &lt; 0" in page) == (n > 0)
     top = [s["index"] for s in report["samples"] if s["regions"][0]["contradicting"]]
-    assert page.count("top region contradicts") == len(top)
+    # flagged in the contents and in the table of signals
+    assert page.count("top region contradicts") == 2 * len(top)
+    for s in report["samples"]:
+        one = (out / f"sample_{s['index']:04d}.html").read_text(encoding="utf-8")
+        assert ("drop &lt; 0" in one) == any(r["contradicting"] for r in s["regions"])
     assert report["summary"]["contradicting"]["n_top_contradicting"] == len(top)
 
 
@@ -198,36 +205,6 @@ def test_heatmap_only_and_regression_explanations_summarize(planted, tmp_path):
 
 
 # ------------------------------------------------------------------ figures
-def _legend_over_data(fig) -> list[str]:
-    """Name each legend that covers a plotted point or lies outside the figure."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    renderer = FigureCanvasAgg(fig).get_renderer()
-    fig_box = fig.bbox
-    found = []
-    for ax in fig.axes:
-        legend = ax.get_legend()
-        if legend is None:
-            continue
-        box = legend.get_window_extent(renderer)
-        if not (fig_box.x0 <= box.x0 and box.x1 <= fig_box.x1 + 1e-6):
-            found.append(f"legend of {ax.get_ylabel()!r} is cut off by the figure")
-        points = [line.get_xydata() for line in ax.get_lines()]
-        points += [p.vertices for c in ax.collections for p in c.get_paths()]
-        xy = ax.transData.transform(np.concatenate([p for p in points if len(p)]))
-        inside = box.contains_points(xy) if hasattr(box, "contains_points") else None
-        if inside is None:
-            inside = (
-                (xy[:, 0] > box.x0)
-                & (xy[:, 0] < box.x1)
-                & (xy[:, 1] > box.y0)
-                & (xy[:, 1] < box.y1)
-            )
-        if np.any(inside):
-            found.append(f"legend of {ax.get_ylabel()!r} covers {int(np.sum(inside))} points")
-    return found
-
-
 def test_the_legend_check_can_fail():
     from matplotlib.figure import Figure
 
@@ -235,7 +212,7 @@ def test_the_legend_check_can_fail():
     ax = fig.subplots()
     ax.plot(np.linspace(0, 1, 200), np.full(200, 0.5), label="data")
     ax.legend(loc="center")
-    assert _legend_over_data(fig)
+    assert legend_over_data(fig)
 
 
 def test_overview_figure_is_readable(planted):
@@ -247,7 +224,7 @@ def test_overview_figure_is_readable(planted):
         assert top.get_ylabel() and bottom.get_ylabel()
         assert bottom.get_xlabel() == r"wavenumber ($\mathrm{cm}^{-1}$)"
         assert top.get_shared_x_axes().joined(top, bottom)  # its x label is the one below
-        assert _legend_over_data(fig) == []
+        assert legend_over_data(fig) == []
         labels = bottom.get_legend_handles_labels()[1]
         assert any(t.startswith("for the class") for t in labels)
         assert any(t.startswith("against it") for t in labels)

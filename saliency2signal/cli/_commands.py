@@ -243,11 +243,11 @@ def cmd_explain(args) -> int:
         checked = check_accuracy(ex.predictions, labels)
     if checked:
         ex = ex.with_settings(input_check=checked)
-    path = ex.save(inputs.out, figures=not args.no_figures, overwrite=args.overwrite)
+    path = ex.save(inputs.out, figures=args.figures, overwrite=args.overwrite)
     n = len(ex.predictions)
     print(
-        f"wrote {path}: {n} signal(s), report.json, summary.csv, components.npz, index.html"
-        f"{'' if args.no_figures else ', figures'}"
+        f"wrote {path}: {n} signal(s), report.json, summary.csv, components.npz, "
+        f"index.html, a page per signal{_figures_written(args.figures)}"
     )
     _print_overview(path, ex.axis_units)
     sel = ex.settings.get("method_selection")
@@ -276,6 +276,11 @@ def cmd_explain(args) -> int:
             f"{cost['attribution_images_per_signal']:.1f} per signal"
         )
     return 0
+
+
+def _figures_written(figures: str) -> str:
+    """Say which figures a report got (``--figures``)."""
+    return {"all": ", figures", "overview": ", the overview's figures", "none": ""}[figures]
 
 
 def _print_overview(path: Path, units: str) -> None:
@@ -357,11 +362,11 @@ def cmd_map(args) -> int:
         progress=progress_bar("mapping"),
         source=source,
     )
-    path = ex.save(out, figures=not args.no_figures, overwrite=args.overwrite)
+    path = ex.save(out, figures=args.figures, overwrite=args.overwrite)
     print(
         f"wrote {path}: {ex.n_samples} signal(s) mapped from {source['source']} heatmaps "
-        f"({ex.settings['heatmaps']['grid']} grid), report.json, components.npz"
-        f"{'' if args.no_figures else ', figures, index.html'}"
+        f"({ex.settings['heatmaps']['grid']} grid), report.json, components.npz, "
+        f"index.html, a page per signal{_figures_written(args.figures)}"
     )
     if model is None and target is None:
         print(

@@ -287,8 +287,26 @@ def _add_region_options(p, *, out_default: str) -> None:
     add_model_options(p)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--no-figures", action="store_true", help="report and arrays only")
     p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+
+
+def _add_figures(p) -> None:
+    """``--figures all|overview|none`` and its alias ``--no-figures`` (explain, map)."""
+    p.add_argument(
+        "--figures",
+        choices=("all", "overview", "none"),
+        default="all",
+        help="PNG figures to draw: all (the overview's and three per signal, drawn in "
+        "parallel processes), overview (one per class: fast on large studies) or none; "
+        "every signal gets its page either way (default all)",
+    )
+    p.add_argument(
+        "--no-figures",
+        dest="figures",
+        action="store_const",
+        const="none",
+        help="the same as --figures none",
+    )
 
 
 def _add_explain(sub) -> None:
@@ -297,6 +315,7 @@ def _add_explain(sub) -> None:
 
     ex = sub.add_parser("explain", help="which parts of each signal made the model decide")
     _add_region_options(ex, out_default="DATA_explained")
+    _add_figures(ex)
     ex.add_argument(
         "--method",
         default="integrated_gradients",
@@ -399,7 +418,7 @@ def _add_map(sub) -> None:
     add_model_options(mp, explain=False)
     mp.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     mp.add_argument("--batch-size", type=int, default=16)
-    mp.add_argument("--no-figures", action="store_true", help="report and arrays only")
+    _add_figures(mp)
     mp.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     mp.set_defaults(func=cmd_map)
 
@@ -411,6 +430,7 @@ def _add_evaluate(sub) -> None:
         "against matched random regions, ground truth, randomisation",
     )
     _add_region_options(ev, out_default="DATA_evaluated")
+    ev.add_argument("--no-figures", action="store_true", help="report and arrays only")
     ev.add_argument(
         "--methods",
         help="comma-separated attribution methods (as for explain; "

@@ -32,7 +32,12 @@ The package's layers, each a private module:
   the unkept attribution went); :func:`cluster_bands`, the clustering of regions'
   x-ranges into bands.
 - ``_overview``: the report page's overview section and its per-class figures.
-- ``_report``: the figures, the HTML page and the files of a saved report folder.
+- ``_figures``: one signal's three figures, drawn from plain data (in worker processes
+  for a large report).
+- ``_pages``: one signal's page (``sample_XXXX.html``) and the index's table of signals.
+- ``_readability``: :func:`~._readability.problems`, what makes a figure hard to read
+  (a plane without a colorbar, an axis without a label, a legend over data).
+- ``_report``: the files of a saved report folder, its index page, one panel on Axes.
 - ``_schema``: :data:`SCHEMA`, :data:`SCHEMA_VERSION`, :data:`SCHEMA_PATH` and
   :func:`load_schema`.
 

@@ -212,10 +212,11 @@ def _contents(report: dict) -> list[str]:
             text += ' <span class="flag">misclassified</span>'
         if sample["regions"] and sample["regions"][0]["contradicting"]:
             text += ' <span class="contra">top region contradicts</span>'
-        signals.append(f'<li><a href="#sample-{b}">{text}</a></li>')
+        signals.append(f'<li><a href="sample_{b:04d}.html">{text}</a></li>')
     what = "output" if report.get("task") == "regression" else "class"
     return [
         f"<p>Per {what}: " + " &middot; ".join(items) + "</p>",
+        '<p><a href="#signals">Table of the signals</a>; each has its own page:</p>',
         '<details><summary>Signals (explained class; flags)</summary><ol class="toc">',
         *signals,
         "</ol></details>",
@@ -235,7 +236,7 @@ def _accuracy_html(report: dict) -> list[str]:
         + (
             "; misclassified: "
             + ", ".join(
-                f'<a href="#sample-{m["index"]}">{m["index"]}</a> '
+                f'<a href="sample_{m["index"]:04d}.html">{m["index"]}</a> '
                 f"({html.escape(m['label'])} predicted {html.escape(m['prediction'])})"
                 for m in wrong
             )

@@ -9,9 +9,9 @@
 
 Internal: plain names for the modules of :mod:`saliency2signal.explanation`.
 May import: numpy, ``_files``, ``_validation``, ``_version``, ``imaging``, ``mask``,
-``transform``, ``faithfulness`` and its siblings ``_schema``, ``_summary`` and
-``_report``; never ``_core`` or ``_explain`` (they import this), nor matplotlib at import
-time.
+``transform``, ``faithfulness`` and its siblings ``_schema``, ``_summary``,
+``_figures`` and ``_report``; never ``_core`` or ``_explain`` (they import this), nor
+matplotlib at import time.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from .._version import __version__
 from ..imaging import ImagingConfig
 from ..mask import Region
 from ..transform import SSQConfig
-from ._report import draw, write_report
+from ._figures import n_workers
+from ._report import check_figures, draw, write_report
 from ._schema import SCHEMA, SCHEMA_VERSION
 from ._summary import summarize
 
@@ -407,7 +408,14 @@ class Explanation:
             ) from None
         return dataclasses.replace(self, settings={**self.settings, **added})
 
-    def save(self, out_dir, *, figures: bool = True, overwrite: bool = False) -> pathlib.Path:
+    def save(
+        self,
+        out_dir,
+        *,
+        figures: str | bool = "all",
+        overwrite: bool = False,
+        workers: int | None = None,
+    ) -> pathlib.Path:
         """Write a report folder, atomically.
 
         The folder is built as a hidden temporary sibling of ``out_dir`` and renamed into
@@ -418,11 +426,20 @@ class Explanation:
         ----------
         out_dir : str or os.PathLike
             Folder to create; its parent must exist.
-        figures : bool
-            Write the PNG figures (three per signal) and link them from ``index.html``.
+        figures : {'all', 'overview', 'none'} or bool
+            Which PNG figures to draw: ``'all'`` (one per explained class for the
+            overview, three per signal on its page), ``'overview'`` (the overview's
+            only: the figures people look at across a large study, at a fraction of the
+            cost) or ``'none'``. ``True`` and ``False`` mean ``'all'`` and ``'none'``.
         overwrite : bool
             Replace an existing ``out_dir`` (removed only after the new folder is
             complete).
+        workers : int, optional
+            Processes drawing the signals' figures (``figures='all'``): ``1`` draws
+            them here; by default ``min(4, os.cpu_count())`` worker processes (started
+            with ``spawn``, never forked from a process running torch's threads) when
+            there are 12 signals or more, here otherwise. The files are the same either
+            way.
 
         Returns
         -------
@@ -432,26 +449,36 @@ class Explanation:
         Raises
         ------
         ValueError
-            If ``out_dir`` exists and ``overwrite`` is false, or its parent folder does
-            not exist.
+            If ``out_dir`` exists and ``overwrite`` is false, its parent folder does not
+            exist, ``figures`` is an unknown string or ``workers < 1``.
+        TypeError
+            If ``figures`` is neither a string nor a bool, or ``workers`` not an int.
 
         Notes
         -----
-        Files: ``report.json`` (:meth:`to_json`), ``components.npz`` (``components``
-        (B, R, N), ``labels`` and ``masks`` (B, F, N), ``attribution`` (B, F, N),
-        ``signals`` and ``lowpass`` (B, N), ``axis`` (N,), ``probabilities`` (B, K),
-        ``predictions``, ``target`` (B,), ``profile`` (B, N), ``freqs`` (F,)),
-        ``index.html`` and, with
-        ``figures``, ``sample_XXXX_spectrum.png``, ``sample_XXXX_scalogram.png`` and
-        ``sample_XXXX_components.png`` per signal.
+        Files: ``report.json`` (:meth:`to_json`), ``summary.csv`` (the overview's bands),
+        ``components.npz`` (``components`` (B, R, N), ``labels`` and ``masks``
+        (B, F, N), ``attribution`` (B, F, N), ``signals`` and ``lowpass`` (B, N),
+        ``axis`` (N,), ``probabilities`` (B, K), ``predictions``, ``target`` (B,),
+        ``profile`` (B, N), ``freqs`` (F,)), ``index.html`` (the overview and a table of
+        the signals), ``sample_XXXX.html`` (one page per signal, linked from the index,
+        with links to the previous and next) and, as ``figures`` says,
+        ``overview_class_KKK.png`` per explained class and ``sample_XXXX_spectrum.png``,
+        ``sample_XXXX_scalogram.png`` and ``sample_XXXX_components.png`` per signal.
+        Links are relative and nothing is fetched from the network: the folder opens
+        offline wherever it is copied.
         """
+        figures = check_figures(figures)
+        n_workers(self.n_samples, workers)  # refuse bad values before writing anything
         return atomic_dir(
-            out_dir, lambda tmp: self._write(tmp, figures=figures), overwrite=overwrite
+            out_dir,
+            lambda tmp: self._write(tmp, figures=figures, workers=workers),
+            overwrite=overwrite,
         )
 
-    def _write(self, folder: pathlib.Path, *, figures: bool) -> None:
+    def _write(self, folder: pathlib.Path, **kwargs) -> None:
         """Write the report's files into the temporary ``folder`` (see ``_report``)."""
-        write_report(self, folder, figures=figures)
+        write_report(self, folder, **kwargs)
 
 
 def _json_peak(record: dict) -> dict:
