@@ -260,3 +260,51 @@ def _first(e, n: int):
     kwargs["regions"] = e.regions[:n]
     kwargs["verdicts"] = None if e.verdicts is None else e.verdicts[:n]
     return dataclasses.replace(e, **kwargs)
+
+
+UNGUARDED = """
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from saliency2signal import explain
+from saliency2signal.datasets import load_planted
+from saliency2signal.io import load_model
+
+out = Path(sys.argv[1])
+with open(out.parent / "runs.txt", "a") as fh:
+    fh.write("run\\n")
+d = load_planted("test")
+model, meta = load_model(sys.argv[2])
+e = explain(model, d.x[:2], metadata=meta, axis=d.axis, n_null=0, peaks=False,
+            method="saliency")
+e.save(out, workers=2)
+"""
+
+
+def test_a_script_without_a_main_guard_draws_its_figures_itself(tmp_path):
+    """Spawned workers would run such a script again; its figures are drawn in-process."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "study.py"
+    script.write_text(UNGUARDED, encoding="utf-8")
+    out = tmp_path / "report"
+    done = subprocess.run(
+        [sys.executable, str(script), str(out), str(ROOT / "models" / "planted.pt")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "runs.txt").read_text() == "run\n"  # the script ran once
+    assert len(list(out.glob("sample_*_*.png"))) == 6
+
+
+def test_the_overview_figures_are_readable(planted):
+    from saliency2signal.explanation._overview import overview_figure
+
+    report = planted.to_json()
+    for record in report["summary"]["classes"]:
+        assert problems(overview_figure(record, report), x_units=CM) == []

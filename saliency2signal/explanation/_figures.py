@@ -28,6 +28,7 @@ import dataclasses
 import multiprocessing
 import os
 import pathlib
+import re
 import sys
 import textwrap
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -484,13 +485,24 @@ def render(job: dict, folder) -> dict[str, str]:
 
 
 def _spawnable() -> bool:
-    """Whether a spawned process can start: it re-imports ``__main__`` from its file.
+    """Whether spawned workers can start without running the caller's script again.
 
-    A script read from standard input (``python -``) has a ``__file__`` that is no
-    file; its workers would die at start, so its figures are drawn here.
+    A spawned process imports ``__main__`` again (as ``__mp_main__``), from its file:
+    a script without an ``if __name__ == "__main__":`` guard would run again in every
+    worker (its explanation too), and one read from standard input has no file to
+    import. Such callers get their figures drawn here. A package's ``__main__``
+    (``python -m``) is not imported again, nor is an interactive session or notebook.
     """
-    path = getattr(sys.modules.get("__main__"), "__file__", None)
-    return path is None or os.path.isfile(path)
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
+    if path is None or (spec is not None and spec.name.endswith("__main__")):
+        return True
+    try:
+        source = pathlib.Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return re.search(r"__name__\s*==\s*['\"]__main__['\"]", source) is not None
 
 
 def n_workers(n: int, workers: int | None) -> int:
