@@ -377,7 +377,10 @@ class Explanation:
             x-range shaded; ``'components'``: the components alone; ``'scalogram'``:
             ``|Tx|`` with the region contours; ``'attribution'``: the positive
             attribution with the region contours; ``'profile'``: :attr:`profile`, the
-            signed attribution along x, with the regions' x-ranges shaded.
+            signed attribution along x, with the regions' x-ranges shaded. Each region
+            has one colour (:func:`~saliency2signal.plot.region_color`); the planes get a
+            labelled colorbar beside ``ax`` (taking room from it), the other kinds a
+            legend right of it.
         ax : matplotlib.axes.Axes, optional
             Default ``plt.gca()``.
 
