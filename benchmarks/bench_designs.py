@@ -26,7 +26,11 @@ prints, over the correctly classified positive spectra:
   the model feels most put back to the reference's (``peak['reference']['change']``);
 * the share whose top region's deletion beats 95 % of its matched random regions
   (criterion >= 0.8; the verdict's, ``n_null`` draws) and the share of verdicts
-  ``'better than chance'``.
+  ``'better than chance'``;
+* with ``--oracle``, that share for the planted feature's own footprint taken as the
+  explanation (its coefficient energy in the truth window, through the same regions and
+  verdict: what a perfect explanation would score), with and without the reference, and
+  the median drop of the probability when the feature itself is subtracted.
 
 Nothing here is tuned to a design: the same recipe and defaults for all of them.
 """
@@ -38,10 +42,13 @@ import dataclasses
 import time
 
 import numpy as np
+import torch
 from _common import finish, load_recipe
 
-from saliency2signal import explain
+from saliency2signal import explain, ssq_cwt
 from saliency2signal.designs import DESIGNS, make_design_spectra
+from saliency2signal.explanation import map_heatmaps
+from saliency2signal.forward import probabilities
 from saliency2signal.peaks import Peak
 
 SEED_TRAIN, SEED_TEST = 1701, 1702
@@ -52,7 +59,15 @@ def _float32(d):
 
 
 def run_design(
-    design: str, *, recipe, n_points: int, n_train: int, n_test: int, epochs: int, n_null: int
+    design: str,
+    *,
+    recipe,
+    n_points: int,
+    n_train: int,
+    n_test: int,
+    epochs: int,
+    n_null: int,
+    oracle: bool = False,
 ) -> dict:
     """Train on one design with ``recipe`` (``models/train_models.py``); return its criteria."""
     spec = dict(recipe.SETTINGS["planted"])
@@ -84,7 +99,53 @@ def run_design(
         row[f"{key}explain_seconds"] = round(time.perf_counter() - t0, 1)
         if reference == "auto":
             row["reference_default"] = e.settings["reference"]
+            if oracle:
+                row.update(_oracle(out.model, out.metadata, test, e, n_null=n_null))
         row.update({f"{key}{k}": v for k, v in _scores(e, test).items()})
+    return row
+
+
+def _oracle(model, metadata, test, e, *, n_null: int) -> dict:
+    """The top-region criterion's ceiling: the planted feature's own footprint.
+
+    The attribution is the planted feature's own coefficient energy ``|Tx(feature)|**2``
+    in the truth window's columns (the low-pass row left out: a peak's mean lies there
+    across the whole axis), mapped through the defaults' regions and verdict
+    (:func:`~saliency2signal.explanation.map_heatmaps`), with the default run's
+    references (the foil class's mean) and without; and the drop of the class's
+    probability when the feature itself is subtracted from the spectrum. (The energy
+    the feature *adds* to ``Tx(x)`` is no footprint: synchrosqueezing reassigns the
+    neighbouring bands' energy too, over most of the axis.)
+    """
+    ok = np.flatnonzero((test.y == 1) & (e.predictions == 1))
+    x, feature = test.x[ok], test.components[ok].astype(test.x.dtype)
+    tcfg = metadata.transform
+    ft = torch.as_tensor(feature, dtype=torch.float64)
+    footprint = (ssq_cwt(ft, tcfg).Tx.abs() ** 2).numpy() * test.window_mask()[ok][:, None, :]
+    if tcfg.lowpass_row:
+        footprint[:, 0] = 0.0
+    refs = (("oracle_", "zero" if e.references is None else e.references[ok]),)
+    refs += (("oracle_zero_", "zero"),) if e.references is not None else ()
+    row = {}
+    for key, ref in refs:
+        o = map_heatmaps(
+            footprint,
+            x,
+            metadata=metadata,
+            model=model,
+            axis=test.axis,
+            reference=ref,
+            target=np.ones(ok.size, dtype=np.int64),
+            peaks=False,
+            n_null=n_null,
+        )
+        beaten = [v.top_beaten is not None and v.top_beaten >= 0.95 for v in o.verdicts]
+        row[f"{key}share_top_beats_95"] = float(np.mean(beaten)) if ok.size else None
+        row[f"{key}median_top_drop"] = float(np.median([v.top_drop for v in o.verdicts]))
+    kw = {"transform_config": tcfg, "imaging_config": metadata.imaging}
+    p_x = probabilities(model, torch.as_tensor(x), **kw)[:, 1]
+    p_cut = probabilities(model, torch.as_tensor(x - feature), **kw)[:, 1]
+    row["median_feature_removal_drop"] = float(torch.median(p_x - p_cut))
     return row
 
 
@@ -181,6 +242,12 @@ def main(argv=None) -> dict:
     p.add_argument("--n-test", type=int, default=60)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--n-null", type=int, default=50)
+    p.add_argument(
+        "--oracle",
+        action="store_true",
+        help="also score the planted feature's own footprint as the explanation (the "
+        "top-region criterion's ceiling) and the drop when the feature is subtracted",
+    )
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = p.parse_args(argv)
     rows = []
@@ -210,8 +277,24 @@ def main(argv=None) -> dict:
             n_test=args.n_test,
             epochs=args.epochs,
             n_null=args.n_null,
+            oracle=args.oracle,
         )
         rows.append(r)
+        if args.oracle:
+            print(
+                f"  oracle ({r['design']}): the planted feature's footprint beats 95 % of "
+                f"its null on {r['oracle_share_top_beats_95']:.2f} (median drop "
+                f"{r['oracle_median_top_drop']:.3f})"
+                + (
+                    f", {r['oracle_zero_share_top_beats_95']:.2f} without the reference "
+                    f"(median drop {r['oracle_zero_median_top_drop']:.3f})"
+                    if "oracle_zero_share_top_beats_95" in r
+                    else ""
+                )
+                + f"; subtracting the feature drops p by a median "
+                f"{r['median_feature_removal_drop']:.3f}",
+                flush=True,
+            )
 
         def f(v):
             return "-" if v is None else f"{v:.2f}"
