@@ -212,9 +212,11 @@ def test_regression_from_the_cli(trained, capsys):
     report = json.loads((root / "out" / "report.json").read_text())
     assert report["task"] == "regression" and report["class_names"] == ["height"]
     assert report["samples"][0]["regions"]
-    page = (root / "out" / "index.html").read_text()
+    # each signal's page speaks of the output, in its units
+    page = (root / "out" / "sample_0000.html").read_text()
     assert "Output <b>height</b> = " in page and " a.u." in page
     assert "output before" in page
+    assert "sample_0000.html" in (root / "out" / "index.html").read_text()
     # class labels mean nothing to a regression
     labels = root / "labels.npy"
     np.save(labels, np.zeros(6, dtype=np.int64))
