@@ -6,18 +6,20 @@ returns a :class:`BatchResult`: attribution on the transform's grid, regions, on
 component per region, the energy book-keeping and, per region, the effect of deleting
 its component and the interference flag. No argument parsing, no loop over batches, no
 progress: this is what :func:`~saliency2signal.explain`, a streaming runner or a
-distributed one calls per batch. :func:`assemble` concatenates the batches' results
+distributed one calls per batch; :func:`run_batches` runs it over prepared signals, the
+transforms of several batches made in one call. :func:`assemble` concatenates the batches' results
 into an :class:`~saliency2signal.explanation.Explanation`.
 
 Internal: plain names for the modules of :mod:`saliency2signal.explanation`.
-May import: numpy, torch, ``_validation``, ``forward``, ``imaging``, ``metadata``, ``inverse``,
-``mask``, ``saliency``, ``transform``, ``faithfulness``, ``artefacts`` (inside a
-function) and its siblings ``_reading`` and ``_result``; never ``_explain`` (it imports
-this).
+May import: numpy, torch, ``_runtime``, ``_validation``, ``forward``, ``imaging``,
+``metadata``, ``inverse``, ``mask``, ``saliency``, ``transform``, ``faithfulness``,
+``artefacts`` (inside a function) and its siblings ``_reading`` and ``_result``; never
+``_explain`` or ``_map`` (they import this).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,10 +28,11 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+from .._runtime import as_model_input, eval_mode, group_size
 from .._validation import check_bool, check_choice, check_int, check_real, readonly, to_numpy
 from ..faithfulness import CurveSettings, Verdict, curve_scores, measure_curves, verdicts
-from ..forward import probabilities
-from ..imaging import ImagingConfig
+from ..forward import output_of, probabilities
+from ..imaging import ImagingConfig, to_image
 from ..inverse import components, decompose_regions
 from ..mask import Region, attribution_mask
 from ..metadata import TASKS
@@ -45,6 +48,8 @@ __all__ = [
     "ExplainSettings",
     "assemble",
     "explain_batch",
+    "run_batches",
+    "transform_group",
 ]
 
 #: What an explanation can be relative to (see :func:`~saliency2signal.explain`).
@@ -303,7 +308,7 @@ def explain_batch(
             x,
             attribution,
             target,
-            transform_config=tcfg,
+            ssq=ssq,
             imaging_config=imaging_config,
             settings=settings,
         )
@@ -429,6 +434,78 @@ def explain_batch(
     )
 
 
+def transform_group(xt: torch.Tensor, settings: ExplainSettings, tcfg: SSQConfig) -> int:
+    """Signals per transform call of a run: whole batches, as many as fit the budget."""
+    n = int(xt.shape[-1])
+    return group_size(settings.batch_size, 2 * tcfg.n_freqs(n) * n * 2 * xt.element_size())
+
+
+def run_batches(
+    model,
+    xt: torch.Tensor,
+    *,
+    targets: np.ndarray | None,
+    settings: ExplainSettings,
+    transform_config: SSQConfig,
+    imaging_config,
+    axis: np.ndarray | None,
+    forward_model: torch.nn.Module | None,
+    device: torch.device,
+    progress=None,
+    reference: torch.Tensor | None = None,
+    axis_units: str = "samples",
+    first: SSQResult | None = None,
+    group: int | None = None,
+    attribution: torch.Tensor | None = None,
+) -> list[BatchResult]:
+    """Explain prepared signals ``xt`` batch by batch with :func:`explain_batch`.
+
+    The transforms of ``group`` signals (default :func:`transform_group`) are made in one
+    call ahead of their batches' torch work; ``first`` is the first group's when the
+    caller already has it. ``targets`` holds one class per signal (``None``: each
+    signal's predicted class); ``attribution`` ``(B, F, N)`` a finished attribution to
+    use instead of ``settings.method``; ``progress(done, total)`` after each batch.
+    """
+    n_b, bs = int(xt.shape[0]), settings.batch_size
+    group = transform_group(xt, settings, transform_config) if group is None else group
+    ssq_group = first
+    results = []
+    for s in range(0, n_b, bs):
+        if ssq_group is None or (s and s % group == 0):
+            with torch.no_grad():
+                ssq_group = ssq_cwt(xt[s : s + group], transform_config)
+        xb = xt[s : s + bs]
+        # the batch's slice of the group's transform: the attribution, the regions'
+        # energies, the components and the energy book-keeping all read it
+        a, b = s % group, s % group + xb.shape[0]
+        ssq = dataclasses.replace(
+            ssq_group, Tx=ssq_group.Tx[a:b], Wx=ssq_group.Wx[a:b], lowpass=ssq_group.lowpass[a:b]
+        )
+        results.append(
+            explain_batch(
+                model,
+                xb,
+                transform_config=transform_config,
+                imaging_config=imaging_config,
+                settings=settings,
+                ssq=ssq,
+                target=None if targets is None else torch.as_tensor(targets[s : s + bs]),
+                axis=axis,
+                forward_model=forward_model,
+                device=device,
+                indices=np.arange(s, s + xb.shape[0]),
+                reference=None if reference is None else reference[s : s + bs],
+                axis_units=axis_units,
+                attribution=None
+                if attribution is None
+                else attribution[s : s + bs].to(device=device, dtype=xt.dtype),
+            )
+        )
+        if progress is not None:
+            progress(min(s + bs, n_b), n_b)
+    return results
+
+
 def _cost_of(res) -> tuple[int, int] | None:
     """Return the attribution's model calls and images, when the result counted them."""
     calls, images = getattr(res, "model_calls", None), getattr(res, "model_images", None)
@@ -441,7 +518,7 @@ def _given_attribution(
     attribution: torch.Tensor,
     target: torch.Tensor | None,
     *,
-    transform_config: SSQConfig,
+    ssq: SSQResult,
     imaging_config,
     settings: ExplainSettings,
 ) -> SimpleNamespace:
@@ -456,14 +533,10 @@ def _given_attribution(
         probs = None
         tgt = torch.zeros(x.shape[0], dtype=torch.long) if target is None else target
     else:
-        probs = probabilities(
-            model,
-            x,
-            transform_config=transform_config,
-            imaging_config=imaging_config,
-            batch_size=settings.batch_size,
-            task=settings.task,
-        ).to(x.device)
+        # the batch's transform is at hand: one forward pass, no second transform
+        with eval_mode(model), torch.no_grad():
+            image = as_model_input(to_image(ssq.Tx, imaging_config), model)
+            probs = output_of(settings.task)(model(image)).to(x.device)
         if target is not None:
             tgt = target
         elif settings.task == "regression":

@@ -24,7 +24,6 @@ from .._runtime import (
     as_model_input,
     default_mask_options,
     eval_mode,
-    group_size,
     inference_model,
     resolve_configs,
 )
@@ -36,9 +35,8 @@ from .._validation import (
 from ..imaging import ImagingConfig, to_image
 from ..metadata import ModelMetadata
 from ..pipeline import Pipeline
-from ..transform import SSQConfig, SSQResult, ssq_cwt
+from ..transform import SSQConfig, ssq_cwt
 from ._arguments import (
-    Targets,
     class_names_for,
     prepare_signals,
     reference_mode,
@@ -48,7 +46,7 @@ from ._arguments import (
     task_of,
 )
 from ._auto import AUTO_CANDIDATES, select_method, subset_indices
-from ._core import BatchResult, ExplainSettings, assemble, explain_batch
+from ._core import ExplainSettings, assemble, run_batches, transform_group
 from ._result import Explanation
 
 __all__ = ["explain"]
@@ -317,7 +315,7 @@ def explain(
     # call, ahead of those batches' torch work: one call's fixed costs, and no torch
     # OpenMP threads left spinning by a forward pass just before. The first group's is
     # made here and also serves the probe image.
-    group = group_size(settings.batch_size, 2 * tcfg.n_freqs(n) * n * 2 * xt.element_size())
+    group = transform_group(xt, settings, tcfg)
     with torch.no_grad():
         first = ssq_cwt(xt[:group], tcfg)
         probe_image = as_model_input(to_image(first.Tx[:1], icfg), model)
@@ -340,12 +338,12 @@ def explain(
         settings = dataclasses.replace(settings, mask_options=default_mask_options(tcfg, icfg, n))
     # the deletion checks' forward passes run an inference-optimised copy, built once
     forward_model = inference_model(model, probe_image) if settings.deletion else None
-    batches = _run_batches(
+    batches = run_batches(
         model,
         xt,
-        first,
+        first=first,
         group=group,
-        targets=targets,
+        targets=targets.per_signal,
         settings=settings,
         transform_config=tcfg,
         imaging_config=icfg,
@@ -426,60 +424,3 @@ def _explain_auto(model, x, kwargs: dict, auto_options: Mapping | None) -> Expla
     record = select_method(lambda m: explain(model, x_sub, method=m, **trial), candidates, subset)
     e = explain(model, x, method=record["chosen"], **kwargs)
     return dataclasses.replace(e, settings={**e.settings, "method_selection": record})
-
-
-def _run_batches(
-    model,
-    xt: torch.Tensor,
-    first: SSQResult,
-    *,
-    group: int,
-    targets: Targets,
-    settings: ExplainSettings,
-    transform_config: SSQConfig,
-    imaging_config: ImagingConfig,
-    axis: np.ndarray | None,
-    forward_model: torch.nn.Module | None,
-    device: torch.device,
-    progress: Callable[[int, int], None] | None,
-    reference: torch.Tensor | None = None,
-    axis_units: str = "samples",
-) -> list[BatchResult]:
-    """Explain ``xt`` batch by batch; ``first`` is the transform of the first group."""
-    n_b, bs = int(xt.shape[0]), settings.batch_size
-    ssq_group = first
-    results = []
-    for s in range(0, n_b, bs):
-        if s and s % group == 0:
-            with torch.no_grad():
-                ssq_group = ssq_cwt(xt[s : s + group], transform_config)
-        xb = xt[s : s + bs]
-        # the batch's slice of the group's transform: the attribution, the regions'
-        # energies, the components and the energy book-keeping all read it
-        a, b = s % group, s % group + xb.shape[0]
-        ssq = dataclasses.replace(
-            ssq_group, Tx=ssq_group.Tx[a:b], Wx=ssq_group.Wx[a:b], lowpass=ssq_group.lowpass[a:b]
-        )
-        tb = (
-            None if targets.per_signal is None else torch.as_tensor(targets.per_signal[s : s + bs])
-        )
-        results.append(
-            explain_batch(
-                model,
-                xb,
-                transform_config=transform_config,
-                imaging_config=imaging_config,
-                settings=settings,
-                ssq=ssq,
-                target=tb,
-                axis=axis,
-                forward_model=forward_model,
-                device=device,
-                indices=np.arange(s, s + xb.shape[0]),
-                reference=None if reference is None else reference[s : s + bs],
-                axis_units=axis_units,
-            )
-        )
-        if progress is not None:
-            progress(min(s + bs, n_b), n_b)
-    return results

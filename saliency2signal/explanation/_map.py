@@ -44,7 +44,7 @@ from ._arguments import (
     resolve_targets,
     task_of,
 )
-from ._core import ExplainSettings, assemble, explain_batch
+from ._core import ExplainSettings, assemble, run_batches
 from ._result import Explanation
 
 __all__ = ["GRIDS", "map_heatmaps"]
@@ -216,29 +216,21 @@ def map_heatmaps(
     if settings.mask_options is None:
         settings = dataclasses.replace(settings, mask_options=default_mask_options(tcfg, icfg, n))
     forward_model = None if model is None else inference_model(model, probe)
-    batches = []
-    for s in range(0, n_b, settings.batch_size):
-        xb = xt[s : s + settings.batch_size]
-        tb = targets.per_signal
-        batches.append(
-            explain_batch(
-                model,
-                xb,
-                transform_config=tcfg,
-                imaging_config=icfg,
-                settings=settings,
-                target=None if tb is None else torch.as_tensor(tb[s : s + xb.shape[0]]),
-                axis=mask_axis,
-                forward_model=forward_model,
-                device=dev,
-                indices=np.arange(s, s + xb.shape[0]),
-                reference=None if ref is None else ref[s : s + xb.shape[0]],
-                axis_units=axis_info.units,
-                attribution=attribution[s : s + xb.shape[0]].to(device=dev, dtype=xt.dtype),
-            )
-        )
-        if progress is not None:
-            progress(min(s + settings.batch_size, n_b), n_b)
+    batches = run_batches(
+        model,
+        xt,
+        targets=targets.per_signal,
+        settings=settings,
+        transform_config=tcfg,
+        imaging_config=icfg,
+        axis=mask_axis,
+        forward_model=forward_model,
+        device=dev,
+        progress=progress,
+        reference=ref,
+        axis_units=axis_info.units,
+        attribution=attribution,
+    )
     e = assemble(
         batches,
         signals=xt.cpu().numpy(),
