@@ -46,14 +46,15 @@ REFERENCE_CHOICES = ("auto", "class_means", "zero", "mean")
 
 def prepare_signals(
     x,
-    model: torch.nn.Module,
+    model: torch.nn.Module | None,
     metadata: ModelMetadata | None,
     tcfg: SSQConfig,
     device: torch.device,
 ) -> tuple[torch.Tensor, int]:
     """Signals as ``(B, N)`` of the model's length, dtype and device; and N as given.
 
-    Cast to the transform's dtype, else to the dtype of the model's parameters.
+    Cast to the transform's dtype, else to the dtype of the model's parameters (float32
+    for a model without parameters, or none: heatmaps mapped without a model).
     """
     xt = as_tensor(x, name="x")
     if xt.is_complex() or not (
@@ -74,7 +75,7 @@ def prepare_signals(
         raise ValueError(f"x has n_times={n}; the transform needs at least {MIN_LENGTH}")
     dtype = torch_dtype(tcfg.dtype)
     if dtype is None:
-        param = next(iter(model.parameters()), None)
+        param = None if model is None else next(iter(model.parameters()), None)
         dtype = param.dtype if param is not None else torch.float32
     xt = xt.detach().to(device=device, dtype=dtype)
     if not bool(torch.isfinite(xt).all()):

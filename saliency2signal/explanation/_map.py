@@ -189,8 +189,7 @@ def map_heatmaps(
     if progress is not None:
         check_callable(progress, "progress", signature="(done, total)")
     dev = torch.device(device)
-    probe_dtype = _dtype_source(model)
-    xt, n_given = prepare_signals(x, probe_dtype, metadata, tcfg, dev)
+    xt, n_given = prepare_signals(x, model, metadata, tcfg, dev)
     n_b, n = int(xt.shape[0]), int(xt.shape[-1])
     grid_shape = (tcfg.n_freqs(n), n)
     attribution, used_grid = _on_grid(heatmaps, n_b, grid, order, tcfg, icfg, grid_shape)
@@ -257,13 +256,6 @@ def map_heatmaps(
         "coefficients_check": None if check is None else {"relative_difference": check},
     }
     return e.with_settings(heatmaps=record)
-
-
-def _dtype_source(model) -> torch.nn.Module:
-    """Return a module whose parameters give the signals' dtype (float32 without a model)."""
-    if model is not None and next(iter(model.parameters()), None) is not None:
-        return model
-    return torch.nn.Linear(1, 1)  # float32, as a model without parameters gets
 
 
 def _on_grid(heatmaps, n_b: int, grid: str, order: str, tcfg, icfg, grid_shape):
