@@ -457,6 +457,7 @@ def run_batches(
     first: SSQResult | None = None,
     group: int | None = None,
     attribution: torch.Tensor | None = None,
+    first_index: int = 0,
 ) -> list[BatchResult]:
     """Explain prepared signals ``xt`` batch by batch with :func:`explain_batch`.
 
@@ -464,7 +465,9 @@ def run_batches(
     call ahead of their batches' torch work; ``first`` is the first group's when the
     caller already has it. ``targets`` holds one class per signal (``None``: each
     signal's predicted class); ``attribution`` ``(B, F, N)`` a finished attribution to
-    use instead of ``settings.method``; ``progress(done, total)`` after each batch.
+    use instead of ``settings.method``; ``progress(done, total)`` after each batch;
+    ``first_index`` the index of ``xt[0]`` in a larger run (a chunk of a streamed one):
+    signal ``i`` of ``xt`` seeds its null draws as signal ``first_index + i``.
     """
     n_b, bs = int(xt.shape[0]), settings.batch_size
     group = transform_group(xt, settings, transform_config) if group is None else group
@@ -493,7 +496,7 @@ def run_batches(
                 axis=axis,
                 forward_model=forward_model,
                 device=device,
-                indices=np.arange(s, s + xb.shape[0]),
+                indices=np.arange(first_index + s, first_index + s + xb.shape[0]),
                 reference=None if reference is None else reference[s : s + bs],
                 axis_units=axis_units,
                 attribution=None

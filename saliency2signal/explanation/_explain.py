@@ -82,6 +82,7 @@ def explain(
     peaks: bool = True,
     auto_options: Mapping | None = None,
     task: str | None = None,
+    first_index: int = 0,
 ) -> Explanation:
     """Explain a model's decisions on signals as regions, components and deletion effects.
 
@@ -196,6 +197,10 @@ def explain(
         regression's target is an output index (default 0, the first output), its
         attribution is that output's value, and deleting a region is measured as the
         change of the output (``p_before``/``p_after`` hold output values).
+    first_index : int
+        Index of ``x[0]`` in a larger run (default 0): signal ``i`` draws its null
+        regions as signal ``first_index + i`` would, so explaining a set in chunks gives
+        the verdicts of explaining it at once (:mod:`saliency2signal.stream` does).
 
     Returns
     -------
@@ -279,6 +284,7 @@ def explain(
                 reference=reference,
                 peaks=peaks,
                 task=task,
+                first_index=first_index,
             ),
             auto_options,
         )
@@ -353,6 +359,7 @@ def explain(
         progress=progress,
         reference=ref,
         axis_units=axis_info.units,
+        first_index=check_int(first_index, "first_index", minimum=0),
     )
     return assemble(
         batches,
