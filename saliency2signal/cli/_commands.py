@@ -210,14 +210,20 @@ def cmd_train(args) -> int:
 def cmd_explain(args) -> int:
     from ..explanation import explain
     from ..saliency import methods as saliency_methods
+    from ._stream import cmd_explain_stream, streamed
 
+    stream, loaded, planned_batch = streamed(args)
+    if stream:
+        return cmd_explain_stream(args, loaded)
+    batch_size = args.batch_size or planned_batch or 16
     inputs = region_inputs(args, "_explained")
     x, labels, axis = inputs.x, inputs.labels, inputs.axis
     # layer methods hook a submodule: rebuild the architecture around the weights
     rebuild = args.method.partition("+")[0] in saliency_methods("layer")
-    loaded = load_run_model(args, x.shape[-1], device=args.device, rebuild=rebuild)
+    if loaded is None:
+        loaded = load_run_model(args, x.shape[-1], device=args.device, rebuild=rebuild)
     labels = task_labels(args, inputs.data, labels, loaded.metadata.task)
-    checked = check_images(args, loaded, x, batch_size=args.batch_size, device=args.device)
+    checked = check_images(args, loaded, x, batch_size=batch_size, device=args.device)
     target = parse_target(args.target)
     ex = explain(
         loaded.model,
@@ -230,7 +236,7 @@ def cmd_explain(args) -> int:
         keep_mass=args.keep_mass,
         max_regions=args.max_regions,
         min_share=args.min_share,
-        batch_size=args.batch_size,
+        batch_size=batch_size,
         device=args.device,
         progress=progress_bar("explaining"),
         n_null=args.n_null,
@@ -482,7 +488,7 @@ def cmd_evaluate(args) -> int:
         max_regions=args.max_regions,
         min_share=args.min_share,
         seed=args.seed,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or 16,
         device=args.device,
         progress=progress,
         method_options=method_options,

@@ -5,7 +5,7 @@ Method names in the help come from the attribution registry
 
 Internal: plain names. May import: ``saliency2signal.saliency`` (the method names),
 ``saliency2signal.explanation`` (the ``auto`` candidates), ``._version``,
-``._commands``, ``._inputs``.
+``._commands``, ``._inputs``, ``._model``, ``._stream``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from ._commands import (
 )
 from ._inputs import one_line
 from ._model import add_image_options, add_model_options, add_package
+from ._stream import add_stream_options
 
 __all__ = ["build_parser"]
 
@@ -286,7 +287,12 @@ def _add_region_options(p, *, out_default: str) -> None:
     )
     add_model_options(p)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        help="signals per attribution batch (default: explain chooses it within --memory, "
+        "at most 16; evaluate 16)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
 
 
@@ -349,6 +355,7 @@ def _add_explain(sub) -> None:
         help="do not read each region as a fitted band (the peak under it whose deletion "
         "the model feels most)",
     )
+    add_stream_options(ex)
     ex.set_defaults(func=cmd_explain)
 
 
