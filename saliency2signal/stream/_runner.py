@@ -37,9 +37,9 @@ from .._version import __version__
 from ..explanation import explain
 from ..metadata import ModelMetadata
 from ._budget import parse_memory, plan_memory
-from ._sources import open_source
 from ._maps import write_maps
 from ._overview import STORE_FIGURES, write_store_report
+from ._sources import open_source
 from ._store import RunStore, array_specs
 from ._tables import chunk_records
 
