@@ -281,3 +281,34 @@ def test_envi_cube_pixels_keep_their_positions(tmp_path, model_file):
         assert s["prediction"] == int(e.predictions[b])
         r = e.components.shape[1]
         np.testing.assert_allclose(comps[s["sample"], :r], e.components[b], atol=1e-5)
+
+
+# --------------------------------------------------------------------- the README
+@pytest.mark.slow
+def test_readme_large_run_commands_run_as_written(tmp_path, console_script):
+    """The three commands of the README's "Large runs" (streamed, resumed, on a cluster)."""
+    import re
+    import shlex
+
+    pytest.importorskip("distributed")
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text()
+    block = text[text.index("## Large runs") :]
+    commands = re.search(r"```bash\n(.*?)```", block, re.S).group(1).strip().splitlines()
+    assert len(commands) == 3
+    for name in ("models", "data"):
+        (tmp_path / name).symlink_to(root / name)
+    outs = []
+    for command in commands:
+        args = shlex.split(command)
+        done = subprocess.run(
+            [console_script, *args[1:]], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        outs.append(done.stdout)
+    assert "wrote coffee_run: 28 of 28 signal(s) explained in 4 chunk(s) (4 run now" in outs[0]
+    assert "resumed coffee_run" in outs[1] and "(0 run now" in outs[1]
+    assert "28 of 28" in outs[2]
+    _assert_same(
+        _contents(tmp_path / "coffee_run_dask"), _contents(tmp_path / "coffee_run"), exact=False
+    )

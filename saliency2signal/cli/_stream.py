@@ -5,8 +5,10 @@
 signals than one chunk of the memory plan, ``--stream``, ``--chunk-size``,
 ``--scheduler``/``--workers``, or an output folder that already holds a run (to resume
 it). :func:`cmd_explain_stream`
-runs it and prints the run's summary; :class:`ModelFileLoader` is what each Dask worker
-calls once to load the model file itself.
+runs it and prints the run's summary; ``evaluate`` streams under the same conditions
+(``streamed(args, kind='evaluate')``) through
+:func:`saliency2signal.stream.evaluate_stream` (:func:`cmd_evaluate_stream`);
+:class:`ModelFileLoader` is what each Dask worker calls once to load the model file itself.
 
 Internal to :mod:`saliency2signal.cli`. May import: the package, ``._inputs``, ``._model``.
 """
@@ -26,6 +28,7 @@ __all__ = [
     "STREAM_SUFFIXES",
     "ModelFileLoader",
     "add_stream_options",
+    "cmd_evaluate_stream",
     "cmd_explain_stream",
     "streamed",
 ]
@@ -35,8 +38,11 @@ STREAM_SUFFIXES = (".zarr", ".h5", ".hdf5", ".he5", ".hdr")
 _MODEL_OPTIONS = ("model", "pipeline", "arch", "arch_kwargs", "trust", "black_box", "outputs")
 
 
-def add_stream_options(p) -> None:
-    """``--memory``, ``--stream``, ``--scheduler``, ``--workers`` and the store's options."""
+def add_stream_options(p, *, attribution: bool = True) -> None:
+    """``--memory``, ``--stream``, ``--scheduler``, ``--workers`` and the store's options.
+
+    ``attribution``: offer ``--save-attribution`` (explain; evaluate stores no maps).
+    """
     g = p.add_argument_group("large runs (streamed into a resumable store)")
     g.add_argument(
         "--memory",
@@ -57,11 +63,12 @@ def add_stream_options(p) -> None:
         "--workers", type=int, help="run the chunks on a local Dask cluster of N processes"
     )
     g.add_argument("--chunk-size", type=int, help="signals per chunk (default: from --memory)")
-    g.add_argument(
-        "--save-attribution",
-        action="store_true",
-        help="also store every attribution map (float16; F x N per signal)",
-    )
+    if attribution:
+        g.add_argument(
+            "--save-attribution",
+            action="store_true",
+            help="also store every attribution map (float16; F x N per signal)",
+        )
     g.add_argument(
         "--spectral-axis",
         help="the spectral dimension of a cube (a dimension name or index; default: the "
@@ -110,11 +117,18 @@ def _rebuild(args) -> bool:
     from ..saliency import methods as saliency_methods
 
     # layer methods hook a submodule: rebuild the architecture around the weights
-    return args.method.partition("+")[0] in saliency_methods("layer")
+    return any(m.partition("+")[0] in saliency_methods("layer") for m in _methods(args))
 
 
-def streamed(args):
-    """Whether this ``explain`` runs through the store, and what was loaded to tell.
+def _methods(args) -> list[str]:
+    """Return the run's attribution methods: ``--method`` (explain) or ``--methods`` (evaluate)."""
+    if hasattr(args, "method"):
+        return [args.method]
+    return [m.strip() for m in (args.methods or "").split(",") if m.strip()]
+
+
+def streamed(args, kind: str = "explain"):
+    """Whether this ``explain`` (or ``evaluate``) runs through the store, and what was loaded.
 
     Returns ``(stream, loaded, batch_size)``: ``loaded`` is the model when it had to be
     loaded to plan the memory (else ``None``); ``batch_size`` the in-memory run's batch
@@ -123,8 +137,11 @@ def streamed(args):
     from ..stream import open_source, parse_memory, plan_memory
     from ._model import load_run_model
 
+    if kind not in ("explain", "evaluate"):
+        raise ValueError(f"kind={kind!r}: expected 'explain' or 'evaluate'")
     data = Path(args.data)
-    out = Path(args.out) if args.out else data.with_name(data.stem + "_explained")
+    suffix = "_explained" if kind == "explain" else "_evaluated"
+    out = Path(args.out) if args.out else data.with_name(data.stem + suffix)
     try:
         budget = parse_memory(args.memory)
     except ValueError as exc:
@@ -144,16 +161,20 @@ def streamed(args):
         raise CLIError(f"{args.model}: no such file")
     loaded = load_run_model(args, n_times, device=args.device, rebuild=_rebuild(args))
     meta = loaded.metadata
-    plan = plan_memory(
-        n_times=meta.n_times or n_times,
-        transform_config=meta.transform,
-        imaging_config=meta.imaging,
-        method=args.method,
-        n_steps=32,
-        n_null=args.n_null,
-        max_regions=args.max_regions,
-        budget=budget,
-    )
+    plans = [
+        plan_memory(
+            n_times=meta.n_times or n_times,
+            transform_config=meta.transform,
+            imaging_config=meta.imaging,
+            method=method,
+            n_steps=32,
+            n_null=args.n_null,
+            max_regions=args.max_regions,
+            budget=budget,
+        )
+        for method in _methods(args) or ["integrated_gradients"]
+    ]
+    plan = min(plans, key=lambda p: (p.signals_per_chunk, p.batch_size))
     if n > plan.signals_per_chunk:
         return True, loaded, None
     return False, loaded, min(16, plan.batch_size)
@@ -241,6 +262,115 @@ def cmd_explain_stream(args, loaded=None) -> int:
     return 0
 
 
+def cmd_evaluate_stream(args, loaded=None) -> int:
+    """Run ``evaluate`` through the store; print the per-method summary."""
+    from ..blackbox import is_black_box
+    from ..evaluation import BLACK_BOX_METHODS, DEFAULT_METHODS
+    from ..saliency import methods as saliency_methods
+    from ..stream import open_source
+    from ..stream._evaluate import evaluate_stream
+
+    data, model_path = Path(args.data), Path(args.model)
+    if not model_path.is_file():
+        raise CLIError(f"{model_path}: no such file")
+    if not data.exists():
+        raise CLIError(f"{data}: no such file or folder")
+    out = Path(args.out) if args.out else data.with_name(data.stem + "_evaluated")
+    if args.scheduler and args.workers:
+        raise CLIError("give --scheduler (a running cluster) or --workers (a local one), not both")
+    if args.workers is not None and args.workers < 1:
+        raise CLIError(f"--workers {args.workers}: must be >= 1")
+    with open_source(data, key=args.key, spectral_axis=args.spectral_axis) as src:
+        n_times, n_signals = src.n_times, src.n_signals
+        has_labels = src.labels() is not None
+    rebuild = _rebuild(args)
+    if loaded is None:
+        from ._model import load_run_model
+
+        loaded = load_run_model(args, n_times, device=args.device, rebuild=rebuild)
+    black_box = is_black_box(loaded.model)
+    methods = _methods(args) or list(BLACK_BOX_METHODS if black_box else DEFAULT_METHODS)
+    if args.layer and any(m.partition("+")[0] in saliency_methods("layer") for m in methods):
+        raise CLIError("--layer is not available in a streamed evaluate")
+    options = tuple((k, getattr(args, k, None)) for k in _MODEL_OPTIONS)
+    labels = None
+    if args.labels:
+        from ._inputs import read_labels
+
+        labels = read_labels(
+            Path(args.labels), SimpleNamespace(ndim=2, shape=(n_signals, n_times))
+        )
+    elif has_labels and loaded.metadata.task == "classification":
+        labels = "source"
+    client, cluster = _client(args)
+    try:
+        summary = evaluate_stream(
+            loaded.model,
+            data,
+            out,
+            metadata=loaded.metadata,
+            loader=ModelFileLoader(options, n_times, rebuild, args.device),
+            model_id=_file_hash(model_path),
+            labels=labels,
+            methods=methods,
+            target=parse_target(args.target),
+            n_null=args.n_null,
+            randomization=args.randomization,
+            keep_mass=args.keep_mass,
+            max_regions=args.max_regions,
+            min_share=args.min_share,
+            seed=args.seed,
+            memory=args.memory,
+            chunk_size=args.chunk_size,
+            batch_size=args.batch_size,
+            client=client,
+            progress=progress_bar("evaluating"),
+            device=args.device,
+            overwrite=args.overwrite,
+            inputs=[p for p in (args.labels, args.axis) if p],
+            spectral_axis=args.spectral_axis,
+            key=args.key,
+        )
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+    _print_evaluation(summary)
+    return 0
+
+
+def _print_evaluation(summary) -> None:
+    what = "resumed" if summary.resumed else "wrote"
+    print(
+        f"{what} {summary.folder}: {summary.n_explained} of {summary.n_signals} signal(s) "
+        f"evaluated in {summary.n_chunks} chunk(s) ({summary.chunks_run} run now, "
+        f"{summary.seconds:.1f} s); {summary.plan}"
+    )
+    if summary.n_failed:
+        reasons = "; ".join(f"{n} {r}" for r, n in sorted(summary.failures.items()))
+        print(f"failed: {summary.n_failed} signal(s) skipped ({reasons}); see samples/*.parquet")
+    report = Path(summary.folder) / "report.json"
+    if not report.is_file():
+        return
+    rows = json.loads(report.read_text(encoding="utf-8"))["summary"]
+    cols = ["method", "deletion_auc", "null_deletion_auc", "top_drop_percentile"]
+    cols += ["share_top_drop_beats_95", "insertion_auc"]
+    cols += ["randomized_spearman"] if rows and "randomized_spearman" in rows[0] else []
+    print("  ".join(cols))
+    for r in rows:
+        print(
+            "  ".join(
+                r[c] if c == "method" else ("-" if r.get(c) is None else f"{r[c]:.3f}")
+                for c in cols
+            )
+        )
+    print(
+        f"report: {os.path.join(summary.folder, 'index.html')}; tables: "
+        f"{os.path.join(summary.folder, 'samples')} (one row per signal and method)"
+    )
+
+
 def _client(args):
     """Return a Dask client for ``--scheduler``/``--workers`` (and the local cluster to close)."""
     if not (args.scheduler or args.workers):
@@ -256,6 +386,19 @@ def _client(args):
             return Client(args.scheduler, timeout="20s"), None
         except (OSError, TimeoutError) as exc:
             raise CLIError(f"--scheduler {args.scheduler}: cannot connect ({exc})") from None
+    if args.device == "cuda":
+        try:
+            from dask_cuda import LocalCUDACluster
+        except ImportError:
+            raise CLIError(
+                "--workers with --device cuda starts one worker per GPU with dask-cuda: "
+                "pip install dask-cuda (or start `dask cuda worker` and pass --scheduler)"
+            ) from None
+        # one worker process per visible GPU (each sees its own device as cuda:0)
+        cluster = LocalCUDACluster(
+            n_workers=args.workers, threads_per_worker=1, dashboard_address=None
+        )
+        return Client(cluster), cluster
     cluster = LocalCluster(
         n_workers=args.workers,
         threads_per_worker=1,
