@@ -155,7 +155,7 @@ def streamed(args, kind: str = "explain"):
     try:
         with open_source(data, key=args.key, spectral_axis=args.spectral_axis) as src:
             n, n_times = src.n_signals, src.n_times
-    except (ValueError, OSError, ImportError):
+    except (ValueError, TypeError, OSError, ImportError):
         return False, None, None  # the in-memory reader says what is wrong with it
     if not Path(args.model).is_file():
         raise CLIError(f"{args.model}: no such file")
