@@ -444,7 +444,11 @@ def cmd_evaluate(args) -> int:
     from ..blackbox import is_black_box
     from ..evaluation import BLACK_BOX_METHODS, DEFAULT_METHODS, evaluate
     from ..saliency import methods as saliency_methods
+    from ._stream import cmd_evaluate_stream, streamed
 
+    stream, loaded, _ = streamed(args, kind="evaluate")
+    if stream:
+        return cmd_evaluate_stream(args, loaded)
     inputs = region_inputs(args, "_evaluated")
     x, labels, axis, data = inputs.x, inputs.labels, inputs.axis, inputs.data
     target = parse_target(args.target)
@@ -457,7 +461,8 @@ def cmd_evaluate(args) -> int:
     given = [m.strip() for m in (args.methods or "").split(",") if m.strip()]
     # layer methods hook a submodule: rebuild the registered architecture around the weights
     rebuild = any(m.partition("+")[0] in saliency_methods("layer") for m in given)
-    loaded = load_run_model(args, x.shape[-1], device=args.device, rebuild=rebuild)
+    if loaded is None:
+        loaded = load_run_model(args, x.shape[-1], device=args.device, rebuild=rebuild)
     labels = task_labels(args, data, labels, loaded.metadata.task)
     # the defaults depend on the model: a black box has no gradients and no parameters
     black_box = is_black_box(loaded.model)

@@ -462,6 +462,7 @@ def _add_evaluate(sub) -> None:
         "--no-truth", action="store_true", help="ignore ground-truth arrays in the .npz"
     )
     ev.add_argument("--seed", type=int, default=0, help="seed of the null draws (default 0)")
+    add_stream_options(ev, attribution=False)
     ev.set_defaults(func=cmd_evaluate)
 
 
