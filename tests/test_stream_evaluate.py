@@ -31,12 +31,8 @@ from saliency2signal.io import load_model, save_model  # noqa: E402
 from saliency2signal.metadata import ModelMetadata  # noqa: E402
 from saliency2signal.models import ScalogramCNN  # noqa: E402
 from saliency2signal.stream import RunStore  # noqa: E402
-from saliency2signal.stream._evaluate import (  # noqa: E402
-    MEAN_SCORES,
-    MEDIAN_SCORES,
-    chunk_seed,
-    evaluate_stream,
-)
+from saliency2signal.stream._evaluate import chunk_seed, evaluate_stream  # noqa: E402
+from saliency2signal.stream._evaluation_report import MEAN_SCORES, MEDIAN_SCORES  # noqa: E402
 
 N_TIMES = 128
 SETTINGS = dict(n_null=5, n_steps=8, max_regions=3)
