@@ -16,6 +16,8 @@ folder continues from the chunks not yet done, another run there is refused.
 - ``_store``: :class:`RunStore`, the run folder: key, layout, chunk writes, tables.
 - ``_tables``: one chunk's explanation as the store's arrays, rows and per-class sums.
 - ``_runner``: :func:`explain_stream`, the loop over chunks, here or on a cluster.
+- ``_evaluate``, ``_evaluation_report``: :func:`evaluate_stream`, ``evaluate`` by chunks
+  (one row per signal and method), its summary by streaming over the parts.
 - ``_overview``: :func:`summarize_store`, :func:`write_store_report`: the report's
   overview (accuracy, per class the mean spectrum, attribution profile and bands) from the
   store by streaming reductions.
@@ -33,6 +35,7 @@ May import: its private modules.
 """
 
 from ._budget import MemoryPlan, parse_memory, plan_memory
+from ._evaluate import evaluate_stream
 from ._maps import MAP_NAMES, map_figures, pixel_maps, write_maps
 from ._overview import store_report, summarize_store, write_store_report
 from ._runner import DEFAULT_MEMORY, RunSummary, explain_stream
@@ -51,6 +54,7 @@ __all__ = [
     "RunStore",
     "RunSummary",
     "SignalSource",
+    "evaluate_stream",
     "explain_stream",
     "map_figures",
     "open_source",

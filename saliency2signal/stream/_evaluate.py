@@ -31,14 +31,12 @@ May import: numpy, torch, pyarrow (inside functions), ``evaluation`` (its public
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .._validation import check_bool, check_choice, check_int, finite_or_none
 from .._version import __version__
@@ -56,7 +54,7 @@ from ._evaluation_report import (
     summarize_evaluation,
     write_evaluation_report,
 )
-from ._runner import ChunkJob, RunSummary, execute
+from ._runner import ChunkJob, RunSummary, array_hash, execute, state_hash
 from ._sources import open_source
 from ._store import RunStore, need
 
@@ -250,24 +248,6 @@ def _reductions(ev, methods, layout) -> dict[str, np.ndarray]:
     return out
 
 
-def _model_hash(model) -> str:
-    """SHA-256 of a module's class and parameters/buffers (a model given as an object)."""
-    h = hashlib.sha256(type(model).__qualname__.encode())
-    state = model.state_dict() if hasattr(model, "state_dict") else {}
-    for name, t in sorted(state.items()):
-        h.update(name.encode())
-        if isinstance(t, torch.Tensor):
-            h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-def _array_hash(a) -> str | None:
-    if a is None:
-        return None
-    a = np.ascontiguousarray(a)
-    return hashlib.sha256(str(a.dtype).encode() + str(a.shape).encode() + a.tobytes()).hexdigest()
-
-
 def _material(model_id, metadata, source, settings, labels, target) -> dict:
     """Return the record the run's key is the hash of (as ``explain_stream``'s)."""
     return {
@@ -276,8 +256,8 @@ def _material(model_id, metadata, source, settings, labels, target) -> dict:
         "model": model_id,
         "pipeline": json.loads(json.dumps(metadata.to_dict(), default=str, sort_keys=True)),
         "settings": json.loads(json.dumps(settings, default=str, sort_keys=True)),
-        "target": target if isinstance(target, (str, int)) else _array_hash(np.asarray(target)),
-        "labels": _array_hash(labels),
+        "target": target if isinstance(target, (str, int)) else array_hash(np.asarray(target)),
+        "labels": array_hash(labels),
         "source": source.describe(),
     }
 
@@ -426,7 +406,7 @@ def evaluate_stream(
         labels = _labels(labels, src, n)
         model_n = metadata.n_times or n_times
         material = _material(
-            model_id or _model_hash(model), metadata, src, settings, labels, target
+            model_id or state_hash(model), metadata, src, settings, labels, target
         )
         layout = _layout(src, metadata, settings, budget, chunk_size, batch_size, model_n)
         axis = src.axis

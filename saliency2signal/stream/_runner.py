@@ -46,6 +46,8 @@ from ._tables import chunk_records
 __all__ = [
     "DEFAULT_MEMORY",
     "ChunkJob",
+    "array_hash",
+    "state_hash",
     "RunSummary",
     "execute",
     "explain_stream",
@@ -122,7 +124,7 @@ class ChunkJob:
     records: Callable
 
 
-def _state_hash(model) -> str:
+def state_hash(model) -> str:
     """SHA-256 of a module's class and parameters/buffers (a model given as an object)."""
     h = hashlib.sha256(type(model).__qualname__.encode())
     state = model.state_dict() if hasattr(model, "state_dict") else {}
@@ -133,7 +135,8 @@ def _state_hash(model) -> str:
     return h.hexdigest()
 
 
-def _array_hash(a) -> str | None:
+def array_hash(a) -> str | None:
+    """SHA-256 of an array's dtype, shape and bytes (``None`` for ``None``)."""
     if a is None:
         return None
     a = np.ascontiguousarray(a)
@@ -150,9 +153,9 @@ def _material(model_id, metadata, source, kwargs, labels, target, reference, att
         if metadata is None
         else json.loads(json.dumps(metadata.to_dict(), default=str, sort_keys=True)),
         "settings": json.loads(json.dumps(settings, default=str, sort_keys=True)),
-        "target": target if isinstance(target, (str, int)) else _array_hash(np.asarray(target)),
-        "reference": reference if isinstance(reference, str) else _array_hash(reference),
-        "labels": _array_hash(labels),
+        "target": target if isinstance(target, (str, int)) else array_hash(np.asarray(target)),
+        "reference": reference if isinstance(reference, str) else array_hash(reference),
+        "labels": array_hash(labels),
         "source": source.describe(),
         "attribution": bool(attribution),
     }
@@ -394,7 +397,7 @@ def explain_stream(
         if axis is not None and len(axis) == n_times:
             kwargs["axis"] = np.asarray(axis, dtype=np.float64)
         material = _material(
-            model_id or _state_hash(model),
+            model_id or state_hash(model),
             metadata,
             src,
             {k: v for k, v in kwargs.items() if k != "axis"},
