@@ -3,8 +3,11 @@
 - :func:`eval_mode`: every submodule in eval mode for a call, each one's mode restored.
 - :func:`inference_model`: the copy of a model used for forward-only passes (batch norm
   folded into the convolutions, channels-last memory order), checked against the model.
-- :data:`GROUP_BYTES` and :func:`group_size`: how many signals' transforms are held at
-  once.
+- :data:`GROUP_BYTES` and :func:`group_size`: how many signals' transforms explain holds
+  at once; :data:`WORK_BYTES`, :data:`FORWARD_BYTES` and :func:`count_within` bound the
+  other internal batches in bytes (transforms of the forward passes, mask stacks,
+  forward batches of images), so that the working memory of a batch does not grow
+  with the length of its signals beyond one signal's.
 - :func:`resolve_configs`: the transform, imaging and class names of a run, from model
   metadata or given explicitly.
 - :func:`default_mask_options`: the mask closing that matches one image pixel.
@@ -33,10 +36,14 @@ from .metadata import ModelMetadata
 from .transform import SSQConfig
 
 __all__ = [
+    "FORWARD_BYTES",
     "GROUP_BYTES",
+    "WORK_BYTES",
+    "count_within",
     "default_mask_options",
     "eval_mode",
     "group_size",
+    "image_bytes",
     "inference_model",
     "resolve_configs",
 ]
@@ -152,9 +159,38 @@ def inference_model(model: torch.nn.Module, probe: torch.Tensor) -> torch.nn.Mod
 GROUP_BYTES = 128 * 2**20
 
 
+#: Largest size of a byte-bounded working batch of a forward-only pass (bytes): the
+#: transforms of :func:`~saliency2signal.forward.probabilities`' groups, a stack of
+#: masked grids of the verdicts' null.
+WORK_BYTES = 32 * 2**20
+#: Largest size of the images passed to a model in one forward-only call (bytes); a
+#: network's activations are some tens of times its input.
+FORWARD_BYTES = 4 * 2**20
+
+
 def group_size(batch_size: int, signal_bytes: int) -> int:
-    """Signals per transform call: whole batches, as many as fit in :data:`GROUP_BYTES`."""
+    """Signals per transform call: whole batches, as many as fit in :data:`GROUP_BYTES`.
+
+    At least one batch: the caller holds a batch's transforms whatever their size (a
+    memory plan sizes ``batch_size`` for that).
+    """
     return batch_size * max(1, int(GROUP_BYTES // max(1, signal_bytes * batch_size)))
+
+
+def count_within(limit: int, item_bytes: int, most: int) -> int:
+    """How many items of ``item_bytes`` each fit in ``limit`` bytes: ``1 .. most``.
+
+    The bound of an internal batch in bytes, where it is made: a batch derived from a
+    count (``8 * batch_size`` signals, every region of a batch) can hold far more
+    bytes than its count suggests when the signals are long.
+    """
+    return max(1, min(int(most), int(limit // max(1, item_bytes))))
+
+
+def image_bytes(imaging_config, n_freqs: int, n_times: int, itemsize: int = 4) -> int:
+    """Bytes of one model image made from an ``n_freqs x n_times`` grid."""
+    c, h, w = image_shape(imaging_config, (n_freqs, n_times))
+    return int(c * h * w * itemsize)
 
 
 # ------------------------------------------------------------------ configurations

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ._imagings import check_imaging, imaging_record
-from ._runtime import as_model_input, eval_mode, group_size
+from ._runtime import FORWARD_BYTES, WORK_BYTES, as_model_input, count_within, eval_mode
 from ._validation import check_instance, check_int
 from .imaging import ImagingConfig, to_image
 from .transform import SSQConfig
@@ -124,9 +124,12 @@ def probabilities(
     """Class probabilities of signals: ``softmax(model(to_image(|ssq_cwt(x)|)))``.
 
     Eval mode, no gradients. The transforms (``Tx`` only) of as many signals as fit in
-    the runtime's group budget run in one call; images are made ``batch_size`` signals
-    at a time and passed to the model ``forward_batch`` at a time (default
-    ``batch_size``): larger forward batches keep every core busy.
+    ``_runtime.WORK_BYTES`` (whole batches where a batch fits, fewer signals where it
+    does not) run in one call; images are made ``batch_size`` signals at a time (at
+    most a group) and passed to the model ``forward_batch`` at a time (default
+    ``batch_size``; at most ``_runtime.FORWARD_BYTES`` of images): larger forward
+    batches keep every core busy. The working memory is bounded in bytes, whatever the
+    number or the length of the signals; the results do not depend on the bounds.
 
     Parameters
     ----------
@@ -175,13 +178,23 @@ def probabilities(
     # the padded signals, low-pass term, dealing the signals to the worker threads), and
     # a torch operator between two transforms leaves torch's OpenMP threads spinning
     # while the transform's own worker threads want the cores.
-    group = group_size(batch_size, transform_config.n_freqs(n) * n * 2 * x.element_size())
+    # The group is bounded in bytes, not in batches: ``batch_size`` signals of a long
+    # spectrum can hold far more than WORK_BYTES of coefficients (measure_curves passes
+    # ``8 * batch_size``). Images are made per signal and passed to the model ``fb`` at
+    # a time whatever the group, so the numbers do not depend on the bound.
+    signal_bytes = transform_config.n_freqs(n) * n * 2 * x.element_size()
+    if batch_size * signal_bytes <= WORK_BYTES:
+        group = batch_size * (WORK_BYTES // (batch_size * signal_bytes))
+    else:
+        group = count_within(WORK_BYTES, signal_bytes, batch_size)
     with eval_mode(model), torch.no_grad():
         for g in range(0, n_b, group):
             tx = ssq_tx(x[g : g + group], transform_config)
             for s in range(0, tx.shape[0], batch_size):
                 image = to_image(tx[s : s + batch_size], imaging_config)
                 pending.append(as_model_input(image, model))
+                if not out and len(pending) == 1:  # at most FORWARD_BYTES of images
+                    fb = count_within(FORWARD_BYTES, pending[0][0].nbytes, fb)
                 n_pending += pending[-1].shape[0]
                 while n_pending >= fb:
                     images = pending[0] if len(pending) == 1 else torch.cat(pending)

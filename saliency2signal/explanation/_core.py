@@ -28,7 +28,14 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from .._runtime import as_model_input, eval_mode, group_size
+from .._runtime import (
+    FORWARD_BYTES,
+    as_model_input,
+    count_within,
+    eval_mode,
+    group_size,
+    image_bytes,
+)
 from .._validation import check_bool, check_choice, check_int, check_real, readonly, to_numpy
 from ..faithfulness import CurveSettings, Verdict, curve_scores, measure_curves, verdicts
 from ..forward import output_of, probabilities
@@ -609,12 +616,17 @@ def _deletion(
 ) -> list[list[float | None]]:
     """Probability of the target class for each signal minus each of its components.
 
-    One forward pass over all regions of the batch; ``None`` for no region.
+    One forward pass over all regions of the batch, as long as their images fit in
+    ``_runtime.FORWARD_BYTES`` (a batch of large images is passed in several); ``None``
+    for no region.
     """
     pairs = [(i, k) for i, rs in enumerate(regions) for k in range(len(rs))]
     out: list[list[float | None]] = [[None] * len(r) for r in regions]
     if not pairs:
         return out
+    n = int(x.shape[-1])
+    one_image = image_bytes(imaging_config, transform_config.n_freqs(n), n)
+    forward_batch = count_within(FORWARD_BYTES, one_image, len(pairs))
     minus = torch.stack([x[i] - comps[i, k].to(x.dtype) for i, k in pairs])
     p = probabilities(
         model,
@@ -622,7 +634,7 @@ def _deletion(
         transform_config=transform_config,
         imaging_config=imaging_config,
         batch_size=batch_size,
-        forward_batch=len(pairs),
+        forward_batch=forward_batch,
         task=task,
     )
     for j, (i, k) in enumerate(pairs):

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from .._runtime import as_model_input, inference_model
+from .._runtime import WORK_BYTES, as_model_input, count_within, inference_model
 from ..forward import probabilities
 from ..imaging import to_image
 from ..inverse import components
@@ -146,8 +146,16 @@ def _signal_jobs(e: Any, b: int, stacks: dict, settings: CurveSettings, ref_tx, 
     tx = torch.from_numpy(np.array(e.Tx[b])).to(torch.complex128)
     if ref_tx is not None:
         tx = tx - ref_tx
-    big = np.concatenate(list(stacks.values()))
-    comp = components(tx, e.transform_config, masks=torch.from_numpy(big)).to(torch.float64)
+    big = torch.from_numpy(np.concatenate(list(stacks.values())))
+    # one inverse per mask, a bounded number of masks at a time: the inverse of a stack
+    # holds a masked copy of the grid per mask (``n_null`` draws x regions of them)
+    step = count_within(WORK_BYTES, tx.real.element_size() * tx.shape[-2] * tx.shape[-1], len(big))
+    comp = torch.cat(
+        [
+            components(tx, e.transform_config, masks=big[s : s + step]).to(torch.float64)
+            for s in range(0, len(big), step)
+        ]
+    )
     jobs, signals = [], []
     pos = 0
     for key, stack in stacks.items():
