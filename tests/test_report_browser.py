@@ -222,3 +222,62 @@ def test_no_console_errors_and_screenshots(page, tmp_path):
         page.screenshot(selector, path)
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
         shutil.copyfile(path, ARTIFACTS / path.name)
+
+
+# --------------------------------------------------------------- a streamed run's page
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory) -> Path:
+    """A streamed run over a 3 x 4 ENVI cube of planted spectra: overview and pixel maps."""
+    pytest.importorskip("zarr")
+    envi = pytest.importorskip("spectral.io.envi")
+    from saliency2signal.stream import explain_stream
+
+    d = load_planted("test")
+    folder = tmp_path_factory.mktemp("stream")
+    cube = d.x[:12].reshape(3, 4, -1).astype(np.float32)
+    envi.save_image(
+        str(folder / "cube.hdr"),
+        cube,
+        interleave="bil",
+        metadata={"wavelength": [float(v) for v in d.axis], "wavelength units": "cm^-1"},
+    )
+    model, meta = load_model(ROOT / "models" / "planted.pt")
+    explain_stream(
+        model,
+        folder / "cube.hdr",
+        folder / "run",
+        metadata=meta,
+        chunk_size=5,
+        n_null=2,
+        peaks=False,
+    )
+    return folder / "run"
+
+
+def test_streamed_run_page_loads_with_its_maps(run_folder, tmp_path):
+    browser = _open(run_folder, "index.html", tmp_path / "profile")
+    try:
+        images = browser.evaluate(
+            "Array.from(document.images).map(i => [i.getAttribute('src'), i.complete, "
+            "i.naturalWidth])"
+        )
+        srcs = [src for src, *_ in images]
+        assert [src for src, complete, width in images if not (complete and width > 0)] == []
+        assert any(s.startswith("overview_") for s in srcs)
+        assert {"maps/predicted_class.png", "maps/top_region_centre.png"} <= set(srcs)
+        links = browser.evaluate(
+            "Array.from(document.querySelectorAll('a[href]')).map(a => [a.getAttribute('href'),"
+            " a.href])"
+        )
+        ids = set(browser.evaluate("Array.from(document.querySelectorAll('[id]')).map(e => e.id)"))
+        targets = [Path(unquote(urlparse(full).path)) for raw, full in links if raw[:1] != "#"]
+        assert [raw[1:] for raw, _ in links if raw[:1] == "#" and raw[1:] not in ids] == []
+        assert [t for t in targets if not (t.exists() and run_folder in t.parents)] == []
+        assert browser.errors() == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = tmp_path / "stream_run_index.png"
+        browser.screenshot("body", path)
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        shutil.copyfile(path, ARTIFACTS / path.name)
+    finally:
+        browser.close()
