@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import NamedTuple
 
 from ._inputs import CLIError, parse_reference, parse_target, progress_bar
 
@@ -180,26 +181,31 @@ def streamed(args, kind: str = "explain"):
     return False, loaded, min(16, plan.batch_size)
 
 
-def cmd_explain_stream(args, loaded=None) -> int:
-    """Run ``explain`` through the store; print the run's summary."""
-    from ..stream import explain_stream, open_source
+class _Prepared(NamedTuple):
+    """What ``cmd_explain_stream`` and ``cmd_evaluate_stream`` both read first."""
 
-    data = Path(args.data)
-    model_path = Path(args.model)
+    data: Path
+    out: Path
+    loaded: object
+    loader: ModelFileLoader
+    labels: object
+    model_id: str
+
+
+def _prepare(args, loaded, suffix: str) -> _Prepared:
+    """Check the paths and options, load the model, read the labels of a streamed run."""
+    from ..stream import open_source
+
+    data, model_path = Path(args.data), Path(args.model)
     if not model_path.is_file():
         raise CLIError(f"{model_path}: no such file")
     if not data.exists():
         raise CLIError(f"{data}: no such file or folder")
-    out = Path(args.out) if args.out else data.with_name(data.stem + "_explained")
+    out = Path(args.out) if args.out else data.with_name(data.stem + suffix)
     if args.scheduler and args.workers:
         raise CLIError("give --scheduler (a running cluster) or --workers (a local one), not both")
     if args.workers is not None and args.workers < 1:
         raise CLIError(f"--workers {args.workers}: must be >= 1")
-    if args.method == "auto":
-        raise CLIError(
-            "--method auto chooses on a subset: explain a few signals with it, then stream "
-            "with the method it chose"
-        )
     with open_source(data, key=args.key, spectral_axis=args.spectral_axis) as src:
         n_times, n_signals = src.n_times, src.n_signals
         has_labels = src.labels() is not None
@@ -209,7 +215,6 @@ def cmd_explain_stream(args, loaded=None) -> int:
 
         loaded = load_run_model(args, n_times, device=args.device, rebuild=rebuild)
     options = tuple((k, getattr(args, k, None)) for k in _MODEL_OPTIONS)
-    loader = ModelFileLoader(options, n_times, rebuild, args.device)
     labels = None
     if args.labels:
         from ._inputs import read_labels
@@ -219,17 +224,31 @@ def cmd_explain_stream(args, loaded=None) -> int:
         )
     elif has_labels and loaded.metadata.task == "classification":
         labels = "source"
+    loader = ModelFileLoader(options, n_times, rebuild, args.device)
+    return _Prepared(data, out, loaded, loader, labels, _file_hash(model_path))
+
+
+def cmd_explain_stream(args, loaded=None) -> int:
+    """Run ``explain`` through the store; print the run's summary."""
+    from ..stream import explain_stream
+
+    if args.method == "auto":
+        raise CLIError(
+            "--method auto chooses on a subset: explain a few signals with it, then stream "
+            "with the method it chose"
+        )
+    run = _prepare(args, loaded, "_explained")
     client, cluster = _client(args)
     bar = progress_bar("explaining")
     try:
         summary = explain_stream(
-            loaded.model,
-            data,
-            out,
-            metadata=loaded.metadata,
-            loader=loader,
-            model_id=_file_hash(model_path),
-            labels=labels,
+            run.loaded.model,
+            run.data,
+            run.out,
+            metadata=run.loaded.metadata,
+            loader=run.loader,
+            model_id=run.model_id,
+            labels=run.labels,
             target=parse_target(args.target),
             method=args.method,
             keep_mass=args.keep_mass,
@@ -267,51 +286,23 @@ def cmd_evaluate_stream(args, loaded=None) -> int:
     from ..blackbox import is_black_box
     from ..evaluation import BLACK_BOX_METHODS, DEFAULT_METHODS
     from ..saliency import methods as saliency_methods
-    from ..stream import open_source
-    from ..stream._evaluate import evaluate_stream
+    from ..stream import evaluate_stream
 
-    data, model_path = Path(args.data), Path(args.model)
-    if not model_path.is_file():
-        raise CLIError(f"{model_path}: no such file")
-    if not data.exists():
-        raise CLIError(f"{data}: no such file or folder")
-    out = Path(args.out) if args.out else data.with_name(data.stem + "_evaluated")
-    if args.scheduler and args.workers:
-        raise CLIError("give --scheduler (a running cluster) or --workers (a local one), not both")
-    if args.workers is not None and args.workers < 1:
-        raise CLIError(f"--workers {args.workers}: must be >= 1")
-    with open_source(data, key=args.key, spectral_axis=args.spectral_axis) as src:
-        n_times, n_signals = src.n_times, src.n_signals
-        has_labels = src.labels() is not None
-    rebuild = _rebuild(args)
-    if loaded is None:
-        from ._model import load_run_model
-
-        loaded = load_run_model(args, n_times, device=args.device, rebuild=rebuild)
-    black_box = is_black_box(loaded.model)
+    run = _prepare(args, loaded, "_evaluated")
+    black_box = is_black_box(run.loaded.model)
     methods = _methods(args) or list(BLACK_BOX_METHODS if black_box else DEFAULT_METHODS)
     if args.layer and any(m.partition("+")[0] in saliency_methods("layer") for m in methods):
         raise CLIError("--layer is not available in a streamed evaluate")
-    options = tuple((k, getattr(args, k, None)) for k in _MODEL_OPTIONS)
-    labels = None
-    if args.labels:
-        from ._inputs import read_labels
-
-        labels = read_labels(
-            Path(args.labels), SimpleNamespace(ndim=2, shape=(n_signals, n_times))
-        )
-    elif has_labels and loaded.metadata.task == "classification":
-        labels = "source"
     client, cluster = _client(args)
     try:
         summary = evaluate_stream(
-            loaded.model,
-            data,
-            out,
-            metadata=loaded.metadata,
-            loader=ModelFileLoader(options, n_times, rebuild, args.device),
-            model_id=_file_hash(model_path),
-            labels=labels,
+            run.loaded.model,
+            run.data,
+            run.out,
+            metadata=run.loaded.metadata,
+            loader=run.loader,
+            model_id=run.model_id,
+            labels=run.labels,
             methods=methods,
             target=parse_target(args.target),
             n_null=args.n_null,
@@ -386,6 +377,13 @@ def _client(args):
             return Client(args.scheduler, timeout="20s"), None
         except (OSError, TimeoutError) as exc:
             raise CLIError(f"--scheduler {args.scheduler}: cannot connect ({exc})") from None
+    import dask
+
+    # dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers: any explicit trim
+    # threshold turns off glibc's dynamic mmap threshold, so every grid-sized temporary
+    # is mmapped and zeroed afresh (35 % slower here, benchmarks/bench_scale.py); the
+    # runner gives memory back itself after each chunk (malloc_trim)
+    untrimmed = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
     if args.device == "cuda":
         try:
             from dask_cuda import LocalCUDACluster
@@ -395,18 +393,20 @@ def _client(args):
                 "pip install dask-cuda (or start `dask cuda worker` and pass --scheduler)"
             ) from None
         # one worker process per visible GPU (each sees its own device as cuda:0)
-        cluster = LocalCUDACluster(
-            n_workers=args.workers, threads_per_worker=1, dashboard_address=None
-        )
+        with dask.config.set(untrimmed):
+            cluster = LocalCUDACluster(
+                n_workers=args.workers, threads_per_worker=1, dashboard_address=None
+            )
         return Client(cluster), cluster
-    cluster = LocalCluster(
-        n_workers=args.workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        memory_limit=0,
-        host="127.0.0.1",
-    )
+    with dask.config.set(untrimmed):
+        cluster = LocalCluster(
+            n_workers=args.workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            memory_limit=0,
+            host="127.0.0.1",
+        )
     return Client(cluster), cluster
 
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -54,7 +53,7 @@ from ._evaluation_report import (
     summarize_evaluation,
     write_evaluation_report,
 )
-from ._runner import ChunkJob, RunSummary, array_hash, execute, state_hash
+from ._runner import ChunkJob, RunSummary, array_hash, run_job, state_hash
 from ._sources import open_source
 from ._store import RunStore, need
 
@@ -410,15 +409,16 @@ def evaluate_stream(
         )
         layout = _layout(src, metadata, settings, budget, chunk_size, batch_size, model_n)
         axis = src.axis
-    store, resumed = RunStore.open_or_create(
-        out, material=material, layout=layout, inputs=(source, *inputs), overwrite=overwrite
-    )
-    options = dict(settings, batch_size=store.layout["batch_size"], device=device)
+    options = dict(settings, device=device)
     if axis is not None and len(axis) == n_times:
         options["axis"] = np.asarray(axis, dtype=np.float64)
-    job = ChunkJob(
-        folder=str(Path(out).absolute()),
-        source=str(Path(source).absolute()),
+    store, resumed, chunks_run, seconds = run_job(
+        out,
+        source,
+        material=material,
+        layout=layout,
+        inputs=inputs,
+        overwrite=overwrite,
         key=key,
         spectral_axis=spectral_axis,
         metadata=metadata,
@@ -427,9 +427,10 @@ def evaluate_stream(
         target=target,
         threads=threads,
         records=evaluation_records,
-    )
-    chunks_run, seconds = execute(
-        job, store, (model, metadata), loader=loader, client=client, progress=progress
+        model=model,
+        loader=loader,
+        client=client,
+        progress=progress,
     )
     return _finish(store, resumed, chunks_run, seconds)
 

@@ -53,6 +53,7 @@ __all__ = [
     "explain_stream",
     "explanation_records",
     "run_chunk",
+    "run_job",
 ]
 
 #: Default memory budget of a streamed run (``--memory``).
@@ -257,6 +258,53 @@ def execute(job: ChunkJob, store: RunStore, model, *, loader=None, client=None, 
     return len(pending), time.perf_counter() - t0
 
 
+def run_job(
+    out,
+    source,
+    *,
+    material: dict,
+    layout: dict,
+    records: Callable,
+    options: dict,
+    model,
+    metadata,
+    inputs=(),
+    overwrite: bool = False,
+    key=None,
+    spectral_axis=None,
+    labels=None,
+    target=None,
+    threads=None,
+    loader=None,
+    client=None,
+    progress=None,
+):
+    """Open or create the run folder, then run its chunks not yet done.
+
+    Returns ``(store, resumed, chunks_run, seconds)``. ``options`` are the ``records``
+    function's settings; their ``batch_size`` is the run's (a resumed run keeps its own).
+    """
+    store, resumed = RunStore.open_or_create(
+        out, material=material, layout=layout, inputs=(source, *inputs), overwrite=overwrite
+    )
+    job = ChunkJob(
+        folder=str(Path(out).absolute()),
+        source=str(Path(source).absolute()),
+        key=key,
+        spectral_axis=spectral_axis,
+        metadata=metadata,
+        options=dict(options, batch_size=store.layout["batch_size"]),
+        labels=labels,
+        target=target,
+        threads=threads,
+        records=records,
+    )
+    chunks_run, seconds = execute(
+        job, store, (model, metadata), loader=loader, client=client, progress=progress
+    )
+    return store, resumed, chunks_run, seconds
+
+
 def explain_stream(
     model,
     source,
@@ -445,13 +493,13 @@ def explain_stream(
             else f"{plan.describe()}; given: chunk {chunk}, batch {batch_size or plan.batch_size}",
         }
         layout["arrays"] = array_specs(layout)
-    store, resumed = RunStore.open_or_create(
-        out, material=material, layout=layout, inputs=(source, *inputs), overwrite=overwrite
-    )
-    kwargs["batch_size"] = store.layout["batch_size"]
-    job = ChunkJob(
-        folder=str(Path(out).absolute()),
-        source=str(Path(source).absolute()),
+    store, resumed, chunks_run, seconds = run_job(
+        out,
+        source,
+        material=material,
+        layout=layout,
+        inputs=inputs,
+        overwrite=overwrite,
         key=key,
         spectral_axis=spectral_axis,
         metadata=metadata,
@@ -460,9 +508,10 @@ def explain_stream(
         target=target,
         threads=threads,
         records=explanation_records,
-    )
-    chunks_run, seconds = execute(
-        job, store, (model, metadata), loader=loader, client=client, progress=progress
+        model=model,
+        loader=loader,
+        client=client,
+        progress=progress,
     )
     summary = _summarize(store, resumed, chunks_run, seconds)
     if not store.pending_chunks():
