@@ -242,19 +242,23 @@ def execute(job: ChunkJob, store: RunStore, model, *, loader=None, client=None, 
 
     In this process, or as tasks of ``client``'s cluster (``loader`` called once per
     worker, else the model pair sent to each worker once); ``progress(done, total)`` in
-    signals after each chunk.
+    signals after each chunk. ``seconds`` is the time of the chunks: on a cluster the
+    workers have loaded the model before (as this process has, for a run here).
     """
     pending = store.pending_chunks()
     total = store.layout["n_signals"]
     done = total - sum(b - a for a, b in map(store.chunk_bounds, pending))
-    t0 = time.perf_counter()
     if client is None:
+        t0 = time.perf_counter()
         for c in pending:
             done += run_chunk(job, c, model)["n"]
             if progress is not None:
                 progress(done, total)
-    else:
-        _run_on(client, job, pending, loader or model, done, total, progress)
+        return len(pending), time.perf_counter() - t0
+    if pending:
+        model = _load_on_workers(client, loader or model)
+    t0 = time.perf_counter()
+    _run_on(client, job, pending, model, done, total, progress)
     return len(pending), time.perf_counter() - t0
 
 
@@ -528,13 +532,33 @@ class _Shared:
     pair: tuple
 
 
+def _load_on_workers(client, model):
+    """Have every worker hold the model before the chunks start; return what tasks get.
+
+    The model pair is sent to each worker once (the cluster keeps it for all tasks); a
+    loader is called once in each worker process (cached there) by one task per worker.
+    """
+    if isinstance(model, tuple):
+        [shared] = client.scatter([_Shared(model)], broadcast=True, hash=False)
+        return shared
+    workers = list(client.scheduler_info()["workers"])
+    futures = [
+        client.submit(_warm, model, workers=[w], pure=False, allow_other_workers=False)
+        for w in workers
+    ]
+    client.gather(futures)
+    return model
+
+
+def _warm(loader) -> None:
+    """Load the model in this worker process (kept in its cache for the chunks)."""
+    _resolve_model(loader)
+
+
 def _run_on(client, job, pending, model, done, total, progress) -> None:
     """Run the pending chunks as tasks of a Dask cluster, reporting progress here."""
     from dask.distributed import as_completed
 
-    if isinstance(model, tuple):
-        # sent once to each worker, which keeps it for all its tasks
-        [model] = client.scatter([_Shared(model)], broadcast=True, hash=False)
     futures = client.map(
         _task, pending, job=job, model=model, pure=False, key=[f"chunk-{c}" for c in pending]
     )
