@@ -46,6 +46,7 @@ import numpy as np
 from _common import ROOT, finish, load_recipe
 
 CLI = [sys.executable, "-m", "saliency2signal.cli"]
+_ALL = ("in_memory", "streamed", "dask_1", "dask_2")
 
 
 def _model(work: Path) -> Path:
@@ -176,7 +177,7 @@ def _memory_rows(model, work, sizes, settings, full_max) -> list[dict]:
     return rows
 
 
-def _throughput_rows(model, work, n, repeats, extra: list[str]) -> list[dict]:
+def _throughput_rows(model, work, n, repeats, extra: list[str], runs_wanted, tag="") -> list:
     data = _data(work, n)
     rows = []
     for r in range(repeats):
@@ -187,7 +188,9 @@ def _throughput_rows(model, work, n, repeats, extra: list[str]) -> list[dict]:
             "dask_2": [*CLI, "explain", str(model), str(data), "--workers", "2", *extra],
         }
         for name, cmd in runs.items():
-            out = work / f"tp_{name}_{r}"
+            if name not in runs_wanted:
+                continue
+            out = work / f"tp_{name}_{n}_{r}"
             shutil.rmtree(out, ignore_errors=True)  # a previous invocation's
             if name == "in_memory":  # the output folder is its 4th argument
                 cmd = [*cmd[:5], str(out), *cmd[5:]]
@@ -203,7 +206,7 @@ def _throughput_rows(model, work, n, repeats, extra: list[str]) -> list[dict]:
             rows.append(
                 {
                     "kind": "throughput",
-                    "run": name,
+                    "run": name + tag,
                     "round": r,
                     "n": n,
                     "seconds": sec,
@@ -213,8 +216,8 @@ def _throughput_rows(model, work, n, repeats, extra: list[str]) -> list[dict]:
                 }
             )
             print(
-                f"round {r} {name:>9}: {n / sec:6.3f} spectra/s ({sec:.1f} s; wall {wall:.1f} s,"
-                f" peak {peak / 1e9:.2f} GB)",
+                f"round {r} {name + tag:>13} n={n}: {n / sec:6.3f} spectra/s ({sec:.1f} s; "
+                f"wall {wall:.1f} s, peak {peak / 1e9:.2f} GB)",
                 flush=True,
             )
     return rows
@@ -230,6 +233,12 @@ def main(argv=None) -> dict:
         help="settings of the cheap runs (every size)",
     )
     p.add_argument("--throughput-n", type=int, default=120)
+    p.add_argument(
+        "--dask-n",
+        type=int,
+        help="spectra of the streamed, 1- and 2-worker runs (default: --throughput-n); the "
+        "in-memory run holds every result, so it is compared on --throughput-n",
+    )
     p.add_argument(
         "--throughput-args", default="", help="settings of the throughput runs (default: defaults)"
     )
@@ -250,7 +259,12 @@ def main(argv=None) -> dict:
         rows += _memory_rows(model, work, sizes, settings, args.full_max)
     if not args.skip_throughput:
         extra = shlex.split(args.throughput_args)
-        rows += _throughput_rows(model, work, args.throughput_n, args.repeats, extra)
+        n, dn = args.throughput_n, args.dask_n or args.throughput_n
+        if dn == n:
+            rows += _throughput_rows(model, work, n, args.repeats, extra, _ALL)
+        else:  # the in-memory run holds every result: compared on fewer spectra
+            rows += _throughput_rows(model, work, n, args.repeats, extra, _ALL[:2])
+            rows += _throughput_rows(model, work, dn, args.repeats, extra, _ALL[1:], "@dask_n")
     summary = _summary(rows)
     for line in summary["lines"]:
         print(line)
@@ -273,19 +287,21 @@ def _summary(rows: list[dict]) -> dict:
             lines.append(f"peak of {max(cheap)} vs 2000 spectra: x{ratio:.3f} (goal <= 1.10)")
     tp = [r for r in rows if r["kind"] == "throughput"]
     if tp:
+        names = sorted({r["run"] for r in tp})
         med = {
             name: float(np.median([r["spectra_per_s"] for r in tp if r["run"] == name]))
-            for name in ("in_memory", "streamed", "dask_1", "dask_2")
+            for name in names
         }
         out["median_spectra_per_s"] = med
-        out["streamed_vs_in_memory"] = med["streamed"] / med["in_memory"]
-        out["dask_2_vs_dask_1"] = med["dask_2"] / med["dask_1"]
-        lines.append(
-            "median spectra/s: "
-            + ", ".join(f"{k} {v:.3f}" for k, v in med.items())
-            + f"; streamed/in-memory x{out['streamed_vs_in_memory']:.3f} (goal >= 0.9), "
-            f"2 workers/1 worker x{out['dask_2_vs_dask_1']:.3f} (goal >= 1.6)"
-        )
+        tag = "@dask_n" if "dask_1@dask_n" in med else ""
+        if "in_memory" in med:
+            out["streamed_vs_in_memory"] = med["streamed"] / med["in_memory"]
+        out["dask_2_vs_dask_1"] = med["dask_2" + tag] / med["dask_1" + tag]
+        out["dask_2_vs_streamed"] = med["dask_2" + tag] / med["streamed" + tag]
+        lines.append("median spectra/s: " + ", ".join(f"{k} {v:.3f}" for k, v in med.items()))
+        if "streamed_vs_in_memory" in out:
+            lines.append(f"streamed/in-memory x{out['streamed_vs_in_memory']:.3f} (goal >= 0.9)")
+        lines.append(f"2 workers/1 worker x{out['dask_2_vs_dask_1']:.3f} (goal >= 1.6)")
     out["lines"] = lines
     return out
 
