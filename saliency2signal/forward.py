@@ -127,7 +127,8 @@ def probabilities(
     ``_runtime.WORK_BYTES`` (whole batches where a batch fits, fewer signals where it
     does not) run in one call; images are made ``batch_size`` signals at a time (at
     most a group) and passed to the model ``forward_batch`` at a time (default
-    ``batch_size``; at most ``_runtime.FORWARD_BYTES`` of images): larger forward
+    ``batch_size``, then at most ``_runtime.FORWARD_BYTES`` of images; a given
+    ``forward_batch`` is used as given): larger forward
     batches keep every core busy. The working memory is bounded in bytes, whatever the
     number or the length of the signals; the results do not depend on the bounds.
 
@@ -193,7 +194,9 @@ def probabilities(
             for s in range(0, tx.shape[0], batch_size):
                 image = to_image(tx[s : s + batch_size], imaging_config)
                 pending.append(as_model_input(image, model))
-                if not out and len(pending) == 1:  # at most FORWARD_BYTES of images
+                if forward_batch is None and not out and len(pending) == 1:
+                    # the default: at most FORWARD_BYTES of images (a given forward_batch
+                    # is kept: a black box's calls are its cost)
                     fb = count_within(FORWARD_BYTES, pending[0][0].nbytes, fb)
                 n_pending += pending[-1].shape[0]
                 while n_pending >= fb:
