@@ -15,6 +15,7 @@ Internal to :mod:`saliency2signal.cli`. May import: the package, ``._inputs``, `
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -238,45 +239,22 @@ def cmd_explain_stream(args, loaded=None) -> int:
             "with the method it chose"
         )
     run = _prepare(args, loaded, "_explained")
-    client, cluster = _client(args)
     bar = progress_bar("explaining")
-    try:
+    with _cluster(args) as client:
         summary = explain_stream(
             run.loaded.model,
             run.data,
             run.out,
-            metadata=run.loaded.metadata,
-            loader=run.loader,
-            model_id=run.model_id,
-            labels=run.labels,
-            target=parse_target(args.target),
+            **_common(run, args, client),
             method=args.method,
-            keep_mass=args.keep_mass,
-            max_regions=args.max_regions,
-            min_share=args.min_share,
             n_null=args.n_null,
-            seed=args.seed,
             reference=parse_reference(args.reference),
             peaks=not args.no_peaks,
             attribute_options={"layer": args.layer} if args.layer else None,
-            key=args.key,
-            spectral_axis=args.spectral_axis,
-            memory=args.memory,
-            chunk_size=args.chunk_size,
-            batch_size=args.batch_size,
             save_attribution=args.save_attribution,
-            client=client,
             progress=bar,
-            device=args.device,
-            overwrite=args.overwrite,
-            inputs=[p for p in (args.labels, args.axis) if p],
             figures="none" if args.figures == "none" else "overview",
         )
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
     _print_summary(summary, args)
     return 0
 
@@ -293,40 +271,17 @@ def cmd_evaluate_stream(args, loaded=None) -> int:
     methods = _methods(args) or list(BLACK_BOX_METHODS if black_box else DEFAULT_METHODS)
     if args.layer and any(m.partition("+")[0] in saliency_methods("layer") for m in methods):
         raise CLIError("--layer is not available in a streamed evaluate")
-    client, cluster = _client(args)
-    try:
+    with _cluster(args) as client:
         summary = evaluate_stream(
             run.loaded.model,
             run.data,
             run.out,
-            metadata=run.loaded.metadata,
-            loader=run.loader,
-            model_id=run.model_id,
-            labels=run.labels,
+            **_common(run, args, client),
             methods=methods,
-            target=parse_target(args.target),
             n_null=args.n_null,
             randomization=args.randomization,
-            keep_mass=args.keep_mass,
-            max_regions=args.max_regions,
-            min_share=args.min_share,
-            seed=args.seed,
-            memory=args.memory,
-            chunk_size=args.chunk_size,
-            batch_size=args.batch_size,
-            client=client,
             progress=progress_bar("evaluating"),
-            device=args.device,
-            overwrite=args.overwrite,
-            inputs=[p for p in (args.labels, args.axis) if p],
-            spectral_axis=args.spectral_axis,
-            key=args.key,
         )
-    finally:
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
     _print_evaluation(summary)
     return 0
 
@@ -359,6 +314,46 @@ def _print_evaluation(summary) -> None:
     print(
         f"report: {os.path.join(summary.folder, 'index.html')}; tables: "
         f"{os.path.join(summary.folder, 'samples')} (one row per signal and method)"
+    )
+
+
+@contextlib.contextmanager
+def _cluster(args):
+    """Yield the Dask client of ``--scheduler``/``--workers`` (``None``: this process).
+
+    The client, and the local cluster it started, are closed on the way out.
+    """
+    client, cluster = _client(args)
+    try:
+        yield client
+    finally:
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _common(run: _Prepared, args, client) -> dict:
+    """Return the arguments ``explain_stream`` and ``evaluate_stream`` share."""
+    return dict(
+        metadata=run.loaded.metadata,
+        loader=run.loader,
+        model_id=run.model_id,
+        labels=run.labels,
+        target=parse_target(args.target),
+        keep_mass=args.keep_mass,
+        max_regions=args.max_regions,
+        min_share=args.min_share,
+        seed=args.seed,
+        key=args.key,
+        spectral_axis=args.spectral_axis,
+        memory=args.memory,
+        chunk_size=args.chunk_size,
+        batch_size=args.batch_size,
+        client=client,
+        device=args.device,
+        overwrite=args.overwrite,
+        inputs=[p for p in (args.labels, args.axis) if p],
     )
 
 
