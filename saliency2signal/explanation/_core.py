@@ -181,7 +181,7 @@ class BatchResult:
     regions : tuple of tuple of RegionEffect
         ``regions[i][k]``: region ``k + 1`` of signal ``i``.
     attribution : numpy.ndarray, shape (b, F, N)
-    labels : numpy.ndarray of int, shape (b, F, N)
+    labels : numpy.ndarray of unsigned int (:func:`label_dtype`), shape (b, F, N)
     components : numpy.ndarray, shape (b, max_regions, N)
     Tx : numpy.ndarray of complex, shape (b, F, N)
     lowpass : numpy.ndarray, shape (b, N)
@@ -422,7 +422,7 @@ def explain_batch(
     return BatchResult(
         regions=regions,
         attribution=to_numpy(res.attribution),
-        labels=np.asarray(am.labels),
+        labels=np.asarray(am.labels).astype(label_dtype(settings.max_regions), copy=False),
         components=to_numpy(comps),
         contrasts=None if contrasts is None else to_numpy(contrasts),
         references=None if reference is None else to_numpy(reference),
@@ -439,6 +439,15 @@ def explain_batch(
         verdicts=found,
         attribution_cost=_cost_of(res),
     )
+
+
+def label_dtype(max_regions: int) -> np.dtype:
+    """The smallest unsigned integer type of label images with ``max_regions`` labels.
+
+    Label images are (B, F, N), as large as the transform: uint8 for up to 255 regions
+    is an eighth of int64 (the inverse functions accept any integer labels).
+    """
+    return np.min_scalar_type(int(max_regions))
 
 
 def transform_group(xt: torch.Tensor, settings: ExplainSettings, tcfg: SSQConfig) -> int:
@@ -676,6 +685,22 @@ def _effect(
     )
 
 
+#: The per-signal arrays of a BatchResult that :func:`assemble` concatenates.
+_BATCH_ARRAYS = (
+    "attribution",
+    "labels",
+    "components",
+    "Tx",
+    "lowpass",
+    "probabilities",
+    "target",
+    "unseen_lowpass",
+    "unseen_residual",
+    "contrasts",
+    "references",
+)
+
+
 def assemble(
     batches: Sequence[BatchResult],
     *,
@@ -694,32 +719,55 @@ def assemble(
 ) -> Explanation:
     """Concatenate the batches' results (in signal order) into one read-only Explanation.
 
+    A list of batches is emptied (its arrays are released as they are concatenated).
     The region axis of ``components`` and ``energy['components']`` is cut to the most
     regions of any signal.
     """
     r_max = max((b.n_regions for b in batches), default=0)
-
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(b, name) for b in batches])
-
-    probs = None if batches[0].probabilities is None else cat("probabilities")
     energy = {
         key: readonly(np.concatenate([b.energy[key] for b in batches]))
         for key in batches[0].energy
     }
     energy["components"] = readonly(energy["components"][:, :r_max])
     deltas = [b.convergence_delta for b in batches if b.convergence_delta is not None]
+    regions = tuple(r for b in batches for r in b.regions)
+    verdicts = tuple(v for b in batches for v in b.verdicts) or None
+    cost = _cost_record(batches, int(signals.shape[0]))
+    # Each field's per-batch arrays are dropped once concatenated, and a given list is
+    # emptied: the peak is the result plus one field's parts, not twice every field
+    # (Tx, attribution and labels are each (B, F, N)).
+    parts = {
+        name: [getattr(b, name) for b in batches]
+        for name in _BATCH_ARRAYS
+        if getattr(batches[0], name) is not None
+    }
+    if isinstance(batches, list):
+        batches.clear()
+    del batches
+
+    def cat(name: str) -> np.ndarray | None:
+        arrays = parts.pop(name, None)
+        if arrays is None:
+            return None
+        out = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
+        arrays.clear()
+        return out
+
+    probs = cat("probabilities")
+    target = cat("target")
+    contrasts = cat("contrasts")
+    references = cat("references")
     return Explanation(
         signals=readonly(signals),
         components=readonly(cat("components")[:, :r_max]),
-        regions=tuple(r for b in batches for r in b.regions),
+        regions=regions,
         attribution=readonly(cat("attribution")),
         labels=readonly(cat("labels")),
         Tx=readonly(cat("Tx")),
         lowpass=readonly(cat("lowpass")),
         probabilities=None if probs is None else readonly(probs),
-        predictions=_predictions(probs, cat("target"), settings.task),
-        target=readonly(cat("target").astype(np.int64)),
+        predictions=_predictions(probs, target, settings.task),
+        target=readonly(target.astype(np.int64)),
         given_labels=None if given_labels is None else readonly(given_labels),
         energy=energy,
         unseen_lowpass=readonly(cat("unseen_lowpass")),
@@ -735,10 +783,10 @@ def assemble(
         imaging_config=imaging_config,
         original_n_times=original_n_times,
         length_policy=length_policy,
-        settings={**settings.record(), **_cost_record(batches, int(signals.shape[0]))},
-        verdicts=tuple(v for b in batches for v in b.verdicts) or None,
-        contrasts=None if batches[0].contrasts is None else readonly(cat("contrasts")[:, :r_max]),
-        references=None if batches[0].references is None else readonly(cat("references")),
+        settings={**settings.record(), **cost},
+        verdicts=verdicts,
+        contrasts=None if contrasts is None else readonly(contrasts[:, :r_max]),
+        references=None if references is None else readonly(references),
         foils=None if foils is None else readonly(np.asarray(foils, dtype=np.int64)),
         task=settings.task,
         output_units=tuple(output_units),
