@@ -14,11 +14,15 @@ fine) and :func:`mask_from_png` maps the painted pixels back onto the
 ``(n_freqs, n_times)`` grid, row 0 = lowest frequency, the layout every other function of
 the package uses.
 
+Regions drawn in ``saliency2signal draw`` are saved as a mask file (:func:`save_mask`: a
+``uint8`` label image in an ``.npz`` and a JSON record holding the same geometry record);
+:func:`load_mask` reads one, or a painted PNG, for ``explain(regions=...)``.
+
 Only JSON is ever read back; nothing is unpickled. The geometry record and the pixel
 reading it shares with :func:`saliency2signal.phase.magnitudes_from_png` live in the
 internal ``_scalogram_png``.
 
-May import: numpy, torch, Pillow (lazily), ``._scalogram_png``, ``._validation``,
+May import: numpy, torch, Pillow (lazily), ``._mask_file``, ``._scalogram_png``, ``._validation``,
 ``.transform``; never ``mask``, ``phase`` or the explanation stages.
 """
 
@@ -32,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from ._mask_file import DrawnMask, load_mask, save_mask
 from ._scalogram_png import (
     CMAPS,
     PNG_TEXT_KEY,
@@ -48,7 +53,15 @@ from ._scalogram_png import (
 from ._validation import check_choice, check_instance, check_positive, check_real
 from .transform import SSQConfig
 
-__all__ = ["ScalogramGeometry", "export_scalogram_png", "mask_from_png", "marker_fraction"]
+__all__ = [
+    "DrawnMask",
+    "ScalogramGeometry",
+    "export_scalogram_png",
+    "load_mask",
+    "mask_from_png",
+    "marker_fraction",
+    "save_mask",
+]
 
 #: A pixel at least this much marker proves that something was painted.
 _FOUND_FRACTION = 0.25

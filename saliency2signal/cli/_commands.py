@@ -213,9 +213,12 @@ def cmd_explain(args) -> int:
     from ._stream import cmd_explain_stream, streamed
 
     stream, loaded, planned_batch = streamed(args)
+    if stream and args.regions:
+        raise CLIError("--regions explains one run in memory; it is not available streamed")
     if stream:
         return cmd_explain_stream(args, loaded)
     batch_size = args.batch_size or planned_batch or 16
+    drawn = read_regions(args.regions)
     inputs = region_inputs(args, "_explained")
     x, labels, axis = inputs.x, inputs.labels, inputs.axis
     # layer methods hook a submodule: rebuild the architecture around the weights
@@ -244,7 +247,10 @@ def cmd_explain(args) -> int:
         reference=parse_reference(args.reference),
         peaks=not args.no_peaks,
         attribute_options={"layer": args.layer} if args.layer else None,
+        regions=drawn,
     )
+    if drawn is not None:
+        ex = ex.with_settings(regions=_regions_record(args.regions, drawn))
     if not checked:
         checked = check_accuracy(ex.predictions, labels)
     if checked:
@@ -282,6 +288,24 @@ def cmd_explain(args) -> int:
             f"{cost['attribution_images_per_signal']:.1f} per signal"
         )
     return 0
+
+
+def read_regions(path):
+    """``--regions MASK``: the drawn regions (a DrawnMask), or ``None``; one-line errors."""
+    if not path:
+        return None
+    from ..drawing import load_mask
+
+    try:
+        return load_mask(Path(path))
+    except (OSError, ValueError, TypeError) as exc:
+        raise CLIError(f"--regions {path}: {exc}") from None
+
+
+def _regions_record(path, drawn) -> dict:
+    """Return what a report records of ``--regions``: the file and its regions."""
+    labels = getattr(drawn, "labels", drawn)
+    return {"file": str(path), "n_regions": int(np.count_nonzero(np.unique(labels)))}
 
 
 def _figures_written(figures: str) -> str:
@@ -346,6 +370,9 @@ def cmd_map(args) -> int:
         if indices is not None and coefficients.ndim == 3:
             coefficients = coefficients[indices]
     target = None if args.target == "predicted" else _map_target(args.target)
+    drawn = read_regions(args.regions)
+    if drawn is not None and indices is not None and drawn.labels.ndim == 3:
+        drawn = drawn.labels[indices]
     ex = map_heatmaps(
         heat,
         x,
@@ -367,7 +394,10 @@ def cmd_map(args) -> int:
         device=args.device,
         progress=progress_bar("mapping"),
         source=source,
+        regions=drawn,
     )
+    if drawn is not None:
+        ex = ex.with_settings(regions=_regions_record(args.regions, drawn))
     path = ex.save(out, figures=args.figures, overwrite=args.overwrite)
     print(
         f"wrote {path}: {ex.n_samples} signal(s) mapped from {source['source']} heatmaps "

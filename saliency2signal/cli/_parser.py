@@ -254,6 +254,16 @@ def _add_train(sub) -> None:
     tr.set_defaults(func=cmd_train)
 
 
+def _add_regions_file(p, whose: str) -> None:
+    p.add_argument(
+        "--regions",
+        metavar="MASK",
+        help=f"your own regions instead of {whose}: a mask file saved by "
+        "`saliency2signal draw` (.npz with its .json) or a painted scalogram .png "
+        "(export_scalogram_png); one label image for every signal, or one per signal",
+    )
+
+
 def _add_region_options(p, *, out_default: str) -> None:
     """Add the options ``explain`` and ``evaluate`` share: inputs, target, regions, run."""
     p.add_argument(
@@ -349,6 +359,7 @@ def _add_explain(sub) -> None:
         "file (.npy/.csv, one signal or one per signal)",
     )
     add_image_options(ex)
+    _add_regions_file(ex, "the attribution's")
     ex.add_argument(
         "--no-peaks",
         action="store_true",
@@ -416,6 +427,7 @@ def _add_map(sub) -> None:
     )
     mp.add_argument("--labels", help="labels file (.npy/.csv), one per signal")
     mp.add_argument("--axis", help="x-axis values (.npy/.csv), e.g. wavenumbers")
+    _add_regions_file(mp, "the heatmaps'")
     mp.add_argument("--keep-mass", type=float, default=0.8)
     mp.add_argument("--max-regions", type=int, default=5)
     mp.add_argument("--min-share", type=float, default=0.02)

@@ -34,6 +34,7 @@ __all__ = [
     "reference_mode",
     "resolve_axis",
     "resolve_reference",
+    "resolve_regions",
     "resolve_targets",
     "task_of",
     "trained_axis",
@@ -275,3 +276,35 @@ def class_index(v, class_names: Sequence[str], n_classes: int, name: str) -> np.
         bad_v = int(arr.min() if arr.min() < 0 else arr.max())
         raise ValueError(f"{name}={bad_v} is out of range for a model with {n_classes} classes")
     return arr
+
+
+def resolve_regions(regions, n_b: int, grid_shape: tuple[int, int], config: SSQConfig):
+    """Drawn regions as ``(B, F, N)`` label images, or ``None``.
+
+    ``regions`` is a label image ``(F, N)`` (the same regions for every signal) or
+    ``(B, F, N)``, integers with 0 as background, or a mask read by
+    :func:`saliency2signal.drawing.load_mask` (whose recorded transform must be
+    ``config``).
+    """
+    if regions is None:
+        return None
+    recorded = getattr(regions, "config", None)
+    if recorded is not None and recorded != config:
+        raise ValueError(
+            f"the regions were drawn on another transform ({recorded}); this run's is {config}"
+        )
+    labels = np.asarray(getattr(regions, "labels", regions))
+    if labels.dtype.kind not in "iub":
+        raise TypeError(f"regions have dtype {labels.dtype}; expected integer labels (0 = none)")
+    if labels.shape[-2:] != tuple(grid_shape) or labels.ndim not in (2, 3):
+        raise ValueError(
+            f"regions have shape {labels.shape}; expected {tuple(grid_shape)} or "
+            f"({n_b}, {grid_shape[0]}, {grid_shape[1]}) on this transform's grid"
+        )
+    if labels.ndim == 3 and labels.shape[0] != n_b:
+        raise ValueError(f"regions hold {labels.shape[0]} label images for {n_b} signals")
+    if labels.dtype.kind == "b":
+        labels = labels.astype(np.uint8)
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"regions have negative labels (min {labels.min()})")
+    return np.broadcast_to(labels, (n_b, *grid_shape))

@@ -41,7 +41,7 @@ from ..faithfulness import CurveSettings, Verdict, curve_scores, measure_curves,
 from ..forward import output_of, probabilities
 from ..imaging import ImagingConfig, to_image
 from ..inverse import components, decompose_regions
-from ..mask import Region, attribution_mask
+from ..mask import Region, attribution_mask, label_regions, signed_attribution
 from ..metadata import TASKS
 from ..saliency import attribute
 from ..transform import SSQConfig, SSQResult, decompose, ssq_cwt
@@ -251,6 +251,7 @@ def explain_batch(
     reference: torch.Tensor | None = None,
     axis_units: str = "samples",
     attribution: torch.Tensor | None = None,
+    regions: np.ndarray | None = None,
 ) -> BatchResult:
     """Explain one prepared batch of signals.
 
@@ -287,6 +288,10 @@ def explain_batch(
         :func:`~saliency2signal.explanation.map_heatmaps`): used instead of running
         ``settings.method``; ``target`` is the class it explains (default: the
         predicted class; 0 without a model).
+    regions : numpy.ndarray of int, shape (b, F, N), optional
+        Label images of regions drawn elsewhere (:func:`saliency2signal.drawing.load_mask`)
+        used instead of thresholding the attribution: each label is one region, in its
+        order; the attribution gives their shares.
 
     Returns
     -------
@@ -332,16 +337,27 @@ def explain_batch(
             task=settings.task,
             **kwargs,
         )
-    am = attribution_mask(
-        res.attribution,
-        tcfg,
-        value=settings.keep_mass,
-        max_regions=settings.max_regions,
-        axis=axis,
-        min_share=settings.min_share,
-        coefficients=ssq.Tx,
-        **dict(settings.mask_options or {}),
-    )
+    if regions is None:
+        am = attribution_mask(
+            res.attribution,
+            tcfg,
+            value=settings.keep_mass,
+            max_regions=settings.max_regions,
+            axis=axis,
+            min_share=settings.min_share,
+            coefficients=ssq.Tx,
+            **dict(settings.mask_options or {}),
+        )
+    else:
+        sign = dict(settings.mask_options or {}).get("sign", "positive")
+        am = label_regions(
+            np.asarray(regions),
+            tcfg,
+            attribution=signed_attribution(to_numpy(res.attribution), sign=sign),
+            coefficients=ssq.Tx,
+            axis=axis,
+            max_regions=settings.max_regions,
+        )
     labels = torch.from_numpy(np.array(am.labels, dtype=np.int64)).to(device)
     book = decompose_regions(x, tcfg, masks=labels, result=ssq, n_regions=settings.max_regions)
     fractions = book.energy_fractions()
@@ -442,7 +458,7 @@ def explain_batch(
 
 
 def label_dtype(max_regions: int) -> np.dtype:
-    """The smallest unsigned integer type of label images with ``max_regions`` labels.
+    """Return the smallest unsigned integer type of label images with ``max_regions`` labels.
 
     Label images are (B, F, N), as large as the transform: uint8 for up to 255 regions
     is an eighth of int64 (the inverse functions accept any integer labels).
@@ -474,6 +490,7 @@ def run_batches(
     group: int | None = None,
     attribution: torch.Tensor | None = None,
     first_index: int = 0,
+    regions: np.ndarray | None = None,
 ) -> list[BatchResult]:
     """Explain prepared signals ``xt`` batch by batch with :func:`explain_batch`.
 
@@ -481,7 +498,8 @@ def run_batches(
     call ahead of their batches' torch work; ``first`` is the first group's when the
     caller already has it. ``targets`` holds one class per signal (``None``: each
     signal's predicted class); ``attribution`` ``(B, F, N)`` a finished attribution to
-    use instead of ``settings.method``; ``progress(done, total)`` after each batch;
+    use instead of ``settings.method``; ``regions`` ``(B, F, N)`` label images to use
+    instead of the attribution's mask; ``progress(done, total)`` after each batch;
     ``first_index`` the index of ``xt[0]`` in a larger run (a chunk of a streamed one):
     signal ``i`` of ``xt`` seeds its null draws as signal ``first_index + i``.
     """
@@ -518,6 +536,7 @@ def run_batches(
                 attribution=None
                 if attribution is None
                 else attribution[s : s + bs].to(device=device, dtype=xt.dtype),
+                regions=None if regions is None else regions[s : s + bs],
             )
         )
         if progress is not None:

@@ -42,6 +42,7 @@ from ._arguments import (
     reference_mode,
     resolve_axis,
     resolve_reference,
+    resolve_regions,
     resolve_targets,
     task_of,
 )
@@ -83,6 +84,7 @@ def explain(
     auto_options: Mapping | None = None,
     task: str | None = None,
     first_index: int = 0,
+    regions=None,
 ) -> Explanation:
     """Explain a model's decisions on signals as regions, components and deletion effects.
 
@@ -201,6 +203,13 @@ def explain(
         Index of ``x[0]`` in a larger run (default 0): signal ``i`` draws its null
         regions as signal ``first_index + i`` would, so explaining a set in chunks gives
         the verdicts of explaining it at once (:mod:`saliency2signal.stream` does).
+    regions : array_like of int or DrawnMask, optional
+        Your own regions instead of the attribution's: a label image ``(F, N)`` on the
+        transform's grid (the same regions for every signal) or ``(B, F, N)``, 0 as
+        background, or a mask file read by :func:`saliency2signal.drawing.load_mask`
+        (drawn in ``saliency2signal draw``). Each label is one region, kept in its
+        order; the attribution (``method``) still runs and gives each region's share,
+        and the regions' components, deletion effects, verdicts and bands follow.
 
     Returns
     -------
@@ -285,6 +294,7 @@ def explain(
                 peaks=peaks,
                 task=task,
                 first_index=first_index,
+                regions=regions,
             ),
             auto_options,
         )
@@ -316,6 +326,12 @@ def explain(
     xt, n_given = prepare_signals(x, model, metadata, tcfg, dev)
     n_b, n = int(xt.shape[0]), int(xt.shape[-1])
     axis_info, mask_axis = resolve_axis(axis, metadata, tcfg, n_given, n)
+    drawn = resolve_regions(regions, n_b, (tcfg.n_freqs(n), n), tcfg)
+    if drawn is not None:  # every drawn region is kept and described
+        n_drawn = max((np.count_nonzero(np.unique(d)) for d in drawn), default=0)
+        settings = dataclasses.replace(
+            settings, max_regions=max(settings.max_regions, n_drawn), min_share=0.0
+        )
 
     # The transforms of as many batches as fit in GROUP_BYTES (Tx and Wx) run in one
     # call, ahead of those batches' torch work: one call's fixed costs, and no torch
@@ -360,6 +376,7 @@ def explain(
         reference=ref,
         axis_units=axis_info.units,
         first_index=check_int(first_index, "first_index", minimum=0),
+        regions=drawn,
     )
     return assemble(
         batches,
@@ -422,6 +439,7 @@ def _explain_auto(model, x, kwargs: dict, auto_options: Mapping | None) -> Expla
         target=per_signal(kwargs["target"], 1),
         labels=per_signal(kwargs["labels"], 1),
         reference=per_signal(kwargs["reference"], 2),
+        regions=per_signal(getattr(kwargs["regions"], "labels", kwargs["regions"]), 3),
         progress=None,
         peaks=False,
         deletion=True,

@@ -41,6 +41,7 @@ from ._arguments import (
     prepare_signals,
     resolve_axis,
     resolve_reference,
+    resolve_regions,
     resolve_targets,
     task_of,
 )
@@ -82,6 +83,7 @@ def map_heatmaps(
     device: str | torch.device = "cpu",
     progress: Callable[[int, int], None] | None = None,
     source: Mapping | None = None,
+    regions=None,
 ) -> Explanation:
     """Map heatmaps of a finished saliency study back to regions and signal components.
 
@@ -130,6 +132,9 @@ def map_heatmaps(
     source : mapping, optional
         Where the heatmaps came from, recorded in ``settings['heatmaps']`` (the CLI
         passes ``source``, ``path``, ``colormap``, ``alphas``).
+    regions : array_like of int or DrawnMask, optional
+        Your own regions instead of the heatmaps' thresholded mask, as in
+        :func:`~saliency2signal.explain`: each heatmap then gives the regions' shares.
 
     Returns
     -------
@@ -197,6 +202,12 @@ def map_heatmaps(
     if coefficients is not None:
         check = verify_coefficients(coefficients, xt, tcfg, order=order)
     axis_info, mask_axis = resolve_axis(axis, metadata, tcfg, n_given, n)
+    drawn = resolve_regions(regions, n_b, grid_shape, tcfg)
+    if drawn is not None:  # every drawn region is kept and described
+        n_drawn = max((np.count_nonzero(np.unique(d)) for d in drawn), default=0)
+        settings = dataclasses.replace(
+            settings, max_regions=max(settings.max_regions, n_drawn), min_share=0.0
+        )
     probe = None if model is None else _probe_image(model, xt, tcfg, icfg)
     n_classes = _n_classes(model, names, probe)
     names = class_names_for(names, n_classes)
@@ -229,6 +240,7 @@ def map_heatmaps(
         reference=ref,
         axis_units=axis_info.units,
         attribution=attribution,
+        regions=drawn,
     )
     e = assemble(
         batches,

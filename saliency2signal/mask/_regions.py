@@ -215,10 +215,13 @@ def records(
     grid: Grid,
     max_regions: int | None,
     min_share: float = 0.0,
+    *,
+    by_mass: bool = True,
 ) -> tuple[np.ndarray, list[Region]]:
     """Order the regions of one label image by mass, keep the top K, renumber, describe.
 
     Regions whose mass is below ``min_share`` of the map's total mass are dropped first.
+    ``by_mass=False`` keeps the labels' own order (regions drawn by hand).
 
     ``lab`` holds consecutive labels ``1..n`` (as from ``skimage.measure.label``). Only
     the kept regions are described, so the cost does not grow with the (often hundreds
@@ -239,7 +242,9 @@ def records(
         raise ValueError(f"labels must be consecutive 1..{n_lab}")
     # mass descending, then raster order of the first cell; the raster order only
     # decides between equal masses, so it is looked up only when there are some
-    if np.unique(mass[1:]).size == n_lab:
+    if not by_mass:
+        order = np.arange(n_lab)
+    elif np.unique(mass[1:]).size == n_lab:
         order = np.argsort(-mass[1:], kind="stable")
     else:
         _, at = np.unique(lc, return_index=True)  # first occurrences
@@ -348,10 +353,14 @@ def label_regions(
 ) -> AttributionMask:
     """Label the connected regions of a (cleaned) boolean mask and describe them.
 
+    A mask of integers is a label image made elsewhere (regions drawn by hand,
+    :func:`saliency2signal.drawing.load_mask`): each label is one region, connected or
+    not, and the labels keep their order (renumbered ``1..K`` if some are missing).
+
     Parameters
     ----------
-    mask : array_like of bool, shape (..., n_freqs, n_times)
-        Mask on the grid of ``config``.
+    mask : array_like of bool or int, shape (..., n_freqs, n_times)
+        Mask on the grid of ``config``, or a label image (0 = background).
     config : SSQConfig, optional
         Grid (default ``SSQConfig()``).
     attribution : array_like, shape like ``mask``, optional
@@ -376,11 +385,25 @@ def label_regions(
     >>> res = label_regions(m, cfg)
     >>> [(r.label, r.area, r.cols) for r in res.regions]
     [(1, 100, (40, 49)), (2, 6, (0, 2))]
+    >>> drawn = m.astype(np.uint8)
+    >>> drawn[2:4, 0:3] = 3  # label 2 is missing: 3 becomes 2, the order is kept
+    >>> [(r.label, r.area) for r in label_regions(drawn, cfg).regions]
+    [(1, 100), (2, 6)]
     """
     config = config or SSQConfig()
-    m = validate_mask(mask, config)
-    if m.dtype != bool:
-        raise TypeError(f"mask has dtype {m.dtype}; label_regions needs a boolean mask")
+    given = np.asarray(mask)
+    if given.dtype.kind in "iu":
+        if given.size and given.min() < 0:
+            raise ValueError(f"label image has negative labels (min {given.min()})")
+        m = validate_mask(given > 0, config)
+        lab = given  # renumbered 1..K per map, in order, by describe_regions
+    elif given.dtype == bool or np.issubdtype(given.dtype, np.bool_):
+        m = validate_mask(mask, config)
+        lab = None
+    else:
+        raise TypeError(
+            f"mask has dtype {given.dtype}; label_regions needs a boolean mask or integer labels"
+        )
     if attribution is None:
         p = m.astype(np.float64)
     else:
@@ -400,16 +423,30 @@ def label_regions(
         min_share=min_share,
         connectivity=connectivity,
         plane=plane,
+        labels=lab,
     )
 
 
 def describe_regions(
-    m, p, cutoff, config, *, coefficients, axis, max_regions, min_share, connectivity, plane
+    m,
+    p,
+    cutoff,
+    config,
+    *,
+    coefficients,
+    axis,
+    max_regions,
+    min_share,
+    connectivity,
+    plane,
+    labels=None,
 ) -> AttributionMask:
     """Label each 2-D map of the cleaned mask ``m``, keep and describe its regions.
 
     ``p`` is the non-negative evidence (same shape) that orders the regions, ``cutoff``
     the threshold applied to each map; the other arguments as in ``attribution_mask``.
+    ``labels`` (consecutive per map) are used as given, in their order, instead of
+    labelling ``m``'s connected regions.
     """
     from skimage import measure
 
@@ -430,19 +467,26 @@ def describe_regions(
         energy = c.reshape(-1, *m.shape[-2:])  # |c|**2 per map, below
     m2 = m.reshape(-1, *m.shape[-2:])
     p2 = p.reshape(-1, *m.shape[-2:])
-    labels, regions = [], []
+    given = None if labels is None else labels.reshape(m2.shape)
+    out, regions = [], []
     for i in range(m2.shape[0]):
+        if given is None:
+            lab_i = measure.label(m2[i], connectivity=connectivity)
+        else:  # consecutive per map: a map may lack some of the stack's labels
+            kept, lab_i = np.unique(given[i], return_inverse=True)
+            lab_i = lab_i.reshape(m2.shape[1:]) + (0 if kept[0] == 0 else 1)
         lab, regs = records(
-            measure.label(m2[i], connectivity=connectivity),
+            lab_i,
             p2[i],
             None if energy is None else np.abs(energy[i].astype(np.complex128)) ** 2,
             grid,
             max_regions,
             min_share,
+            by_mass=given is None,
         )
-        labels.append(lab.astype(np.int64))
+        out.append(lab.astype(np.int64))
         regions.append(tuple(regs))
-    lab = np.stack(labels).reshape(m.shape)
+    lab = np.stack(out).reshape(m.shape)
     return AttributionMask(
         mask=readonly(lab > 0),
         labels=readonly(lab),
