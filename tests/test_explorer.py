@@ -314,3 +314,22 @@ def test_cli_explain_regions_and_bad_mask(planted, tmp_path):
     assert bad.returncode != 0
     assert "--regions" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert "Traceback" not in bad.stderr and not (tmp_path / "o2").exists()
+
+
+def test_unchanged_regions_are_reused_with_identical_results(planted):
+    model, meta, data = planted
+    x = data.x[0]
+    ex = RegionExplorer(x, model=model, metadata=meta, axis=data.axis)
+    f = ex.grid.freqs
+    a = {"region": 1, "kind": "box", "x": [900, 1100], "y": [f[1], f[-1]]}
+    b = {"region": 2, "kind": "box", "x": [500, 600], "y": [f[20], f[-1]]}
+    b2 = {"region": 2, "kind": "box", "x": [520, 650], "y": [f[20], f[-1]]}
+    ex.update([a, b])
+    calls = []
+    original = ex._probabilities
+    ex._probabilities = lambda s: calls.append(s.shape[0]) or original(s)
+    edited = ex.update([a, b2])
+    assert calls == [2]  # region 2 alone and all deleted, in one call: region 1 was kept
+    fresh = RegionExplorer(x, model=model, metadata=meta, axis=data.axis).update([a, b2])
+    for name in ("components", "contrasts", "p_each", "p_deleted", "labels"):
+        np.testing.assert_allclose(getattr(edited, name), getattr(fresh, name), atol=1e-6)

@@ -17,6 +17,7 @@ resolution); never bokeh, matplotlib or the CLI.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
@@ -163,6 +164,7 @@ class RegionExplorer:
         self.target = None
         self._ref_tx = None
         self._forward = None
+        self._cache: dict[bytes, tuple] = {}
         self.p_before = None
         if model is not None:
             probe = as_model_input(to_image(self.ssq.Tx[:1], icfg), model)
@@ -234,7 +236,13 @@ class RegionExplorer:
 
     # ------------------------------------------------------------------ update
     def update(self, shapes=None, *, labels=None) -> ExplorerState:
-        """Components and the model's response for drawn ``shapes`` (or a label image)."""
+        """Components and the model's response for drawn ``shapes`` (or a label image).
+
+        A region whose cells did not change since an earlier update is not computed
+        again (its component, contrast and deletion probability are kept, by the
+        digest of its cells): an edit of one region costs its own forward pass and
+        the one with every region deleted.
+        """
         t0 = time.perf_counter()
         if labels is None:
             labels = self.labels(shapes or ())
@@ -245,35 +253,77 @@ class RegionExplorer:
                 f"{self.magnitude.shape}"
             )
         present = tuple(int(k) for k in np.unique(lab) if k > 0)
+        masks = {k: lab == k for k in present}
+        keys = {k: _digest(m) for k, m in masks.items()}
+        fresh = self._components([k for k in present if keys[k] not in self._cache], masks)
         n = self.n_times
-        stack = torch.from_numpy(np.stack([lab == k for k in present]))
-        tcfg = self.transform_config
-        if present:
-            with torch.no_grad():
-                comps = components(self.ssq, masks=stack[None])[0].to(self.x.dtype)
-                contrasts = None
-                if self._ref_tx is not None:
-                    contrasts = components(self.ssq.Tx - self._ref_tx, tcfg, masks=stack[None])[
-                        0
-                    ].to(self.x.dtype)
-        else:
-            comps = torch.zeros((0, n), dtype=self.x.dtype)
-            contrasts = None if self._ref_tx is None else comps
+        part = {k: fresh[k] if k in fresh else self._cache[keys[k]][:2] for k in present}
+        comps = np.stack([part[k][0] for k in present]) if present else np.zeros((0, n))
+        comps = comps.astype(self._np_dtype, copy=False)
+        contrasts = None
+        if self._ref_tx is not None:
+            contrasts = np.stack([part[k][1] for k in present]) if present else comps
         p_deleted = p_each = None
         if self.model is not None:
+            # one transform call: each new region deleted alone, then all at once
             removed = comps if contrasts is None else contrasts
             x0 = self.x[0]
-            signals = [x0 - removed.sum(0)] + [x0 - removed[k] for k in range(len(present))]
-            p = self._probabilities(torch.stack(signals))
-            p_deleted = p[0]
-            p_each = p[1:, self.target]
+            new = [k for k in present if k in fresh]
+            signals = [x0 - torch.from_numpy(removed[present.index(k)]) for k in new]
+            if len(present) > 1:
+                signals.append(x0 - torch.from_numpy(removed.sum(0)))
+            p = self._probabilities(torch.stack(signals)) if signals else None
+            for j, k in enumerate(new):
+                self._cache[keys[k]] = (*fresh[k], float(p[j, self.target]), p[j])
+            p_each = np.array([self._cache[keys[k]][2] for k in present], dtype=np.float64)
+            if len(present) == 1:
+                p_deleted = self._cache[keys[present[0]]][3]
+            elif len(present) > 1:
+                p_deleted = p[-1]
+        else:
+            for k in fresh:
+                self._cache[keys[k]] = (*fresh[k], None, None)
+        for key in keys.values():  # most recently used last
+            self._cache[key] = self._cache.pop(key)
+        while len(self._cache) > _CACHE_REGIONS:
+            self._cache.pop(next(iter(self._cache)))
         return ExplorerState(
             labels=readonly(lab.astype(np.uint8)),
             regions=present,
-            components=readonly(comps.cpu().numpy()),
-            contrasts=None if contrasts is None else readonly(contrasts.cpu().numpy()),
+            components=readonly(comps),
+            contrasts=None if contrasts is None else readonly(contrasts),
             p_before=None if self.p_before is None else readonly(self.p_before),
             p_deleted=None if p_deleted is None else readonly(p_deleted),
-            p_each=None if p_each is None else readonly(np.asarray(p_each)),
+            p_each=None if p_each is None else readonly(p_each),
             seconds=time.perf_counter() - t0,
         )
+
+    @property
+    def _np_dtype(self):
+        return self.x.cpu().numpy().dtype
+
+    def _components(self, todo, masks) -> dict:
+        """``{label: (component, contrast)}`` of the regions ``todo`` (masked inverses)."""
+        if not todo:
+            return {}
+        stack = torch.from_numpy(np.stack([masks[k] for k in todo]))[None]
+        with torch.no_grad():
+            comps = components(self.ssq, masks=stack)[0].to(self.x.dtype)
+            contrasts = None
+            if self._ref_tx is not None:
+                diff = self.ssq.Tx - self._ref_tx
+                contrasts = components(diff, self.transform_config, masks=stack)[0]
+                contrasts = contrasts.to(self.x.dtype)
+        return {
+            k: (comps[j].numpy(), None if contrasts is None else contrasts[j].numpy())
+            for j, k in enumerate(todo)
+        }
+
+
+#: Regions whose results an explorer keeps (about 3 signals' worth each).
+_CACHE_REGIONS = 64
+
+
+def _digest(mask: np.ndarray) -> bytes:
+    """Identity of a region's cells."""
+    return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=16).digest()
