@@ -58,9 +58,9 @@ def test_box_covers_the_cells_whose_centres_lie_inside():
         xa, xb = np.sort(rng.uniform(400, 4000, 2))
         fa, fb = np.sort(np.exp(rng.uniform(np.log(0.002), np.log(0.3), 2)))
         got = shape_cells({"kind": "box", "x": [xb, xa], "y": [fb, fa]}, x, freqs)
-        want = ((freqs >= fa) & (freqs <= fb) & (freqs > 0))[:, None] & (
-            (x >= xa) & (x <= xb)
-        )[None, :]
+        want = ((freqs >= fa) & (freqs <= fb) & (freqs > 0))[:, None] & ((x >= xa) & (x <= xb))[
+            None, :
+        ]
         np.testing.assert_array_equal(got, want)
 
 

@@ -5,7 +5,7 @@ Method names in the help come from the attribution registry
 
 Internal: plain names. May import: ``saliency2signal.saliency`` (the method names),
 ``saliency2signal.explanation`` (the ``auto`` candidates), ``._version``,
-``._commands``, ``._inputs``, ``._model``, ``._stream``.
+``._commands``, ``._draw``, ``._inputs``, ``._model``, ``._stream``.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_info,
         _add_pipeline,
         add_package,
+        _add_draw,
     ):
         add(sub)
     return p
@@ -500,3 +501,15 @@ def _add_pipeline(sub) -> None:
     )
     init.add_argument("--overwrite", action="store_true", help="replace an existing file")
     init.set_defaults(func=cmd_pipeline_init)
+
+
+def _add_draw(sub) -> None:
+    from ._draw import add_draw_options, cmd_draw  # bokeh only loads when draw runs
+
+    dr = sub.add_parser(
+        "draw",
+        help="draw regions on a signal's scalogram in a local web app and see their "
+        "components (and the model's response) as you draw",
+    )
+    add_draw_options(dr)
+    dr.set_defaults(func=cmd_draw)
