@@ -333,3 +333,28 @@ def test_unchanged_regions_are_reused_with_identical_results(planted):
     fresh = RegionExplorer(x, model=model, metadata=meta, axis=data.axis).update([a, b2])
     for name in ("components", "contrasts", "p_each", "p_deleted", "labels"):
         np.testing.assert_allclose(getattr(edited, name), getattr(fresh, name), atol=1e-6)
+
+
+def test_snap_to_ridge_keeps_the_strongest_ridge_inside_the_shape():
+    t = np.arange(1024)
+    chirp = np.sin(2 * np.pi * (0.02 * t + 0.00005 * t**2))  # 0.02 -> 0.12 cycles/sample
+    tone = np.sin(2 * np.pi * 0.3 * t)  # outside the box: never followed
+    noise = 0.3 * np.random.default_rng(0).standard_normal(t.size)
+    ex = RegionExplorer(chirp + tone + noise, transform_config=SSQConfig(nv=32))
+    box = {"region": 3, "kind": "box", "op": "add", "x": [100, 900], "y": [0.01, 0.2]}
+    snapped = ex.snap_to_ridge(box)
+    assert snapped["kind"] == "cells" and snapped["region"] == 3 and snapped["drawn"]["x"]
+    band = ex.labels([snapped]) == 3
+    drawn = ex.labels([box]) == 3
+    assert band.sum() < 0.15 * drawn.sum() and not (band & ~drawn).any()
+    # the band follows the chirp's instantaneous frequency through the noise
+    cols = np.flatnonzero(band.any(0))
+    rows = np.array([np.flatnonzero(band[:, c]).mean() for c in cols])
+    f_band = np.interp(rows, np.arange(len(ex.grid.freqs)), ex.grid.freqs)
+    f_true = 0.02 + 0.0001 * cols
+    inner = (cols > 150) & (cols < 850)
+    assert np.median(np.abs(np.log2(f_band[inner] / f_true[inner]))) < 0.1  # octaves
+    comp = ex.update([snapped]).components[0]
+    assert np.corrcoef(comp[150:850], chirp[150:850])[0, 1] > 0.95
+    with pytest.raises(ValueError, match="no cell"):
+        ex.snap_to_ridge({"region": 1, "kind": "box", "x": [2000, 3000], "y": [0.1, 0.2]})

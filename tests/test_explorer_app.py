@@ -344,3 +344,16 @@ def test_draw_serves_until_interrupted(console_script, tmp_path):
     assert "Traceback" not in err and "stopped" in out
     port = int(url.rstrip("/").rsplit(":", 1)[1])
     assert _port_is_free(port)
+
+
+def test_ridge_mode_snaps_new_boxes_to_the_ridge_inside(view):
+    ex = view.explorer
+    f = ex.grid.freqs
+    view.w_mode.active = 1  # "to ridge"
+    _tool_adds(view, "boxes", left=900.0, right=1100.0, bottom=f[1], top=f[-1])
+    assert _model(view, "boxes").data["left"] == []  # the drawn box became cells
+    (shape,) = view.shapes
+    drawn = {"region": 1, "kind": "box", "op": "add", "x": [900.0, 1100.0], "y": [f[1], f[-1]]}
+    assert shape == ex.snap_to_ridge(drawn)
+    np.testing.assert_array_equal(view.state.labels, ex.labels([shape]))
+    assert _model(view, "components").data["region"] == [1]

@@ -78,6 +78,7 @@ class ExplorerView:
             snap=self._explanation is not None,
         )
         self.w_signal, self.w_region, self.w_op = w.signal, w.region, w.op
+        self.w_mode = w.shape_mode
         self.w_path, self.w_overwrite, self.status = w.path, w.overwrite, w.status
         fs = ex.transform_config.fs
         plane = plane_figure(
@@ -107,6 +108,7 @@ class ExplorerView:
             self.w_signal,
             column(Div(text="region"), self.w_region),
             column(Div(text="op"), self.w_op),
+            column(Div(text="box / freehand"), self.w_mode),
         )
         files = column(
             row(self.w_path, column(Div(text=""), self.w_overwrite)), row(*w.buttons.values())
@@ -150,8 +152,8 @@ class ExplorerView:
         self._next_sid += 1
         return self._next_sid - 1
 
-    def _fix_new_rows(self, src) -> None:
-        """Give rows the tools just added their region, op, id and colours."""
+    def _fix_new_rows(self, src) -> list[int]:
+        """Give rows the tools just added their region, op, id and colours; return them."""
         data = src.data
         n = len(data["xs" if "xs" in data else "left"])
         patches: dict[str, list] = {}
@@ -178,6 +180,33 @@ class ExplorerView:
             src.data = new
         elif patches:
             src.patch(patches)
+        return [i for i, _ in patches.get("sid", [])]
+
+    def _snap_new_rows(self, src, rows: list[int], kind: str) -> None:
+        """Replace new boxes / freehand outlines by the band of the ridge inside each."""
+        if not rows:
+            return
+        data = src.data
+        for i in rows:
+            if kind == "box":
+                xs, ys = [data["left"][i], data["right"][i]], [data["bottom"][i], data["top"][i]]
+            else:
+                xs, ys = _as_list([data["xs"][i], data["ys"][i]])
+            shape = {
+                "region": int(data["region"][i]),
+                "kind": kind,
+                "op": data["op"][i],
+                "x": [float(v) for v in xs],
+                "y": [float(v) for v in ys],
+            }
+            try:
+                self._cells.append((int(data["sid"][i]), self.explorer.snap_to_ridge(shape)))
+            except ValueError as exc:
+                self._say(f"no ridge to snap to: {exc}", error=True)
+        drop = set(rows)
+        src.data = {
+            k: [v for j, v in enumerate(_as_list(col)) if j not in drop] for k, col in data.items()
+        }
 
     def _source_shapes(self) -> list[tuple[int, dict]]:
         out = []
@@ -204,8 +233,13 @@ class ExplorerView:
             return
         self._busy = True
         try:
-            for src in (self.src_boxes, self.src_polys, self.src_free):
-                self._fix_new_rows(src)
+            new = {
+                id(src): self._fix_new_rows(src)
+                for src in (self.src_boxes, self.src_polys, self.src_free)
+            }
+            if self.w_mode.active == 1:  # to ridge: finished shapes only (not polygons)
+                self._snap_new_rows(self.src_boxes, new[id(self.src_boxes)], "box")
+                self._snap_new_rows(self.src_free, new[id(self.src_free)], "freehand")
         finally:
             self._busy = False
         self.refresh()

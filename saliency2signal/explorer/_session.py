@@ -40,7 +40,7 @@ from ..imaging import ImagingConfig, to_image
 from ..inverse import components
 from ..mask._regions import Grid
 from ..transform import SSQConfig, ssq_cwt
-from ._shapes import label_runs, rasterize
+from ._shapes import label_runs, rasterize, shape_cells
 
 __all__ = ["ExplorerState", "RegionExplorer"]
 
@@ -233,6 +233,40 @@ class RegionExplorer:
             for k in np.unique(lab)
             if k > 0
         ]
+
+    def snap_to_ridge(self, shape: dict, *, half_width: int | None = None) -> dict:
+        """Replace a drawn shape by the band around the strongest ridge inside it.
+
+        The ridge is tracked (:func:`~saliency2signal.ridges.extract_ridges`, one ridge,
+        its default jump penalty) on ``|Tx|`` restricted to the shape's cells, over the
+        columns the shape covers; the band keeps ``half_width`` rows on each side of it
+        (default: the transform's voices per octave / 8, at least 1), within the shape.
+
+        Returns
+        -------
+        dict
+            A ``'cells'`` shape with the drawn one's ``region`` and ``op``, and the
+            drawn outline kept under ``"drawn"``.
+        """
+        from ..ridges import extract_ridges, ridge_band
+
+        cells = shape_cells(shape, self.grid.x, self.grid.freqs)
+        cols = np.flatnonzero(cells.any(0))
+        if cols.size == 0:
+            raise ValueError("the shape covers no cell of the plane: nothing to snap to")
+        if half_width is None:
+            half_width = max(1, self.transform_config.nv // 8)
+        half_width = check_int(half_width, "half_width", minimum=0)
+        plane = np.where(cells, self.ssq.Tx[0].cpu().numpy(), 0)[:, cols[0] : cols[-1] + 1]
+        ridge = extract_ridges(plane, freqs=self.grid.freqs)
+        rows = np.full(self.n_times, -1, dtype=np.int64)
+        rows[cols[0] : cols[-1] + 1] = ridge.rows[0]
+        rows[~cells.any(0)] = -1
+        band = ridge_band(rows, half_width, n_freqs=len(self.grid.freqs)) & cells
+        out = {k: shape[k] for k in ("region", "op") if k in shape}
+        out.update(kind="cells", runs=label_runs(band))
+        out["drawn"] = {k: shape[k] for k in ("kind", "x", "y") if k in shape}
+        return out
 
     # ------------------------------------------------------------------ update
     def update(self, shapes=None, *, labels=None) -> ExplorerState:

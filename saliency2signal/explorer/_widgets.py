@@ -202,6 +202,7 @@ def controls(*, n_signals: int, index: int, mask_path: str, snap: bool) -> Simpl
             labels=[str(k) for k in range(1, N_REGION_CHOICES + 1)], active=0, name="region"
         ),
         op=RadioButtonGroup(labels=["add", "cut"], active=0, name="op"),
+        shape_mode=RadioButtonGroup(labels=["as drawn", "to ridge"], active=0, name="snap_mode"),
         path=TextInput(title="mask file (.npz)", value=mask_path, width=420, name="mask_path"),
         overwrite=Checkbox(label="replace an existing file", name="overwrite"),
         buttons=buttons,
