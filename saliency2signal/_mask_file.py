@@ -33,6 +33,8 @@ from .transform import SSQConfig
 
 __all__ = ["DrawnMask", "load_mask", "save_mask", "MASK_FORMAT", "SHAPE_KINDS"]
 
+#: The planes regions are drawn on: synchrosqueezed (``Tx``) or CWT (``Wx``).
+PLANES = ("ssq", "cwt")
 #: Version tag of the JSON record of a mask file.
 MASK_FORMAT = "saliency2signal-mask/1"
 #: What a drawn shape may be: a box, a polygon, a freehand (lasso) outline, or cells
@@ -58,6 +60,9 @@ class DrawnMask:
         Index of the signal in its data file the regions were drawn on.
     source : str or None
         The data file, as the drawing app was given it.
+    plane : {'ssq', 'cwt'}
+        The plane the regions were drawn on (rows at ``config.freqs`` or
+        ``config.cwt_freqs``).
 
     Examples
     --------
@@ -76,6 +81,7 @@ class DrawnMask:
     shapes: tuple = field(default=())
     signal: int | None = None
     source: str | None = None
+    plane: str = "ssq"
 
     @property
     def n_regions(self) -> int:
@@ -96,11 +102,14 @@ class DrawnMask:
             "shapes": [dict(s) for s in self.shapes],
             "signal": self.signal,
             "source": self.source,
+            "plane": self.plane,
             "n_regions": self.n_regions,
         }
 
 
-def _geometry(labels: np.ndarray, config: SSQConfig | None, n: int | None) -> ScalogramGeometry:
+def _geometry(
+    labels: np.ndarray, config: SSQConfig | None, n: int | None, plane: str
+) -> ScalogramGeometry:
     n_freqs, n_times = labels.shape[-2:]
     freqs, step, text = None, 1.0, None
     if config is not None:
@@ -111,7 +120,8 @@ def _geometry(labels: np.ndarray, config: SSQConfig | None, n: int | None) -> Sc
                 f"labels have {n_freqs} frequency rows but config gives {config.n_freqs(n)} "
                 f"for n={n}"
             )
-        freqs = tuple(float(f) for f in config.freqs(n))
+        rows = config.freqs(n) if plane == "ssq" else config.cwt_freqs(n)
+        freqs = tuple(float(f) for f in rows)
         step, text = n / (n_times * config.fs), config.to_json()
     return ScalogramGeometry(
         n_freqs=int(n_freqs),
@@ -148,6 +158,7 @@ def save_mask(
     shapes=(),
     signal: int | None = None,
     source: str | None = None,
+    plane: str = "ssq",
     overwrite: bool = False,
 ) -> DrawnMask:
     """Write regions as a mask file: ``path`` (``.npz``) and its JSON record beside it.
@@ -169,6 +180,8 @@ def save_mask(
         Index of the signal the regions were drawn on.
     source : str, optional
         The data file.
+    plane : {'ssq', 'cwt'}
+        The plane the regions were drawn on.
     overwrite : bool
         Replace existing files; otherwise an existing one is a ``ValueError``.
 
@@ -204,12 +217,15 @@ def save_mask(
         )
     if lab.min() < 0 or lab.max() > 255:
         raise ValueError(f"labels must lie in 0..255, got {lab.min()}..{lab.max()}")
+    if plane not in PLANES:
+        raise ValueError(f"plane={plane!r} must be one of {PLANES}")
     mask = DrawnMask(
         labels=readonly(lab.astype(np.uint8)),
-        geometry=_geometry(lab, config, n),
+        geometry=_geometry(lab, config, n, plane),
         shapes=_check_shapes(shapes),
         signal=None if signal is None else int(signal),
         source=None if source is None else str(source),
+        plane=plane,
     )
     record = path.with_suffix(".json")
     text = json.dumps(mask.to_dict(), indent=1) + "\n"
@@ -264,6 +280,9 @@ def load_mask(path, *, min_fraction: float = 0.5) -> DrawnMask:
             raise ValueError(f"format is {found!r}")
         geometry = ScalogramGeometry.from_dict(meta["geometry"])
         shapes = _check_shapes(meta.get("shapes", ()))
+        plane = meta.get("plane", "ssq")
+        if plane not in PLANES:
+            raise ValueError(f"plane is {plane!r}, not one of {PLANES}")
     except (ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"{str(record)!r} is not a mask record ({MASK_FORMAT}): {exc}") from None
     labels = _read_labels(npz)
@@ -279,6 +298,7 @@ def load_mask(path, *, min_fraction: float = 0.5) -> DrawnMask:
         shapes=shapes,
         signal=None if signal is None else int(signal),
         source=meta.get("source"),
+        plane=plane,
     )
 
 

@@ -358,3 +358,31 @@ def test_snap_to_ridge_keeps_the_strongest_ridge_inside_the_shape():
     assert np.corrcoef(comp[150:850], chirp[150:850])[0, 1] > 0.95
     with pytest.raises(ValueError, match="no cell"):
         ex.snap_to_ridge({"region": 1, "kind": "box", "x": [2000, 3000], "y": [0.1, 0.2]})
+
+
+def test_the_cwt_plane_gives_the_cwt_inverse_and_its_masks_stay_out_of_explain(planted, tmp_path):
+    t, slow, fast = _tones()
+    ex = RegionExplorer(slow + fast, transform_config=CFG, plane="cwt")
+    np.testing.assert_allclose(ex.grid.freqs, CFG.cwt_freqs(512))
+    box = {"region": 1, "kind": "box", "x": [0, 511], "y": [0.015, 0.06]}
+    state = ex.update([box])
+    res = ssq_cwt(torch.as_tensor(slow + fast, dtype=torch.float32)[None], CFG)
+    want = components(res, masks=torch.as_tensor(state.labels == 1)[None, None], kind="cwt")
+    np.testing.assert_array_equal(state.components, want[0].numpy())
+    np.testing.assert_allclose(ex.magnitude, np.abs(res.Wx[0].numpy()))
+    inner = slice(60, -60)
+    assert np.corrcoef(state.components[0, inner], slow[inner])[0, 1] > 0.99
+    saved = save_mask(tmp_path / "cwt.npz", state.labels, config=CFG, plane="cwt")
+    back = load_mask(tmp_path / "cwt.npz")
+    assert back.plane == "cwt" and back.geometry.freqs == saved.geometry.freqs
+    np.testing.assert_allclose(back.geometry.freqs, CFG.cwt_freqs(512))
+    model, meta, data = planted
+    cfg = meta.transform
+    n = data.x.shape[-1]
+    lab = np.zeros((cfg.n_freqs(n), n), np.uint8)
+    lab[10:20, 50:90] = 1
+    save_mask(tmp_path / "c2.npz", lab, config=cfg, plane="cwt")
+    with pytest.raises(ValueError, match="'cwt' plane"):
+        explain(model, data.x[:1], metadata=meta, regions=load_mask(tmp_path / "c2.npz"))
+    with pytest.raises(ValueError, match="plane"):
+        RegionExplorer(slow, transform_config=CFG, plane="stft")

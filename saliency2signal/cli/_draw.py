@@ -41,6 +41,13 @@ def add_draw_options(p) -> None:
         "--explanation",
         help="a folder written by explain or map: its regions, offered by 'Snap to explanation'",
     )
+    p.add_argument(
+        "--plane",
+        choices=["ssq", "cwt"],
+        default="ssq",
+        help="draw on the synchrosqueezed plane (default: what the model sees and explain "
+        "explains) or on the CWT plane (components by the CWT's inverse)",
+    )
     p.add_argument("--signal", type=int, default=0, help="the signal shown first (default 0)")
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: a free one)")
     p.add_argument(
@@ -129,6 +136,7 @@ def cmd_draw(args) -> int:
             explanation=explanation,
             data_path=data,
             signal=args.signal,
+            plane=args.plane,
             port=args.port or None,
             show_url=None,
         )

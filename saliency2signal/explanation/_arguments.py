@@ -288,6 +288,11 @@ def resolve_regions(regions, n_b: int, grid_shape: tuple[int, int], config: SSQC
     """
     if regions is None:
         return None
+    if getattr(regions, "plane", "ssq") != "ssq":
+        raise ValueError(
+            f"the regions were drawn on the {regions.plane!r} plane; explain's regions lie on "
+            "the synchrosqueezed plane (draw them there: saliency2signal draw --plane ssq)"
+        )
     recorded = getattr(regions, "config", None)
     if recorded is not None and recorded != config:
         raise ValueError(

@@ -374,6 +374,7 @@ class ExplorerView:
                 shapes=self.shapes,
                 signal=self.index,
                 source=None if self._data_path is None else str(self._data_path),
+                plane=self.explorer.plane,
                 overwrite=bool(self.w_overwrite.active),
             )
         except (OSError, ValueError, TypeError) as exc:
@@ -386,6 +387,11 @@ class ExplorerView:
         path = Path(self.w_path.value.strip()).expanduser()
         try:
             mask = load_mask(path)
+            if mask.plane != self.explorer.plane:
+                raise ValueError(
+                    f"it was drawn on the {mask.plane!r} plane, this view shows "
+                    f"{self.explorer.plane!r}"
+                )
             if mask.shapes:
                 shapes = [dict(s) for s in mask.shapes]
             else:

@@ -198,6 +198,7 @@ def serve(
     axis=None,
     target="predicted",
     reference="auto",
+    plane: str = "ssq",
     explanation=None,
     data_path=None,
     signal: int = 0,
@@ -210,7 +211,7 @@ def serve(
     ----------
     signals : array_like, shape (n_times,) or (B, n_times)
         The signals; the app's selector picks one.
-    model, metadata, transform_config, imaging_config, class_names, axis, target, reference
+    model, metadata, transform_config, imaging_config, class_names, axis, target, reference, plane
         As :class:`RegionExplorer` (one is built per signal shown).
     explanation : array_like of int, shape (B, F, N), optional
         An explanation's label images (``components.npz`` ``labels``): "Snap to
@@ -250,6 +251,7 @@ def serve(
         axis=axis,
         target=target,
         reference=reference,
+        plane=plane,
     )
     sig, explorers = _prepare(signals, signal, options)
     labels = _explanation_labels(explanation)

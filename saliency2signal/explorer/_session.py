@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .._runtime import as_model_input, eval_mode, inference_model, resolve_configs
-from .._validation import check_instance, check_int, readonly
+from .._validation import check_choice, check_instance, check_int, readonly
 from ..explanation._arguments import (
     class_names_for,
     prepare_signals,
@@ -104,6 +104,11 @@ class RegionExplorer:
         What a deletion puts in a region's place, as in :func:`~saliency2signal.explain`.
     batch_size : int
         Forward batch of the deletion passes (as ``explain``'s ``batch_size``).
+    plane : {'ssq', 'cwt'}
+        Draw on the synchrosqueezed plane ``Tx`` (default; what the model's images show
+        and ``explain`` explains) or on the CWT plane ``Wx`` (rows at
+        ``config.cwt_freqs``; components by the CWT's masked inverse). A mask drawn on
+        the CWT plane is for the inverse alone: ``explain(regions=...)`` refuses it.
 
     Examples
     --------
@@ -135,6 +140,7 @@ class RegionExplorer:
         target="predicted",
         reference="auto",
         batch_size: int = 16,
+        plane: str = "ssq",
     ):
         if model is not None:
             check_instance(model, torch.nn.Module, "model")
@@ -155,10 +161,11 @@ class RegionExplorer:
         self.x = xt
         info, mask_axis = resolve_axis(axis, metadata, tcfg, n_given, n)
         self.axis_name, self.axis_units = info.name, info.units
-        self.grid = Grid.make(tcfg, n, mask_axis, "ssq")
+        self.plane = check_choice(plane, ("ssq", "cwt"), "plane")
+        self.grid = Grid.make(tcfg, n, mask_axis, self.plane)
         with torch.no_grad():
             self.ssq = ssq_cwt(xt, tcfg)
-        self.magnitude = readonly(np.abs(self.ssq.Tx[0].cpu().numpy()).astype(np.float32))
+        self.magnitude = readonly(np.abs(self._coef[0].cpu().numpy()).astype(np.float32))
         self.model = model
         self.class_names: tuple[str, ...] = ()
         self.target = None
@@ -189,7 +196,8 @@ class RegionExplorer:
             self.target = int(self._predict(self.p_before) if per is None else per[0])
             if ref is not None:
                 with torch.no_grad():
-                    self._ref_tx = ssq_cwt(ref, tcfg).Tx
+                    ref_result = ssq_cwt(ref, tcfg)
+                    self._ref_tx = ref_result.Tx if self.plane == "ssq" else ref_result.Wx
 
     # ------------------------------------------------------------------ model
     def _predict(self, p: np.ndarray) -> int:
@@ -257,7 +265,7 @@ class RegionExplorer:
         if half_width is None:
             half_width = max(1, self.transform_config.nv // 8)
         half_width = check_int(half_width, "half_width", minimum=0)
-        plane = np.where(cells, self.ssq.Tx[0].cpu().numpy(), 0)[:, cols[0] : cols[-1] + 1]
+        plane = np.where(cells, self._coef[0].cpu().numpy(), 0)[:, cols[0] : cols[-1] + 1]
         ridge = extract_ridges(plane, freqs=self.grid.freqs)
         rows = np.full(self.n_times, -1, dtype=np.int64)
         rows[cols[0] : cols[-1] + 1] = ridge.rows[0]
@@ -333,6 +341,11 @@ class RegionExplorer:
         )
 
     @property
+    def _coef(self) -> torch.Tensor:
+        """The drawn plane's coefficients ``(1, F, N)``: ``Tx`` or ``Wx``."""
+        return self.ssq.Tx if self.plane == "ssq" else self.ssq.Wx
+
+    @property
     def _np_dtype(self):
         return self.x.cpu().numpy().dtype
 
@@ -342,11 +355,12 @@ class RegionExplorer:
             return {}
         stack = torch.from_numpy(np.stack([masks[k] for k in todo]))[None]
         with torch.no_grad():
-            comps = components(self.ssq, masks=stack)[0].to(self.x.dtype)
+            comps = components(self.ssq, masks=stack, kind=self.plane)[0].to(self.x.dtype)
             contrasts = None
             if self._ref_tx is not None:
-                diff = self.ssq.Tx - self._ref_tx
-                contrasts = components(diff, self.transform_config, masks=stack)[0]
+                diff = self._coef - self._ref_tx
+                contrasts = components(diff, self.transform_config, masks=stack, kind=self.plane)
+                contrasts = contrasts[0]
                 contrasts = contrasts.to(self.x.dtype)
         return {
             k: (comps[j].numpy(), None if contrasts is None else contrasts[j].numpy())
