@@ -29,6 +29,7 @@ from ._widgets import (
     DYNAMIC_RANGE_DB,
     EDIT_COLUMNS,
     controls,
+    display_columns,
     label_rgba,
     log_rows,
     plane_figure,
@@ -128,12 +129,13 @@ class ExplorerView:
         ex, g = self.explorer, self.explorer.grid
         start = int(np.count_nonzero(g.freqs <= 0))  # the low-pass row has no place on log
         self._rows, f_lo, f_hi = log_rows(g.f_edges, start)
+        self._cols = display_columns(len(g.x))
         x_lo, x_hi = float(np.min(g.x_edges)), float(np.max(g.x_edges))
         self._flip = bool(g.x[-1] < g.x[0])
         self._place = {"x": [x_lo], "y": [f_lo], "dw": [x_hi - x_lo], "dh": [f_hi - f_lo]}
         mag = ex.magnitude
         db = 20 * np.log10(np.maximum(mag / max(float(mag.max()), 1e-30), 1e-12))
-        img = np.clip(db, -DYNAMIC_RANGE_DB, 0).astype(np.float32)[self._rows]
+        img = np.clip(db, -DYNAMIC_RANGE_DB, 0).astype(np.float32)[np.ix_(self._rows, self._cols)]
         self.src_plane.data = {"image": [img[:, ::-1] if self._flip else img], **self._place}
         self.p_plane.x_range = (
             Range1d(x_hi, x_lo) if self._flip else Range1d(x_lo, x_hi)
@@ -328,7 +330,7 @@ class ExplorerView:
             self._on_update(self)
 
     def _show_labels(self, labels: np.ndarray) -> None:
-        rgba = label_rgba(labels[self._rows])
+        rgba = label_rgba(labels[np.ix_(self._rows, self._cols)])
         self.src_overlay.data = {"image": [rgba[:, ::-1] if self._flip else rgba], **self._place}
 
     def _say(self, text: str, *, error: bool = False) -> None:

@@ -62,20 +62,43 @@ EDIT_COLUMNS = ("region", "op", "sid", "color", "fill")
 _IMAGE_COLUMNS = ("image", "x", "y", "dw", "dh")
 
 
-def log_rows(f_edges: np.ndarray, start: int) -> tuple[np.ndarray, float, float]:
+#: Most raster rows and columns of the images sent to the page: about twice the plot's
+#: frame in pixels. The images are for the eye (the cells drawn are computed on the
+#: full grid); larger ones cost transfer and drawing time on every edit (a 2000-point
+#: signal's plane at full resolution is 5 MB of RGBA per update).
+MAX_DISPLAY_ROWS, MAX_DISPLAY_COLUMNS = 400, 900
+
+
+def log_rows(
+    f_edges: np.ndarray, start: int, *, max_rows: int = MAX_DISPLAY_ROWS
+) -> tuple[np.ndarray, float, float]:
     """Rows ``start..`` resampled onto a uniform log-frequency raster (nearest row).
 
     A Bokeh image is stretched linearly in screen space; on a log axis its rows are
     therefore geometric. The transform's rows are only piecewise geometric, so each
-    raster row shows the transform row its centre falls in. Returns the row index of
-    each raster row and the raster's lower and upper frequency.
+    raster row shows the transform row its centre falls in (half the smallest row
+    height, at most ``max_rows`` rows). Returns the row index of each raster row and
+    the raster's lower and upper frequency.
     """
     edges = np.log(f_edges[start:])
     step = float(np.min(np.diff(edges))) / 2
-    n_rows = int(np.clip(np.ceil((edges[-1] - edges[0]) / step), 1, 2048))
+    n_rows = int(np.clip(np.ceil((edges[-1] - edges[0]) / step), 1, max_rows))
     centres = edges[0] + (np.arange(n_rows) + 0.5) * (edges[-1] - edges[0]) / n_rows
     rows = start + np.clip(np.searchsorted(edges, centres) - 1, 0, len(edges) - 2)
     return rows, float(f_edges[start]), float(f_edges[-1])
+
+
+def display_columns(n: int, *, max_columns: int = MAX_DISPLAY_COLUMNS) -> np.ndarray:
+    """Columns shown of ``n``: all of them, or ``max_columns`` evenly spaced (nearest).
+
+    Examples
+    --------
+    >>> display_columns(5).tolist(), display_columns(9, max_columns=3).tolist()
+    ([0, 1, 2, 3, 4], [0, 4, 8])
+    """
+    if n <= max_columns:
+        return np.arange(n)
+    return np.rint(np.linspace(0, n - 1, max_columns)).astype(np.intp)
 
 
 def label_rgba(lab: np.ndarray, *, alpha: int = 110) -> np.ndarray:
