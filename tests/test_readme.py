@@ -27,6 +27,10 @@ def test_readme_python_blocks_run(capsys):
     assert len(regions) == 2
     assert regions[0].band[0] < 0.05 < regions[0].band[1]
     assert ns["parts"].shape == (2, len(n))
+    # drawing: the explorer's probability with the drawn peak deleted is explain's p_after
+    state, drawn = ns["state"], ns["drawn"]
+    np.testing.assert_allclose(state.p_each[0], drawn.regions[0][0].p_after, rtol=1e-5)
+    assert state.p_each[0] < 0.1 < 0.9 < state.p_before[ns["ex"].target]
 
 
 def test_readme_quickstart_command_runs_verbatim(tmp_path, console_script):
