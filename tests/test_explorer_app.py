@@ -357,3 +357,20 @@ def test_ridge_mode_snaps_new_boxes_to_the_ridge_inside(view):
     assert shape == ex.snap_to_ridge(drawn)
     np.testing.assert_array_equal(view.state.labels, ex.labels([shape]))
     assert _model(view, "components").data["region"] == [1]
+
+
+def test_show_notebook_hands_bokeh_a_loopback_app_that_builds_the_view(planted, monkeypatch):
+    import bokeh.io
+
+    from saliency2signal.explorer import show_notebook
+
+    model, meta, data = planted
+    calls = {}
+    monkeypatch.setattr(bokeh.io, "output_notebook", lambda **kw: calls.setdefault("out", kw))
+    monkeypatch.setattr(bokeh.io, "show", lambda app, **kw: calls.update(app=app, show=kw))
+    show_notebook(data.x[:4], model=model, metadata=meta, axis=data.axis, signal=2)
+    assert calls["show"] == {"notebook_url": "localhost:8888", "address": "127.0.0.1"}
+    doc = bokeh_document.Document()
+    calls["app"](doc)  # what the notebook's server runs for each view
+    assert doc.get_model_by_name("scalogram") is not None
+    assert doc.get_model_by_name("signal_index").value == 2

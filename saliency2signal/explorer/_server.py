@@ -313,7 +313,8 @@ def show_notebook(
     ----------
     signals : array_like, shape (n_times,) or (B, n_times)
     notebook_url : str
-        The notebook server's address, as ``bokeh.io.show`` takes it.
+        The notebook server's address, as ``bokeh.io.show`` takes it. For a local one
+        (``localhost`` or ``127.0.0.1``) the app's server listens on 127.0.0.1 only.
     signal, explanation, data_path
         As :func:`serve`.
     **explorer_options
@@ -340,4 +341,7 @@ def show_notebook(
         build_view(doc, sig, explorers, index=int(signal), explanation=labels, data_path=data_path)
 
     output_notebook(hide_banner=True)
-    show(make_doc, notebook_url=notebook_url)
+    host = notebook_url.split("://")[-1].rsplit(":", 1)[0] if isinstance(notebook_url, str) else ""
+    # a local notebook: its app server listens on the loopback only, as `draw` does
+    local = {"address": "127.0.0.1"} if host in ("localhost", "127.0.0.1") else {}
+    show(make_doc, notebook_url=notebook_url, **local)
