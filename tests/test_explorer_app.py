@@ -374,3 +374,38 @@ def test_show_notebook_hands_bokeh_a_loopback_app_that_builds_the_view(planted, 
     calls["app"](doc)  # what the notebook's server runs for each view
     assert doc.get_model_by_name("scalogram") is not None
     assert doc.get_model_by_name("signal_index").value == 2
+
+
+def test_draw_reads_a_pipeline_file_and_an_explain_folder(planted, tmp_path):
+    from saliency2signal.cli import main
+    from saliency2signal.cli._draw import _explanation, _model
+    from saliency2signal.cli._parser import build_parser
+    from saliency2signal.pipeline import Log1p, MinMax, Pipeline, Resize
+
+    model, meta, data = planted
+    n = data.x.shape[-1]
+    pipe = Pipeline.from_ssqueezepy_kwargs(
+        wavelet="gmw",
+        nv=8,
+        steps=[Log1p(), Resize(size=(32, 32)), MinMax()],
+        class_names=["a", "b"],
+        n_times=n,
+    )
+    (tmp_path / "pipeline.toml").write_text(pipe.to_toml())
+    np.save(tmp_path / "x.npy", data.x[:3])
+    args = build_parser().parse_args(
+        ["draw", str(tmp_path / "x.npy"), "--pipeline", str(tmp_path / "pipeline.toml")]
+    )
+    net, metadata = _model(args, n)
+    assert net is None and metadata.transform == pipe.transform
+    ex = RegionExplorer(data.x[0], metadata=metadata)  # components only, on that grid
+    assert ex.magnitude.shape == (pipe.transform.n_freqs(n), n) and ex.p_before is None
+    # an explain folder's regions, for "Snap to explanation"
+    out = tmp_path / "explained"
+    argv = ["explain", str(ROOT / "models" / "planted.pt"), str(tmp_path / "x.npy")]
+    argv += ["--out", str(out), "--method", "saliency", "--n-null", "0", "--no-peaks"]
+    assert main([*argv, "--figures", "none"]) == 0
+    labels = _explanation(str(out))
+    with np.load(out / "components.npz", allow_pickle=False) as z:
+        np.testing.assert_array_equal(labels, z["labels"])
+    assert labels.shape == (3, meta.transform.n_freqs(n), n) and labels.any()
