@@ -168,28 +168,6 @@ def _malloc_trim() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-#: Arrays from this size up are mapped on their own (glibc), see :func:`_bound_heap`.
-MMAP_THRESHOLD = 4 << 20
-_HEAP_BOUND: list[bool] = []
-
-
-def _bound_heap() -> None:
-    """Map every array of ``MMAP_THRESHOLD`` bytes or more on its own, once per process.
-
-    glibc's default raises its mmap threshold up to 32 MiB as large blocks are freed, so
-    a chunk's (B, F, N) arrays end up in the heap, where freed space stays resident and
-    fragments: the peak of a chunk then depends on what earlier chunks left (measured:
-    1.37-1.61 GB for identical 31-spectrum chunks of one run). A fixed threshold gives
-    such arrays back to the system when freed, so each chunk peaks at what it holds
-    (1.26-1.27 GB for the same chunk, against 1.32-1.39 GB). Not glibc: nothing to do.
-    """
-    if _HEAP_BOUND:
-        return
-    _HEAP_BOUND.append(True)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").mallopt(-3, MMAP_THRESHOLD)  # -3: M_MMAP_THRESHOLD
-
-
 def _resolve_model(model):
     """``(model, metadata)`` from a model tuple, or a loader called once per process."""
     if isinstance(model, tuple):
@@ -207,7 +185,6 @@ def run_chunk(job: ChunkJob, c: int, model) -> dict:
     worker's copy of the model pair, or a loader).
     """
     t0 = time.perf_counter()
-    _bound_heap()
     if job.threads:
         torch.set_num_threads(job.threads)
     net, metadata = _resolve_model(model)
