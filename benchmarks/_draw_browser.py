@@ -3,9 +3,9 @@
 Used by ``bench_draw.py --browser``: the app is served on 127.0.0.1 for one signal with
 an untrained bundled CNN; headless Chromium (Debian's, through Playwright) draws boxes
 by Shift+drag over random places of the plane, cycling over regions 1-3 and clearing
-every 6 edits; after each mouse-up the clock runs until the page's status line (which
-names the update) changes, i.e. the server has recomputed the components and the
-probabilities and the page has received them.
+every 6 edits; after each mouse-up the clock runs until the page's status line changes
+(the new components are on the page: the server sends them first), then until it gives
+the probabilities' time (the model's response with the regions deleted is on the page).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ _TO_PX = """(pts) => { const p = Bokeh.documents[0].get_model_by_name('scalogram
                               r.top + v.frame.y_scale.compute(y)]); }"""
 _STATUS = "() => Bokeh.documents[0].get_model_by_name('status').text"
 _CHANGED = "(old) => Bokeh.documents[0].get_model_by_name('status').text !== old"
+_ANSWERED = "() => !Bokeh.documents[0].get_model_by_name('status').text.includes('…')"
 
 
 def browser_latency(x, transform_config, imaging_config, n_edits: int, seed: int = 2) -> dict:
@@ -48,7 +49,7 @@ def browser_latency(x, transform_config, imaging_config, n_edits: int, seed: int
         show_url=None,
     )
     rng = np.random.default_rng(seed)
-    times, server_ms = [], []
+    times, answered, server_ms = [], [], []
     try:
         with sync_playwright() as pw:
             flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -78,9 +79,12 @@ def browser_latency(x, transform_config, imaging_config, n_edits: int, seed: int
                 page.mouse.up()
                 page.wait_for_function(_CHANGED, arg=old, polling=5, timeout=30_000)
                 dt = time.perf_counter() - t0
+                page.wait_for_function(_ANSWERED, polling=5, timeout=30_000)
+                dt_p = time.perf_counter() - t0
                 page.keyboard.up("Shift")
                 if i:
                     times.append(dt)
+                    answered.append(dt_p)
                     state = list(app.snapshot().values())[0]["state"]
                     if state is not None:
                         server_ms.append(1000 * state.seconds)
@@ -88,6 +92,7 @@ def browser_latency(x, transform_config, imaging_config, n_edits: int, seed: int
     finally:
         app.stop()
     ms = 1000 * np.asarray(times)
+    ms_p = 1000 * np.asarray(answered)
     return {
         "kind": "browser",
         "nv": transform_config.nv,
@@ -96,5 +101,7 @@ def browser_latency(x, transform_config, imaging_config, n_edits: int, seed: int
         "median_ms": float(np.median(ms)),
         "p95_ms": float(np.percentile(ms, 95)),
         "max_ms": float(ms.max()),
+        "probabilities_median_ms": float(np.median(ms_p)),
+        "probabilities_p95_ms": float(np.percentile(ms_p, 95)),
         "server_update_median_ms": float(np.median(server_ms)) if server_ms else None,
     }

@@ -386,3 +386,20 @@ def test_the_cwt_plane_gives_the_cwt_inverse_and_its_masks_stay_out_of_explain(p
         explain(model, data.x[:1], metadata=meta, regions=load_mask(tmp_path / "c2.npz"))
     with pytest.raises(ValueError, match="plane"):
         RegionExplorer(slow, transform_config=CFG, plane="stft")
+
+
+def test_components_first_then_the_model_response_from_the_kept_components(planted):
+    model, meta, data = planted
+    ex = RegionExplorer(data.x[0], model=model, metadata=meta, axis=data.axis)
+    f = ex.grid.freqs
+    box = {"region": 1, "kind": "box", "x": [900, 1100], "y": [f[1], f[-1]]}
+    calls = []
+    original = ex._probabilities
+    ex._probabilities = lambda s: calls.append(s.shape[0]) or original(s)
+    quick = ex.update([box], probabilities=False)
+    assert calls == [] and quick.p_each is None and quick.p_deleted is None
+    full = ex.update([box])
+    assert calls == [1]  # the region's deletion; its component was kept
+    np.testing.assert_array_equal(quick.components, full.components)
+    fresh = RegionExplorer(data.x[0], model=model, metadata=meta, axis=data.axis).update([box])
+    np.testing.assert_allclose(full.p_each, fresh.p_each, atol=1e-7)

@@ -176,6 +176,11 @@ def test_draw_a_box_by_mouse_and_read_the_signal_back(planted, browser, tmp_path
             n_null=0,
             peaks=False,
         )
+        # the components go out first, the model's response in the next message
+        page.wait_for_function(
+            "() => Bokeh.documents[0].get_model_by_name('probabilities').data.region.includes(1)"
+        )
+        assert "probabilities" in page.evaluate(STATUS) and " ms" in page.evaluate(STATUS)
         probs = page.evaluate(SOURCE, "probabilities")
         row = list(probs["region"]).index(1)
         p_after, p_before = e.regions[0][0].p_after, e.regions[0][0].p_before
@@ -223,7 +228,7 @@ def test_draw_a_box_by_mouse_and_read_the_signal_back(planted, browser, tmp_path
         before = np.asarray(probs["before"], dtype=float)[classes]
         np.testing.assert_allclose(after, before, atol=1e-6)  # nothing deleted any more
         _shot(page, tmp_path, "draw_2_deleted.png")
-        assert "ms" in page.evaluate(STATUS)
+        assert "no region" in page.evaluate(STATUS)
     finally:
         app.stop()
     assert not errors, errors

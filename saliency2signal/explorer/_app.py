@@ -61,6 +61,7 @@ class ExplorerView:
         self._cells: list[tuple[int, dict]] = []  # (shape id, 'cells' shape)
         self._next_sid = 1
         self._busy = False
+        self._token = 0  # counts edits: a late response to an older edit is dropped
         self.shapes: list[dict] = []
         self.state = None
         self.index = int(index)
@@ -296,8 +297,13 @@ class ExplorerView:
         except ValueError as exc:
             self._say(f"cannot use these shapes: {exc}", error=True)
             return
-        self.state = ex.update(labels=labels) if labels.any() else None
-        st = self.state
+        # In a served document the components go out first and the model's response
+        # in the next tick (the page shows them while the forward passes run); a bare
+        # document (tests, no session) gets both at once.
+        served = self.doc.session_context is not None and ex.model is not None
+        st = ex.update(labels=labels, probabilities=not served) if labels.any() else None
+        self.state = st
+        self._token += 1
         regions = () if st is None else st.regions
         x = ex.grid.x.tolist()
         self.src_components.data = {
@@ -307,6 +313,25 @@ class ExplorerView:
             "color": [region_color(k) for k in regions],
         }
         self._show_labels(labels)
+        if served and st is not None:
+            self._say(f"components {1000 * st.seconds:.0f} ms · probabilities …")
+            token = self._token
+            self.doc.add_next_tick_callback(lambda: self._respond(labels, st.seconds, token))
+            return
+        self._show_response(st, None if st is None else st.seconds, 0.0)
+
+    def _respond(self, labels: np.ndarray, first: float, token: int) -> None:
+        """Show the model's response to edit ``token``'s regions (unless a newer came)."""
+        if token != self._token:
+            return
+        st = self.explorer.update(labels=labels)  # the components are kept from before
+        self.state = st
+        self._show_response(st, first, st.seconds)
+
+    def _show_response(self, st, first: float | None, second: float) -> None:
+        """Put the probabilities (with a model), the status and the record in place."""
+        ex = self.explorer
+        regions = () if st is None else st.regions
         if ex.model is not None:
             p_del = ex.p_before if st is None else st.p_deleted
             names = [
@@ -321,9 +346,11 @@ class ExplorerView:
                 "after": [float(v) for v in p_del]
                 + ([] if st is None else [float(v) for v in st.p_each]),
             }
-        ms = 0.0 if st is None else 1000 * st.seconds
+        times = "no region" if first is None else f"components {1000 * first:.0f} ms"
+        if first is not None and ex.model is not None:
+            times += f" · probabilities {1000 * second:.0f} ms"
         self._say(
-            f"update {ms:.0f} ms · {len(regions)} region(s) · {len(self.shapes)} shape(s)"
+            f"update: {times} · {len(regions)} region(s) · {len(self.shapes)} shape(s)"
             + ("" if ex.model is None else f" · explained class: {ex.class_names[ex.target]}")
         )
         if self._on_update is not None:

@@ -277,13 +277,15 @@ class RegionExplorer:
         return out
 
     # ------------------------------------------------------------------ update
-    def update(self, shapes=None, *, labels=None) -> ExplorerState:
+    def update(self, shapes=None, *, labels=None, probabilities: bool = True) -> ExplorerState:
         """Components and the model's response for drawn ``shapes`` (or a label image).
 
         A region whose cells did not change since an earlier update is not computed
         again (its component, contrast and deletion probability are kept, by the
         digest of its cells): an edit of one region costs its own forward pass and
-        the one with every region deleted.
+        the one with every region deleted. ``probabilities=False`` computes the
+        components only (``p_deleted`` and ``p_each`` are ``None``): the app shows
+        them first and the model's response a moment later.
         """
         t0 = time.perf_counter()
         if labels is None:
@@ -298,33 +300,33 @@ class RegionExplorer:
         masks = {k: lab == k for k in present}
         keys = {k: _digest(m) for k, m in masks.items()}
         fresh = self._components([k for k in present if keys[k] not in self._cache], masks)
+        for k, (comp, contrast) in fresh.items():
+            self._cache[keys[k]] = (comp, contrast, None, None)
+        rows = [self._cache[keys[k]] for k in present]
         n = self.n_times
-        part = {k: fresh[k] if k in fresh else self._cache[keys[k]][:2] for k in present}
-        comps = np.stack([part[k][0] for k in present]) if present else np.zeros((0, n))
+        comps = np.stack([r[0] for r in rows]) if rows else np.zeros((0, n))
         comps = comps.astype(self._np_dtype, copy=False)
         contrasts = None
         if self._ref_tx is not None:
-            contrasts = np.stack([part[k][1] for k in present]) if present else comps
+            contrasts = np.stack([r[1] for r in rows]) if rows else comps
         p_deleted = p_each = None
-        if self.model is not None:
-            # one transform call: each new region deleted alone, then all at once
+        if self.model is not None and probabilities:
+            # one transform call: each region not yet measured deleted alone, then all
             removed = comps if contrasts is None else contrasts
             x0 = self.x[0]
-            new = [k for k in present if k in fresh]
-            signals = [x0 - torch.from_numpy(removed[present.index(k)]) for k in new]
+            new = [j for j, r in enumerate(rows) if r[2] is None]
+            signals = [x0 - torch.from_numpy(removed[j]) for j in new]
             if len(present) > 1:
                 signals.append(x0 - torch.from_numpy(removed.sum(0)))
             p = self._probabilities(torch.stack(signals)) if signals else None
-            for j, k in enumerate(new):
-                self._cache[keys[k]] = (*fresh[k], float(p[j, self.target]), p[j])
-            p_each = np.array([self._cache[keys[k]][2] for k in present], dtype=np.float64)
+            for i, j in enumerate(new):
+                rows[j] = (*rows[j][:2], float(p[i, self.target]), p[i])
+                self._cache[keys[present[j]]] = rows[j]
+            p_each = np.array([r[2] for r in rows], dtype=np.float64)
             if len(present) == 1:
-                p_deleted = self._cache[keys[present[0]]][3]
+                p_deleted = rows[0][3]
             elif len(present) > 1:
                 p_deleted = p[-1]
-        else:
-            for k in fresh:
-                self._cache[keys[k]] = (*fresh[k], None, None)
         for key in keys.values():  # most recently used last
             self._cache[key] = self._cache.pop(key)
         while len(self._cache) > _CACHE_REGIONS:
