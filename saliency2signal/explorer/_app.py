@@ -131,6 +131,9 @@ class ExplorerView:
         start = int(np.count_nonzero(g.freqs <= 0))  # the low-pass row has no place on log
         self._rows, f_lo, f_hi = log_rows(g.f_edges, start)
         self._cols = display_columns(len(g.x))
+        # the regions' overlay goes out on every edit: coarser (it only tints the plane)
+        self._overlay_rows = self._rows[display_columns(len(self._rows), max_columns=200)]
+        self._overlay_cols = self._cols[display_columns(len(self._cols), max_columns=600)]
         x_lo, x_hi = float(np.min(g.x_edges)), float(np.max(g.x_edges))
         self._flip = bool(g.x[-1] < g.x[0])
         self._place = {"x": [x_lo], "y": [f_lo], "dw": [x_hi - x_lo], "dh": [f_hi - f_lo]}
@@ -357,7 +360,7 @@ class ExplorerView:
             self._on_update(self)
 
     def _show_labels(self, labels: np.ndarray) -> None:
-        rgba = label_rgba(labels[np.ix_(self._rows, self._cols)])
+        rgba = label_rgba(labels[np.ix_(self._overlay_rows, self._overlay_cols)])
         self.src_overlay.data = {"image": [rgba[:, ::-1] if self._flip else rgba], **self._place}
 
     def _say(self, text: str, *, error: bool = False) -> None:
