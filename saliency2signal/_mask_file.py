@@ -336,7 +336,8 @@ def _from_png(path: Path, min_fraction: float) -> DrawnMask:
     from .drawing import mask_from_png
 
     mask = mask_from_png(path, min_fraction=min_fraction)
-    _, embedded = read_rgb(path)
+    # the geometry mask_from_png used: the sidecar, else (read again) the PNG's text chunk
+    embedded = None if path.with_suffix(".json").is_file() else read_rgb(path)[1]
     geometry = resolve_geometry(None, path, embedded)
     labels = measure.label(mask, connectivity=2)
     if labels.max() > 255:

@@ -11,6 +11,7 @@ May import: numpy, torch, ``_validation``, ``forward``, ``imaging``, ``metadata`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -278,8 +279,11 @@ def class_index(v, class_names: Sequence[str], n_classes: int, name: str) -> np.
     return arr
 
 
-def resolve_regions(regions, n_b: int, grid_shape: tuple[int, int], config: SSQConfig):
-    """Drawn regions as ``(B, F, N)`` label images, or ``None``.
+def resolve_regions(regions, n_b: int, grid_shape: tuple[int, int], config: SSQConfig, settings):
+    """Drawn regions as ``(B, F, N)`` label images (or ``None``), and the run's settings.
+
+    With drawn regions every one is kept and described: ``max_regions`` is raised to
+    the most regions of any label image and ``min_share`` set to 0.
 
     ``regions`` is a label image ``(F, N)`` (the same regions for every signal) or
     ``(B, F, N)``, integers with 0 as background, or a mask read by
@@ -287,7 +291,7 @@ def resolve_regions(regions, n_b: int, grid_shape: tuple[int, int], config: SSQC
     ``config``).
     """
     if regions is None:
-        return None
+        return None, settings
     if getattr(regions, "plane", "ssq") != "ssq":
         raise ValueError(
             f"the regions were drawn on the {regions.plane!r} plane; explain's regions lie on "
@@ -312,4 +316,9 @@ def resolve_regions(regions, n_b: int, grid_shape: tuple[int, int], config: SSQC
         labels = labels.astype(np.uint8)
     if labels.size and labels.min() < 0:
         raise ValueError(f"regions have negative labels (min {labels.min()})")
-    return np.broadcast_to(labels, (n_b, *grid_shape))
+    maps = labels.reshape(-1, *grid_shape)  # one image for all signals is counted once
+    n_drawn = max(int(np.count_nonzero(np.unique(m))) for m in maps)
+    settings = dataclasses.replace(
+        settings, max_regions=max(settings.max_regions, n_drawn), min_share=0.0
+    )
+    return np.broadcast_to(labels, (n_b, *grid_shape)), settings

@@ -326,12 +326,7 @@ def explain(
     xt, n_given = prepare_signals(x, model, metadata, tcfg, dev)
     n_b, n = int(xt.shape[0]), int(xt.shape[-1])
     axis_info, mask_axis = resolve_axis(axis, metadata, tcfg, n_given, n)
-    drawn = resolve_regions(regions, n_b, (tcfg.n_freqs(n), n), tcfg)
-    if drawn is not None:  # every drawn region is kept and described
-        n_drawn = max((np.count_nonzero(np.unique(d)) for d in drawn), default=0)
-        settings = dataclasses.replace(
-            settings, max_regions=max(settings.max_regions, n_drawn), min_share=0.0
-        )
+    drawn, settings = resolve_regions(regions, n_b, (tcfg.n_freqs(n), n), tcfg, settings)
 
     # The transforms of as many batches as fit in GROUP_BYTES (Tx and Wx) run in one
     # call, ahead of those batches' torch work: one call's fixed costs, and no torch

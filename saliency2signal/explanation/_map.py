@@ -202,12 +202,7 @@ def map_heatmaps(
     if coefficients is not None:
         check = verify_coefficients(coefficients, xt, tcfg, order=order)
     axis_info, mask_axis = resolve_axis(axis, metadata, tcfg, n_given, n)
-    drawn = resolve_regions(regions, n_b, grid_shape, tcfg)
-    if drawn is not None:  # every drawn region is kept and described
-        n_drawn = max((np.count_nonzero(np.unique(d)) for d in drawn), default=0)
-        settings = dataclasses.replace(
-            settings, max_regions=max(settings.max_regions, n_drawn), min_share=0.0
-        )
+    drawn, settings = resolve_regions(regions, n_b, grid_shape, tcfg, settings)
     probe = None if model is None else _probe_image(model, xt, tcfg, icfg)
     n_classes = _n_classes(model, names, probe)
     names = class_names_for(names, n_classes)
