@@ -161,12 +161,40 @@ class _Dealer:
         return range(start, self._next)
 
 
+def _nbytes(t: torch.Tensor) -> int:
+    """Bytes of a contiguous tensor (what a kernel may touch from its ``data_ptr``)."""
+    if not t.is_contiguous():
+        raise ValueError(f"fast path: expected a contiguous block, got strides {t.stride()}")
+    return t.numel() * t.element_size()
+
+
+_SCRATCH = threading.local()
+
+
+#: Largest block buffer a thread keeps between calls (larger ones are allocated per call).
+_SCRATCH_KEEP_BYTES = 8 * 2**20
+
+
+def _scratch(shape: tuple[int, int], dtype, need_d: bool):
+    """Block buffers ``a`` and ``d``; this thread keeps small ones between calls."""
+    if shape[0] * shape[1] * np.dtype(dtype).itemsize > _SCRATCH_KEEP_BYTES:
+        return np.empty(shape, dtype=dtype), (np.empty(shape, dtype=dtype) if need_d else None)
+    key = (shape, np.dtype(dtype).str, need_d)
+    if getattr(_SCRATCH, "key", None) != key:
+        _SCRATCH.a = _SCRATCH.d = None  # free the old pair before allocating the new one
+        _SCRATCH.a = np.empty(shape, dtype=dtype)
+        _SCRATCH.d = np.empty(shape, dtype=dtype) if need_d else None
+        _SCRATCH.key = key
+    return _SCRATCH.a, _SCRATCH.d
+
+
 def _process_signals(xh, bank, dealer, need_d, squeeze, out_wx, out_dwx, out_tx, fft_workers):
     """Transform the signals ``dealer`` hands out (indices into ``xh``), in this thread.
 
     The work is done block by block: ``rows`` consecutive rows of one signal's plane
     or, when whole planes are small, the planes of several signals, so that each FFT
-    call gets a cache-sized job.
+    call gets a cache-sized job. Every kernel call names the bytes each buffer has, and
+    the kernel refuses a call that would go past one.
     """
     import scipy.fft  # imported on first use: keeps `import saliency2signal` light
 
@@ -178,8 +206,10 @@ def _process_signals(xh, bank, dealer, need_d, squeeze, out_wx, out_dwx, out_tx,
     per_group = max(1, budget // F)  # signals per block when a plane fits in the budget
     cdt = np.complex128 if is_double else np.complex64
     itemsize = np.dtype(cdt).itemsize
-    a = np.empty((per_group * R, n_pad), dtype=cdt)
-    d = np.empty_like(a) if need_d else None
+    a, d = _scratch((per_group * R, n_pad), cdt, need_d)
+    a_end = a.ctypes.data + a.nbytes
+    d_end = 0 if d is None else d.ctypes.data + d.nbytes
+    n_deriv = _nbytes(bank.deriv)
     g = bank.grid
     sq_tail = (
         float(bank.threshold),
@@ -195,13 +225,21 @@ def _process_signals(xh, bank, dealer, need_d, squeeze, out_wx, out_dwx, out_tx,
         for r0 in range(0, F, R):
             rows = min(F, r0 + R) - r0
             stride = rows * n_pad * itemsize  # bytes between the signals of the block
+            psih = bank.psih[r0:]
             for i, b in enumerate(group):
+                p_a = a.ctypes.data + i * stride
+                p_d = 0 if d is None else d.ctypes.data + i * stride
                 _ext.modulate(
                     xh[b].data_ptr(),
-                    bank.psih[r0].data_ptr(),
+                    _nbytes(xh[b]),
+                    psih.data_ptr(),
+                    _nbytes(psih),
                     bank.deriv.data_ptr(),
-                    a.ctypes.data + i * stride,
-                    0 if d is None else d.ctypes.data + i * stride,
+                    n_deriv,
+                    p_a,
+                    a_end - p_a,
+                    p_d,
+                    0 if d is None else d_end - p_d,
                     rows,
                     n_pad,
                     bank.n_pos,
@@ -214,12 +252,19 @@ def _process_signals(xh, bank, dealer, need_d, squeeze, out_wx, out_dwx, out_tx,
                 dpad = scipy.fft.ifft(d[:m], axis=-1, overwrite_x=True, workers=fft_workers)
             for i, b in enumerate(group):
                 if squeeze:
+                    p_w, p_dw = wpad.ctypes.data + i * stride, dpad.ctypes.data + i * stride
+                    out = None if out_wx is None else out_wx[b, r0:]
                     _ext.squeeze(
-                        wpad.ctypes.data + i * stride,
-                        dpad.ctypes.data + i * stride,
-                        0 if out_wx is None else out_wx[b, r0].data_ptr(),
+                        p_w,
+                        wpad.ctypes.data + wpad.nbytes - p_w,
+                        p_dw,
+                        dpad.ctypes.data + dpad.nbytes - p_dw,
+                        0 if out is None else out.data_ptr(),
+                        0 if out is None else _nbytes(out),
                         out_tx[b].data_ptr(),
-                        bank.weights[r0].data_ptr(),
+                        _nbytes(out_tx[b]),
+                        bank.weights[r0:].data_ptr(),
+                        _nbytes(bank.weights[r0:]),
                         rows,
                         n_pad,
                         n_left,

@@ -19,7 +19,9 @@
  * in _kernels.py is the reference; tests check that both give the same numbers.
  *
  * Arguments are raw addresses of contiguous buffers owned by the caller (torch tensors
- * or NumPy arrays kept alive by the caller). The GIL is released, so Python threads can
+ * or NumPy arrays kept alive by the caller), each with the number of bytes it has from
+ * that address on: a call whose rows would read or write past a buffer is refused
+ * (ValueError) before any memory is touched. The GIL is released, so Python threads can
  * process different signals concurrently.
  */
 #define PY_SSIZE_T_CLEAN
@@ -277,17 +279,39 @@ static void squeeze_f32(const float *wx, const float *dwx, float *out_wx, float 
 
 #define PTR(T, p) ((T *)(uintptr_t)(p))
 
+/* Whether `count` items of `item` bytes fit in the `avail` bytes a buffer has from its
+   pointer on (negative counts and overflowing products do not). */
+static int fits(unsigned long long avail, long long count, size_t item)
+{
+    return count >= 0 && (unsigned long long)count <= avail / item;
+}
+
 static PyObject *py_modulate(PyObject *self, PyObject *args)
 {
     unsigned long long p_xh, p_psih, p_deriv, p_a, p_d;
+    unsigned long long n_xh, n_psih, n_deriv, n_a, n_d; /* bytes each buffer has */
     long long rows, n_pad, n_pos;
     int is_double;
-    if (!PyArg_ParseTuple(args, "KKKKKLLLp", &p_xh, &p_psih, &p_deriv, &p_a, &p_d, &rows,
-                          &n_pad, &n_pos, &is_double))
+    if (!PyArg_ParseTuple(args, "KKKKKKKKKKLLLp", &p_xh, &n_xh, &p_psih, &n_psih, &p_deriv,
+                          &n_deriv, &p_a, &n_a, &p_d, &n_d, &rows, &n_pad, &n_pos,
+                          &is_double))
         return NULL;
     if (rows < 0 || n_pad < 1 || n_pos < 1 || n_pos > n_pad || !p_xh || !p_psih || !p_a ||
         (p_d && !p_deriv)) {
         PyErr_SetString(PyExc_ValueError, "_squeeze.modulate: inconsistent arguments");
+        return NULL;
+    }
+    /* every read and write below stays inside the buffers the caller described */
+    const size_t real = is_double ? sizeof(double) : sizeof(float);
+    const long long plane = rows * n_pad; /* overflow: n_pad, rows < 2^31 in practice */
+    if (n_pad > (1LL << 31) || rows > (1LL << 31) || !fits(n_xh, 2 * n_pos, real) ||
+        !fits(n_psih, rows ? (rows - 1) * n_pad + n_pos : 0, real) ||
+        !fits(n_a, 2 * plane, real) ||
+        (p_d && (!fits(n_d, 2 * plane, real) || !fits(n_deriv, 2 * n_pos, real)))) {
+        PyErr_Format(PyExc_ValueError,
+                     "_squeeze.modulate: buffers too small for %lld rows of %lld bins "
+                     "(bytes: xh %llu, psih %llu, deriv %llu, a %llu, d %llu)",
+                     rows, n_pad, n_xh, n_psih, n_deriv, n_a, n_d);
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS
@@ -306,17 +330,30 @@ static PyObject *py_modulate(PyObject *self, PyObject *args)
 static PyObject *py_squeeze(PyObject *self, PyObject *args)
 {
     unsigned long long p_wx, p_dwx, p_out, p_tx, p_w;
+    unsigned long long n_wx, n_dwx, n_out, n_tx, n_w; /* bytes each buffer has */
     long long rows, n_pad, n_left, n, first_fine, n_rows_total;
     double thr, lo0, step0, lo1, step1;
     int is_double, kind;
-    if (!PyArg_ParseTuple(args, "KKKKKLLLLLdipddddL", &p_wx, &p_dwx, &p_out, &p_tx, &p_w,
-                          &rows, &n_pad, &n_left, &n, &n_rows_total, &thr, &kind,
-                          &is_double, &lo0, &step0, &lo1, &step1, &first_fine))
+    if (!PyArg_ParseTuple(args, "KKKKKKKKKKLLLLLdipddddL", &p_wx, &n_wx, &p_dwx, &n_dwx,
+                          &p_out, &n_out, &p_tx, &n_tx, &p_w, &n_w, &rows, &n_pad, &n_left,
+                          &n, &n_rows_total, &thr, &kind, &is_double, &lo0, &step0, &lo1,
+                          &step1, &first_fine))
         return NULL;
     if (rows < 0 || n_rows_total < 1 || n < 1 || n_left < 0 || n_left + n > n_pad ||
         kind < 0 || kind > 2 || step0 <= 0 || step1 <= 0 || !p_wx || !p_dwx || !p_tx ||
         !p_w) {
         PyErr_SetString(PyExc_ValueError, "_squeeze.squeeze: inconsistent arguments");
+        return NULL;
+    }
+    const size_t real = is_double ? sizeof(double) : sizeof(float);
+    if (n_pad > (1LL << 31) || rows > (1LL << 31) || n_rows_total > (1LL << 31) ||
+        !fits(n_wx, 2 * rows * n_pad, real) || !fits(n_dwx, 2 * rows * n_pad, real) ||
+        (p_out && !fits(n_out, 2 * rows * n, real)) ||
+        !fits(n_tx, 2 * n_rows_total * n, real) || !fits(n_w, rows, real)) {
+        PyErr_Format(PyExc_ValueError,
+                     "_squeeze.squeeze: buffers too small for %lld rows of %lld bins into "
+                     "%lld x %lld (bytes: wx %llu, dwx %llu, out %llu, tx %llu, weights %llu)",
+                     rows, n_pad, n_rows_total, n, n_wx, n_dwx, n_out, n_tx, n_w);
         return NULL;
     }
     grid_t g = {kind, lo0, step0, 1.0 / step0, lo1, step1, 1.0 / step1, first_fine,

@@ -1079,3 +1079,105 @@ def test_fast_path_deals_every_signal_once(rng, monkeypatch):
             out_dwx=None,
             out_tx=None,
         )
+
+
+def _compiled_kernel():
+    from saliency2signal import _kernels
+
+    if not _kernels.HAVE_EXTENSION:
+        pytest.skip("compiled kernel not built: the torch path runs")
+    return _kernels._ext
+
+
+@pytest.mark.parametrize("is_double", [False, True], ids=["float32", "float64"])
+def test_modulate_kernel_writes_only_its_rows_at_every_alignment(is_double, rng):
+    # the vectorised product writes rows * n_pad complex values from the addresses it is
+    # given and nothing around them, whatever the alignment of each buffer (16-byte
+    # steps); sentinels around the outputs catch a stray write
+    import itertools
+
+    ext = _compiled_kernel()
+    rdt = np.float64 if is_double else np.float32
+    cdt = np.complex128 if is_double else np.complex64
+    u = 16 // np.dtype(rdt).itemsize  # reals per 16 bytes
+    for n_pad, n_pos in [(4096, 2049), (130, 66), (9, 9), (7, 4)]:
+        for rows in (1, 3, 32):
+            size = 2 * rows * n_pad
+            P = rng.standard_normal(rows * n_pad).astype(rdt)
+            V = rng.standard_normal(2 * n_pad).astype(rdt)
+            X = rng.standard_normal(2 * n_pad + 4 * u).astype(rdt)
+            for oa, od, ox in itertools.product(range(4), repeat=3):
+                A, D = np.full(size + 8 * u, 7.0, rdt), np.full(size + 8 * u, 7.0, rdt)
+                a, d = A[oa * u : oa * u + size], D[od * u : od * u + size]
+                xh = X[ox * u : ox * u + 2 * n_pad]
+                ext.modulate(
+                    *(xh.ctypes.data, xh.nbytes, P.ctypes.data, P.nbytes),
+                    *(V.ctypes.data, V.nbytes, a.ctypes.data, a.nbytes, d.ctypes.data),
+                    *(d.nbytes, rows, n_pad, n_pos, is_double),
+                )
+                assert (A[: oa * u] == 7).all() and (A[oa * u + size :] == 7).all()
+                assert (D[: od * u] == 7).all() and (D[od * u + size :] == 7).all()
+                ref = np.zeros((rows, n_pad), cdt)
+                ref[:, :n_pos] = xh.view(cdt)[:n_pos] * P.reshape(rows, n_pad)[:, :n_pos]
+                assert_array_equal(a.view(cdt).reshape(rows, n_pad), ref)
+                ref[:, :n_pos] *= V.view(cdt)[:n_pos]
+                assert_allclose(d.view(cdt).reshape(rows, n_pad), ref, rtol=1e-6, atol=1e-12)
+
+
+def test_kernels_refuse_buffers_too_small_before_touching_memory():
+    # each pointer comes with the bytes its buffer has: a call whose rows would go past
+    # one is refused with a ValueError and writes nothing
+    ext = _compiled_kernel()
+    rows, n_pad, n_pos, n_left, n, F = 4, 64, 33, 8, 40, 6
+    xh, v = np.ones(n_pad, np.complex64), np.ones(n_pad, np.complex64)
+    psih = np.ones((rows, n_pad), np.float32)
+    a, d = np.full((rows, n_pad), 5, np.complex64), np.full((rows, n_pad), 5, np.complex64)
+
+    def modulate(n_a, n_d, n_psih=psih.nbytes):
+        ext.modulate(
+            *(xh.ctypes.data, xh.nbytes, psih.ctypes.data, n_psih, v.ctypes.data, v.nbytes),
+            *(a.ctypes.data, n_a, d.ctypes.data, n_d, rows, n_pad, n_pos, False),
+        )
+
+    for short in [(a.nbytes - 8, d.nbytes), (a.nbytes, d.nbytes - 8), (a.nbytes, d.nbytes, 64)]:
+        with pytest.raises(ValueError, match=r"modulate: buffers too small for 4 rows"):
+            modulate(*short)
+    assert (a == 5).all() and (d == 5).all()
+    modulate(a.nbytes, d.nbytes)  # exactly enough
+    assert (a[:, :n_pos] == 1).all() and (a[:, n_pos:] == 0).all()
+
+    tx, w = np.zeros((F, n), np.complex64), np.ones(rows, np.float32)
+
+    def squeeze(n_tx, n_w=w.nbytes):
+        ext.squeeze(
+            *(a.ctypes.data, a.nbytes, d.ctypes.data, d.nbytes, 0, 0, tx.ctypes.data, n_tx),
+            *(w.ctypes.data, n_w, rows, n_pad, n_left, n, F, 1e-6, 0, False),
+            *(-8.0, 0.5, 0.0, 0.5, 0),
+        )
+
+    for short in [(tx.nbytes - 8,), (tx.nbytes, w.nbytes - 4)]:
+        with pytest.raises(ValueError, match=r"squeeze: buffers too small for 4 rows"):
+            squeeze(*short)
+    assert (tx == 0).all()
+    squeeze(tx.nbytes)
+    assert np.abs(tx).sum() > 0
+    from saliency2signal import _kernels
+
+    with pytest.raises(ValueError, match="contiguous"):
+        _kernels._nbytes(torch.zeros(4, 4)[:, ::2])
+
+
+def test_fast_path_block_buffers_kept_per_thread_follow_the_shape(rng, monkeypatch):
+    # each thread keeps its block buffers between calls; a call with another length or
+    # dtype gets buffers of its own shape, and buffers above the kept size are fresh per
+    # call: results are identical either way
+    from saliency2signal import _kernels
+
+    xs = [rng.standard_normal(n) for n in (300, 1000, 300)]
+    cfgs = [SSQConfig(nv=16), SSQConfig(nv=16, dtype="float64")]
+    first = [ssq_cwt(x, c).Tx for x in xs for c in cfgs]
+    again = [ssq_cwt(x, c).Tx for x in reversed(xs) for c in reversed(cfgs)][::-1]
+    monkeypatch.setattr(_kernels, "_SCRATCH_KEEP_BYTES", 0)
+    fresh = [ssq_cwt(x, c).Tx for x in xs for c in cfgs]
+    for f, g, h in zip(first, again, fresh, strict=True):
+        assert torch.equal(f, g) and torch.equal(f, h)
