@@ -6,7 +6,8 @@ Two interchangeable implementations produce the same numbers:
   gradient may be needed, the data is not on the CPU, or the C extension is missing.
 * :func:`analyze_fast` - CPU without autograd: each signal's padded CWT is built a
   cache-sized block of rows at a time (compiled product, in-place ``scipy.fft`` and
-  compiled synchrosqueezing, see ``_squeeze.c``), one thread per core over the signals.
+  compiled synchrosqueezing, see ``_squeeze.c``), the signals spread over
+  :func:`fast_threads` threads (torch's thread setting, at most one per core).
   The speed of the two paths is measured by ``benchmarks/bench_transform.py``.
 
 Reassignment (synchrosqueezing) follows ssqueezepy 0.6.6: the phase transform
@@ -32,6 +33,7 @@ import torch
 __all__ = [
     "HAVE_EXTENSION",
     "WORKERS",
+    "fast_threads",
     "WORKSPACE_BYTES",
     "analyze_fast",
     "analyze_torch",
@@ -44,10 +46,20 @@ __all__ = [
 #: Bytes of padded coefficients the torch path processes at once (bounds its memory).
 WORKSPACE_BYTES = 256 * 2**20
 
-#: Threads of the CPU fast path (the cores this process may run on).
+#: Most threads of the CPU fast path (the cores this process may run on).
 WORKERS = max(
     1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 )
+
+
+def fast_threads() -> int:
+    """Threads the CPU fast path uses now: ``torch.get_num_threads()``, at most :data:`WORKERS`.
+
+    The fast path follows torch's setting, so ``torch.set_num_threads(1)``, or
+    ``OMP_NUM_THREADS=1`` as Dask sets it in its worker processes, keeps a process on one
+    core instead of adding threads of its own beside the other workers'.
+    """
+    return max(1, min(WORKERS, torch.get_num_threads()))
 
 
 def can_use_fast_path(x: torch.Tensor) -> bool:
@@ -308,9 +320,10 @@ def analyze_fast(
         raise ValueError("out_wx=None needs squeezing (Tx is then the only output)")
     args = (xh, bank)
     tail = (need_d, squeeze, out_wx, out_dwx, out_tx)
-    n_threads = min(WORKERS, B)
+    threads = fast_threads()
+    n_threads = min(threads, B)
     if n_threads <= 1:
-        _process_signals(*args, _Dealer(B), *tail, WORKERS)
+        _process_signals(*args, _Dealer(B), *tail, threads)
         return
     # signals are dealt a block at a time, not split in advance: a thread that gets less
     # of a core (another process, a spinning OpenMP thread) simply takes fewer

@@ -1063,9 +1063,13 @@ def test_fast_path_deals_every_signal_once(rng, monkeypatch):
     assert [list(dealer.take(4)) for _ in range(4)] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9], []]
     monkeypatch.setattr(_kernels, "WORKERS", 5)
     monkeypatch.setattr(_kernels, "_POOL", None)  # a pool with the new size
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(5)  # the fast path follows torch's setting, up to WORKERS
     try:
+        assert _kernels.fast_threads() == 5
         assert torch.equal(ssq_cwt(x, cfg).Tx, one_by_one)
     finally:
+        torch.set_num_threads(torch_threads)
         if _kernels._POOL is not None:
             _kernels._POOL.shutdown()
         monkeypatch.undo()
@@ -1181,3 +1185,25 @@ def test_fast_path_block_buffers_kept_per_thread_follow_the_shape(rng, monkeypat
     fresh = [ssq_cwt(x, c).Tx for x in xs for c in cfgs]
     for f, g, h in zip(first, again, fresh, strict=True):
         assert torch.equal(f, g) and torch.equal(f, h)
+
+
+def test_fast_path_follows_torch_thread_setting(rng, monkeypatch):
+    # torch.set_num_threads(1) (or OMP_NUM_THREADS=1, as Dask sets in its workers) keeps
+    # the fast path in the calling thread: no pool, the same numbers
+    from saliency2signal import _kernels
+
+    cfg = SSQConfig(nv=16)
+    x = torch.from_numpy(rng.standard_normal((6, 400)).astype(np.float32))
+    threaded = ssq_cwt(x, cfg).Tx
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+
+        def no_pool():
+            raise AssertionError("the fast path used its thread pool with one torch thread")
+
+        monkeypatch.setattr(_kernels, "_pool", no_pool)
+        assert _kernels.fast_threads() == 1
+        assert torch.equal(ssq_cwt(x, cfg).Tx, threaded)
+    finally:
+        torch.set_num_threads(torch_threads)

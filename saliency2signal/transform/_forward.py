@@ -120,10 +120,11 @@ def _forward_fast(x2, bank, *, derivative, squeeze, chunk, lowpass_scale=None, k
     sl = slice(bank.n_left, bank.n_left + n)
     phi = bank.phi.numpy()
     cs = chunk or 64
+    threads = _kernels.fast_threads()
     for s in range(0, B, cs):
         e = min(B, s + cs)
-        xh = scipy.fft.fft(_pad_numpy(xn[s:e], bank), axis=-1, workers=_kernels.WORKERS)
-        lp[s:e] = scipy.fft.ifft(xh * phi, axis=-1, workers=_kernels.WORKERS).real[:, sl]
+        xh = scipy.fft.fft(_pad_numpy(xn[s:e], bank), axis=-1, workers=threads)
+        lp[s:e] = scipy.fft.ifft(xh * phi, axis=-1, workers=threads).real[:, sl]
         _kernels.analyze_fast(
             torch.from_numpy(xh),
             bank,
