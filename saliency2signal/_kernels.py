@@ -193,7 +193,8 @@ def _scratch(shape: tuple[int, int], dtype, need_d: bool):
         return np.empty(shape, dtype=dtype), (np.empty(shape, dtype=dtype) if need_d else None)
     key = (shape, np.dtype(dtype).str, need_d)
     if getattr(_SCRATCH, "key", None) != key:
-        _SCRATCH.a = _SCRATCH.d = None  # free the old pair before allocating the new one
+        # free the old pair first; the key is set only once the new pair exists
+        _SCRATCH.key = _SCRATCH.a = _SCRATCH.d = None
         _SCRATCH.a = np.empty(shape, dtype=dtype)
         _SCRATCH.d = np.empty(shape, dtype=dtype) if need_d else None
         _SCRATCH.key = key
@@ -237,15 +238,17 @@ def _process_signals(xh, bank, dealer, need_d, squeeze, out_wx, out_dwx, out_tx,
         for r0 in range(0, F, R):
             rows = min(F, r0 + R) - r0
             stride = rows * n_pad * itemsize  # bytes between the signals of the block
-            psih = bank.psih[r0:]
+            psih, weights = bank.psih[r0:], bank.weights[r0:]
+            n_psih, n_weights = _nbytes(psih), _nbytes(weights)
             for i, b in enumerate(group):
                 p_a = a.ctypes.data + i * stride
                 p_d = 0 if d is None else d.ctypes.data + i * stride
+                x_b = xh[b]
                 _ext.modulate(
-                    xh[b].data_ptr(),
-                    _nbytes(xh[b]),
+                    x_b.data_ptr(),
+                    _nbytes(x_b),
                     psih.data_ptr(),
-                    _nbytes(psih),
+                    n_psih,
                     bank.deriv.data_ptr(),
                     n_deriv,
                     p_a,
@@ -266,6 +269,7 @@ def _process_signals(xh, bank, dealer, need_d, squeeze, out_wx, out_dwx, out_tx,
                 if squeeze:
                     p_w, p_dw = wpad.ctypes.data + i * stride, dpad.ctypes.data + i * stride
                     out = None if out_wx is None else out_wx[b, r0:]
+                    tx_b = out_tx[b]
                     _ext.squeeze(
                         p_w,
                         wpad.ctypes.data + wpad.nbytes - p_w,
@@ -273,10 +277,10 @@ def _process_signals(xh, bank, dealer, need_d, squeeze, out_wx, out_dwx, out_tx,
                         dpad.ctypes.data + dpad.nbytes - p_dw,
                         0 if out is None else out.data_ptr(),
                         0 if out is None else _nbytes(out),
-                        out_tx[b].data_ptr(),
-                        _nbytes(out_tx[b]),
-                        bank.weights[r0:].data_ptr(),
-                        _nbytes(bank.weights[r0:]),
+                        tx_b.data_ptr(),
+                        _nbytes(tx_b),
+                        weights.data_ptr(),
+                        n_weights,
                         rows,
                         n_pad,
                         n_left,

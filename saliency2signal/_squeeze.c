@@ -303,11 +303,11 @@ static PyObject *py_modulate(PyObject *self, PyObject *args)
     }
     /* every read and write below stays inside the buffers the caller described */
     const size_t real = is_double ? sizeof(double) : sizeof(float);
-    const long long plane = rows * n_pad; /* overflow: n_pad, rows < 2^31 in practice */
+    /* sizes below 2^31 are checked first, so the products after them cannot overflow */
     if (n_pad > (1LL << 31) || rows > (1LL << 31) || !fits(n_xh, 2 * n_pos, real) ||
         !fits(n_psih, rows ? (rows - 1) * n_pad + n_pos : 0, real) ||
-        !fits(n_a, 2 * plane, real) ||
-        (p_d && (!fits(n_d, 2 * plane, real) || !fits(n_deriv, 2 * n_pos, real)))) {
+        !fits(n_a, 2 * rows * n_pad, real) ||
+        (p_d && (!fits(n_d, 2 * rows * n_pad, real) || !fits(n_deriv, 2 * n_pos, real)))) {
         PyErr_Format(PyExc_ValueError,
                      "_squeeze.modulate: buffers too small for %lld rows of %lld bins "
                      "(bytes: xh %llu, psih %llu, deriv %llu, a %llu, d %llu)",

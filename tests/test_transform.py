@@ -1207,3 +1207,26 @@ def test_fast_path_follows_torch_thread_setting(rng, monkeypatch):
         assert torch.equal(ssq_cwt(x, cfg).Tx, threaded)
     finally:
         torch.set_num_threads(torch_threads)
+
+
+def test_fast_path_block_buffers_survive_a_failed_allocation(rng, monkeypatch):
+    # a thread whose new block buffers cannot be allocated keeps no half-made pair: the
+    # next call allocates again and gives the same numbers
+    from saliency2signal import _kernels
+
+    x = torch.from_numpy(rng.standard_normal((1, 700)))
+    cfg = SSQConfig(nv=16, dtype="float64")
+    expected = ssq_cwt(x, cfg).Tx
+    real_empty = np.empty
+
+    def failing_empty(*args, **kwargs):
+        raise MemoryError("no memory for the block buffers")
+
+    _kernels._scratch((9, 33), np.complex128, True)  # this thread's pair: 9 x 33
+    monkeypatch.setattr(_kernels.np, "empty", failing_empty)
+    with pytest.raises(MemoryError):
+        _kernels._scratch((5, 33), np.complex128, True)  # the old pair is freed first
+    monkeypatch.setattr(_kernels.np, "empty", real_empty)
+    a, d = _kernels._scratch((9, 33), np.complex128, True)  # not the freed pair's key
+    assert a.shape == d.shape == (9, 33)
+    assert torch.equal(ssq_cwt(x, cfg).Tx, expected)

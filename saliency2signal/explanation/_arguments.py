@@ -317,7 +317,7 @@ def resolve_regions(regions, n_b: int, grid_shape: tuple[int, int], config: SSQC
     if labels.size and labels.min() < 0:
         raise ValueError(f"regions have negative labels (min {labels.min()})")
     maps = labels.reshape(-1, *grid_shape)  # one image for all signals is counted once
-    n_drawn = max(int(np.count_nonzero(np.unique(m))) for m in maps)
+    n_drawn = max((int(np.count_nonzero(np.unique(m))) for m in maps), default=0)
     settings = dataclasses.replace(
         settings, max_regions=max(settings.max_regions, n_drawn), min_share=0.0
     )
